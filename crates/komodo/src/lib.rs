@@ -1,0 +1,32 @@
+//! The Komodo SDK: authenticate with the Komodo platform and reach your
+//! account's warehouse.
+//!
+//! - [`credentials`]: the `~/.komodo/credentials` file, parsed strictly and
+//!   edited in place with locked, atomic writes.
+//! - [`auth`]: argument validation and the credential resolution chain
+//!   (explicit arguments, the environment, the `[default]` profile, web
+//!   login), with provenance on every result.
+//! - [`env`]: every `KOMODO_*` variable, and the injectable [`env::Env`].
+//!
+//! ```no_run
+//! use komodo::auth::{AuthArgs, CredentialChain};
+//! use komodo::config::ProviderConfig;
+//!
+//! # async fn example() -> Result<(), komodo::auth::AuthError> {
+//! let chain = CredentialChain::cli(ProviderConfig::from_process(), None);
+//! let resolved = chain.resolve(&AuthArgs::new().profile("production")).await?;
+//! println!("using {}", resolved.provenance);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod env;
+
+pub use komodo_protocol::secret;
+
+/// A boxed, sendable future: what the SDK's pluggable traits return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
