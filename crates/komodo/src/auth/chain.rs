@@ -191,7 +191,15 @@ impl CredentialChain {
         let ctx = ChainContext::new(args, &self.config, self.require_account);
         let mut provenance = Provenance::default();
         for (index, provider) in self.providers.iter().enumerate() {
-            let provided = provider.provide(&ctx).await.map_err(|err| with_provenance(err, &provenance))?;
+            let provided = match provider.provide(&ctx).await {
+                Ok(provided) => provided,
+                Err(AuthError::UnsetAccount { provenance: p }) if p.attempts.is_empty() => {
+                    let reason = "not started, since no account is selected".to_owned();
+                    provenance.attempts.push(Attempt { source: provider.source(), outcome: Outcome::Skipped(reason) });
+                    return Err(AuthError::UnsetAccount { provenance });
+                }
+                Err(err) => return Err(err),
+            };
             match provided {
                 Provided::NotMine(reason) => {
                     provenance.attempts.push(Attempt { source: provider.source(), outcome: Outcome::Skipped(reason) });
@@ -221,15 +229,6 @@ impl CredentialChain {
             }
         }
         Err(AuthError::LoginRequired { provenance })
-    }
-}
-
-fn with_provenance(err: AuthError, provenance: &Provenance) -> AuthError {
-    match err {
-        AuthError::UnsetAccount { provenance: p } if p.attempts.is_empty() => {
-            AuthError::UnsetAccount { provenance: provenance.clone() }
-        }
-        other => other,
     }
 }
 

@@ -164,13 +164,25 @@ impl Line {
 }
 
 /// A parsed credentials document that renders back to its exact text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// `Debug` shows the section names and the line count, never values: the
+/// document holds secrets.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Document {
     bom: bool,
     lines: Vec<Line>,
 }
 
 const BOM: char = '\u{feff}';
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("sections", &self.section_names().collect::<Vec<_>>())
+            .field("lines", &self.lines.len())
+            .finish()
+    }
+}
 
 impl Document {
     /// An empty document.
