@@ -1,0 +1,55 @@
+//! First start: the CLI's public client, the first admin (with a one-time
+//! password), the `demo` organisation and the `demo` account.
+
+use komodo_protocol::iam::Role;
+use komodo_protocol::oauth::CLI_CLIENT_ID;
+use komodo_protocol::secret::Password;
+
+use crate::config::Config;
+use crate::crypto::random_token;
+use crate::iam::password;
+use crate::store::iam::ClientRow;
+use crate::store::{Store, StoreError};
+
+/// The redirect URIs registered for the CLI; any port is accepted on these
+/// loopback addresses (RFC 8252 §7.3).
+pub const CLI_REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1/callback", "http://[::1]/callback"];
+
+/// What the first start created; the password is shown once.
+#[derive(Debug)]
+pub struct BootstrapReport {
+    /// The first admin's email.
+    pub admin_email: String,
+    /// The first admin's one-time password.
+    pub admin_password: Password,
+    /// The `demo` account's id.
+    pub account_id: String,
+}
+
+/// Registers the CLI client and, on an empty store, creates the first admin
+/// and the demo organisation and account.
+pub(crate) async fn run(store: &Store, config: &Config) -> Result<Option<BootstrapReport>, StoreError> {
+    store
+        .upsert_client(&ClientRow {
+            client_id: CLI_CLIENT_ID.to_owned(),
+            name: "Komodo CLI".to_owned(),
+            redirect_uris: CLI_REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
+        })
+        .await?;
+    if !config.bootstrap || store.meta("bootstrapped").await?.is_some() {
+        return Ok(None);
+    }
+    // A replica starting at the same moment loses this race and skips.
+    match store.create_organization("demo", "Demo").await {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let account = store.create_account("demo", "demo", "Demo").await?;
+    let one_time = Password::new(random_token::<15>());
+    let hash = password::hash(&one_time).await;
+    let user = store.create_user(&config.bootstrap_admin_email, Some("Administrator"), &hash).await?;
+    store.upsert_membership(&account.id, &user.id, Role::Admin).await?;
+    store.meta_insert_once("bootstrapped", &crate::store::now().to_string()).await?;
+    Ok(Some(BootstrapReport { admin_email: user.email, admin_password: one_time, account_id: account.id }))
+}

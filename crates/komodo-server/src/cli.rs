@@ -1,0 +1,313 @@
+//! The command line: `komodo-server [serve] ...` and `komodo-server admin ...`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use komodo_protocol::iam::Role;
+use komodo_protocol::oauth::CLI_CLIENT_ID;
+use komodo_protocol::secret::Password;
+use serde_json::json;
+
+use crate::admin::Admin;
+use crate::config::{self, Config, SigningAlg};
+use crate::ops::{LogFormat, init_tracing};
+use crate::server::{Server, shutdown_signal};
+
+/// `komodo-server`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "komodo-server",
+    version,
+    about = "The Komodo platform: OAuth 2.0 / OpenID Connect provider and IAM API"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the platform (the default).
+    Serve(ServeArgs),
+    /// Administer the platform's store (works while a server runs).
+    Admin(AdminArgs),
+}
+
+/// Where the state lives.
+#[derive(Debug, Clone, Args)]
+struct StoreArgs {
+    /// Data directory (SQLite database and master key).
+    #[arg(long, env = config::ENV_DATA_DIR)]
+    data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://...` or `postgres://...`); default SQLite in the data directory.
+    #[arg(long, env = config::ENV_DATABASE_URL, hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> Config {
+        let mut config = Config::new(self.data_dir.clone().unwrap_or_else(config::default_data_dir));
+        config.database_url = self.database_url.clone();
+        config
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
+    #[arg(long, env = config::ENV_LISTEN, default_value = config::DEFAULT_LISTEN)]
+    listen: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Public URL of the platform (the token issuer); default `http://<listen address>`.
+    #[arg(long, env = config::ENV_ISSUER)]
+    issuer: Option<String>,
+    /// Algorithm for new signing keys.
+    #[arg(long, env = config::ENV_SIGNING_ALG, default_value = "ES256", value_parser = clap::value_parser!(SigningAlgArg))]
+    signing_alg: SigningAlgArg,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 900)]
+    access_token_ttl: u64,
+    /// Log format.
+    #[arg(long, env = config::ENV_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SigningAlgArg {
+    #[value(name = "ES256", alias = "es256")]
+    Es256,
+    #[value(name = "RS256", alias = "rs256")]
+    Rs256,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    output: Output,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an organisation.
+    CreateOrg {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Unique slug.
+        #[arg(long)]
+        slug: String,
+    },
+    /// Create an account in an organisation; prints its account_id.
+    CreateAccount {
+        /// The organisation's slug.
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Unique slug.
+        #[arg(long)]
+        slug: String,
+    },
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Add a user to an account (or change their role).
+    AddMember {
+        /// Account slug or id.
+        #[arg(long)]
+        account: String,
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Role.
+        #[arg(long, value_parser = ["admin", "member"])]
+        role: String,
+    },
+    /// Create a service principal; prints its client secret once.
+    CreateServicePrincipal {
+        /// Account slug or id.
+        #[arg(long)]
+        account: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Set a user's password; read from standard input.
+    ResetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Start a staged signing-key rotation.
+    RotateKeys,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Some(Command::Admin(args)) => admin(args).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            None => serve(cli.serve).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    init_tracing(args.log_format);
+    let mut config = args.store.config();
+    config.listen = args.listen.clone();
+    config.issuer = args.issuer.clone();
+    config.signing_alg = match args.signing_alg {
+        SigningAlgArg::Es256 => SigningAlg::Es256,
+        SigningAlgArg::Rs256 => SigningAlg::Rs256,
+    };
+    config.access_token_ttl = Duration::from_secs(args.access_token_ttl.max(1));
+    let data_dir = config.data_dir.clone();
+    let mut server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    if let Some(report) = server.take_bootstrap_report() {
+        eprintln!(
+            "created the first admin user {} with the one-time password {}\n  (shown only this once; set a new one with `komodo-server admin reset-password --email {} --password-stdin`)",
+            report.admin_email,
+            report.admin_password.expose_secret(),
+            report.admin_email
+        );
+        eprintln!("created the organisation `demo` with the account `demo` ({})", report.account_id);
+    }
+    tracing::info!(data_dir = %data_dir.display(), issuer = %server.state().issuer(), cli_client_id = CLI_CLIENT_ID, "platform ready");
+    eprintln!("listening on {}", server.url());
+    server.run(shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+fn read_password() -> Result<Password, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    let password = Password::new(trimmed);
+    zeroize::Zeroize::zeroize(&mut text);
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
+}
+
+fn print(output: Output, value: serde_json::Value) {
+    match output {
+        Output::Json => println!("{value}"),
+        Output::Text => {
+            if let Some(map) = value.as_object() {
+                for (k, v) in map {
+                    match v {
+                        serde_json::Value::String(s) => println!("{k}: {s}"),
+                        serde_json::Value::Null => {}
+                        other => println!("{k}: {other}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn admin(args: AdminArgs) -> Result<(), String> {
+    let config = args.store.config();
+    let admin = Admin::open(&config).await.map_err(|e| e.to_string())?;
+    let output = args.output;
+    let value = match args.command {
+        AdminCommand::CreateOrg { name, slug } => {
+            let org = admin.create_org(&name, &slug).await.map_err(|e| e.to_string())?;
+            json!({"organization_id": org.id, "slug": org.slug, "name": org.name})
+        }
+        AdminCommand::CreateAccount { org, name, slug } => {
+            let account = admin.create_account(&org, &name, &slug).await.map_err(|e| e.to_string())?;
+            json!({"account_id": account.id, "slug": account.slug, "name": account.name})
+        }
+        AdminCommand::CreateUser { email, name, password_stdin: _ } => {
+            let password = read_password()?;
+            let user = admin.create_user(&email, name.as_deref(), &password).await.map_err(|e| e.to_string())?;
+            json!({"user_id": user.id, "email": user.email})
+        }
+        AdminCommand::AddMember { account, email, role } => {
+            let role: Role = role.parse()?;
+            let (account, user) = admin.add_member(&account, &email, role).await.map_err(|e| e.to_string())?;
+            json!({"account_id": account.id, "user_id": user.id, "email": user.email, "role": role.as_str()})
+        }
+        AdminCommand::CreateServicePrincipal { account, name, description } => {
+            let created = admin
+                .create_service_principal(&account, &name, description.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            // The one command whose job is to print the secret (S03).
+            json!({
+                "service_principal_id": created.service_principal_id,
+                "client_id": created.client_id,
+                "client_secret": created.client_secret.expose_secret(),
+                "account_id": created.account_id,
+                "name": created.name,
+            })
+        }
+        AdminCommand::ResetPassword { email, password_stdin: _ } => {
+            let password = read_password()?;
+            admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
+            json!({"email": crate::store::iam::normalise_email(&email), "password_reset": true})
+        }
+        AdminCommand::RotateKeys => {
+            let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;
+            json!({"kid": kid, "active_from": crate::store::rfc3339(active_from)})
+        }
+    };
+    print(output, value);
+    admin.store().close().await;
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Server configuration: where to listen, where state lives, and every
+//! lifetime and limit, so that tests can shrink them (a device code that
+//! expires in two seconds) without sleeping for minutes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The address `komodo-server` listens on when nothing else is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// The audience of every access token unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "komodo";
+/// Environment variable for `--listen`.
+pub const ENV_LISTEN: &str = "KOMODO_SERVER_LISTEN";
+/// Environment variable for `--data-dir`.
+pub const ENV_DATA_DIR: &str = "KOMODO_SERVER_DATA_DIR";
+/// Environment variable for `--database-url`.
+pub const ENV_DATABASE_URL: &str = "KOMODO_SERVER_DATABASE_URL";
+/// Environment variable for `--issuer`.
+pub const ENV_ISSUER: &str = "KOMODO_SERVER_ISSUER";
+/// Environment variable for `--signing-alg`.
+pub const ENV_SIGNING_ALG: &str = "KOMODO_SERVER_SIGNING_ALG";
+/// Environment variable for `--log-format`.
+pub const ENV_LOG_FORMAT: &str = "KOMODO_SERVER_LOG_FORMAT";
+
+/// The algorithm new signing keys are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigningAlg {
+    /// ECDSA P-256 with SHA-256 (the default).
+    #[default]
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys, for clients that
+    /// verify only RS256.
+    Rs256,
+}
+
+impl SigningAlg {
+    /// The JOSE name (`ES256` or `RS256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::Rs256 => "RS256",
+        }
+    }
+}
+
+impl std::str::FromStr for SigningAlg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "ES256" => Ok(SigningAlg::Es256),
+            "RS256" => Ok(SigningAlg::Rs256),
+            other => Err(format!("unsupported signing algorithm `{other}`: expected ES256 or RS256")),
+        }
+    }
+}
+
+/// A fixed-window rate limit: at most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Events allowed per window.
+    pub max: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+/// Everything the platform needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST:PORT` to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Directory for the SQLite database (by default) and the master key file.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; `None` means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// The issuer identifier; `None` means `http://<bound address>`.
+    /// Replicas behind one name must all be given that name.
+    pub issuer: Option<String>,
+    /// The single audience of access tokens.
+    pub audience: String,
+    /// Algorithm for newly generated signing keys.
+    pub signing_alg: SigningAlg,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// ID token lifetime.
+    pub id_token_ttl: Duration,
+    /// Refresh token lifetime (each rotation starts a new one).
+    pub refresh_token_ttl: Duration,
+    /// Authorization code lifetime (capped at 60 s).
+    pub auth_code_ttl: Duration,
+    /// How long a login/consent page stays usable.
+    pub auth_request_ttl: Duration,
+    /// Device code lifetime (capped at 15 min).
+    pub device_code_ttl: Duration,
+    /// Minimum seconds between device polls (at least 1).
+    pub device_poll_interval: Duration,
+    /// How long a new signing key is published before it signs.
+    pub key_publish_delay: Duration,
+    /// Clock leeway when validating `exp` and `nbf`.
+    pub clock_leeway: Duration,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age: Duration,
+    /// How often a replica re-reads signing keys from the store.
+    pub key_refresh_interval: Duration,
+    /// Failed logins per email address.
+    pub login_limit_per_account: RateLimit,
+    /// Failed logins per client address.
+    pub login_limit_per_address: RateLimit,
+    /// User code entries per client address.
+    pub user_code_limit_per_address: RateLimit,
+    /// Create the first admin, the `demo` organisation and account and the
+    /// CLI client when the store is empty.
+    pub bootstrap: bool,
+    /// Email of the bootstrap admin.
+    pub bootstrap_admin_email: String,
+}
+
+impl Config {
+    /// The defaults for a data directory: listen on [`DEFAULT_LISTEN`],
+    /// SQLite, ES256, 15-minute access tokens, 30-day refresh tokens.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.to_owned(),
+            data_dir: data_dir.into(),
+            database_url: None,
+            issuer: None,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            signing_alg: SigningAlg::Es256,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            id_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            auth_code_ttl: Duration::from_secs(60),
+            auth_request_ttl: Duration::from_secs(10 * 60),
+            device_code_ttl: Duration::from_secs(10 * 60),
+            device_poll_interval: Duration::from_secs(5),
+            key_publish_delay: Duration::from_secs(10 * 60),
+            clock_leeway: Duration::from_secs(30),
+            jwks_max_age: Duration::from_secs(5 * 60),
+            key_refresh_interval: Duration::from_secs(30),
+            login_limit_per_account: RateLimit { max: 5, window: Duration::from_secs(15 * 60) },
+            login_limit_per_address: RateLimit { max: 50, window: Duration::from_secs(15 * 60) },
+            user_code_limit_per_address: RateLimit { max: 10, window: Duration::from_secs(15 * 60) },
+            bootstrap: true,
+            bootstrap_admin_email: "admin@komodo.local".to_owned(),
+        }
+    }
+
+    /// The database URL in effect: the configured one or SQLite in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("komodo.db").display()),
+        }
+    }
+
+    /// The path of the master key file.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+
+    /// Lifetimes capped at what `SECURITY.md` allows (codes ≤ 60 s, device
+    /// codes ≤ 15 min, poll interval ≥ 1 s).
+    pub(crate) fn normalised(mut self) -> Self {
+        self.auth_code_ttl = self.auth_code_ttl.min(Duration::from_secs(60));
+        self.device_code_ttl = self.device_code_ttl.min(Duration::from_secs(15 * 60));
+        self.device_poll_interval = self.device_poll_interval.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The longest a token signed by a key can stay valid after the key
+    /// stops signing.
+    pub(crate) fn max_token_lifetime(&self) -> Duration {
+        self.access_token_ttl.max(self.id_token_ttl) + self.clock_leeway
+    }
+}
+
+/// The default data directory: `$XDG_DATA_HOME/komodo-server`, else
+/// `~/.local/share/komodo-server`, else `./komodo-server-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("komodo-server");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home).join(".local/share/komodo-server");
+    }
+    PathBuf::from("komodo-server-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_capped() {
+        let mut config = Config::new("/tmp/x");
+        config.auth_code_ttl = Duration::from_secs(600);
+        config.device_code_ttl = Duration::from_secs(3600);
+        config.device_poll_interval = Duration::ZERO;
+        let config = config.normalised();
+        assert_eq!(config.auth_code_ttl, Duration::from_secs(60));
+        assert_eq!(config.device_code_ttl, Duration::from_secs(900));
+        assert_eq!(config.device_poll_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn signing_alg_parses() {
+        assert_eq!("rs256".parse::<SigningAlg>().unwrap(), SigningAlg::Rs256);
+        assert!("HS256".parse::<SigningAlg>().is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /v1/iam/users/me` and `GET /v1/iam/identity`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use komodo_protocol::iam::{Account, Identity, IdentityUser, JwtType, Organization, UserMe};
+
+use super::ApiFailure;
+use super::auth::{Principal, authenticate};
+use super::service_principals::to_wire;
+use crate::state::AppState;
+
+/// The current user with their organisations and accounts.
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<UserMe>, ApiFailure> {
+    let principal = authenticate(&state, &headers).await?;
+    let Principal::User { user, .. } = principal else {
+        return Err(ApiFailure::forbidden("a service principal is not a user; call /v1/iam/identity instead"));
+    };
+    let mut organizations: Vec<Organization> = Vec::new();
+    for m in state.store().memberships_of(&user.id).await? {
+        let account = Account {
+            account_id: m.account_id,
+            slug: m.account_slug,
+            name: m.account_name,
+            role: m.role.parse().map_err(ApiFailure::internal)?,
+        };
+        match organizations.iter_mut().find(|o| o.organization_id == m.organization_id) {
+            Some(org) => org.accounts.push(account),
+            None => organizations.push(Organization {
+                organization_id: m.organization_id,
+                name: m.organization_name,
+                slug: m.organization_slug,
+                accounts: vec![account],
+            }),
+        }
+    }
+    Ok(Json(UserMe { user_id: user.id, email: user.email, name: user.name, organizations }))
+}
+
+/// Who the token stands for.
+pub async fn identity(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Identity>, ApiFailure> {
+    Ok(Json(match authenticate(&state, &headers).await? {
+        Principal::User { user, .. } => Identity {
+            jwt_type: JwtType::User,
+            user: Some(IdentityUser { user_id: user.id, email: user.email, name: user.name }),
+            service_principal: None,
+        },
+        Principal::ServicePrincipal { principal, .. } => {
+            Identity { jwt_type: JwtType::ServicePrincipal, user: None, service_principal: Some(to_wire(principal)) }
+        }
+    }))
+}

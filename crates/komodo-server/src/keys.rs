@@ -1,0 +1,488 @@
+//! The key ring: signing keys generated on aws-lc-rs, stored encrypted with
+//! the master key, published in the JWKS, rotated in stages (D03), and used
+//! to sign and verify tokens with one algorithm per `kid` (D01).
+//!
+//! Rotation: `rotate` stores a new key whose `active_from` lies
+//! `key_publish_delay` in the future. From creation it is published; from
+//! `active_from` it signs. The key before it stops signing at that moment
+//! and stays published until every token it signed has expired.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use komodo_protocol::oauth::{ACCESS_TOKEN_TYP, AccessTokenClaims, Jwk, JwkSet};
+use serde::Serialize;
+use tokio::sync::{Mutex, RwLock};
+use zeroize::Zeroizing;
+
+use crate::config::SigningAlg;
+use crate::crypto::{CryptoError, Secrets, random_token};
+use crate::store::keys::SigningKeyRow;
+use crate::store::{Store, StoreError, now};
+
+/// Errors of the key ring.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Encryption or key generation failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A stored key could not be used.
+    #[error("signing key {kid} is unusable: {reason}")]
+    BadKey {
+        /// The key.
+        kid: String,
+        /// Why.
+        reason: String,
+    },
+    /// There is no key that may sign now.
+    #[error("no active signing key; run `komodo-server admin rotate-keys`")]
+    NoActiveKey,
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// Why a presented token was rejected. Deliberately coarse: the messages go
+/// back to callers and never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a well-formed JWS.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The `kid` is not one of ours.
+    #[error("the token was not signed by a key of this issuer")]
+    UnknownKey,
+    /// `alg` is not the algorithm of that `kid`.
+    #[error("the token's algorithm is not allowed")]
+    Algorithm,
+    /// `typ` is not `at+jwt`.
+    #[error("the token is not an access token")]
+    Type,
+    /// Signature, expiry, issuer or audience check failed.
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// A usable key.
+pub struct LoadedKey {
+    /// Key id.
+    pub kid: String,
+    /// Its one algorithm.
+    pub alg: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// Its public JWK.
+    pub jwk: Jwk,
+    /// When it was created and published.
+    pub created_at: i64,
+    /// When it starts signing.
+    pub active_from: i64,
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("active_from", &self.active_from)
+            .finish()
+    }
+}
+
+/// A snapshot of all keys.
+#[derive(Debug)]
+pub struct KeySet {
+    keys: Vec<Arc<LoadedKey>>,
+    loaded_at: Instant,
+}
+
+impl KeySet {
+    /// The key that signs at `t`: the latest activated one.
+    pub fn signing_key(&self, t: i64) -> Option<&Arc<LoadedKey>> {
+        self.keys.iter().rev().find(|k| k.active_from <= t)
+    }
+
+    /// When key `index` stopped (or will stop) signing.
+    fn retired_at(&self, index: usize) -> Option<i64> {
+        self.keys.get(index + 1).map(|next| next.active_from)
+    }
+
+    /// Keys to publish at `t`: all but those retired longer ago than
+    /// `max_token_lifetime`.
+    pub fn published(&self, t: i64, max_token_lifetime: Duration) -> Vec<&Arc<LoadedKey>> {
+        let max = max_token_lifetime.as_secs() as i64;
+        (0..self.keys.len())
+            .filter(|&i| self.retired_at(i).is_none_or(|retired| retired + max > t))
+            .map(|i| &self.keys[i])
+            .collect()
+    }
+
+    /// A key by id.
+    pub fn by_kid(&self, kid: &str) -> Option<&Arc<LoadedKey>> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+}
+
+/// The key ring shared by all handlers of one replica.
+pub struct KeyRing {
+    store: Store,
+    secrets: Arc<Secrets>,
+    set: RwLock<Arc<KeySet>>,
+    reload: Mutex<()>,
+    refresh_every: Duration,
+    max_token_lifetime: Duration,
+    issuer: String,
+    audience: String,
+    leeway: u64,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`KeyRing`].
+#[derive(Debug, Clone)]
+pub struct KeyRingSettings {
+    /// How often to re-read keys from the store.
+    pub refresh_every: Duration,
+    /// How long a retired key stays published.
+    pub max_token_lifetime: Duration,
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud` of access tokens.
+    pub audience: String,
+    /// Clock leeway in seconds.
+    pub leeway: u64,
+}
+
+impl KeyRing {
+    /// Loads the keys, creating a first key (active at once) if the store
+    /// has none.
+    pub async fn open(
+        store: Store,
+        secrets: Arc<Secrets>,
+        alg: SigningAlg,
+        settings: KeyRingSettings,
+    ) -> Result<KeyRing, KeyError> {
+        if store.signing_keys().await?.is_empty() {
+            create_key(&store, &secrets, alg, now()).await?;
+        }
+        let set = load(&store, &secrets).await?;
+        Ok(KeyRing {
+            store,
+            secrets,
+            set: RwLock::new(Arc::new(set)),
+            reload: Mutex::new(()),
+            refresh_every: settings.refresh_every,
+            max_token_lifetime: settings.max_token_lifetime,
+            issuer: settings.issuer,
+            audience: settings.audience,
+            leeway: settings.leeway,
+        })
+    }
+
+    /// The issuer this ring signs and verifies for.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The audience of access tokens.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The current key set, re-read from the store when stale.
+    pub async fn keys(&self) -> Arc<KeySet> {
+        let current = self.set.read().await.clone();
+        if current.loaded_at.elapsed() < self.refresh_every {
+            return current;
+        }
+        self.reload(false).await.unwrap_or(current)
+    }
+
+    /// Re-reads the keys; with `force`, even if another task just did (but
+    /// at most once a second, so unknown `kid`s cannot hammer the store).
+    async fn reload(&self, force: bool) -> Option<Arc<KeySet>> {
+        let _guard = self.reload.lock().await;
+        let current = self.set.read().await.clone();
+        let min_age = if force { Duration::from_secs(1) } else { self.refresh_every };
+        if current.loaded_at.elapsed() < min_age {
+            return Some(current);
+        }
+        match load(&self.store, &self.secrets).await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                *self.set.write().await = set.clone();
+                Some(set)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not reload signing keys; keeping the ones in memory");
+                None
+            }
+        }
+    }
+
+    /// The public JWKS.
+    pub async fn jwks(&self) -> JwkSet {
+        let set = self.keys().await;
+        JwkSet { keys: set.published(now(), self.max_token_lifetime).into_iter().map(|k| k.jwk.clone()).collect() }
+    }
+
+    /// Signs `claims` with the active key, with header `typ`.
+    pub async fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let set = self.keys().await;
+        let key = set.signing_key(now()).ok_or(KeyError::NoActiveKey)?;
+        let mut header = Header::new(key.alg);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
+    /// The `kid` that signs right now.
+    pub async fn active_kid(&self) -> Option<String> {
+        self.keys().await.signing_key(now()).map(|k| k.kid.clone())
+    }
+
+    /// Verifies an access token: a known `kid`, that key's algorithm only,
+    /// `typ: at+jwt`, signature, `exp`/`nbf` with leeway, `iss`, `aud`.
+    pub async fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let mut set = self.keys().await;
+        if set.by_kid(kid).is_none() {
+            set = self.reload(true).await.unwrap_or(set);
+        }
+        let key = set.by_kid(kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != key.alg {
+            return Err(TokenError::Algorithm);
+        }
+        match header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some(ACCESS_TOKEN_TYP) | Some("application/at+jwt") => {}
+            _ => return Err(TokenError::Type),
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| TokenError::Invalid(describe_jwt_error(&e)))
+    }
+
+    /// Starts a staged rotation: a new key published now that signs from
+    /// `now + publish_delay`. Returns its `kid`.
+    pub async fn rotate(
+        store: &Store,
+        secrets: &Secrets,
+        alg: SigningAlg,
+        publish_delay: Duration,
+    ) -> Result<String, KeyError> {
+        create_key(store, secrets, alg, now() + publish_delay.as_secs() as i64).await
+    }
+}
+
+fn describe_jwt_error(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "expired".into(),
+        ErrorKind::ImmatureSignature => "not yet valid".into(),
+        ErrorKind::InvalidIssuer => "wrong issuer".into(),
+        ErrorKind::InvalidAudience => "wrong audience".into(),
+        ErrorKind::InvalidSignature => "bad signature".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("missing claim `{claim}`"),
+        ErrorKind::InvalidAlgorithm => "algorithm not allowed".into(),
+        _ => "undecodable".into(),
+    }
+}
+
+async fn create_key(store: &Store, secrets: &Secrets, alg: SigningAlg, active_from: i64) -> Result<String, KeyError> {
+    let kid = random_token::<12>();
+    let generated = tokio::task::spawn_blocking(move || generate(alg))
+        .await
+        .map_err(|_| KeyError::Sign("key generation task failed".into()))??;
+    let jwk = Jwk { kid: kid.clone(), alg: alg.as_str().to_owned(), use_: "sig".to_owned(), ..generated.public };
+    let row = SigningKeyRow {
+        kid: kid.clone(),
+        alg: alg.as_str().to_owned(),
+        private_key: secrets.seal(&generated.private_der, &kid)?,
+        public_jwk: serde_json::to_string(&jwk).expect("a JWK serialises"),
+        created_at: now(),
+        active_from,
+    };
+    store.insert_signing_key(&row).await?;
+    tracing::info!(kid = %kid, alg = alg.as_str(), active_from, "created signing key");
+    Ok(kid)
+}
+
+struct Generated {
+    /// PKCS#8 for ES256, PKCS#1 for RS256 (what jsonwebtoken expects).
+    private_der: Zeroizing<Vec<u8>>,
+    public: Jwk,
+}
+
+fn generate(alg: SigningAlg) -> Result<Generated, CryptoError> {
+    let empty = Jwk {
+        kty: String::new(),
+        kid: String::new(),
+        alg: String::new(),
+        use_: String::new(),
+        crv: None,
+        x: None,
+        y: None,
+        n: None,
+        e: None,
+    };
+    match alg {
+        SigningAlg::Es256 => {
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                .map_err(|_| CryptoError::Operation("generate EC key"))?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(|_| CryptoError::Operation("export EC key"))?;
+            let point = pair.public_key().as_ref();
+            if point.len() != 65 || point[0] != 4 {
+                return Err(CryptoError::Operation("unexpected EC public key encoding"));
+            }
+            Ok(Generated {
+                private_der: Zeroizing::new(pkcs8.as_ref().to_vec()),
+                public: Jwk {
+                    kty: "EC".into(),
+                    crv: Some("P-256".into()),
+                    x: Some(URL_SAFE_NO_PAD.encode(&point[1..33])),
+                    y: Some(URL_SAFE_NO_PAD.encode(&point[33..65])),
+                    ..empty
+                },
+            })
+        }
+        SigningAlg::Rs256 => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
+                .map_err(|_| CryptoError::Operation("generate RSA key"))?;
+            let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| CryptoError::Operation("export RSA key"))?;
+            let pkcs1 =
+                pkcs1_from_pkcs8(pkcs8.as_ref()).ok_or(CryptoError::Operation("unexpected RSA key encoding"))?;
+            let public = pair.public_key();
+            Ok(Generated {
+                private_der: Zeroizing::new(pkcs1.to_vec()),
+                public: Jwk {
+                    kty: "RSA".into(),
+                    n: Some(URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero())),
+                    e: Some(URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())),
+                    ..empty
+                },
+            })
+        }
+    }
+}
+
+/// Reads one DER TLV, returning (tag, contents, rest).
+fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The RSAPrivateKey inside a PKCS#8 PrivateKeyInfo.
+fn pkcs1_from_pkcs8(pkcs8: &[u8]) -> Option<&[u8]> {
+    let (tag, info, _) = der_read(pkcs8)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (version_tag, _, rest) = der_read(info)?;
+    let (alg_tag, _, rest) = der_read(rest)?;
+    let (key_tag, key, _) = der_read(rest)?;
+    (version_tag == 0x02 && alg_tag == 0x30 && key_tag == 0x04).then_some(key)
+}
+
+async fn load(store: &Store, secrets: &Secrets) -> Result<KeySet, KeyError> {
+    let rows = store.signing_keys().await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let bad = |reason: &str| KeyError::BadKey { kid: row.kid.clone(), reason: reason.to_owned() };
+        let jwk: Jwk = serde_json::from_str(&row.public_jwk).map_err(|_| bad("public JWK is not valid JSON"))?;
+        let private = secrets.open(&row.private_key, &row.kid)?;
+        let (alg, encoding, decoding) = match row.alg.as_str() {
+            "ES256" => {
+                let (x, y) = jwk.x.as_deref().zip(jwk.y.as_deref()).ok_or_else(|| bad("EC JWK without x/y"))?;
+                (
+                    Algorithm::ES256,
+                    EncodingKey::from_ec_der(&private),
+                    DecodingKey::from_ec_components(x, y).map_err(|_| bad("EC public key"))?,
+                )
+            }
+            "RS256" => {
+                let (n, e) = jwk.n.as_deref().zip(jwk.e.as_deref()).ok_or_else(|| bad("RSA JWK without n/e"))?;
+                (
+                    Algorithm::RS256,
+                    EncodingKey::from_rsa_der(&private),
+                    DecodingKey::from_rsa_components(n, e).map_err(|_| bad("RSA public key"))?,
+                )
+            }
+            _ => return Err(bad("unsupported algorithm")),
+        };
+        keys.push(Arc::new(LoadedKey {
+            kid: row.kid.clone(),
+            alg,
+            encoding,
+            decoding,
+            jwk,
+            created_at: row.created_at,
+            active_from: row.active_from,
+        }));
+    }
+    keys.sort_by(|a, b| a.active_from.cmp(&b.active_from).then_with(|| a.kid.cmp(&b.kid)));
+    Ok(KeySet { keys, loaded_at: Instant::now() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsa_keys_export_pkcs1_that_signs() {
+        let generated = generate(SigningAlg::Rs256).unwrap();
+        assert!(aws_lc_rs::rsa::KeyPair::from_der(&generated.private_der).is_ok());
+        assert_eq!(generated.public.kty, "RSA");
+        assert_eq!(generated.public.e.as_deref(), Some("AQAB"));
+    }
+
+    #[test]
+    fn ec_keys_have_coordinates() {
+        let generated = generate(SigningAlg::Es256).unwrap();
+        assert_eq!(generated.public.crv.as_deref(), Some("P-256"));
+        assert_eq!(URL_SAFE_NO_PAD.decode(generated.public.x.unwrap()).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn der_reader_rejects_truncation() {
+        assert!(der_read(&[0x30, 0x05, 0x01]).is_none());
+        assert!(pkcs1_from_pkcs8(&[0x30, 0x00]).is_none());
+    }
+}

@@ -1,0 +1,69 @@
+//! The Komodo platform: an OAuth 2.0 / OpenID Connect provider, the IAM API
+//! (users, organisations, accounts, memberships, service principals) and its
+//! operations endpoints, as a library and the `komodo-server` binary.
+//!
+//! The library exposes [`app`], which turns an [`AppState`] into an axum
+//! [`Router`]; the binary and the tests share it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use komodo_server::{Config, Server};
+//!
+//! let mut config = Config::new("/tmp/komodo-data");
+//! config.listen = "127.0.0.1:0".into();
+//! let server = Server::bind(config).await?;
+//! eprintln!("listening on {}", server.url());
+//! server.run(komodo_server::server::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`oidc`] (discovery, JWKS, authorize, token, device, revoke,
+//! introspect, userinfo), [`iam`] (the IAM API), [`store`] (sqlx
+//! repositories and migrations for SQLite and PostgreSQL), [`web`] (HTML
+//! pages), [`keys`] (signing keys and staged rotation), [`admin`] (the admin
+//! subcommands), [`ops`] (health, readiness, metrics, logging).
+//!
+//! The connector gateway (Snowflake's REST protocol) and the warehouse
+//! engines are future work: they will live in `gateway/` and `warehouse/`,
+//! add their routes in [`app`] and their shared handles to [`AppState`], and
+//! authenticate callers with [`keys::KeyRing::verify_access_token`] plus
+//! [`iam::auth::resolve`].
+
+pub mod admin;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod iam;
+pub mod keys;
+pub mod oidc;
+pub mod ops;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod web;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+pub use config::Config;
+pub use server::Server;
+pub use state::AppState;
+
+/// The platform's HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(oidc::router())
+        .merge(iam::router())
+        .merge(ops::router())
+        .route_layer(axum::middleware::from_fn(ops::track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    iam::ApiFailure { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such endpoint".into() }
+}

@@ -1,0 +1,322 @@
+//! The browser interaction shared by the authorization code flow and the
+//! device flow: the login page and the consent page.
+//!
+//! A pending request is bound to the browser that started it (an HttpOnly
+//! cookie whose hash the request stores) and every form carries a CSRF token
+//! derived from that cookie (A12). Successful POSTs answer 303 (A13). Failed
+//! logins count against the email address and the client address; the
+//! answers for unknown users and wrong passwords are identical (A15).
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use komodo_protocol::secret::Password;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::authorize::client_redirect;
+use crate::crypto::{ct_eq, random_token, token_hash};
+use crate::iam::password;
+use crate::state::AppState;
+use crate::store::now;
+use crate::store::oauth::{AuthCodeRow, AuthRequestRow};
+use crate::web::{BROWSER_COOKIE, cookie, pages, see_other};
+
+/// The client's network address (for per-address rate limits).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".to_owned()),
+        ))
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "internal error in login interaction");
+    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Something went wrong. Start again from your application.")
+        .into_response()
+}
+
+fn expired() -> Response {
+    pages::error(
+        StatusCode::BAD_REQUEST,
+        "Sign-in expired",
+        "This sign-in request is unknown, finished or expired. Start again from your application.",
+    )
+    .into_response()
+}
+
+/// Loads a pending request and checks that this browser started it.
+async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(AuthRequestRow, String), Response> {
+    let row = match state.store().auth_request(id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return Err(expired()),
+        Err(e) => return Err(internal(e)),
+    };
+    if row.completed_at.is_some() || row.expires_at <= now() {
+        return Err(expired());
+    }
+    let browser = cookie(headers, BROWSER_COOKIE).unwrap_or_default();
+    if browser.is_empty() || !ct_eq(token_hash(browser).as_bytes(), row.browser_hash.as_bytes()) {
+        return Err(pages::error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in interrupted",
+            "This sign-in was started in another browser or your cookies are disabled. Start again from your application.",
+        )
+        .into_response());
+    }
+    Ok((row, browser.to_owned()))
+}
+
+fn check_csrf(state: &AppState, browser: &str, submitted: &str) -> Result<(), Response> {
+    if state.secrets().verify_csrf(browser, submitted) {
+        Ok(())
+    } else {
+        Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form's security token is missing or wrong. Reload the page and try again.",
+        )
+        .into_response())
+    }
+}
+
+async fn client_name(state: &AppState, client_id: &str) -> String {
+    match state.store().client_by_id(client_id).await {
+        Ok(Some(client)) => client.name,
+        _ => client_id.to_owned(),
+    }
+}
+
+/// `?request=` of the login and consent pages.
+#[derive(Debug, Deserialize)]
+pub struct RequestQuery {
+    request: String,
+}
+
+/// `GET /oauth/login`.
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<RequestQuery>) -> Response {
+    let (row, browser) = match load(&state, &q.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let csrf = state.secrets().csrf_token(&browser);
+    pages::login(&row.id, &csrf, &client_name(&state, &row.client_id).await, "", None).into_response()
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    request: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    password: Password,
+}
+
+const INVALID_LOGIN: &str = "Invalid email or password.";
+const LOCKED_OUT: &str = "Too many failed sign-in attempts. Wait a few minutes and try again.";
+
+/// `POST /oauth/login`.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let (row, browser) = match load(&state, &form.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if let Err(page) = check_csrf(&state, &browser, &form.csrf) {
+        return page;
+    }
+    let csrf = state.secrets().csrf_token(&browser);
+    let name = client_name(&state, &row.client_id).await;
+    let email = crate::store::iam::normalise_email(&form.email);
+    let config = state.config();
+    let account_key = format!("login:account:{}", token_hash(&email));
+    let address_key = format!("login:address:{addr}");
+    let (acct_limit, addr_limit) = (config.login_limit_per_account, config.login_limit_per_address);
+    let store = state.store();
+    let locked = async {
+        Ok::<bool, crate::store::StoreError>(
+            store.rate_count(&account_key, acct_limit.window.as_secs() as i64).await? >= acct_limit.max as i64
+                || store.rate_count(&address_key, addr_limit.window.as_secs() as i64).await? >= addr_limit.max as i64,
+        )
+    };
+    match locked.await {
+        Ok(true) => {
+            metrics::counter!("komodo_failed_logins_total", "reason" => "locked").increment(1);
+            tracing::info!(address = %addr, "login refused: rate limit");
+            return pages::login(&row.id, &csrf, &name, &form.email, Some(LOCKED_OUT))
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .into_response();
+        }
+        Ok(false) => {}
+        Err(e) => return internal(e),
+    }
+    let credentials = match store.credentials_by_email(&email).await {
+        Ok(found) => found,
+        Err(e) => return internal(e),
+    };
+    let (user_id, hash) = credentials.map(|(id, hash)| (Some(id), Some(hash))).unwrap_or((None, None));
+    if !password::verify(&form.password, hash).await {
+        metrics::counter!("komodo_failed_logins_total", "reason" => "invalid_credentials").increment(1);
+        tracing::info!(address = %addr, "login failed");
+        for (key, limit) in [(&account_key, acct_limit), (&address_key, addr_limit)] {
+            if let Err(e) = store.rate_hit(key, limit.window.as_secs() as i64).await {
+                return internal(e);
+            }
+        }
+        return pages::login(&row.id, &csrf, &name, &form.email, Some(INVALID_LOGIN))
+            .status(StatusCode::UNAUTHORIZED)
+            .into_response();
+    }
+    let user_id = user_id.expect("a verified password belongs to a user");
+    if let Err(e) = store.rate_reset(&account_key).await {
+        return internal(e);
+    }
+    if let Err(e) = store.set_auth_request_user(&row.id, &user_id, now()).await {
+        return internal(e);
+    }
+    tracing::info!(user_id = %user_id, client_id = %row.client_id, "user signed in");
+    see_other(&format!("/oauth/consent?request={}", row.id))
+}
+
+fn format_user_code(code: &str) -> String {
+    if code.len() == 8 { format!("{}-{}", &code[..4], &code[4..]) } else { code.to_owned() }
+}
+
+/// `GET /oauth/consent`.
+pub async fn consent_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let (row, browser) = match load(&state, &q.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let Some(user_id) = row.user_id.as_deref() else {
+        return see_other(&format!("/oauth/login?request={}", row.id));
+    };
+    let user = match state.store().user_by_id(user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return expired(),
+        Err(e) => return internal(e),
+    };
+    let device_code = match &row.device_hash {
+        Some(hash) => match state.store().device_by_hash(hash).await {
+            Ok(Some(device)) => Some(format_user_code(&device.user_code)),
+            Ok(None) => return expired(),
+            Err(e) => return internal(e),
+        },
+        None => None,
+    };
+    let csrf = state.secrets().csrf_token(&browser);
+    let scopes: Vec<&str> = row.scope.split_ascii_whitespace().collect();
+    let name = client_name(&state, &row.client_id).await;
+    pages::consent(&row.id, &csrf, &name, &row.client_id, &user.email, &scopes, device_code.as_deref()).into_response()
+}
+
+/// The consent form.
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    request: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /oauth/consent`.
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Response {
+    let (row, browser) = match load(&state, &form.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if let Err(page) = check_csrf(&state, &browser, &form.csrf) {
+        return page;
+    }
+    let (Some(user_id), Some(auth_time)) = (row.user_id.clone(), row.auth_time) else {
+        return see_other(&format!("/oauth/login?request={}", row.id));
+    };
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", "Choose Allow or Deny.").into_response(),
+    };
+    match state.store().complete_auth_request(&row.id).await {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => return internal(e),
+    }
+    if let Some(device_hash) = &row.device_hash {
+        return match state.store().device_decide(device_hash, approve, &user_id, auth_time).await {
+            Ok(true) => {
+                tracing::info!(user_id = %user_id, approved = approve, "device authorization decided");
+                see_other(if approve { "/activate/done?result=approved" } else { "/activate/done?result=denied" })
+            }
+            Ok(false) => pages::error(
+                StatusCode::BAD_REQUEST,
+                "Code expired",
+                "This device code has expired or was already used. Start again on your device.",
+            )
+            .into_response(),
+            Err(e) => internal(e),
+        };
+    }
+    let redirect_uri = row.redirect_uri.clone().unwrap_or_default();
+    if !approve {
+        return client_redirect(
+            &redirect_uri,
+            &[("error", "access_denied"), ("error_description", "the user denied the request")],
+            row.state.as_deref(),
+            state.issuer(),
+        );
+    }
+    let code = random_token::<32>();
+    let t = now();
+    let code_row = AuthCodeRow {
+        code_hash: token_hash(&code),
+        client_id: row.client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        user_id,
+        scope: row.scope.clone(),
+        nonce: row.nonce.clone(),
+        code_challenge: row.code_challenge.clone(),
+        auth_time,
+        family_id: Uuid::new_v4().to_string(),
+        created_at: t,
+        expires_at: t + state.config().auth_code_ttl.as_secs() as i64,
+        used_at: None,
+    };
+    if let Err(e) = state.store().insert_auth_code(&code_row).await {
+        return internal(e);
+    }
+    client_redirect(&redirect_uri, &[("code", &code)], row.state.as_deref(), state.issuer())
+}
+
+/// A page for a device-flow interaction's start (used by `/activate`).
+pub(crate) fn login_redirect(request_id: &str) -> Response {
+    see_other(&format!("/oauth/login?request={request_id}"))
+}

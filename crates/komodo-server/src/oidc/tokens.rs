@@ -1,0 +1,128 @@
+//! Minting access, refresh and ID tokens.
+
+use komodo_protocol::oauth::{
+    ACCESS_TOKEN_TYP, AccessTokenClaims, IdTokenClaims, SERVICE_PRINCIPAL_SUB_PREFIX, TokenResponse, USER_SUB_PREFIX,
+};
+use komodo_protocol::secret::{AccessToken, IdToken, RefreshToken};
+use uuid::Uuid;
+
+use crate::crypto::{random_token, token_hash};
+use crate::keys::KeyError;
+use crate::state::AppState;
+use crate::store::iam::{ServicePrincipalRow, UserRow};
+use crate::store::oauth::FamilyRow;
+use crate::store::{StoreError, now};
+
+/// The scope every service principal token carries.
+pub const SERVICE_PRINCIPAL_SCOPE: &str = "api";
+/// The prefix of refresh tokens, for leak scanners.
+pub const REFRESH_TOKEN_PREFIX: &str = "kmd_rt_";
+
+/// Errors while minting.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    /// Signing failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A user's `sub`.
+pub fn user_sub(user_id: &str) -> String {
+    format!("{USER_SUB_PREFIX}{user_id}")
+}
+
+/// A service principal's `sub`.
+pub fn service_principal_sub(id: &str) -> String {
+    format!("{SERVICE_PRINCIPAL_SUB_PREFIX}{id}")
+}
+
+/// An access token for a service principal, and its lifetime in seconds.
+pub async fn mint_service_principal(
+    state: &AppState,
+    principal: &ServicePrincipalRow,
+) -> Result<(AccessToken, u64), MintError> {
+    let ttl = state.config().access_token_ttl.as_secs();
+    let iat = now();
+    let claims = AccessTokenClaims {
+        iss: state.issuer().to_owned(),
+        sub: service_principal_sub(&principal.id),
+        aud: state.config().audience.clone(),
+        exp: iat + ttl as i64,
+        iat,
+        nbf: Some(iat),
+        jti: Uuid::new_v4().to_string(),
+        client_id: principal.client_id.clone(),
+        scope: SERVICE_PRINCIPAL_SCOPE.to_owned(),
+        account_id: Some(principal.account_id.clone()),
+        sid: None,
+    };
+    let token = state.keys().sign(ACCESS_TOKEN_TYP, &claims).await?;
+    metrics::counter!("komodo_tokens_issued_total", "grant" => "client_credentials").increment(1);
+    Ok((AccessToken::new(token), ttl))
+}
+
+/// Tokens for a user session (`family`): an access token, a new refresh
+/// token when `offline_access` was granted, and an ID token for `openid`.
+pub async fn mint_user(
+    state: &AppState,
+    user: &UserRow,
+    family: &FamilyRow,
+    nonce: Option<String>,
+    grant: &'static str,
+) -> Result<TokenResponse, MintError> {
+    let config = state.config();
+    let scopes: Vec<&str> = family.scope.split_ascii_whitespace().collect();
+    let iat = now();
+    let ttl = config.access_token_ttl.as_secs();
+    let claims = AccessTokenClaims {
+        iss: state.issuer().to_owned(),
+        sub: user_sub(&user.id),
+        aud: config.audience.clone(),
+        exp: iat + ttl as i64,
+        iat,
+        nbf: Some(iat),
+        jti: Uuid::new_v4().to_string(),
+        client_id: family.client_id.clone(),
+        scope: family.scope.clone(),
+        account_id: None,
+        sid: Some(family.id.clone()),
+    };
+    let access_token = AccessToken::new(state.keys().sign(ACCESS_TOKEN_TYP, &claims).await?);
+    let refresh_token = if scopes.contains(&"offline_access") {
+        let token = RefreshToken::new(format!("{REFRESH_TOKEN_PREFIX}{}", random_token::<32>()));
+        let expires = iat + config.refresh_token_ttl.as_secs() as i64;
+        state.store().insert_refresh_token(&token_hash(token.expose_secret()), &family.id, expires).await?;
+        Some(token)
+    } else {
+        None
+    };
+    let id_token = if scopes.contains(&"openid") {
+        let id_claims = IdTokenClaims {
+            iss: state.issuer().to_owned(),
+            sub: user_sub(&user.id),
+            aud: family.client_id.clone(),
+            exp: iat + config.id_token_ttl.as_secs() as i64,
+            iat,
+            auth_time: family.auth_time,
+            nonce,
+            email: scopes.contains(&"email").then(|| user.email.clone()),
+            name: if scopes.contains(&"profile") { user.name.clone() } else { None },
+            sid: Some(family.id.clone()),
+        };
+        Some(IdToken::new(state.keys().sign("JWT", &id_claims).await?))
+    } else {
+        None
+    };
+    metrics::counter!("komodo_tokens_issued_total", "grant" => grant).increment(1);
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: ttl,
+        refresh_token,
+        id_token,
+        scope: Some(family.scope.clone()),
+    })
+}

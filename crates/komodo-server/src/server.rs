@@ -1,0 +1,121 @@
+//! Binding, serving and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::bootstrap::BootstrapReport;
+use crate::config::Config;
+use crate::state::{AppState, OpenError};
+
+/// Errors while starting the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The platform could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound, opened platform, ready to [`run`](Server::run).
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    bootstrap: Option<BootstrapReport>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds `config.listen` (port 0 picks a free port) and opens the
+    /// platform with issuer `config.issuer` or `http://<bound address>`.
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ServeError::Bind { addr: config.listen.clone(), source })?;
+        let addr = listener.local_addr()?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let (state, bootstrap) = AppState::open(config, issuer).await?;
+        Ok(Server { listener, addr, state, bootstrap })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT` of the bound address.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The platform state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// What the first start created (once).
+    pub fn take_bootstrap_report(&mut self) -> Option<BootstrapReport> {
+        self.bootstrap.take()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let purge_state = self.state.clone();
+        let purge = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(e) = purge_state.store().purge_expired().await {
+                    tracing::warn!(error = %e, "could not purge expired codes");
+                }
+            }
+        });
+        let app = crate::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        self.state.store().close().await;
+        Ok(result?)
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,404 @@
+//! Users, organisations, accounts, memberships, service principals and
+//! registered OAuth clients.
+
+use komodo_protocol::iam::Role;
+use uuid::Uuid;
+
+use super::{Store, StoreError, conflict_as, now};
+
+/// A user, without the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRow {
+    /// Id (UUID).
+    pub id: String,
+    /// Email address, lower case.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// An organisation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrganizationRow {
+    /// Id (UUID).
+    pub id: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRow {
+    /// Id (UUID).
+    pub id: String,
+    /// The organisation it belongs to.
+    pub organization_id: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A user's membership with its account and organisation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MembershipRow {
+    /// Account id.
+    pub account_id: String,
+    /// Account slug.
+    pub account_slug: String,
+    /// Account name.
+    pub account_name: String,
+    /// Organisation id.
+    pub organization_id: String,
+    /// Organisation slug.
+    pub organization_slug: String,
+    /// Organisation name.
+    pub organization_name: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// A service principal (never with its secret hash).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ServicePrincipalRow {
+    /// Id (UUID).
+    pub id: String,
+    /// The one account it belongs to.
+    pub account_id: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time, epoch seconds.
+    pub created_at: i64,
+}
+
+/// A registered public OAuth client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    /// Client id.
+    pub client_id: String,
+    /// Display name shown on the consent page.
+    pub name: String,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+}
+
+/// Lower-cases and trims an email address.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+const SP_COLUMNS: &str = "id, account_id, client_id, name, description, created_at";
+
+impl Store {
+    /// Creates an organisation.
+    pub async fn create_organization(&self, slug: &str, name: &str) -> Result<OrganizationRow, StoreError> {
+        let row = OrganizationRow {
+            id: Uuid::new_v4().to_string(),
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            created_at: now(),
+        };
+        sqlx::query("INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&row.id)
+            .bind(&row.slug)
+            .bind(&row.name)
+            .bind(row.created_at)
+            .execute(self.pool())
+            .await
+            .map_err(conflict_as(&format!("organization `{slug}`")))?;
+        Ok(row)
+    }
+
+    /// Finds an organisation by slug.
+    pub async fn organization_by_slug(&self, slug: &str) -> Result<Option<OrganizationRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Creates an account in the organisation with slug `org_slug`.
+    pub async fn create_account(&self, org_slug: &str, slug: &str, name: &str) -> Result<AccountRow, StoreError> {
+        let org = self
+            .organization_by_slug(org_slug)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("organization `{org_slug}`")))?;
+        let row = AccountRow {
+            id: Uuid::new_v4().to_string(),
+            organization_id: org.id,
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            created_at: now(),
+        };
+        sqlx::query("INSERT INTO accounts (id, organization_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&row.id)
+            .bind(&row.organization_id)
+            .bind(&row.slug)
+            .bind(&row.name)
+            .bind(row.created_at)
+            .execute(self.pool())
+            .await
+            .map_err(conflict_as(&format!("account `{slug}`")))?;
+        Ok(row)
+    }
+
+    /// Finds an account by id or slug.
+    pub async fn account_by_ref(&self, id_or_slug: &str) -> Result<Option<AccountRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, organization_id, slug, name, created_at FROM accounts WHERE id = $1 OR slug = $1",
+        )
+        .bind(id_or_slug)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Creates a user with an already-hashed password.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: Option<&str>,
+        password_hash: &str,
+    ) -> Result<UserRow, StoreError> {
+        let email = normalise_email(email);
+        let row = UserRow {
+            id: Uuid::new_v4().to_string(),
+            email: email.clone(),
+            name: name.map(str::to_owned),
+            created_at: now(),
+        };
+        sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&row.id)
+            .bind(&row.email)
+            .bind(&row.name)
+            .bind(password_hash)
+            .bind(row.created_at)
+            .execute(self.pool())
+            .await
+            .map_err(conflict_as(&format!("user `{email}`")))?;
+        Ok(row)
+    }
+
+    /// Finds a user by id.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, email, name, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Finds a user by email.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, email, name, created_at FROM users WHERE email = $1")
+            .bind(normalise_email(email))
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// A user's id and password hash, for login.
+    pub async fn credentials_by_email(&self, email: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+            .bind(normalise_email(email))
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<(), StoreError> {
+        let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
+            .bind(password_hash)
+            .bind(normalise_email(email))
+            .execute(self.pool())
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user `{}`", normalise_email(email))));
+        }
+        Ok(())
+    }
+
+    /// Adds a member to an account, or changes the role of an existing one.
+    pub async fn upsert_membership(&self, account_id: &str, user_id: &str, role: Role) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(account_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The user's role in the account, if a member.
+    pub async fn role_of(&self, user_id: &str, account_id: &str) -> Result<Option<Role>, StoreError> {
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1 AND account_id = $2")
+                .bind(user_id)
+                .bind(account_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(role.and_then(|r| r.parse().ok()))
+    }
+
+    /// Every membership of a user, with account and organisation.
+    pub async fn memberships_of(&self, user_id: &str) -> Result<Vec<MembershipRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT a.id AS account_id, a.slug AS account_slug, a.name AS account_name, \
+                    o.id AS organization_id, o.slug AS organization_slug, o.name AS organization_name, m.role AS role \
+             FROM memberships m JOIN accounts a ON a.id = m.account_id JOIN organizations o ON o.id = a.organization_id \
+             WHERE m.user_id = $1 ORDER BY o.slug, a.slug",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Stores a new service principal with its secret's keyed hash.
+    pub async fn create_service_principal(
+        &self,
+        account_id: &str,
+        name: &str,
+        description: Option<&str>,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<ServicePrincipalRow, StoreError> {
+        let row = ServicePrincipalRow {
+            id: Uuid::new_v4().to_string(),
+            account_id: account_id.to_owned(),
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            created_at: now(),
+        };
+        sqlx::query(
+            "INSERT INTO service_principals (id, account_id, client_id, name, description, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&row.id)
+        .bind(&row.account_id)
+        .bind(&row.client_id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(secret_hash)
+        .bind(row.created_at)
+        .execute(self.pool())
+        .await
+        .map_err(conflict_as("service principal client id"))?;
+        Ok(row)
+    }
+
+    /// An active service principal and its secret hash, by client id.
+    pub async fn service_principal_for_auth(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<(ServicePrincipalRow, String)>, StoreError> {
+        let row: Option<(String, String, String, String, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT id, account_id, client_id, name, description, created_at, secret_hash \
+             FROM service_principals WHERE client_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(id, account_id, client_id, name, description, created_at, hash)| {
+            (ServicePrincipalRow { id, account_id, client_id, name, description, created_at }, hash)
+        }))
+    }
+
+    /// An active service principal by id.
+    pub async fn service_principal_by_id(&self, id: &str) -> Result<Option<ServicePrincipalRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SP_COLUMNS} FROM service_principals WHERE id = $1 AND deleted_at IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The account's active service principals.
+    pub async fn list_service_principals(&self, account_id: &str) -> Result<Vec<ServicePrincipalRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SP_COLUMNS} FROM service_principals WHERE account_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+        )))
+        .bind(account_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Deletes (tombstones) a service principal of the account; returns
+    /// whether one was deleted.
+    pub async fn delete_service_principal(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE service_principals SET deleted_at = $1, secret_hash = '' WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(account_id)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Replaces a service principal's secret hash; returns the principal.
+    pub async fn rotate_service_principal_secret(
+        &self,
+        account_id: &str,
+        id: &str,
+        secret_hash: &str,
+    ) -> Result<Option<ServicePrincipalRow>, StoreError> {
+        let result = sqlx::query(
+            "UPDATE service_principals SET secret_hash = $1 WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(secret_hash)
+        .bind(id)
+        .bind(account_id)
+        .execute(self.pool())
+        .await?;
+        if result.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.service_principal_by_id(id).await
+    }
+
+    /// Registers (or updates) a public client.
+    pub async fn upsert_client(&self, client: &ClientRow) -> Result<(), StoreError> {
+        let uris = serde_json::to_string(&client.redirect_uris).expect("strings serialise");
+        sqlx::query(
+            "INSERT INTO clients (client_id, name, redirect_uris, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(uris)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A registered client by id.
+    pub async fn client_by_id(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT client_id, name, redirect_uris FROM clients WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(client_id, name, uris)| ClientRow {
+            client_id,
+            name,
+            redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,183 @@
+//! Persistent state through sqlx, on SQLite (the default, in WAL mode) or
+//! PostgreSQL, with one portable schema in `migrations/`.
+//!
+//! Queries use `$n` placeholders, TEXT ids, BIGINT epoch seconds and hex
+//! hashes so that the same statements run on both backends through sqlx's
+//! `Any` driver. Repositories are grouped by concern: [`iam`] (users,
+//! organisations, accounts, memberships, service principals, OAuth clients),
+//! [`oauth`] (authorization requests, codes, refresh-token families, device
+//! codes, revoked tokens), [`keys`] (encrypted signing keys) and [`limits`]
+//! (rate-limit windows).
+
+pub mod iam;
+pub mod keys;
+pub mod limits;
+pub mod oauth;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed or refused a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique name is already taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database URL is not one the store supports.
+    #[error("unsupported database URL `{0}`: expected sqlite://... or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The platform's store: a connection pool plus typed repositories.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Connects to `url` and applies pending migrations. Safe to call from
+    /// several processes at once (the admin CLI beside a running server, or
+    /// replicas starting together).
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        options = match backend {
+            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let pool = options.connect(url).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Reads a value from the `meta` table.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Sets `key` in the `meta` table unless it is set; returns whether this
+    /// call set it (a cross-process "run once" latch).
+    pub async fn meta_insert_once(&self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A database URL with any password replaced, fit for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("[redacted]"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "[unparseable URL]".to_owned(),
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn conflict_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::Database(error),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Formats epoch seconds as RFC 3339 (UTC).
+pub fn rfc3339(epoch_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("postgres://u:hunter2@db/x"), "postgres://u:[redacted]@db/x");
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}
