@@ -164,6 +164,20 @@ mod tests {
     }
 
     #[test]
+    fn readme_table_matches_the_variables() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("<!-- generated from crates/komodo/src/env.rs").expect("table start marker");
+        let end = readme.find("<!-- end of generated table -->").expect("table end marker");
+        let mut expected = String::from("| variable | meaning |\n|---|---|\n");
+        for var in VARIABLES {
+            expected.push_str(&format!("| `{}` | {} |\n", var.name, var.description));
+        }
+        let table = &readme[start..end];
+        let table = &table[table.find('\n').unwrap() + 1..];
+        assert_eq!(table, expected, "regenerate the README's variable table from env::VARIABLES");
+    }
+
+    #[test]
     fn every_variable_is_documented_once() {
         let mut names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
         names.sort_unstable();

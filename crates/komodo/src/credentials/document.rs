@@ -14,8 +14,10 @@
 //! blank lines, spacing, key order, unknown keys, a byte-order mark and each
 //! line's own ending all survive. An edit rewrites only the line it touches.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Why a document could not be parsed; always names a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,9 +142,42 @@ enum Kind {
     Property { key: Range<usize>, value: Range<usize> },
 }
 
+/// A line's text: a span of the parsed source (no allocation per line),
+/// or its own string once edited.
+#[derive(Clone)]
+enum Text {
+    Shared(Arc<str>, Range<usize>),
+    Owned(String),
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Shared(source, range) => &source[range.clone()],
+            Text::Owned(text) => text,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Text({} bytes)", self.len())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Line {
-    text: String,
+    text: Text,
     ending: Ending,
     kind: Kind,
 }
@@ -207,11 +242,14 @@ impl Document {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let mut lines = Vec::new();
-        // (name, header line number) of the sections seen so far.
-        let mut sections: Vec<(String, usize)> = Vec::new();
-        // (lowercased key, line number) of the current section's keys.
-        let mut keys: Vec<(String, usize)> = Vec::new();
+        let source: Arc<str> = Arc::from(rest);
+        let base = rest.as_ptr() as usize;
+        let mut lines = Vec::with_capacity(rest.len() / 24 + 1);
+        // Header line number of each section seen so far, and the last one.
+        let mut sections: HashMap<&str, usize> = HashMap::with_capacity(16);
+        let mut current: Option<&str> = None;
+        // (key, line number) of the current section's keys.
+        let mut keys: Vec<(&str, usize)> = Vec::new();
         while !rest.is_empty() {
             let (raw, ending, next) = match rest.find('\n') {
                 Some(i) if i > 0 && rest.as_bytes()[i - 1] == b'\r' => (&rest[..i - 1], Ending::CrLf, &rest[i + 1..]),
@@ -221,40 +259,37 @@ impl Document {
             rest = next;
             let number = lines.len() + 1;
             let error = |problem| ParseError { line: number, problem };
-            if let Some(c) = raw.chars().find(|&c| c.is_control() && c != '\t') {
+            if let Some(c) = find_control(raw) {
                 return Err(error(Problem::ControlCharacter(c)));
             }
             let kind = classify(raw).map_err(error)?;
             match &kind {
                 Kind::Section { name } => {
                     let name = &raw[name.clone()];
-                    if let Some((_, first_line)) = sections.iter().find(|(n, _)| n == name) {
-                        return Err(error(Problem::DuplicateSection {
-                            name: name.to_owned(),
-                            first_line: *first_line,
-                        }));
+                    if let Some(first_line) = sections.insert(name, number) {
+                        return Err(error(Problem::DuplicateSection { name: name.to_owned(), first_line }));
                     }
-                    sections.push((name.to_owned(), number));
+                    current = Some(name);
                     keys.clear();
                 }
                 Kind::Property { key, .. } => {
-                    let Some((section, _)) = sections.last() else {
+                    let Some(section) = current else {
                         return Err(error(Problem::PropertyOutsideSection));
                     };
                     let key = &raw[key.clone()];
-                    let lower = key.to_ascii_lowercase();
-                    if let Some((_, first_line)) = keys.iter().find(|(k, _)| *k == lower) {
+                    if let Some((_, first_line)) = keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
                         return Err(error(Problem::DuplicateKey {
                             key: key.to_owned(),
-                            section: section.clone(),
+                            section: section.to_owned(),
                             first_line: *first_line,
                         }));
                     }
-                    keys.push((lower, number));
+                    keys.push((key, number));
                 }
                 Kind::Blank | Kind::Comment => {}
             }
-            lines.push(Line { text: raw.to_owned(), ending, kind });
+            let start = raw.as_ptr() as usize - base;
+            lines.push(Line { text: Text::Shared(source.clone(), start..start + raw.len()), ending, kind });
         }
         Ok(Self { bom, lines })
     }
@@ -326,7 +361,7 @@ impl Document {
                     text.push_str(value);
                     text.push_str(&line.text[range.end..]);
                     line.kind = Kind::Property { key: key_range, value: value_start..value_start + value.len() };
-                    line.text = text;
+                    line.text = Text::Owned(text);
                 } else {
                     let at = self.lines[start..end]
                         .iter()
@@ -345,11 +380,11 @@ impl Document {
                 let len = self.lines.len();
                 self.ensure_terminated(len);
                 if self.lines.last().is_some_and(|l| l.kind != Kind::Blank) {
-                    self.lines.push(Line { text: String::new(), ending, kind: Kind::Blank });
+                    self.lines.push(Line { text: Text::Owned(String::new()), ending, kind: Kind::Blank });
                 }
                 let text = format!("[{section}]");
                 let name = 1..1 + section.len();
-                self.lines.push(Line { text, ending, kind: Kind::Section { name } });
+                self.lines.push(Line { text: Text::Owned(text), ending, kind: Kind::Section { name } });
                 self.lines.push(property_line(key, value, ending));
             }
         }
@@ -440,10 +475,21 @@ impl<'a> Section<'a> {
     }
 }
 
+/// The first control character other than tab, if any; checks bytes first,
+/// since nearly every line is plain ASCII.
+fn find_control(raw: &str) -> Option<char> {
+    // A branch-free fold, so the compiler can vectorise the common case.
+    let unusual = raw.as_bytes().iter().fold(false, |acc, &b| acc | ((b < 0x20 && b != b'\t') | (b >= 0x7f)));
+    if !unusual {
+        return None;
+    }
+    raw.chars().find(|&c| c.is_control() && c != '\t')
+}
+
 fn classify(raw: &str) -> Result<Kind, Problem> {
-    let trimmed = raw.trim_start();
+    let trimmed = raw.trim_ascii_start();
     let indent = raw.len() - trimmed.len();
-    let trimmed = trimmed.trim_end();
+    let trimmed = trimmed.trim_ascii_end();
     if trimmed.is_empty() {
         return Ok(Kind::Blank);
     }
@@ -451,28 +497,30 @@ fn classify(raw: &str) -> Result<Kind, Problem> {
         return Ok(Kind::Comment);
     }
     if let Some(inner) = trimmed.strip_prefix('[') {
-        let Some(close) = inner.find(']') else { return Err(Problem::MalformedSectionHeader) };
+        let Some(close) = inner.bytes().position(|b| b == b']') else { return Err(Problem::MalformedSectionHeader) };
         // Like configparser, allow a comment after the header (the seed's
         // example annotates `[default]` this way); anything else is an error.
-        let after = inner[close + 1..].trim_start();
+        let after = inner[close + 1..].trim_ascii_start();
         if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
             return Err(Problem::MalformedSectionHeader);
         }
         let name = &inner[..close];
-        let name_trimmed = name.trim();
+        let name_trimmed = name.trim_ascii();
         if name_trimmed.is_empty() {
             return Err(Problem::EmptySectionName);
         }
-        let start = indent + 1 + (name.len() - name.trim_start().len());
+        let start = indent + 1 + (name.len() - name.trim_ascii_start().len());
         return Ok(Kind::Section { name: start..start + name_trimmed.len() });
     }
-    let Some(delimiter) = trimmed.find(['=', ':']) else { return Err(Problem::NotAProperty) };
-    let key = trimmed[..delimiter].trim_end();
+    let Some(delimiter) = trimmed.bytes().position(|b| b == b'=' || b == b':') else {
+        return Err(Problem::NotAProperty);
+    };
+    let key = trimmed[..delimiter].trim_ascii_end();
     if key.is_empty() {
         return Err(Problem::EmptyKey);
     }
     let after = &trimmed[delimiter + 1..];
-    let value = after.trim_start();
+    let value = after.trim_ascii_start();
     let value_start = indent + delimiter + 1 + (after.len() - value.len());
     Ok(Kind::Property { key: indent..indent + key.len(), value: value_start..value_start + value.len() })
 }
@@ -486,7 +534,7 @@ fn property_line(key: &str, value: &str, ending: Ending) -> Line {
     let text = if value.is_empty() { format!("{key} =") } else { format!("{key} = {value}") };
     let value_start = key.len() + 3;
     let value = if value.is_empty() { text.len()..text.len() } else { value_start..text.len() };
-    Line { text, ending, kind: Kind::Property { key: 0..key.len(), value } }
+    Line { text: Text::Owned(text), ending, kind: Kind::Property { key: 0..key.len(), value } }
 }
 
 #[cfg(test)]

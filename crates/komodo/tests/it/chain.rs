@@ -174,7 +174,9 @@ fn check_resolved(resolved: &ResolvedCredentials, expected: &[(String, String)],
                 check(failures, "winner", want, winner.to_owned());
             }
             "credential" => check(failures, "credential", want, describe_credential(&resolved.credential)),
-            "account_id" => check(failures, "account_id", want, resolved.account_id.clone().unwrap_or_else(|| "none".into())),
+            "account_id" => {
+                check(failures, "account_id", want, resolved.account_id.clone().unwrap_or_else(|| "none".into()))
+            }
             "shadowed" => {
                 let shadowed: Vec<&str> = resolved.provenance.shadowed().map(|(s, _)| source_name(s)).collect();
                 let got = if shadowed.is_empty() { "none".to_owned() } else { shadowed.join(", ") };
@@ -232,11 +234,8 @@ async fn failed_web_login_is_shared_by_waiting_callers() {
     let home = tempfile::tempdir().unwrap();
     let env = Env::from_slice(&[("HOME", home.path().to_str().unwrap())]);
     let login = Arc::new(FakeLogin { fail: true, ..FakeLogin::default() });
-    let chain = Arc::new(CredentialChain::sdk(
-        ProviderConfig::new(env),
-        None,
-        Arc::new(WebLogin::new(login.clone(), None)),
-    ));
+    let chain =
+        Arc::new(CredentialChain::sdk(ProviderConfig::new(env), None, Arc::new(WebLogin::new(login.clone(), None))));
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let chain = chain.clone();

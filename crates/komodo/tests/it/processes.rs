@@ -58,7 +58,9 @@ fn process_worker() {
         "write" => {
             wait_for_go(path.parent().unwrap());
             for i in 0..50 {
-                store.update(|doc| set(doc, &format!("profile{index}"), &format!("key{i}"), &format!("value{i}"))).unwrap();
+                store
+                    .update(|doc| set(doc, &format!("profile{index}"), &format!("key{i}"), &format!("value{i}")))
+                    .unwrap();
             }
         }
         "count-forever" => loop {
@@ -72,7 +74,8 @@ fn process_worker() {
         "refresh" => {
             let dir = path.parent().unwrap().to_owned();
             let env = Env::from_slice(&[("HOME", "/nonexistent"), ("KOMODO_CREDENTIALS_PATH", path.to_str().unwrap())]);
-            let chain = CredentialChain::cli(ProviderConfig::new(env), Some(Arc::new(CountingEndpoint { dir: dir.clone() })));
+            let chain =
+                CredentialChain::cli(ProviderConfig::new(env), Some(Arc::new(CountingEndpoint { dir: dir.clone() })));
             wait_for_go(&dir);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let resolved = runtime.block_on(chain.resolve(&AuthArgs::new())).unwrap();
@@ -138,31 +141,43 @@ fn writers_killed_mid_write_never_corrupt_the_file() {
     }
     fs::write(&path, &text).unwrap();
     let untouched = |doc: &Document| {
-        doc.get("default", "token") == Some("keep-this-token") && doc.section("padding").unwrap().entries().count() == 2000
+        doc.get("default", "token") == Some("keep-this-token")
+            && doc.section("padding").unwrap().entries().count() == 2000
     };
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut last = 0u64;
     let mut interrupted = 0;
     for round in 0..100 {
         let mut child = spawn_worker("count-forever", &path, round);
+        // Wait until this writer has completed a write, then let it run a
+        // random while longer, so the kill lands anywhere in a write.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let doc = CredentialsStore::new(&path).read().unwrap().unwrap();
+            if doc.get("counter", "n").unwrap_or("0").parse::<u64>().unwrap() > last {
+                break;
+            }
+            assert!(Instant::now() < deadline, "round {round}: the writer never wrote");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(20 + seed % 100));
+        std::thread::sleep(Duration::from_micros(seed % 30_000));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let leftovers = fs::read_dir(dir.path()).unwrap().flatten();
-        interrupted += usize::from(leftovers.into_iter().any(|e| e.file_name().to_string_lossy().starts_with(".credentials.tmp")));
+        interrupted +=
+            usize::from(leftovers.into_iter().any(|e| e.file_name().to_string_lossy().starts_with(".credentials.tmp")));
         let doc = CredentialsStore::new(&path)
             .read()
             .unwrap_or_else(|e| panic!("round {round}: the file no longer parses: {e}"))
             .unwrap();
         assert!(untouched(&doc), "round {round}: other profiles changed");
         let n: u64 = doc.get("counter", "n").unwrap_or("0").parse().unwrap();
-        assert!(n >= last, "round {round}: the counter went back from {last} to {n}");
+        assert!(n > last, "round {round}: the counter went back from {last} to {n}");
         last = n;
     }
-    assert!(last > 0, "no write ever completed");
     // The kills must really have landed mid-write for this test to mean anything.
     assert!(interrupted > 0, "no kill interrupted a write");
 }

@@ -45,38 +45,40 @@ fn line() -> impl Strategy<Value = Line> {
 /// A well-formed document: unique sections, unique keys per section, and
 /// no property before the first header.
 fn document() -> impl Strategy<Value = String> {
-    (any::<bool>(), prop::collection::vec((line(), ending()), 0..40), any::<bool>()).prop_map(|(bom, lines, last_ending)| {
-        let mut out = String::new();
-        if bom {
-            out.push('\u{feff}');
-        }
-        let mut section = 0usize;
-        let mut key = 0usize;
-        let count = lines.len();
-        for (i, (line, ending)) in lines.into_iter().enumerate() {
-            match line {
-                Line::Blank(s) => out.push_str(s),
-                Line::Comment(p, v) => out.push_str(&format!("{p} {v}")),
-                Line::Section(s, n, c) => {
-                    section += 1;
-                    key = 0;
-                    out.push_str(&format!("{s}[{n}-{section}]{c}"));
-                }
-                Line::Property(a, k, b, d, c, v) => {
-                    if section == 0 {
+    (any::<bool>(), prop::collection::vec((line(), ending()), 0..40), any::<bool>()).prop_map(
+        |(bom, lines, last_ending)| {
+            let mut out = String::new();
+            if bom {
+                out.push('\u{feff}');
+            }
+            let mut section = 0usize;
+            let mut key = 0usize;
+            let count = lines.len();
+            for (i, (line, ending)) in lines.into_iter().enumerate() {
+                match line {
+                    Line::Blank(s) => out.push_str(s),
+                    Line::Comment(p, v) => out.push_str(&format!("{p} {v}")),
+                    Line::Section(s, n, c) => {
                         section += 1;
-                        out.push_str(&format!("[s{section}]{ending}"));
+                        key = 0;
+                        out.push_str(&format!("{s}[{n}-{section}]{c}"));
                     }
-                    key += 1;
-                    out.push_str(&format!("{a}{k}-{key}{b}{d}{c}{v}"));
+                    Line::Property(a, k, b, d, c, v) => {
+                        if section == 0 {
+                            section += 1;
+                            out.push_str(&format!("[s{section}]{ending}"));
+                        }
+                        key += 1;
+                        out.push_str(&format!("{a}{k}-{key}{b}{d}{c}{v}"));
+                    }
+                }
+                if i + 1 < count || last_ending {
+                    out.push_str(ending);
                 }
             }
-            if i + 1 < count || last_ending {
-                out.push_str(ending);
-            }
-        }
-        out
-    })
+            out
+        },
+    )
 }
 
 proptest! {

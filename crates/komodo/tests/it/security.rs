@@ -32,10 +32,7 @@ async fn s03_no_secret_in_debug_errors_or_provenance() {
     let path = home.path().join(".komodo/credentials");
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, &file).unwrap();
-    let env = Env::from_slice(&[
-        ("HOME", home.path().to_str().unwrap()),
-        ("KOMODO_CLIENT_SECRET", "env-S3CR3T"),
-    ]);
+    let env = Env::from_slice(&[("HOME", home.path().to_str().unwrap()), ("KOMODO_CLIENT_SECRET", "env-S3CR3T")]);
     let chain = |env: Env| {
         CredentialChain::sdk(
             ProviderConfig::new(env).with_clock(Arc::new(ManualClock::at_unix(NOW))),
