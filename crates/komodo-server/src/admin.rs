@@ -146,9 +146,6 @@ impl Admin {
     /// `rotate-keys`: a new key, published now, signing after the configured
     /// publish delay. Returns its `kid` and activation time (epoch seconds).
     pub async fn rotate_keys(&self) -> Result<(String, i64), AdminError> {
-        let kid =
-            KeyRing::rotate(&self.store, &self.secrets, self.config.signing_alg, self.config.key_publish_delay).await?;
-        let active_from = crate::store::now() + self.config.key_publish_delay.as_secs() as i64;
-        Ok((kid, active_from))
+        Ok(KeyRing::rotate(&self.store, &self.secrets, self.config.signing_alg, self.config.key_publish_delay).await?)
     }
 }

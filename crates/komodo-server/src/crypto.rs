@@ -52,7 +52,7 @@ pub(crate) fn random_token<const N: usize>() -> String {
 
 /// SHA-256 of a high-entropy token, hex: how codes, refresh tokens and
 /// device codes are stored (S02).
-pub(crate) fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
@@ -227,7 +227,7 @@ impl Secrets {
         let mut buffer = Zeroizing::new(ciphertext.to_vec());
         let plain_len = self
             .aead
-            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut *buffer)
+            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buffer)
             .map_err(|_| CryptoError::Decrypt)?
             .len();
         buffer.truncate(plain_len);

@@ -287,14 +287,18 @@ impl KeyRing {
     }
 
     /// Starts a staged rotation: a new key published now that signs from
-    /// `now + publish_delay`. Returns its `kid`.
+    /// `publish_delay` later (rounded up to the next whole second, so never
+    /// earlier). Returns its `kid` and activation time (epoch seconds).
     pub async fn rotate(
         store: &Store,
         secrets: &Secrets,
         alg: SigningAlg,
         publish_delay: Duration,
-    ) -> Result<String, KeyError> {
-        create_key(store, secrets, alg, now() + publish_delay.as_secs() as i64).await
+    ) -> Result<(String, i64), KeyError> {
+        let round_up = i64::from(!publish_delay.is_zero());
+        let active_from = now() + publish_delay.as_secs() as i64 + round_up;
+        let kid = create_key(store, secrets, alg, active_from).await?;
+        Ok((kid, active_from))
     }
 }
 

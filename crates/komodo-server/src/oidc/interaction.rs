@@ -81,17 +81,13 @@ async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(AuthRe
     Ok((row, browser.to_owned()))
 }
 
-fn check_csrf(state: &AppState, browser: &str, submitted: &str) -> Result<(), Response> {
-    if state.secrets().verify_csrf(browser, submitted) {
-        Ok(())
-    } else {
-        Err(pages::error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form's security token is missing or wrong. Reload the page and try again.",
-        )
-        .into_response())
-    }
+fn csrf_refused() -> Response {
+    pages::error(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "The form's security token is missing or wrong. Reload the page and try again.",
+    )
+    .into_response()
 }
 
 async fn client_name(state: &AppState, client_id: &str) -> String {
@@ -142,8 +138,8 @@ pub async fn login_submit(
         Ok(found) => found,
         Err(page) => return page,
     };
-    if let Err(page) = check_csrf(&state, &browser, &form.csrf) {
-        return page;
+    if !state.secrets().verify_csrf(&browser, &form.csrf) {
+        return csrf_refused();
     }
     let csrf = state.secrets().csrf_token(&browser);
     let name = client_name(&state, &row.client_id).await;
@@ -254,8 +250,8 @@ pub async fn consent_submit(
         Ok(found) => found,
         Err(page) => return page,
     };
-    if let Err(page) = check_csrf(&state, &browser, &form.csrf) {
-        return page;
+    if !state.secrets().verify_csrf(&browser, &form.csrf) {
+        return csrf_refused();
     }
     let (Some(user_id), Some(auth_time)) = (row.user_id.clone(), row.auth_time) else {
         return see_other(&format!("/oauth/login?request={}", row.id));

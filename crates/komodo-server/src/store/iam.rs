@@ -99,6 +99,17 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+#[derive(sqlx::FromRow)]
+struct SpAuthRow {
+    id: String,
+    account_id: String,
+    client_id: String,
+    name: String,
+    description: Option<String>,
+    created_at: i64,
+    secret_hash: String,
+}
+
 const SP_COLUMNS: &str = "id, account_id, client_id, name, description, created_at";
 
 impl Store {
@@ -305,15 +316,23 @@ impl Store {
         &self,
         client_id: &str,
     ) -> Result<Option<(ServicePrincipalRow, String)>, StoreError> {
-        let row: Option<(String, String, String, String, Option<String>, i64, String)> = sqlx::query_as(
+        let row: Option<SpAuthRow> = sqlx::query_as(
             "SELECT id, account_id, client_id, name, description, created_at, secret_hash \
              FROM service_principals WHERE client_id = $1 AND deleted_at IS NULL",
         )
         .bind(client_id)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(id, account_id, client_id, name, description, created_at, hash)| {
-            (ServicePrincipalRow { id, account_id, client_id, name, description, created_at }, hash)
+        Ok(row.map(|r| {
+            let principal = ServicePrincipalRow {
+                id: r.id,
+                account_id: r.account_id,
+                client_id: r.client_id,
+                name: r.name,
+                description: r.description,
+                created_at: r.created_at,
+            };
+            (principal, r.secret_hash)
         }))
     }
 

@@ -132,7 +132,7 @@ impl Store {
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("[redacted]"));
+            let _ = parsed.set_password(Some("REDACTED"));
             parsed.to_string()
         }
         Ok(_) => url.to_owned(),
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn urls_are_redacted() {
-        assert_eq!(redact_url("postgres://u:hunter2@db/x"), "postgres://u:[redacted]@db/x");
+        assert_eq!(redact_url("postgres://u:hunter2@db/x"), "postgres://u:REDACTED@db/x");
         assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
     }
 

@@ -1,1 +1,11 @@
-//! it
+//! Integration tests: the real platform on 127.0.0.1:0 over real HTTP.
+
+mod common;
+mod device;
+mod flows;
+mod iam;
+mod jwt;
+mod ops;
+mod replicas;
+mod security;
+mod store;

@@ -1,0 +1,113 @@
+//! Helpers shared by the integration tests.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use komodo_protocol::oauth::{CLI_CLIENT_ID, TokenResponse};
+use komodo_testkit::{Browser, Decision, Platform, TestUser, pkce};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const REDIRECT: &str = "http://127.0.0.1:41234/callback";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// POSTs a form to the token endpoint.
+pub async fn token_request(platform: &Platform, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    let response = http().post(platform.url_for("/oauth/token")).form(fields).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Drives the browser through login and consent; returns (code, redirect).
+pub async fn authorize_code(platform: &Platform, user: &TestUser, scope: &str, pair: &pkce::Pair) -> String {
+    let url = pkce::authorize_url(platform.url(), REDIRECT, scope, "s-123", pair);
+    let redirect =
+        Browser::new(platform.url()).authorize(&url, &user.email, &user.password, Decision::Approve).await.unwrap();
+    query(&redirect, "code").expect("a code in the redirect")
+}
+
+pub fn query(url: &url::Url, key: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+/// The whole authorization code flow; returns the token response.
+pub async fn login(platform: &Platform, user: &TestUser, scope: &str) -> TokenResponse {
+    let pair = pkce::Pair::new();
+    let code = authorize_code(platform, user, scope, &pair).await;
+    let (status, body) = token_request(
+        platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+pub async fn refresh(platform: &Platform, refresh_token: &str) -> (StatusCode, Value) {
+    token_request(
+        platform,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", CLI_CLIENT_ID)],
+    )
+    .await
+}
+
+pub async fn client_credentials(platform: &Platform, client_id: &str, secret: &str) -> (StatusCode, Value) {
+    token_request(
+        platform,
+        &[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret)],
+    )
+    .await
+}
+
+pub async fn sp_token(platform: &Platform, client_id: &str, secret: &str) -> String {
+    let (status, body) = client_credentials(platform, client_id, secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A JSON API call with an optional bearer token and account header.
+pub async fn api(
+    platform: &Platform,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    account: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http().request(method, platform.url_for(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(account) = account {
+        request = request.header("x-account-id", account);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+pub async fn user(platform: &Platform, email: &str) -> TestUser {
+    platform.create_user(email, PASSWORD).await
+}

@@ -1,0 +1,293 @@
+//! Operations endpoints, the binary (serve, admin, graceful shutdown) and
+//! the no-secrets-in-logs rule (S03).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use komodo_protocol::oauth::{CLI_CLIENT_ID, GRANT_DEVICE_CODE};
+use komodo_testkit::{Browser, Decision, Platform, pkce};
+use reqwest::{Method, StatusCode};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let platform = Platform::start().await;
+    assert_eq!(http().get(platform.url_for("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(http().get(platform.url_for("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let account = platform.create_account("acme", "a").await;
+    let sp = platform.create_service_principal(&account.slug, "etl").await;
+    sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let metrics = http().get(platform.url_for("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("komodo_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("komodo_http_request_duration_seconds"));
+    assert!(metrics.contains("komodo_tokens_issued_total"));
+    let (status, body) = api(&platform, Method::GET, "/no/such/path", None, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn s03_no_secret_in_logs_at_the_most_verbose_level() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_writer(move || writer.clone())
+        .json()
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only test that installs a subscriber");
+
+    let platform = Platform::start().await;
+    let mut secrets: Vec<String> = Vec::new();
+    let (_, bootstrap_password) = platform.bootstrap_admin().expect("a fresh platform bootstraps");
+    secrets.push(bootstrap_password.expose_secret().to_owned());
+    secrets.push(std::fs::read_to_string(platform.data_dir().join("master.key")).unwrap().trim().to_owned());
+    let ada = user(&platform, "ada@example.com").await;
+    secrets.push(PASSWORD.to_owned());
+    let account = platform.create_account("acme", "a").await;
+    platform.add_member(&account.slug, &ada.email, komodo_protocol::iam::Role::Admin).await;
+    let sp = platform.create_service_principal(&account.slug, "etl").await;
+    secrets.push(sp.client_secret.expose_secret().to_owned());
+
+    // Authorization code flow, with a failed login first.
+    let pair = pkce::Pair::new();
+    secrets.push(pair.verifier.clone());
+    let browser = Browser::new(platform.url());
+    let url = pkce::authorize_url(platform.url(), REDIRECT, "openid profile email offline_access", "st", &pair);
+    let wrong = komodo_protocol::secret::Password::new("wrong-password-xyz");
+    secrets.push(wrong.expose_secret().to_owned());
+    assert!(browser.authorize(&url, &ada.email, &wrong, Decision::Approve).await.is_err());
+    let redirect = browser.authorize(&url, &ada.email, &ada.password, Decision::Approve).await.unwrap();
+    let code = query(&redirect, "code").unwrap();
+    secrets.push(code.clone());
+    let (_, tokens) = token_request(
+        &platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    for field in ["access_token", "refresh_token", "id_token"] {
+        secrets.push(tokens[field].as_str().unwrap().to_owned());
+    }
+    let (_, refreshed) = refresh(&platform, tokens["refresh_token"].as_str().unwrap()).await;
+    secrets.push(refreshed["access_token"].as_str().unwrap().to_owned());
+    secrets.push(refreshed["refresh_token"].as_str().unwrap().to_owned());
+
+    // Client credentials, a wrong secret, rotation, IAM calls.
+    let sp_access = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    secrets.push(sp_access.clone());
+    client_credentials(&platform, &sp.client_id, "kmd_sp_this-is-a-wrong-secret").await;
+    secrets.push("kmd_sp_this-is-a-wrong-secret".into());
+    let user_access = refreshed["access_token"].as_str().unwrap();
+    let (_, rotated) = api(
+        &platform,
+        Method::POST,
+        &format!("/internal/service-principals/{}/rotate-secret", sp.service_principal_id),
+        Some(user_access),
+        Some(&account.id),
+        None,
+    )
+    .await;
+    secrets.push(rotated["client_secret"].as_str().unwrap().to_owned());
+    api(&platform, Method::GET, "/v1/iam/identity", Some(&sp_access), None, None).await;
+    api(&platform, Method::GET, "/v1/iam/identity", Some("garbage.token.value-abcdef"), None, None).await;
+
+    // Reuse (logged as a warning) and a code replay.
+    refresh(&platform, tokens["refresh_token"].as_str().unwrap()).await;
+    token_request(
+        &platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    // Device flow.
+    let device: serde_json::Value = http()
+        .post(platform.url_for("/oauth/device/code"))
+        .form(&[("client_id", CLI_CLIENT_ID), ("scope", "openid offline_access")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_code = device["device_code"].as_str().unwrap().to_owned();
+    secrets.push(device_code.clone());
+    Browser::new(platform.url())
+        .approve_device(device["user_code"].as_str().unwrap(), &ada.email, &ada.password, Decision::Approve)
+        .await
+        .unwrap();
+    let (_, device_tokens) = token_request(
+        &platform,
+        &[("grant_type", GRANT_DEVICE_CODE), ("device_code", &device_code), ("client_id", CLI_CLIENT_ID)],
+    )
+    .await;
+    secrets.push(device_tokens["access_token"].as_str().unwrap().to_owned());
+    secrets.push(device_tokens["refresh_token"].as_str().unwrap().to_owned());
+    // Revocation.
+    http()
+        .post(platform.url_for("/oauth/revoke"))
+        .form(&[("token", device_tokens["refresh_token"].as_str().unwrap()), ("client_id", CLI_CLIENT_ID)])
+        .send()
+        .await
+        .unwrap();
+    // Rotate keys and read the JWKS.
+    platform.admin().rotate_keys().await.unwrap();
+    http().get(platform.url_for("/.well-known/jwks.json")).send().await.unwrap();
+    platform.stop().await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("user signed in"), "the capture works: {} bytes", logs.len());
+    assert!(logs.lines().count() > 20);
+    for secret in &secrets {
+        assert!(secret.len() >= 8);
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {}…", &secret[..6]);
+        // JWT pieces (the signature) must not appear either.
+        if let Some(signature) = secret.split('.').nth(2) {
+            assert!(!logs.contains(signature));
+        }
+    }
+}
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_komodo-server"))
+}
+
+fn admin(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = binary()
+        .args(["admin", "--data-dir", data_dir.to_str().unwrap(), "--output", "json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn binary_serves_admin_commands_work_while_it_runs_and_sigterm_shuts_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = binary()
+        .args(["--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--log-format", "json"])
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut url = None;
+    let mut transcript = String::new();
+    for _ in 0..200 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        transcript.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("listening on ") {
+            url = Some(rest.to_owned());
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("no `listening on` line:\n{transcript}"));
+    assert!(url.starts_with("http://127.0.0.1:"));
+    assert!(transcript.contains("one-time password"), "{transcript}");
+    // Keep draining stderr so the server never blocks on a full pipe.
+    let drained = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
+
+    let d = dir.path();
+    let (ok, out, err) = admin(d, &["create-org", "--name", "Acme", "--slug", "acme"], None);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["slug"], "acme");
+    let (ok, out, err) =
+        admin(d, &["create-account", "--org", "acme", "--name", "Analytics", "--slug", "analytics"], None);
+    assert!(ok, "{err}");
+    let account_id =
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["account_id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = admin(
+        d,
+        &["create-user", "--email", "eve@example.com", "--name", "Eve", "--password-stdin"],
+        Some("a long password\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) =
+        admin(d, &["add-member", "--account", &account_id, "--email", "eve@example.com", "--role", "admin"], None);
+    assert!(ok, "{err}");
+    let (ok, out, err) = admin(
+        d,
+        &["create-service-principal", "--account", "analytics", "--name", "etl", "--description", "nightly"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let sp: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(sp["client_secret"].as_str().unwrap().starts_with("kmd_sp_"));
+    assert!(sp["service_principal_id"].is_string() && sp["client_id"].is_string());
+    let (ok, _, err) =
+        admin(d, &["reset-password", "--email", "eve@example.com", "--password-stdin"], Some("another long password"));
+    assert!(ok, "{err}");
+    let (ok, out, err) = admin(d, &["rotate-keys"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("kid"));
+    // Errors are clear and fail.
+    let (ok, _, err) =
+        admin(d, &["add-member", "--account", "nope", "--email", "eve@example.com", "--role", "member"], None);
+    assert!(!ok);
+    assert!(err.contains("account `nope` not found"), "{err}");
+    let (ok, _, err) = admin(d, &["create-org", "--name", "Acme", "--slug", "acme"], None);
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    // The running server sees what the admin commands created.
+    let response = http()
+        .post(format!("{url}/oauth/token"))
+        .basic_auth(sp["client_id"].as_str().unwrap(), sp["client_secret"].as_str())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Graceful shutdown on SIGTERM.
+    let pid = server.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "exit status {status}");
+    let rest = drained.join().unwrap();
+    assert!(!rest.contains(sp["client_secret"].as_str().unwrap()));
+    assert!(!rest.contains("a long password"));
+}

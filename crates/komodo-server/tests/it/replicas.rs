@@ -1,0 +1,74 @@
+//! Two replicas on one PostgreSQL behave as one platform.
+
+use komodo_protocol::oauth::CLI_CLIENT_ID;
+use komodo_testkit::{Platform, TestDatabase};
+use reqwest::{Method, StatusCode};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn two_replicas_on_postgres_behave_as_one() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
+    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    assert!(a.bootstrap_admin().is_some());
+    assert!(b.bootstrap_admin().is_none(), "the second replica does not bootstrap again");
+
+    // Same JWKS.
+    let jwks = |p: &Platform| {
+        let url = p.url_for("/.well-known/jwks.json");
+        async move { http().get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+
+    // A token minted by A is accepted by B, refreshed by B, revoked by B.
+    let ada = user(&a, "ada@example.com").await;
+    let tokens = login(&a, &ada, "openid offline_access").await;
+    let (status, _) =
+        api(&b, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, refreshed) = refresh(&b, tokens.refresh_token.as_ref().unwrap().expose_secret()).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let (_, reused) = refresh(&a, tokens.refresh_token.as_ref().unwrap().expose_secret()).await;
+    assert_eq!(reused["error"], "invalid_grant", "A sees B's rotation");
+    let tokens = login(&b, &ada, "openid offline_access").await;
+    let response = http()
+        .post(b.url_for("/oauth/revoke"))
+        .form(&[("token", tokens.refresh_token.as_ref().unwrap().expose_secret()), ("client_id", CLI_CLIENT_ID)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, _) =
+        api(&a, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "A sees B's revocation");
+
+    // Service principals created through one are usable on the other.
+    let account = a.create_account("acme", "x").await;
+    let sp = a.create_service_principal(&account.slug, "etl").await;
+    let token = sp_token(&b, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let (status, _) = api(&a, Method::GET, "/v1/iam/identity", Some(&token), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A key rotation through A is published by B.
+    let (kid, _) = a.admin().rotate_keys().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let published = jwks(&b).await;
+    assert!(published["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid.as_str()));
+    a.stop().await;
+    b.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn platform_runs_on_postgres() {
+    let db = TestDatabase::create().await;
+    let platform = Platform::builder().database_url(db.url()).start().await;
+    let ada = user(&platform, "ada@example.com").await;
+    let tokens = login(&platform, &ada, "openid offline_access").await;
+    let (status, _) = refresh(&platform, tokens.refresh_token.unwrap().expose_secret()).await;
+    assert_eq!(status, StatusCode::OK);
+    platform.stop().await;
+    db.drop_now().await;
+}

@@ -1,0 +1,183 @@
+//! The store suite, run on SQLite and on PostgreSQL.
+
+use komodo_protocol::iam::Role;
+use komodo_server::store::oauth::{AuthCodeRow, CodeRedemption, DeviceRow, FamilyRow, RefreshUse};
+use komodo_server::store::{Backend, Store, StoreError, now};
+use komodo_testkit::{Platform, TestDatabase};
+use reqwest::{Method, StatusCode};
+
+use crate::common::*;
+
+async fn exercise(store: Store) {
+    store.ping().await.unwrap();
+    // Organisations, accounts, users, memberships.
+    let org = store.create_organization("acme", "Acme").await.unwrap();
+    assert!(matches!(store.create_organization("acme", "Again").await, Err(StoreError::Conflict(_))));
+    let account = store.create_account("acme", "analytics", "Analytics").await.unwrap();
+    assert_eq!(account.organization_id, org.id);
+    assert!(matches!(store.create_account("nope", "x", "X").await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.account_by_ref(&account.id).await.unwrap(), Some(account.clone()));
+    assert_eq!(store.account_by_ref("analytics").await.unwrap(), Some(account.clone()));
+    let user = store.create_user("Ada@Example.com ", Some("Ada"), "hash").await.unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    assert!(matches!(store.create_user("ada@example.com", None, "h").await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.credentials_by_email("ADA@example.com").await.unwrap(), Some((user.id.clone(), "hash".into())));
+    store.set_password_hash("ada@example.com", "hash2").await.unwrap();
+    assert!(matches!(store.set_password_hash("nobody@example.com", "x").await, Err(StoreError::NotFound(_))));
+    store.upsert_membership(&account.id, &user.id, Role::Member).await.unwrap();
+    store.upsert_membership(&account.id, &user.id, Role::Admin).await.unwrap();
+    assert_eq!(store.role_of(&user.id, &account.id).await.unwrap(), Some(Role::Admin));
+    let memberships = store.memberships_of(&user.id).await.unwrap();
+    assert_eq!(memberships.len(), 1);
+    assert_eq!(memberships[0].organization_slug, "acme");
+
+    // Service principals.
+    let sp = store.create_service_principal(&account.id, "etl", Some("d"), "kmd_spc_1", "hash-1").await.unwrap();
+    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().1, "hash-1");
+    assert!(store.rotate_service_principal_secret(&account.id, &sp.id, "hash-2").await.unwrap().is_some());
+    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().1, "hash-2");
+    assert!(store.rotate_service_principal_secret("other-account", &sp.id, "hash-3").await.unwrap().is_none());
+    assert_eq!(store.list_service_principals(&account.id).await.unwrap().len(), 1);
+    assert!(!store.delete_service_principal("other-account", &sp.id).await.unwrap());
+    assert!(store.delete_service_principal(&account.id, &sp.id).await.unwrap());
+    assert!(store.service_principal_by_id(&sp.id).await.unwrap().is_none());
+    assert!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().is_none());
+    assert!(store.list_service_principals(&account.id).await.unwrap().is_empty());
+
+    // Codes are spent once.
+    let t = now();
+    let code = AuthCodeRow {
+        code_hash: "c1".into(),
+        client_id: "komodo-cli".into(),
+        redirect_uri: "http://127.0.0.1/callback".into(),
+        user_id: user.id.clone(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: Some("x".into()),
+        auth_time: t,
+        family_id: "fam-1".into(),
+        created_at: t,
+        expires_at: t + 60,
+        used_at: None,
+    };
+    store.insert_auth_code(&code).await.unwrap();
+    assert!(matches!(store.redeem_auth_code("c1").await.unwrap(), CodeRedemption::Fresh(_)));
+    assert!(matches!(store.redeem_auth_code("c1").await.unwrap(), CodeRedemption::Replayed(_)));
+    assert_eq!(store.redeem_auth_code("c2").await.unwrap(), CodeRedemption::Unknown);
+
+    // Refresh families rotate and revoke.
+    let family = FamilyRow {
+        id: "fam-1".into(),
+        client_id: "komodo-cli".into(),
+        user_id: user.id.clone(),
+        scope: "openid".into(),
+        auth_time: t,
+        created_at: t,
+        revoked_at: None,
+    };
+    store.create_family(&family).await.unwrap();
+    store.insert_refresh_token("r1", "fam-1", t + 100).await.unwrap();
+    store.insert_refresh_token("r-expired", "fam-1", t - 1).await.unwrap();
+    assert!(matches!(store.use_refresh_token("r1").await.unwrap(), RefreshUse::Fresh(f) if f.id == "fam-1"));
+    assert_eq!(store.use_refresh_token("r1").await.unwrap(), RefreshUse::Reused("fam-1".into()));
+    assert_eq!(store.use_refresh_token("r-expired").await.unwrap(), RefreshUse::Expired);
+    assert_eq!(store.use_refresh_token("nope").await.unwrap(), RefreshUse::Unknown);
+    assert!(!store.family_is_revoked("fam-1").await.unwrap());
+    store.revoke_family("fam-1").await.unwrap();
+    assert!(store.family_is_revoked("fam-1").await.unwrap());
+    assert!(store.family_is_revoked("never-existed").await.unwrap());
+
+    // Device codes.
+    let device = DeviceRow {
+        device_hash: "d1".into(),
+        user_code: "BCDFGHJK".into(),
+        client_id: "komodo-cli".into(),
+        scope: "openid".into(),
+        status: "pending".into(),
+        user_id: None,
+        auth_time: None,
+        family_id: "fam-2".into(),
+        interval_secs: 5,
+        last_poll_ms: None,
+        created_at: t,
+        expires_at: t + 600,
+    };
+    store.insert_device(&device).await.unwrap();
+    assert_eq!(store.device_by_user_code("BCDFGHJK").await.unwrap().unwrap().device_hash, "d1");
+    assert!(!store.device_consume("d1").await.unwrap(), "pending cannot be consumed");
+    assert!(store.device_decide("d1", true, &user.id, t).await.unwrap());
+    assert!(!store.device_decide("d1", false, &user.id, t).await.unwrap(), "decided once");
+    assert!(store.device_consume("d1").await.unwrap());
+    assert!(!store.device_consume("d1").await.unwrap(), "single use");
+
+    // Revoked access tokens, rate limits, the run-once latch.
+    store.revoke_jti("j1", t + 60).await.unwrap();
+    store.revoke_jti("j1", t + 60).await.unwrap();
+    assert!(store.jti_is_revoked("j1").await.unwrap());
+    assert_eq!(store.rate_hit("k", 60).await.unwrap(), 1);
+    assert_eq!(store.rate_hit("k", 60).await.unwrap(), 2);
+    assert_eq!(store.rate_count("k", 60).await.unwrap(), 2);
+    store.rate_reset("k").await.unwrap();
+    assert_eq!(store.rate_count("k", 60).await.unwrap(), 0);
+    assert!(store.meta_insert_once("latch", "1").await.unwrap());
+    assert!(!store.meta_insert_once("latch", "2").await.unwrap());
+    assert_eq!(store.meta("latch").await.unwrap().as_deref(), Some("1"));
+    store.purge_expired().await.unwrap();
+}
+
+#[tokio::test]
+async fn store_suite_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+    exercise(store).await;
+    // Migrations are idempotent.
+    Store::connect(&url).await.unwrap();
+}
+
+#[tokio::test]
+async fn store_suite_on_postgres() {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    exercise(store.clone()).await;
+    Store::connect(db.url()).await.unwrap();
+    store.close().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused_without_leaking_passwords() {
+    let err = Store::connect("mysql://root:hunter2@localhost/x").await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("unsupported database URL"));
+    assert!(!message.contains("hunter2"));
+}
+
+#[tokio::test]
+async fn a_restart_loses_nothing_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::builder().data_dir(dir.path()).start().await;
+    let ada = user(&platform, "ada@example.com").await;
+    let tokens = login(&platform, &ada, "openid offline_access").await;
+    let kid = jwt_part(tokens.access_token.expose_secret(), 0)["kid"].clone();
+    platform.stop().await;
+    let platform = Platform::builder().data_dir(dir.path()).start().await;
+    assert!(platform.bootstrap_admin().is_none(), "bootstrap runs once");
+    let (status, _) =
+        api(&platform, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a new port means a new issuer by default");
+    platform.stop().await;
+    // Same issuer as before: the old token, key and refresh token work.
+    let issuer = jwt_part(tokens.access_token.expose_secret(), 1)["iss"].as_str().unwrap().to_owned();
+    let platform = Platform::builder().data_dir(dir.path()).issuer(issuer).start().await;
+    let (status, _) =
+        api(&platform, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = refresh(&platform, tokens.refresh_token.unwrap().expose_secret()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(jwt_part(body["access_token"].as_str().unwrap(), 0)["kid"], kid);
+}
