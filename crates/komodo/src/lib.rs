@@ -21,11 +21,18 @@
 //! ```
 
 pub mod auth;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod env;
+mod error;
+pub mod iam;
+pub mod oauth;
+pub mod platform;
 
+pub use client::Client;
+pub use error::Error;
 pub use komodo_protocol::secret;
 
 /// A boxed, sendable future: what the SDK's pluggable traits return.

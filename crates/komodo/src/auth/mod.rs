@@ -20,7 +20,7 @@
 
 mod args;
 mod chain;
-mod refresh;
+pub mod refresh;
 mod token;
 mod web_login;
 

@@ -139,18 +139,12 @@ async fn run_scenario(dir: &Path) -> Result<(), String> {
     }
     let after = fs::read_to_string(store.path()).ok();
     match get("file") {
-        Some("unchanged") => {
-            if after != original {
-                failures.push(format!("file changed: {after:?}"));
-            }
+        Some("unchanged") if after != original => failures.push(format!("file changed: {after:?}")),
+        Some("absent") if after.is_some() || store.path().parent().is_some_and(Path::exists) => {
+            failures.push("the credentials file or its directory was created".into())
         }
-        Some("absent") => {
-            if after.is_some() || store.path().parent().is_some_and(Path::exists) {
-                failures.push("the credentials file or its directory was created".into());
-            }
-        }
+        Some("unchanged" | "absent") | None => {}
         Some(other) => failures.push(format!("unknown file expectation {other}")),
-        None => {}
     }
     for (key, want) in expected.iter().filter(|(k, _)| k.starts_with("file.")) {
         let (section, name) = key["file.".len()..].split_once('.').unwrap();
