@@ -3,16 +3,66 @@
 //! The CLI holds no authentication logic of its own: every command calls the
 //! [`komodo`] SDK. This crate is a library with a thin `main` so that the
 //! Python package's `komodo` console script runs exactly the same code.
+//!
+//! Data goes to stdout (a table, or one JSON document with `--output
+//! json`); messages, warnings, spinners and errors go to stderr. Exit codes
+//! are listed in [`output::exit`].
+
+pub mod cli;
+mod commands;
+pub mod output;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
+use komodo::auth::AuthArgs;
+use komodo::config::ProviderConfig;
+use komodo::credentials::CredentialsStore;
+use komodo::{Client, Error};
 
-/// Command-line arguments of `komodo`.
-#[derive(Debug, Parser)]
-#[command(name = "komodo", version, about = "Authenticate with the Komodo platform and query your warehouse.")]
-pub struct Cli {}
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::output::{Failure, Ui, exit};
+
+/// What every command works with.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub ui: Ui,
+    pub config: ProviderConfig,
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// The explicit credentials of the command line (`--profile`).
+    pub fn args(&self) -> AuthArgs {
+        match &self.global.profile {
+            Some(profile) => AuthArgs::new().profile(profile.clone()),
+            None => AuthArgs::new(),
+        }
+    }
+
+    /// A client for the credentials the chain picks.
+    pub async fn client(&self, require_account: bool) -> Result<Client, Failure> {
+        Ok(Client::builder(self.config.clone()).args(self.args()).require_account(require_account).build().await?)
+    }
+
+    /// The credentials file.
+    pub fn store(&self) -> Result<CredentialsStore, Failure> {
+        CredentialsStore::locate(self.config.env()).map_err(|e| Failure::from(Error::Credentials(e)))
+    }
+
+    /// Refuses `--profile` for commands that only act on the `[default]` login.
+    pub fn default_only(&self, command: &str) -> Result<(), Failure> {
+        match &self.global.profile {
+            Some(profile) => Err(Failure::new(
+                exit::USAGE,
+                format!("`komodo {command}` acts on your login in [default], not on profile [{profile}]"),
+            )
+            .hint(format!("run `komodo {command}` without --profile"))),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Runs the CLI with the given arguments (the first being the program name)
 /// and returns the process exit code.
@@ -21,12 +71,33 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    match Cli::try_parse_from(args) {
-        Ok(Cli {}) => ExitCode::SUCCESS,
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
-            ExitCode::from(code)
+            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
         }
+    };
+    let ui = Ui::new(cli.global.output);
+    let ctx = Context { ui: ui.clone(), config: ProviderConfig::from_process(), global: cli.global };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return ui.fail(&Failure::new(exit::FAILURE, format!("cannot start: {err}"))),
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = commands::dispatch(&ctx, cli.command) => result,
+            _ = tokio::signal::ctrl_c() => Err(Failure::new(exit::INTERRUPTED, "interrupted")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => ui.fail(&failure),
     }
+}
+
+/// Whether a command reads the credentials file (and so should warn about
+/// its permissions).
+pub(crate) fn reads_credentials(command: &Command) -> bool {
+    !matches!(command, Command::Completions { .. })
 }

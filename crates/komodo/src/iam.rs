@@ -88,7 +88,8 @@ impl IamClient {
         client_id: &str,
         client_secret: &ClientSecret,
     ) -> Result<ServicePrincipalTokenResponse, IamError> {
-        let body = ServicePrincipalTokenRequest { client_id: client_id.to_owned(), client_secret: client_secret.clone() };
+        let body =
+            ServicePrincipalTokenRequest { client_id: client_id.to_owned(), client_secret: client_secret.clone() };
         let request = self.http.post(self.url("v1/iam/service-principals/token")).json(&body);
         decode(request.send().await).await
     }
@@ -118,7 +119,12 @@ impl IamClient {
     }
 
     /// Deletes a service principal; its tokens stop working at once.
-    pub async fn delete_service_principal(&self, token: &AccessToken, account_id: &str, id: &str) -> Result<(), IamError> {
+    pub async fn delete_service_principal(
+        &self,
+        token: &AccessToken,
+        account_id: &str,
+        id: &str,
+    ) -> Result<(), IamError> {
         let path = format!("internal/service-principals/{}", encode_segment(id));
         let request = self.authorized(Method::DELETE, &path, token, Some(account_id));
         let response = request.send().await.map_err(|e| IamError::Unavailable(e.to_string()))?;
@@ -129,7 +135,12 @@ impl IamClient {
     }
 
     /// Gives a service principal a new secret; the old one stops working.
-    pub async fn rotate_secret(&self, token: &AccessToken, account_id: &str, id: &str) -> Result<RotatedSecret, IamError> {
+    pub async fn rotate_secret(
+        &self,
+        token: &AccessToken,
+        account_id: &str,
+        id: &str,
+    ) -> Result<RotatedSecret, IamError> {
         let path = format!("internal/service-principals/{}/rotate-secret", encode_segment(id));
         self.call(Method::POST, &path, token, Some(account_id), None::<&()>).await
     }
@@ -138,7 +149,13 @@ impl IamClient {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    fn authorized(&self, method: Method, path: &str, token: &AccessToken, account_id: Option<&str>) -> reqwest::RequestBuilder {
+    fn authorized(
+        &self,
+        method: Method,
+        path: &str,
+        token: &AccessToken,
+        account_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut request = self.http.request(method, self.url(path)).bearer_auth(token.expose_secret());
         if let Some(account_id) = account_id {
             request = request.header(ACCOUNT_ID_HEADER, account_id);

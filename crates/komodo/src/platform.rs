@@ -67,7 +67,8 @@ pub fn api_url(env: &Env, profile_api_url: Option<&str>) -> Result<Url, Platform
 
 /// Parses a platform URL, refusing plain http beyond this machine.
 pub fn parse(value: &str, origin: &str) -> Result<Url, PlatformError> {
-    let invalid = |reason: String| PlatformError::InvalidUrl { origin: origin.to_owned(), value: value.to_owned(), reason };
+    let invalid =
+        |reason: String| PlatformError::InvalidUrl { origin: origin.to_owned(), value: value.to_owned(), reason };
     let mut url = Url::parse(value).map_err(|e| invalid(e.to_string()))?;
     let host = url.host_str().ok_or_else(|| invalid("it has no host".into()))?.to_owned();
     match url.scheme() {
@@ -87,7 +88,11 @@ pub fn parse(value: &str, origin: &str) -> Result<Url, PlatformError> {
 
 fn is_loopback(host: &str) -> bool {
     host == "localhost"
-        || host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -96,7 +101,8 @@ mod tests {
 
     #[test]
     fn precedence_and_validation() {
-        let env = Env::from_slice(&[(KOMODO_API_URL, "https://platform.example.com/base"), (KOMODO_ENVIRONMENT, "local")]);
+        let env =
+            Env::from_slice(&[(KOMODO_API_URL, "https://platform.example.com/base"), (KOMODO_ENVIRONMENT, "local")]);
         assert_eq!(api_url(&env, Some("http://127.0.0.1:1")).unwrap().as_str(), "https://platform.example.com/base/");
         let env = Env::from_slice(&[(KOMODO_ENVIRONMENT, "PROD")]);
         assert_eq!(api_url(&env, None).unwrap().as_str(), "https://connector-gateway.onkomodo.com/");

@@ -296,9 +296,14 @@ fn describe(method: Method, args: &AuthArgs, names: &super::args::Names, ctx: &C
         Method::ClientCredentials => Some(format!("{} + {}", names.client_pair, names.account_id)),
         Method::Profile => {
             let name = args.profile.as_deref().unwrap_or_default();
-            Some(match ctx.store() {
-                Ok(store) => format!("{} = profile [{name}] in {}", names.profile, store.path().display()),
-                Err(_) => format!("{} = profile [{name}]", names.profile),
+            let location = match ctx.store() {
+                Ok(store) => format!("profile [{name}] in {}", store.path().display()),
+                Err(_) => format!("profile [{name}]"),
+            };
+            Some(if names.profile == ARGUMENTS.profile {
+                location
+            } else {
+                format!("{}={name}: {location}", names.profile)
             })
         }
         Method::AccountOnly | Method::None => None,

@@ -44,7 +44,7 @@ pub use profile::{ClientCredentialsProfile, Profile, TokenProfile, keys};
 #[non_exhaustive]
 pub enum CredentialsError {
     /// The file could not be parsed; nothing was written to it.
-    #[error("cannot read credentials file {}: {error}; fix or remove that line (nothing was changed)", path.display())]
+    #[error("cannot read credentials file {}: {error} (the file was left as it is)", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,

@@ -91,7 +91,8 @@ impl BrowserLogin {
     /// `BROWSER=none`, with instructions on stderr.
     pub fn sdk_default(config: ProviderConfig) -> Self {
         let headless = config.env().get("BROWSER").is_some_and(|b| b == "none");
-        let mode = if headless { LoginMode::Device { open: false } } else { LoginMode::Browser { port: None, open: true } };
+        let mode =
+            if headless { LoginMode::Device { open: false } } else { LoginMode::Browser { port: None, open: true } };
         Self::new(config, mode, Arc::new(StderrPrompt))
     }
 
@@ -105,7 +106,8 @@ impl BrowserLogin {
     /// Runs the login against the platform at `api_url` (the configured
     /// platform when `None`).
     pub async fn run(&self, api_url: Option<&str>) -> Result<TokenSet, LoginError> {
-        let base = crate::platform::api_url(self.config.env(), api_url).map_err(|e| LoginError::Failed(e.to_string()))?;
+        let base =
+            crate::platform::api_url(self.config.env(), api_url).map_err(|e| LoginError::Failed(e.to_string()))?;
         let client = OAuthClient::new(self.config.http().clone(), base);
         let result = match self.mode {
             LoginMode::Device { open } => self.device(&client, open).await,

@@ -40,7 +40,9 @@ impl LoopbackListener {
     pub async fn bind(port: Option<u16>) -> Result<Self, LoginError> {
         let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).await.map_err(|e| {
             LoginError::Failed(match port {
-                Some(port) => format!("cannot listen on 127.0.0.1:{port} for the login redirect: {e}; pick another --port"),
+                Some(port) => {
+                    format!("cannot listen on 127.0.0.1:{port} for the login redirect: {e}; pick another --port")
+                }
                 None => format!("cannot listen on 127.0.0.1 for the login redirect: {e}"),
             })
         })?;
@@ -60,7 +62,8 @@ impl LoopbackListener {
         loop {
             let (mut stream, _) = self.listener.accept().await.map_err(|e| LoginError::Failed(e.to_string()))?;
             let Ok(Ok(head)) = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await else { continue };
-            let Some(target) = head.lines().next().and_then(|l| l.strip_prefix("GET ")).and_then(|l| l.split(' ').next())
+            let Some(target) =
+                head.lines().next().and_then(|l| l.strip_prefix("GET ")).and_then(|l| l.split(' ').next())
             else {
                 respond(&mut stream, 400, "Bad request", "This address only receives Komodo login responses.").await;
                 continue;
@@ -73,28 +76,44 @@ impl LoopbackListener {
             let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
             let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
             if get("state") != Some(state) {
-                respond(&mut stream, 400, "Unexpected login response", "This response belongs to another login attempt; return to your terminal.").await;
+                respond(
+                    &mut stream,
+                    400,
+                    "Unexpected login response",
+                    "This response belongs to another login attempt; return to your terminal.",
+                )
+                .await;
                 continue;
             }
             if let Some(iss) = get("iss")
                 && iss != issuer
             {
                 respond(&mut stream, 400, "Login failed", "The response came from an unexpected issuer.").await;
-                return Err(LoginError::Failed(format!("the login response came from issuer {iss:?}, expected {issuer:?}")));
+                return Err(LoginError::Failed(format!(
+                    "the login response came from issuer {iss:?}, expected {issuer:?}"
+                )));
             }
             if let Some(error) = get("error") {
                 let description = get("error_description").unwrap_or_default();
                 respond(&mut stream, 200, "Login failed", "The login did not complete; return to your terminal.").await;
                 return Err(match error {
                     "access_denied" => LoginError::Denied,
-                    _ => LoginError::Failed(format!("the platform answered {error} {description}").trim_end().to_owned()),
+                    _ => {
+                        LoginError::Failed(format!("the platform answered {error} {description}").trim_end().to_owned())
+                    }
                 });
             }
             let Some(code) = get("code").filter(|c| !c.is_empty()) else {
                 respond(&mut stream, 400, "Login failed", "The response carries no authorization code.").await;
                 return Err(LoginError::Failed("the login response carried no authorization code".into()));
             };
-            respond(&mut stream, 200, "Logged in", "You are logged in to Komodo. You can close this window and return to your terminal.").await;
+            respond(
+                &mut stream,
+                200,
+                "Logged in",
+                "You are logged in to Komodo. You can close this window and return to your terminal.",
+            )
+            .await;
             return Ok(Callback { code: AuthorizationCode::new(code) });
         }
     }

@@ -80,7 +80,11 @@ impl OAuthClient {
     }
 
     /// The client credentials grant (`client_secret_basic`).
-    pub async fn client_credentials(&self, client_id: &str, client_secret: &ClientSecret) -> Result<TokenSet, TokenError> {
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &ClientSecret,
+    ) -> Result<TokenSet, TokenError> {
         let request = self
             .http
             .post(self.endpoint("oauth/token"))
@@ -179,7 +183,9 @@ pub(crate) fn unavailable(err: &reqwest::Error) -> TokenError {
     TokenError::Unavailable(message)
 }
 
-pub(crate) async fn json_or_error<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, TokenError> {
+pub(crate) async fn json_or_error<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, TokenError> {
     if !response.status().is_success() {
         return Err(oauth_error(response).await);
     }
@@ -211,7 +217,8 @@ impl HttpTokenEndpoint {
     }
 
     fn client(&self, api_url: Option<&str>) -> Result<OAuthClient, TokenError> {
-        let base = crate::platform::api_url(self.config.env(), api_url).map_err(|e| TokenError::Protocol(e.to_string()))?;
+        let base =
+            crate::platform::api_url(self.config.env(), api_url).map_err(|e| TokenError::Protocol(e.to_string()))?;
         Ok(OAuthClient::new(self.config.http().clone(), base))
     }
 }

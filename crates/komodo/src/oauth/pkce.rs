@@ -33,7 +33,7 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b_example() {
         assert_eq!(
-            s256_challenge("dBjftJeZ4CVP-1B0xtx3bZsD0nOrV_5RJ7dD_Yz7dM0"),
+            s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

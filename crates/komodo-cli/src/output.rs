@@ -1,0 +1,204 @@
+//! Everything the CLI prints: data on stdout (a table or one JSON
+//! document), messages on stderr, one error renderer, colours only when
+//! wanted.
+
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
+use komodo::Error;
+use komodo::auth::AuthError;
+
+use crate::cli::OutputFormat;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A failure not covered below.
+    pub const FAILURE: u8 = 1;
+    /// The command line is wrong (unknown flag, missing argument).
+    pub const USAGE: u8 = 2;
+    /// The arguments or the environment break a credential rule, or the
+    /// credentials file or a profile is invalid.
+    pub const CONFIG: u8 = 3;
+    /// Login required: no usable credentials, or the saved login expired.
+    pub const LOGIN_REQUIRED: u8 = 4;
+    /// The platform refused the request (not allowed, not found).
+    pub const REFUSED: u8 = 5;
+    /// The platform could not be reached.
+    pub const UNAVAILABLE: u8 = 6;
+    /// Interrupted (Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// A failure to report: a message, its causes, a hint, an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The `error:` line.
+    pub message: String,
+    /// The `caused by:` lines.
+    pub causes: Vec<String>,
+    /// The `hint:` line.
+    pub hint: Option<String>,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Failure {
+    /// A failure with a message and an exit code.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self { message: message.into(), causes: Vec::new(), hint: None, code }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        use komodo::auth::TokenError;
+        let code = match &err {
+            Error::Auth(AuthError::LoginRequired { .. }) | Error::LoginExpired(_) | Error::TokenExpired { .. } => {
+                exit::LOGIN_REQUIRED
+            }
+            Error::Auth(AuthError::Refresh(TokenError::Unavailable(_))) | Error::Token(TokenError::Unavailable(_)) => {
+                exit::UNAVAILABLE
+            }
+            Error::Iam(komodo::iam::IamError::Unavailable(_)) => exit::UNAVAILABLE,
+            Error::Iam(e) if e.is_unauthorized() => exit::LOGIN_REQUIRED,
+            Error::Iam(_) | Error::Token(TokenError::Rejected { .. }) => exit::REFUSED,
+            Error::Auth(_) | Error::Credentials(_) | Error::Platform(_) => exit::CONFIG,
+            _ => exit::FAILURE,
+        };
+        let hint = match &err {
+            Error::Auth(AuthError::UnsetAccount { .. }) => Some("run `komodo account set` to choose an account"),
+            Error::Auth(AuthError::ProfileHoldsToken { .. }) => {
+                Some("create service principal credentials with `komodo service-principal create --save-profile NAME`")
+            }
+            Error::Auth(AuthError::ProfileNotFound { .. }) => Some("run `komodo profile list` to see the profiles"),
+            Error::Iam(e) if e.is_forbidden() => Some("only account admins can manage service principals"),
+            _ if code == exit::LOGIN_REQUIRED => Some("run `komodo login`"),
+            _ => None,
+        };
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !err.to_string().contains(&text) {
+                causes.push(text);
+            }
+            source = cause.source();
+        }
+        let message = err.to_string();
+        // The SDK's own messages already name some fixes; say them once.
+        let hint = hint.filter(|h| h.split('`').nth(1).is_none_or(|command| !message.contains(command)));
+        Failure { message, causes, hint: hint.map(str::to_owned), code }
+    }
+}
+
+/// Where and how the CLI prints.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// The data format.
+    pub format: OutputFormat,
+    color: bool,
+    interactive: bool,
+}
+
+impl Ui {
+    /// A UI for `format`, colouring stderr only when it is a terminal and
+    /// `NO_COLOR` is unset.
+    pub fn new(format: OutputFormat) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self { format, color: stderr_tty && !no_color, interactive: stderr_tty }
+    }
+
+    /// Whether the format is JSON.
+    pub fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+
+    /// Prints a line of data on stdout.
+    pub fn data(&self, line: impl fmt::Display) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// Prints one JSON document on stdout.
+    pub fn json_data(&self, value: &serde_json::Value) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        self.data(text);
+    }
+
+    /// Prints a table on stdout.
+    pub fn table(&self, headers: &[&str], rows: Vec<Vec<String>>) {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_header(headers.iter().map(|h| h.to_uppercase()));
+        for row in rows {
+            table.add_row(row);
+        }
+        let text = table.to_string();
+        self.data(text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n"));
+    }
+
+    /// A message for the user on stderr.
+    pub fn message(&self, text: impl fmt::Display) {
+        eprintln!("{text}");
+    }
+
+    /// A success message on stderr.
+    pub fn success(&self, text: impl fmt::Display) {
+        eprintln!("{} {text}", self.paint("✓", "32"));
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, text: impl fmt::Display) {
+        eprintln!("{} {text}", self.paint("warning:", "33;1"));
+    }
+
+    /// Renders a failure on stderr and returns its exit code.
+    pub fn fail(&self, failure: &Failure) -> ExitCode {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{} {}", self.paint("error:", "31;1"), failure.message);
+        for cause in &failure.causes {
+            let _ = writeln!(err, "  {} {cause}", self.paint("caused by:", "2"));
+        }
+        if let Some(hint) = &failure.hint {
+            let _ = writeln!(err, "{} {hint}", self.paint("hint:", "36;1"));
+        }
+        ExitCode::from(failure.code)
+    }
+
+    /// A spinner on stderr while waiting (nothing when stderr is not a terminal).
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        if !self.interactive {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+
+    /// Whether stdin and stderr are terminals (prompts are possible).
+    pub fn can_prompt(&self) -> bool {
+        self.interactive && std::io::stdin().is_terminal()
+    }
+}
