@@ -78,6 +78,7 @@ where
             return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
         }
     };
+    init_logging();
     let ui = Ui::new(cli.global.output);
     let ctx = Context { ui: ui.clone(), config: ProviderConfig::from_process(), global: cli.global };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -100,4 +101,14 @@ where
 /// its permissions).
 pub(crate) fn reads_credentials(command: &Command) -> bool {
     !matches!(command, Command::Completions { .. })
+}
+
+/// Logs to stderr at the level `KOMODO_LOG` names (`debug`, `trace`, or a
+/// tracing filter); nothing is set up when it is unset, which keeps start-up
+/// fast.
+fn init_logging() {
+    let Some(filter) = std::env::var("KOMODO_LOG").ok().filter(|f| !f.is_empty()) else { return };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
 }

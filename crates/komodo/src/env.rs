@@ -33,6 +33,8 @@ pub const KOMODO_API_URL: &str = "KOMODO_API_URL";
 /// A named set of platform URLs (`local`, `production`, ...), as existing
 /// Komodo clients use it; `KOMODO_API_URL` wins over it.
 pub const KOMODO_ENVIRONMENT: &str = "KOMODO_ENVIRONMENT";
+/// Log verbosely to stderr: `debug`, `trace`, or a tracing filter.
+pub const KOMODO_LOG: &str = "KOMODO_LOG";
 /// The user's home directory, under which `.komodo/credentials` lives.
 pub const HOME: &str = "HOME";
 
@@ -87,6 +89,11 @@ pub const VARIABLES: &[EnvVar] = &[
     EnvVar {
         name: KOMODO_ACCOUNT_ID,
         description: "The account to act on; completes a token or client credentials, or selects the account for `[default]`.",
+        secret: false,
+    },
+    EnvVar {
+        name: KOMODO_LOG,
+        description: "Log to stderr at this level (`debug`, `trace`, or a tracing filter); logs never contain secrets.",
         secret: false,
     },
 ];

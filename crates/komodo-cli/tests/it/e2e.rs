@@ -243,3 +243,47 @@ async fn device_login_denied_fails_and_writes_nothing() {
     assert_eq!(status.code(), Some(1), "{seen:#?}");
     assert!(!home.credentials().exists());
 }
+
+/// The real login page in a real browser: `BROWSER` is a script that drives
+/// headless Chromium (Debian's package, through chromedriver) through the
+/// sign-in and consent forms. `scripts/test` installs what it needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_completes_the_real_login_page() {
+    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(std::path::Path::new(tool).exists(), "{tool} is missing: run ./scripts/test, which installs it");
+    }
+    let platform = Platform::start().await;
+    let user = platform.create_user("chromium@example.com", "a passphrase typed by a browser").await;
+    let account = platform.create_account("web", "web-account").await;
+    platform.add_member(&account.id, &user.email, Role::Member).await;
+    let mut home = Home::new(platform.url());
+    let log = home.dir.path().join("browser.log");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/chromium_login.py");
+    home.extra_env = vec![
+        ("BROWSER".into(), format!("python3 {script}")),
+        ("KOMODO_TEST_EMAIL".into(), user.email.clone()),
+        ("KOMODO_TEST_PASSWORD".into(), user.password.expose_secret().to_owned()),
+        ("KOMODO_TEST_BROWSER_LOG".into(), log.to_str().unwrap().to_owned()),
+    ];
+    let home = home;
+    let run = tokio::task::spawn_blocking(move || {
+        let run = home.run(&["login"]);
+        (run, home)
+    })
+    .await
+    .unwrap();
+    let (run, home) = run;
+    // The CLI finishes as soon as the redirect arrives; the browser script
+    // writes its log a moment later.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !log.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let browser = std::fs::read_to_string(&log).unwrap_or_else(|_| "the browser script wrote nothing".into());
+    assert_eq!(run.code(), 0, "login failed\nstderr: {}\nbrowser: {browser}", run.stderr());
+    assert_eq!(browser.trim(), "Logged in", "the browser did not land on the CLI's page: {browser}");
+    assert!(run.stderr().contains("Opening your browser"), "{}", run.stderr());
+    assert!(get(&home.read_credentials(), "default", "refresh_token").is_some());
+    assert_eq!(get(&home.read_credentials(), "default", "account_id").as_deref(), Some(account.id.as_str()));
+}

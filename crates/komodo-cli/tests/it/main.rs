@@ -3,6 +3,7 @@
 //! texts and error messages.
 
 mod e2e;
+mod security;
 mod snapshots;
 
 use std::path::{Path, PathBuf};
