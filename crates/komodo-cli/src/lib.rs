@@ -108,7 +108,7 @@ pub(crate) fn reads_credentials(command: &Command) -> bool {
 /// fast.
 fn init_logging() {
     let Some(filter) = std::env::var("KOMODO_LOG").ok().filter(|f| !f.is_empty()) else { return };
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("debug"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
 }

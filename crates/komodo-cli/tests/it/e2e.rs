@@ -287,3 +287,36 @@ async fn chromium_completes_the_real_login_page() {
     assert!(get(&home.read_credentials(), "default", "refresh_token").is_some());
     assert_eq!(get(&home.read_credentials(), "default", "account_id").as_deref(), Some(account.id.as_str()));
 }
+
+/// RFC 8628 §3.5 on the client side: polling faster than `interval` earns
+/// `slow_down`, after which the client waits 5 s longer, and the approval
+/// is still picked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_flow_client_obeys_slow_down() {
+    use komodo::oauth::{CLI_SCOPES, DevicePoll, OAuthClient};
+
+    let platform = Platform::start().await;
+    let user = platform.create_user("turing@example.com", "an unguessable passphrase").await;
+    let client = OAuthClient::new(reqwest::Client::new(), url::Url::parse(platform.url()).unwrap());
+    let mut device = client.start_device(CLI_SCOPES).await.unwrap();
+    assert_eq!(device.interval, Duration::from_secs(1));
+    // Poll far too fast on purpose.
+    device.interval = Duration::from_millis(10);
+    let code = device.user_code.clone();
+    let url = platform.url().to_owned();
+    let approver = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Browser::new(&url).approve_device(&code, &user.email, &user.password, Decision::Approve).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let mut events = Vec::new();
+    let tokens = client.poll_device(&device, |event| events.push(event)).await.unwrap();
+    approver.await.unwrap();
+    assert!(!tokens.access_token.is_empty());
+    let slowed = events.iter().find_map(|e| match e {
+        DevicePoll::SlowDown(interval) => Some(*interval),
+        _ => None,
+    });
+    assert_eq!(slowed, Some(Duration::from_millis(5010)), "events: {events:?}");
+    assert!(started.elapsed() >= Duration::from_secs(5), "the client did not wait after slow_down");
+}

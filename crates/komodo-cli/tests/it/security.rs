@@ -71,7 +71,10 @@ async fn s03_no_secret_in_any_output_of_the_full_flow() {
             break line.trim().to_owned();
         }
     };
-    Browser::new(platform.url()).authorize_and_follow(&url, &user.email, &user.password, Decision::Approve).await.unwrap();
+    Browser::new(platform.url())
+        .authorize_and_follow(&url, &user.email, &user.password, Decision::Approve)
+        .await
+        .unwrap();
     assert!(child.wait().unwrap().success());
     std::thread::sleep(std::time::Duration::from_millis(100));
     login_output.extend(rx.try_iter());
@@ -97,7 +100,14 @@ async fn s03_no_secret_in_any_output_of_the_full_flow() {
     secrets.push(created["client_secret"].as_str().unwrap().to_owned());
     let id = created["service_principal_id"].as_str().unwrap().to_owned();
 
-    for args in [&["auth", "describe", "--check", "--profile", "s03"][..], &["whoami"], &["profile", "show", "s03"], &["profile", "list"], &["service-principal", "list"], &["account", "list"]] {
+    for args in [
+        &["auth", "describe", "--check", "--profile", "s03"][..],
+        &["whoami"],
+        &["profile", "show", "s03"],
+        &["profile", "list"],
+        &["service-principal", "list"],
+        &["account", "list"],
+    ] {
         let run = home.run(args);
         run.success();
         record(&mut outputs, &args.join(" "), &run, false);
