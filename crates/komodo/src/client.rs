@@ -271,24 +271,34 @@ impl Client {
         })
     }
 
+    /// Runs an IAM call with a fresh token (see [`Self::with_token`]).
+    async fn iam_call<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: Fn(IamClient, AccessToken) -> Fut,
+        Fut: Future<Output = Result<T, crate::iam::IamError>>,
+    {
+        let iam = self.iam();
+        self.with_token(|token| call(iam.clone(), token)).await
+    }
+
+    /// Runs an IAM call scoped to the selected account.
+    async fn account_call<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: Fn(IamClient, AccessToken, String) -> Fut,
+        Fut: Future<Output = Result<T, crate::iam::IamError>>,
+    {
+        let account = self.require_account()?.to_owned();
+        self.iam_call(|iam, token| call(iam, token, account.clone())).await
+    }
+
     /// The user, with their organisations and accounts.
     pub async fn me(&self) -> Result<UserMe, Error> {
-        let iam = self.iam();
-        self.with_token(|t| {
-            let iam = iam.clone();
-            async move { iam.me(&t).await }
-        })
-        .await
+        self.iam_call(|iam, token| async move { iam.me(&token).await }).await
     }
 
     /// Who the credentials belong to.
     pub async fn identity(&self) -> Result<Identity, Error> {
-        let iam = self.iam();
-        self.with_token(|t| {
-            let iam = iam.clone();
-            async move { iam.identity(&t).await }
-        })
-        .await
+        self.iam_call(|iam, token| async move { iam.identity(&token).await }).await
     }
 
     /// Creates a service principal in the selected account.
@@ -297,46 +307,27 @@ impl Client {
         name: &str,
         description: Option<&str>,
     ) -> Result<CreatedServicePrincipal, Error> {
-        let account = self.require_account()?.to_owned();
-        let iam = self.iam();
-        self.with_token(|t| {
-            let (iam, account) = (iam.clone(), account.clone());
-            async move { iam.create_service_principal(&t, &account, name, description).await }
+        self.account_call(|iam, token, account| async move {
+            iam.create_service_principal(&token, &account, name, description).await
         })
         .await
     }
 
     /// The service principals of the selected account.
     pub async fn list_service_principals(&self) -> Result<Vec<ServicePrincipal>, Error> {
-        let account = self.require_account()?.to_owned();
-        let iam = self.iam();
-        self.with_token(|t| {
-            let (iam, account) = (iam.clone(), account.clone());
-            async move { iam.list_service_principals(&t, &account).await }
-        })
-        .await
+        self.account_call(|iam, token, account| async move { iam.list_service_principals(&token, &account).await })
+            .await
     }
 
     /// Deletes a service principal of the selected account.
     pub async fn delete_service_principal(&self, id: &str) -> Result<(), Error> {
-        let account = self.require_account()?.to_owned();
-        let iam = self.iam();
-        self.with_token(|t| {
-            let (iam, account) = (iam.clone(), account.clone());
-            async move { iam.delete_service_principal(&t, &account, id).await }
-        })
-        .await
+        self.account_call(|iam, token, account| async move { iam.delete_service_principal(&token, &account, id).await })
+            .await
     }
 
     /// Rotates the secret of a service principal of the selected account.
     pub async fn rotate_service_principal_secret(&self, id: &str) -> Result<RotatedSecret, Error> {
-        let account = self.require_account()?.to_owned();
-        let iam = self.iam();
-        self.with_token(|t| {
-            let (iam, account) = (iam.clone(), account.clone());
-            async move { iam.rotate_secret(&t, &account, id).await }
-        })
-        .await
+        self.account_call(|iam, token, account| async move { iam.rotate_secret(&token, &account, id).await }).await
     }
 }
 
