@@ -128,8 +128,10 @@ proptest! {
         prop_assert_eq!(reparsed.get(&section, &key), Some(new.as_str()));
     }
 
+    /// SECURITY.md I01 for the credentials file (the fuzz target in
+    /// `fuzz/fuzz_targets/credentials.rs` explores the same function).
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn i01_credentials_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         if let Ok(doc) = Document::parse_bytes(&bytes) {
             let rendered = doc.render();
             prop_assert_eq!(rendered.as_bytes(), &bytes[..]);

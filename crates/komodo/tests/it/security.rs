@@ -111,3 +111,33 @@ fn s04_credentials_file_and_directory_are_private() {
     let warnings = store.permission_warnings();
     assert!(warnings.iter().any(|w| w.directory && w.to_string().contains("chmod 700")), "{warnings:?}");
 }
+
+/// SECURITY.md I02 for the credentials file: each kind of damage gets an
+/// error naming the path, line and problem, and no write touches the file.
+#[test]
+fn i02_malformed_credentials_get_a_clear_error_and_stay_untouched() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"token = t\n", "line 1: property outside any section"),
+        (b"[a]\nx = 1\n[a]\n", "line 3: section `[a]` is already defined on line 1"),
+        (b"[a]\nx = 1\nx = 2\n", "line 3: key `x` is already set in section `[a]` on line 2"),
+        (b"[a]\n\x00\x01\x02\n", "line 2: unexpected control character U+0000"),
+        (b"[a]\nx = \xff\n", "line 2: the text is not valid UTF-8"),
+        (b"[a\n", "line 1: malformed section header"),
+    ];
+    for (bytes, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        fs::write(&path, bytes).unwrap();
+        let store = CredentialsStore::new(&path);
+        let err = store
+            .update(|doc| {
+                doc.set("default", "token", "new").unwrap();
+                Ok(())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&path.display().to_string()) && err.contains(expected), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), *bytes, "the file changed");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "only the file and its lock may exist");
+    }
+}
