@@ -64,8 +64,9 @@ pub struct RateLimit {
     pub window: Duration,
 }
 
-/// Everything the platform needs to run.
-#[derive(Debug, Clone)]
+/// Everything the platform needs to run. `Debug` redacts the password of
+/// the database URL.
+#[derive(Clone)]
 pub struct Config {
     /// `HOST:PORT` to listen on; port 0 picks a free port.
     pub listen: String,
@@ -113,6 +114,22 @@ pub struct Config {
     pub bootstrap: bool,
     /// Email of the bootstrap admin.
     pub bootstrap_admin_email: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(crate::store::redact_url))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("signing_alg", &self.signing_alg)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("device_code_ttl", &self.device_code_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -200,6 +217,15 @@ mod tests {
         assert_eq!(config.auth_code_ttl, Duration::from_secs(60));
         assert_eq!(config.device_code_ttl, Duration::from_secs(900));
         assert_eq!(config.device_poll_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn debug_redacts_the_database_password() {
+        let mut config = Config::new("/tmp/x");
+        config.database_url = Some("postgres://app:hunter2@db/komodo".into());
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("REDACTED"));
     }
 
     #[test]

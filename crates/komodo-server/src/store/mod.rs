@@ -50,10 +50,17 @@ pub enum Backend {
 }
 
 /// The platform's store: a connection pool plus typed repositories.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+}
+
+/// Only the backend: the pool's options hold the database password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

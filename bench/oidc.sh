@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmarks the platform's token endpoint against oidc-provider (npm), and
+# access-token verification per core.
+#
+#   bench/oidc.sh            # 10 s per run; DURATION=30s bench/oidc.sh for longer runs
+#
+# Prints a table: client_credentials grants per second and p50/p99 latency
+# at 16 and 64 connections (wrk, 2 threads, loopback) for komodo-server
+# (SQLite, secrets stored as HMAC-SHA256, ES256 JWT access tokens) and for
+# oidc-provider (in-memory adapter, ES256 JWT access tokens), the ratio, and
+# JWT verifications per second on one core (criterion, `benches/jwt.rs`).
+# All traffic stays on 127.0.0.1 and every run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-16 64}"
+log() { printf '==> %s\n' "$*" >&2; }
+
+if ! command -v wrk >/dev/null; then
+  log "installing wrk from Debian's packages"
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+command -v node >/dev/null || { echo "error: node is required for the oidc-provider baseline" >&2; exit 1; }
+
+log "building komodo-server (release)"
+cargo build --release -q -p komodo-server
+log "installing oidc-provider"
+(cd bench/oidc-provider && npm install --no-audit --no-fund --silent >/dev/null)
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for_line() { # file -> URL after "listening on "
+  for _ in $(seq 1 200); do
+    if grep -q 'listening on ' "$1" 2>/dev/null; then
+      grep -o 'listening on http://[^ ]*' "$1" | head -n1 | sed 's/listening on //'
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "error: server did not start; log:" >&2; cat "$1" >&2; exit 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+log "starting komodo-server"
+RUST_LOG=warn ./target/release/komodo-server --listen 127.0.0.1:0 --data-dir "$work/data" 2>"$work/komodo.log" &
+pids+=($!)
+komodo_url="$(wait_for_line "$work/komodo.log")"
+sp_json="$(./target/release/komodo-server admin --data-dir "$work/data" --output json create-service-principal --account demo --name bench)"
+komodo_id="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$sp_json")"
+komodo_secret="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$sp_json")"
+
+log "starting oidc-provider"
+op_port="$(free_port)"
+op_secret="bench-secret-$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+node bench/oidc-provider/server.mjs "$op_port" bench-client "$op_secret" 2>"$work/op.log" &
+pids+=($!)
+op_url="$(wait_for_line "$work/op.log")"
+
+# One request each to prove the setup before measuring.
+curl -sf -u "$komodo_id:$komodo_secret" -d grant_type=client_credentials "$komodo_url/oauth/token" >/dev/null
+curl -sf -u "bench-client:$op_secret" -d grant_type=client_credentials -d scope=api "$op_url/token" >/dev/null
+
+run() { # name url auth connections -> "rps p50 p99"
+  local out
+  out="$(AUTH="$3" wrk -t"$THREADS" -c"$4" -d"$DURATION" --latency -s bench/token.lua "$2" 2>"$work/wrk.err")"
+  if grep -q 'unexpected status' "$work/wrk.err"; then
+    echo "error: $1 answered errors under load:" >&2; head -3 "$work/wrk.err" >&2; exit 1
+  fi
+  local rps p50 p99
+  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  echo "$rps $p50 $p99"
+}
+
+komodo_auth="$(printf '%s:%s' "$komodo_id" "$komodo_secret" | base64 -w0)"
+op_auth="$(printf '%s:%s' bench-client "$op_secret" | base64 -w0)"
+
+log "warming up"
+DURATION=2s run komodo "$komodo_url/oauth/token" "$komodo_auth" 16 >/dev/null
+DURATION=2s run oidc-provider "$op_url/token" "$op_auth" 16 >/dev/null
+
+printf '\nclient_credentials grant, %s per run, wrk %s threads, loopback, %s cores\n\n' "$DURATION" "$THREADS" "$(nproc)"
+printf '%-6s | %-15s | %12s | %9s | %9s\n' conns server grants/s p50 p99
+printf '%s\n' '-------+-----------------+--------------+-----------+----------'
+for c in $CONNECTIONS; do
+  read -r k_rps k_p50 k_p99 <<<"$(run komodo "$komodo_url/oauth/token" "$komodo_auth" "$c")"
+  read -r o_rps o_p50 o_p99 <<<"$(run oidc-provider "$op_url/token" "$op_auth" "$c")"
+  printf '%-6s | %-15s | %12s | %9s | %9s\n' "$c" komodo-server "$k_rps" "$k_p50" "$k_p99"
+  printf '%-6s | %-15s | %12s | %9s | %9s\n' "$c" oidc-provider "$o_rps" "$o_p50" "$o_p99"
+  printf '%-6s | %-15s | %11sx |\n' "$c" ratio "$(python3 -c "print(f'{$k_rps/$o_rps:.1f}')")"
+done
+
+log "JWT verification (criterion, one core)"
+cargo bench -q -p komodo-server --bench jwt -- --warm-up-time 1 --measurement-time 3 'jwt/verify' 2>/dev/null \
+  | awk '/^jwt\/verify/ {name=$1} /thrpt:/ {gsub(/\[/,""); print name, $4, $5}' \
+  | while read -r name value unit; do
+      printf '%-20s %s %s (one core)\n' "$name" "$value" "$unit"
+    done
