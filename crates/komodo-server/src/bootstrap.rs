@@ -15,7 +15,8 @@ use crate::store::{Store, StoreError};
 /// loopback addresses (RFC 8252 §7.3).
 pub const CLI_REDIRECT_URIS: [&str; 2] = ["http://127.0.0.1/callback", "http://[::1]/callback"];
 
-/// What the first start created; the password is shown once.
+/// What the first start created; the password is shown once and must be
+/// replaced at the first sign-in.
 #[derive(Debug)]
 pub struct BootstrapReport {
     /// The first admin's email.
@@ -49,6 +50,7 @@ pub(crate) async fn run(store: &Store, config: &Config) -> Result<Option<Bootstr
     let one_time = Password::new(random_token::<15>());
     let hash = password::hash(&one_time).await;
     let user = store.create_user(&config.bootstrap_admin_email, Some("Administrator"), &hash).await?;
+    store.set_password_change_required(&user.id, true).await?;
     store.upsert_membership(&account.id, &user.id, Role::Admin).await?;
     store.meta_insert_once("bootstrapped", &crate::store::now().to_string()).await?;
     Ok(Some(BootstrapReport { admin_email: user.email, admin_password: one_time, account_id: account.id }))

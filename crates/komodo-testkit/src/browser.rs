@@ -32,6 +32,13 @@ pub enum BrowserError {
         /// The page's error message, if any.
         message: String,
     },
+    /// The user signed in with a one-time password and must choose a new
+    /// one first: call [`Browser::change_password`] with `url`.
+    #[error("the user must choose a new password at {url}")]
+    PasswordChangeRequired {
+        /// The password-change page.
+        url: String,
+    },
     /// A form field was not on the page.
     #[error("{step}: the page has no `{field}` field")]
     MissingField {
@@ -178,6 +185,30 @@ impl Browser {
         Self::expect_redirect("login", &submitted)
     }
 
+    /// Chooses a new password on the page at `url` (after a sign-in with a
+    /// one-time password); returns the consent page's URL.
+    pub async fn change_password(&self, url: &str, new_password: &Password) -> Result<String, BrowserError> {
+        let page = self.get(url).await?;
+        let request =
+            page.field("request").ok_or(BrowserError::MissingField { step: "password page", field: "request" })?;
+        let csrf = page.field("csrf").ok_or(BrowserError::MissingField { step: "password page", field: "csrf" })?;
+        let secret = new_password.expose_secret();
+        let submitted = self
+            .post_form(
+                "/oauth/password",
+                &[("request", &request), ("csrf", &csrf), ("new_password", secret), ("confirm", secret)],
+            )
+            .await?;
+        Self::expect_redirect("password change", &submitted)
+    }
+
+    fn after_login(next: String) -> Result<String, BrowserError> {
+        if next.contains("/oauth/password?") {
+            return Err(BrowserError::PasswordChangeRequired { url: next });
+        }
+        Ok(next)
+    }
+
     /// Decides on the consent page at `consent_url`; returns where the 303
     /// points (the client's redirect URI, or the device done page).
     pub async fn consent(&self, consent_url: &str, decision: Decision) -> Result<String, BrowserError> {
@@ -218,7 +249,7 @@ impl Browser {
             // The platform redirected straight back to the client (an error).
             return Ok(url::Url::parse(&login_url).expect("redirect URL"));
         }
-        let consent_url = self.login(&login_url, email, password).await?;
+        let consent_url = Self::after_login(self.login(&login_url, email, password).await?)?;
         let redirect = self.consent(&consent_url, decision).await?;
         Ok(url::Url::parse(&redirect).expect("redirect URL"))
     }
@@ -248,7 +279,7 @@ impl Browser {
         decision: Decision,
     ) -> Result<(), BrowserError> {
         let login_url = self.enter_user_code(user_code).await?;
-        let consent_url = self.login(&login_url, email, password).await?;
+        let consent_url = Self::after_login(self.login(&login_url, email, password).await?)?;
         let done = self.consent(&consent_url, decision).await?;
         let page = self.get(&done).await?;
         if page.status != StatusCode::OK {

@@ -77,6 +77,7 @@ pub fn client_redirect(redirect_uri: &str, params: &[(&str, &str)], state: Optio
 /// `GET /oauth/authorize`.
 pub async fn authorize(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
@@ -147,7 +148,9 @@ pub async fn authorize(
     if q.prompt.as_deref() == Some("none") {
         return fail("login_required", "the user must sign in");
     }
-    let browser = random_token::<32>();
+    // Reuse the browser's binding cookie so parallel sign-ins in one
+    // browser do not knock each other out.
+    let (browser, _) = super::device::browser_secret(&headers);
     let t = now();
     let row = AuthRequestRow {
         id: random_token::<24>(),

@@ -124,7 +124,8 @@ pub struct ActivateQuery {
     user_code: String,
 }
 
-fn browser_secret(headers: &HeaderMap) -> (String, bool) {
+/// The browser binding secret from the cookie, or a new one (`true`).
+pub(crate) fn browser_secret(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, BROWSER_COOKIE).filter(|c| c.len() >= 32) {
         Some(existing) => (existing.to_owned(), false),
         None => (random_token::<32>(), true),

@@ -191,7 +191,79 @@ pub async fn login_submit(
         return internal(e);
     }
     tracing::info!(user_id = %user_id, client_id = %row.client_id, "user signed in");
+    match store.password_change_required(&user_id).await {
+        Ok(true) => see_other(&format!("/oauth/password?request={}", row.id)),
+        Ok(false) => see_other(&format!("/oauth/consent?request={}", row.id)),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /oauth/password`: replace a one-time password before consent.
+pub async fn password_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<RequestQuery>,
+) -> Response {
+    let (row, browser) = match load(&state, &q.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if row.user_id.is_none() {
+        return see_other(&format!("/oauth/login?request={}", row.id));
+    }
+    pages::change_password(&row.id, &state.secrets().csrf_token(&browser), None).into_response()
+}
+
+/// The password-change form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    request: String,
+    #[serde(default)]
+    csrf: String,
+    new_password: Password,
+    confirm: Password,
+}
+
+/// `POST /oauth/password`.
+pub async fn password_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let (row, browser) = match load(&state, &form.request, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if !state.secrets().verify_csrf(&browser, &form.csrf) {
+        return csrf_refused();
+    }
+    let Some(user_id) = row.user_id.as_deref() else {
+        return see_other(&format!("/oauth/login?request={}", row.id));
+    };
+    let csrf = state.secrets().csrf_token(&browser);
+    if form.new_password != form.confirm {
+        return pages::change_password(&row.id, &csrf, Some("The two passwords differ."))
+            .status(StatusCode::BAD_REQUEST)
+            .into_response();
+    }
+    if let Err(problem) = password::check_new(&form.new_password) {
+        return pages::change_password(&row.id, &csrf, Some(&problem)).status(StatusCode::BAD_REQUEST).into_response();
+    }
+    let hash = password::hash(&form.new_password).await;
+    if let Err(e) = state.store().set_password_hash_by_id(user_id, &hash).await {
+        return internal(e);
+    }
+    tracing::info!(user_id = %user_id, "one-time password replaced");
     see_other(&format!("/oauth/consent?request={}", row.id))
+}
+
+/// Sends a user who still holds a one-time password to the change page.
+async fn pending_password_change(state: &AppState, request_id: &str, user_id: &str) -> Option<Response> {
+    match state.store().password_change_required(user_id).await {
+        Ok(true) => Some(see_other(&format!("/oauth/password?request={request_id}"))),
+        Ok(false) => None,
+        Err(e) => Some(internal(e)),
+    }
 }
 
 fn format_user_code(code: &str) -> String {
@@ -211,6 +283,9 @@ pub async fn consent_page(
     let Some(user_id) = row.user_id.as_deref() else {
         return see_other(&format!("/oauth/login?request={}", row.id));
     };
+    if let Some(redirect) = pending_password_change(&state, &row.id, user_id).await {
+        return redirect;
+    }
     let user = match state.store().user_by_id(user_id).await {
         Ok(Some(user)) => user,
         Ok(None) => return expired(),
@@ -256,6 +331,9 @@ pub async fn consent_submit(
     let (Some(user_id), Some(auth_time)) = (row.user_id.clone(), row.auth_time) else {
         return see_other(&format!("/oauth/login?request={}", row.id));
     };
+    if let Some(redirect) = pending_password_change(&state, &row.id, &user_id).await {
+        return redirect;
+    }
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,

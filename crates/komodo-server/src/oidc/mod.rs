@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/authorize", get(authorize::authorize))
         .route("/oauth/login", get(interaction::login_page).post(interaction::login_submit))
         .route("/oauth/consent", get(interaction::consent_page).post(interaction::consent_submit))
+        .route("/oauth/password", get(interaction::password_page).post(interaction::password_submit))
         .route("/oauth/token", post(token::token))
         .route("/oauth/device/code", post(device::device_authorization))
         .route("/activate", get(device::activate_page).post(device::activate_submit))

@@ -227,7 +227,7 @@ impl Store {
 
     /// Replaces a user's password hash.
     pub async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<(), StoreError> {
-        let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
+        let result = sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE email = $2")
             .bind(password_hash)
             .bind(normalise_email(email))
             .execute(self.pool())
@@ -236,6 +236,37 @@ impl Store {
             return Err(StoreError::NotFound(format!("user `{}`", normalise_email(email))));
         }
         Ok(())
+    }
+
+    /// Replaces a user's password hash by id and clears any pending
+    /// password-change requirement.
+    pub async fn set_password_hash_by_id(&self, user_id: &str, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Requires (or stops requiring) the user to choose a new password at
+    /// the next sign-in.
+    pub async fn set_password_change_required(&self, user_id: &str, required: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_change_required = $1 WHERE id = $2")
+            .bind(i64::from(required))
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the user must choose a new password before continuing.
+    pub async fn password_change_required(&self, user_id: &str) -> Result<bool, StoreError> {
+        let flag: Option<i64> = sqlx::query_scalar("SELECT password_change_required FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(flag.unwrap_or(0) != 0)
     }
 
     /// Adds a member to an account, or changes the role of an existing one.

@@ -475,6 +475,7 @@ impl Store {
             "DELETE FROM device_codes WHERE expires_at < $1",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM rate_limits WHERE window_start < $1",
         ] {
             sqlx::query(sql).bind(t - day).execute(self.pool()).await?;
         }

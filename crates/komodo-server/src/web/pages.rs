@@ -30,6 +30,25 @@ pub fn login(request_id: &str, csrf: &str, client_name: &str, email: &str, error
     )
 }
 
+/// The form to replace a one-time password.
+pub fn change_password(request_id: &str, csrf: &str, error: Option<&str>) -> Page {
+    let error_html = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    Page::new(
+        "Choose a new password",
+        format!(
+            "<p class=\"muted\">Your password was set for one sign-in only. Choose your own to continue.</p>{error_html}\
+             <form method=\"post\" action=\"/oauth/password\">\
+             <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"new_password\">New password</label><input id=\"new_password\" type=\"password\" name=\"new_password\" autocomplete=\"new-password\" required>\
+             <label for=\"confirm\">Repeat it</label><input id=\"confirm\" type=\"password\" name=\"confirm\" autocomplete=\"new-password\" required>\
+             <button type=\"submit\">Continue</button></form>",
+            request = escape(request_id),
+            csrf = escape(csrf),
+        ),
+    )
+}
+
 fn describe_scope(scope: &str) -> &'static str {
     match scope {
         "openid" => "confirm your identity",

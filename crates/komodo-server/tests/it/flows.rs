@@ -277,3 +277,67 @@ async fn rs256_is_selectable() {
         api(&platform, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn bootstrap_admin_must_replace_the_one_time_password() {
+    let platform = Platform::start().await;
+    let (email, one_time) = platform.bootstrap_admin().map(|(e, p)| (e.to_owned(), p.clone())).unwrap();
+    assert_eq!(email, "admin@komodo.local");
+    let demo = platform.demo_account_id().unwrap().to_owned();
+    let pair = pkce::Pair::new();
+    let url = pkce::authorize_url(platform.url(), REDIRECT, "openid", "s", &pair);
+    let browser = Browser::new(platform.url());
+    let err = browser.authorize(&url, &email, &one_time, Decision::Approve).await.unwrap_err();
+    let komodo_testkit::BrowserError::PasswordChangeRequired { url: change_url } = err else { panic!("{err}") };
+    // Consent is refused until the password is changed.
+    let request =
+        url::Url::parse(&change_url).unwrap().query_pairs().find(|(k, _)| k == "request").unwrap().1.into_owned();
+    let consent = browser.get(&format!("/oauth/consent?request={request}")).await.unwrap();
+    assert_eq!(consent.status, StatusCode::SEE_OTHER);
+    assert!(consent.location.unwrap().contains("/oauth/password"));
+    // Too short and mismatched passwords are refused with a message.
+    let page = browser.get(&change_url).await.unwrap();
+    let csrf = page.field("csrf").unwrap();
+    let short = browser
+        .post_form(
+            "/oauth/password",
+            &[("request", &request), ("csrf", &csrf), ("new_password", "short"), ("confirm", "short")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(short.error_message().unwrap().contains("at least 8"));
+    let new_password = komodo_protocol::secret::Password::new("my own long password");
+    let consent_url = browser.change_password(&change_url, &new_password).await.unwrap();
+    let redirect = browser.consent(&consent_url, Decision::Approve).await.unwrap();
+    assert!(redirect.contains("code="));
+    // The one-time password is gone; the new one works without a detour.
+    let again = Browser::new(platform.url());
+    assert!(again.authorize(&url, &email, &one_time, Decision::Approve).await.is_err());
+    let redirect = again.authorize(&url, &email, &new_password, Decision::Approve).await.unwrap();
+    assert!(query(&redirect, "code").is_some());
+    // The admin administers the demo account.
+    let tokens = {
+        let pair = pkce::Pair::new();
+        let url = pkce::authorize_url(platform.url(), REDIRECT, "openid", "s", &pair);
+        let redirect =
+            Browser::new(platform.url()).authorize(&url, &email, &new_password, Decision::Approve).await.unwrap();
+        let code = query(&redirect, "code").unwrap();
+        token_request(
+            &platform,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", CLI_CLIENT_ID),
+                ("code_verifier", &pair.verifier),
+            ],
+        )
+        .await
+        .1
+    };
+    let (status, _) =
+        api(&platform, Method::GET, "/internal/service-principals", tokens["access_token"].as_str(), Some(&demo), None)
+            .await;
+    assert_eq!(status, StatusCode::OK);
+}
