@@ -53,8 +53,10 @@ pub struct DeviceCodeForm {
 /// `POST /oauth/device/code`.
 pub async fn device_authorization(
     State(state): State<AppState>,
-    Form(form): Form<DeviceCodeForm>,
+    form: Result<Form<DeviceCodeForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
+    let Form(form) =
+        form.map_err(|_| OAuthError::invalid_request("the body must be an application/x-www-form-urlencoded form"))?;
     let client_id = form
         .client_id
         .as_deref()
@@ -160,8 +162,16 @@ pub async fn activate_submit(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<ActivateForm>,
+    form: Result<Form<ActivateForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The form was incomplete. Go back and try again.",
+        )
+        .into_response();
+    };
     let (browser, fresh) = browser_secret(&headers);
     if fresh || !state.secrets().verify_csrf(&browser, &form.csrf) {
         return pages::error(

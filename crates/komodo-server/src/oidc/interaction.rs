@@ -81,6 +81,11 @@ async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(AuthRe
     Ok((row, browser.to_owned()))
 }
 
+fn bad_form() -> Response {
+    pages::error(StatusCode::BAD_REQUEST, "Invalid request", "The form was incomplete. Go back and try again.")
+        .into_response()
+}
+
 fn csrf_refused() -> Response {
     pages::error(
         StatusCode::FORBIDDEN,
@@ -132,8 +137,11 @@ pub async fn login_submit(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
     let (row, browser) = match load(&state, &form.request, &headers).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -228,8 +236,11 @@ pub struct PasswordForm {
 pub async fn password_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
     let (row, browser) = match load(&state, &form.request, &headers).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -319,8 +330,11 @@ pub struct ConsentForm {
 pub async fn consent_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<ConsentForm>,
+    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_form();
+    };
     let (row, browser) = match load(&state, &form.request, &headers).await {
         Ok(found) => found,
         Err(page) => return page,

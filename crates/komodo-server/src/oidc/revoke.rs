@@ -66,8 +66,10 @@ async fn caller(state: &AppState, client: &PresentedClient) -> Result<Caller, OA
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
+    let Form(form) =
+        form.map_err(|_| OAuthError::invalid_request("the body must be an application/x-www-form-urlencoded form"))?;
     let client = presented(&headers, form.client_id.as_deref(), form.client_secret.as_ref())?;
     let caller = caller(&state, &client).await?;
     let token = form.token.expose_secret();
@@ -100,8 +102,10 @@ pub async fn revoke(
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
+    let Form(form) =
+        form.map_err(|_| OAuthError::invalid_request("the body must be an application/x-www-form-urlencoded form"))?;
     let client = presented(&headers, form.client_id.as_deref(), form.client_secret.as_ref())?;
     let Caller::Principal(caller) = caller(&state, &client).await? else {
         return Err(OAuthError::invalid_client(

@@ -757,3 +757,36 @@ async fn s02_codes_refresh_tokens_and_device_codes_stored_hashed() {
         assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "raw value in the database file");
     }
 }
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors() {
+    let platform = Platform::start().await;
+    // JSON where a form is expected: an RFC 6749 error body, not a crash.
+    for path in ["/oauth/token", "/oauth/device/code", "/oauth/revoke", "/oauth/introspect"] {
+        let response = http()
+            .post(platform.url_for(path))
+            .json(&json!({"grant_type": "client_credentials"}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    // An incomplete login form renders a page.
+    let browser = Browser::new(platform.url());
+    let response = browser.post_form("/oauth/login", &[("request", "x")]).await.unwrap();
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.error_message().is_some());
+    // Garbage bearer tokens and oversized ones are 401s.
+    let huge = "a".repeat(20_000);
+    for token in ["not-a-jwt", "a.b.c", "..", huge.as_str()] {
+        let (status, body) = api(&platform, Method::GET, "/v1/iam/identity", Some(token), None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(body["message"].is_string());
+    }
+    // Unknown grant types are named as such.
+    let (_, body) = token_request(&platform, &[("grant_type", "urn:example:nope"), ("client_id", CLI_CLIENT_ID)]).await;
+    assert_eq!(body["error"], "unsupported_grant_type");
+}
