@@ -138,7 +138,9 @@ async fn authorization_code(
     match (&row.code_challenge, &form.code_verifier) {
         (Some(challenge), Some(verifier)) => {
             let v = verifier.expose_secret();
-            if v.len() < 43 || v.len() > 128 || !ct_eq(pkce_s256(v).as_bytes(), challenge.as_bytes()) {
+            let well_formed = (43..=128).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            if !well_formed || !ct_eq(pkce_s256(v).as_bytes(), challenge.as_bytes()) {
                 return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
             }
         }

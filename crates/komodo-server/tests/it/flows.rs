@@ -341,3 +341,32 @@ async fn bootstrap_admin_must_replace_the_one_time_password() {
             .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn nonce_reaches_the_id_token() {
+    let platform = Platform::start().await;
+    let ada = user(&platform, "ada@example.com").await;
+    let pair = pkce::Pair::new();
+    let url =
+        format!("{}&nonce=n-0S6_WzA2Mj", pkce::authorize_url(platform.url(), REDIRECT, "openid profile", "s", &pair));
+    let redirect =
+        Browser::new(platform.url()).authorize(&url, &ada.email, &ada.password, Decision::Approve).await.unwrap();
+    let code = query(&redirect, "code").unwrap();
+    let (status, body) = token_request(
+        &platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = jwt_part(body["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(id["name"], "Test User");
+    assert!(id.get("email").is_none(), "no email scope, no email claim");
+    assert!(body.get("refresh_token").is_none(), "no offline_access, no refresh token");
+}
