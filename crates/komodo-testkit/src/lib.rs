@@ -24,6 +24,10 @@
 //!     .await
 //!     .unwrap();
 //! assert_eq!(redirect.query_pairs().find(|(k, _)| k == "state").unwrap().1, "st");
+//!
+//! // Or in one call: the tokens `komodo login` would get.
+//! let tokens = platform.login(&user, "openid offline_access").await;
+//! assert!(tokens.refresh_token.is_some());
 //! # }
 //! ```
 

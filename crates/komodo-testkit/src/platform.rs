@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use komodo_protocol::iam::{CreatedServicePrincipal, Role};
-use komodo_protocol::secret::Password;
+use komodo_protocol::oauth::{CLI_CLIENT_ID, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, TokenResponse};
+use komodo_protocol::secret::{ClientSecret, Password};
 use komodo_server::admin::Admin;
 use komodo_server::bootstrap::BootstrapReport;
 use komodo_server::{AppState, Config, Server};
@@ -250,6 +251,51 @@ impl Platform {
             .create_service_principal(account, name, None)
             .await
             .unwrap_or_else(|e| panic!("create service principal in {account}: {e}"))
+    }
+
+    /// Signs `user` in through the real pages (authorization code + PKCE,
+    /// the CLI client, a loopback redirect that is not followed) and
+    /// redeems the code: the tokens a `komodo login` would get.
+    pub async fn login(&self, user: &TestUser, scope: &str) -> TokenResponse {
+        let pair = crate::pkce::Pair::new();
+        let redirect_uri = "http://127.0.0.1:9/callback";
+        let url = crate::pkce::authorize_url(&self.url, redirect_uri, scope, "testkit", &pair);
+        let redirect = crate::Browser::new(&self.url)
+            .authorize(&url, &user.email, &user.password, crate::Decision::Approve)
+            .await
+            .unwrap_or_else(|e| panic!("login of {}: {e}", user.email));
+        let code = redirect
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in the redirect: {redirect}"));
+        let form = [
+            ("grant_type", GRANT_AUTHORIZATION_CODE),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", pair.verifier.as_str()),
+        ];
+        self.token(&form, None).await
+    }
+
+    /// The client credentials grant for a service principal.
+    pub async fn client_credentials(&self, client_id: &str, client_secret: &ClientSecret) -> TokenResponse {
+        self.token(&[("grant_type", GRANT_CLIENT_CREDENTIALS)], Some((client_id, client_secret))).await
+    }
+
+    async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &ClientSecret)>) -> TokenResponse {
+        let mut request = reqwest::Client::new().post(self.url_for("/oauth/token")).form(form);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret.expose_secret()));
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("token request: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            panic!("token request failed with {status}: {text}");
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("token response: {e}"))
     }
 
     /// Stops the server gracefully and waits for it.
