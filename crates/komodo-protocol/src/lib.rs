@@ -14,6 +14,7 @@
 //! assert_eq!(token.expose_secret(), "eyJ0eXAiOiJKV1QiLCJhbGc...");
 //! ```
 
+pub mod gateway;
 pub mod iam;
 pub mod oauth;
 pub mod secret;
