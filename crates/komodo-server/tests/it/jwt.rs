@@ -1,6 +1,6 @@
-//! Issued tokens verified by an independent JWS implementation (written
-//! here directly on aws-lc-rs signature primitives, sharing no code with the
-//! server's jsonwebtoken-based signer) against the published JWKS.
+//! Issued tokens verified against the published JWKS by two implementations
+//! that share no code with the server's signer: the `jsonwebtoken` crate
+//! (a widely used JWT library) and a minimal verifier written here.
 
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
@@ -61,6 +61,22 @@ fn independent_verify(token: &str, jwks: &Value, issuer: &str, audience: &str) -
     Ok(claims)
 }
 
+/// Verification with the `jsonwebtoken` crate.
+fn with_jsonwebtoken(token: &str, jwks: &Value, issuer: &str, audience: &str) -> Result<Value, String> {
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return Err("not an access token".into());
+    }
+    let jwk = set.find(header.kid.as_deref().ok_or("no kid")?).ok_or("kid not in JWKS")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|data| data.claims).map_err(|e| e.to_string())
+}
+
 async fn check(alg: SigningAlg) {
     let platform = Platform::builder().config(move |c| c.signing_alg = alg).start().await;
     let ada = user(&platform, "ada@example.com").await;
@@ -74,12 +90,18 @@ async fn check(alg: SigningAlg) {
     assert_eq!(claims["sub"], format!("user:{}", ada.id));
     let claims = independent_verify(&sp_token, &jwks, platform.issuer(), "komodo").unwrap();
     assert_eq!(claims["account_id"], account.id);
+    for token in [&user_token, &sp_token] {
+        let claims = with_jsonwebtoken(token, &jwks, platform.issuer(), "komodo").unwrap();
+        assert!(claims["sub"].as_str().unwrap().contains(':'));
+    }
     // And it does reject a tampered token.
     let mut parts: Vec<String> = sp_token.split('.').map(str::to_owned).collect();
     let mut forged: Value = serde_json::from_slice(&b64d(&parts[1])).unwrap();
     forged["account_id"] = Value::String("someone-else".into());
     parts[1] = b64(&forged);
     assert!(independent_verify(&parts.join("."), &jwks, platform.issuer(), "komodo").is_err());
+    assert!(with_jsonwebtoken(&parts.join("."), &jwks, platform.issuer(), "komodo").is_err());
+    assert!(with_jsonwebtoken(&sp_token, &jwks, platform.issuer(), "another-audience").is_err());
 }
 
 #[tokio::test]
