@@ -181,3 +181,82 @@ async fn a_restart_loses_nothing_committed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(jwt_part(body["access_token"].as_str().unwrap(), 0)["kid"], kid);
 }
+
+async fn concurrent_single_use(platform: &Platform) {
+    let ada = user(platform, &format!("ada-{}@example.com", uuid::Uuid::new_v4())).await;
+    let pair = komodo_testkit::pkce::Pair::new();
+    let code = authorize_code(platform, &ada, "openid offline_access", &pair).await;
+    let attempts = (0..8).map(|_| {
+        let (code, verifier, url) = (code.clone(), pair.verifier.clone(), platform.url_for("/oauth/token"));
+        tokio::spawn(async move {
+            http()
+                .post(url)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("client_id", "komodo-cli"),
+                    ("code_verifier", verifier.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let mut ok = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        if attempt.await.unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "exactly one concurrent redemption of a code wins");
+
+    let tokens = login(platform, &ada, "openid offline_access").await;
+    let refresh_token = tokens.refresh_token.unwrap().expose_secret().to_owned();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (token, url) = (refresh_token.clone(), platform.url_for("/oauth/token"));
+            tokio::spawn(async move {
+                http()
+                    .post(url)
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.as_str()),
+                        ("client_id", "komodo-cli"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    // One request may win; the others are reuse, which revokes the family
+    // (possibly before the winner answers, so zero winners is also correct).
+    assert!(ok <= 1, "a refresh token is spent at most once, even concurrently ({ok} won)");
+    let (status, _) =
+        api(platform, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the reuse revoked the session");
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_have_one_winner_on_sqlite() {
+    let platform = Platform::start().await;
+    concurrent_single_use(&platform).await;
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_have_one_winner_on_postgres() {
+    let db = TestDatabase::create().await;
+    let platform = Platform::builder().database_url(db.url()).start().await;
+    concurrent_single_use(&platform).await;
+    platform.stop().await;
+    db.drop_now().await;
+}
