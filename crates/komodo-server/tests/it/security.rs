@@ -603,8 +603,8 @@ async fn d03_key_rotation_is_staged() {
     let platform = Platform::builder()
         .config(|c| {
             c.key_publish_delay = Duration::from_secs(2);
-            c.access_token_ttl = Duration::from_secs(3);
-            c.id_token_ttl = Duration::from_secs(3);
+            c.access_token_ttl = Duration::from_secs(4);
+            c.id_token_ttl = Duration::from_secs(4);
             c.clock_leeway = Duration::ZERO;
         })
         .start()
@@ -629,7 +629,7 @@ async fn d03_key_rotation_is_staged() {
     let (status, _) = api(&platform, Method::GET, "/v1/iam/identity", Some(&during), None, None).await;
     assert_eq!(status, StatusCode::OK);
     // Once every token it signed has expired, it is withdrawn.
-    tokio::time::sleep(Duration::from_millis(4000)).await;
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     assert_eq!(jwks_kids(&platform).await, vec![new_kid]);
 }
 
