@@ -219,8 +219,8 @@ async fn a05_code_verifier_without_registered_challenge_is_rejected() {
 
 #[tokio::test]
 async fn a06_codes_single_use_short_lived_bound_and_replay_revokes() {
-    let platform = Platform::builder().config(|c| c.auth_code_ttl = Duration::from_secs(1)).start().await;
-    assert_eq!(platform.state().config().auth_code_ttl, Duration::from_secs(1));
+    let platform = Platform::start().await;
+    assert_eq!(platform.state().config().auth_code_ttl, Duration::from_secs(60));
     let ada = user(&platform, "ada@example.com").await;
     let pair = pkce::Pair::new();
     let exchange = |code: String, client: &'static str| {
@@ -265,10 +265,23 @@ async fn a06_codes_single_use_short_lived_bound_and_replay_revokes() {
     let (_, body) = exchange(code, "other-app").await;
     assert_eq!(body["error"], "invalid_grant");
     // Short-lived (configured here to 1 s; never more than 60 s).
-    let code = authorize_code(&platform, &ada, "openid", &pair).await;
+    let short = Platform::builder().config(|c| c.auth_code_ttl = Duration::from_secs(1)).start().await;
+    let bob = user(&short, "bob@example.com").await;
+    let code = authorize_code(&short, &bob, "openid", &pair).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (_, body) = exchange(code, CLI_CLIENT_ID).await;
+    let (_, body) = token_request(
+        &short,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
+    assert!(body["error_description"].as_str().unwrap().contains("expired"));
     let capped = Platform::builder().config(|c| c.auth_code_ttl = Duration::from_secs(3600)).start().await;
     assert_eq!(capped.state().config().auth_code_ttl, Duration::from_secs(60));
 }
