@@ -45,5 +45,23 @@ if [ "${BASELINE:-1}" = 1 ]; then
   )
 fi
 
-HOME="$home" NO_COLOR=1 hyperfine --shell=none --warmup 10 --min-runs 50 --style basic \
-  --export-markdown /dev/stdout "${commands[@]}" 2>&1 | grep -E '^\|' || true
+HOME="$home" NO_COLOR=1 hyperfine --shell=none --warmup 10 --min-runs 50 --style none \
+  --export-json "$home/results.json" "${commands[@]}"
+python3 - "$home/results.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+by_name = {r["command"]: r for r in results}
+print("| command | median ms | mean ms | min ms | python client median ms | speed-up |")
+print("|---|---:|---:|---:|---:|---:|")
+for r in results:
+    if r["command"].startswith("python client"):
+        continue
+    base = by_name.get("python client: " + r["command"])
+    median = r["median"] * 1000
+    cells = [r["command"], f"{median:.2f}", f"{r['mean'] * 1000:.2f}", f"{r['min'] * 1000:.2f}"]
+    if base:
+        cells += [f"{base['median'] * 1000:.0f}", f"{base['median'] / r['median']:.0f}x"]
+    else:
+        cells += ["-", "-"]
+    print("| " + " | ".join(cells) + " |")
+PY
