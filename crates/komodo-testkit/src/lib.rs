@@ -7,6 +7,7 @@
 //!   pages over HTTP (GET the page, read its CSRF token, POST the form,
 //!   follow the 303 to the loopback redirect).
 //! - [`pkce`]: PKCE pairs and authorization URLs.
+//! - [`TempHome`]: a temporary `HOME` with `~/.komodo/credentials` helpers.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -33,9 +34,11 @@
 
 mod browser;
 mod database;
+mod home;
 pub mod pkce;
 mod platform;
 
 pub use browser::{Browser, BrowserError, BrowserResponse, Decision};
 pub use database::{TestDatabase, test_database_url};
+pub use home::TempHome;
 pub use platform::{Platform, PlatformBuilder, TestAccount, TestUser, test_config};
