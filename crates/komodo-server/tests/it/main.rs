@@ -6,6 +6,7 @@ mod flows;
 mod iam;
 mod jwt;
 mod ops;
+mod properties;
 mod replicas;
 mod security;
 mod store;
