@@ -22,8 +22,6 @@ use crate::store::iam::ServicePrincipalRow;
 pub struct TokenForm {
     #[serde(default = "empty_secret")]
     token: ClientSecret,
-    #[serde(default)]
-    token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
 }
@@ -76,7 +74,8 @@ pub async fn revoke(
     if token.is_empty() {
         return Err(OAuthError::invalid_request("token is required"));
     }
-    let _ = form.token_type_hint;
+    // `token_type_hint` is not needed: refresh tokens (`kmd_rt_...`) and
+    // JWT access tokens cannot be mistaken for each other.
     if let Some(family) = state.store().refresh_token_family(&token_hash(token)).await? {
         if family.client_id == caller.client_id() {
             state.store().revoke_family(&family.id).await?;
