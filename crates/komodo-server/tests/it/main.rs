@@ -5,6 +5,7 @@ mod device;
 mod flows;
 mod iam;
 mod jwt;
+mod keys;
 mod ops;
 mod properties;
 mod replicas;
