@@ -52,6 +52,9 @@ impl Server {
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen.clone(), source })?;
         let addr = listener.local_addr()?;
+        if config.issuer.is_none() && addr.ip().is_unspecified() {
+            tracing::warn!(%addr, "listening on an unspecified address without --issuer; tokens will name http://{addr} as issuer, set --issuer to the URL clients use");
+        }
         let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
         let (state, bootstrap) = AppState::open(config, issuer).await?;
         Ok(Server { listener, addr, state, bootstrap })
