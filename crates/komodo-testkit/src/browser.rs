@@ -146,6 +146,12 @@ impl Browser {
         self.finish(request.send().await?).await
     }
 
+    /// Points the browser at another replica of the same platform, keeping
+    /// its cookies (a load balancer without sticky sessions).
+    pub fn set_base(&mut self, platform_url: &str) {
+        self.base = platform_url.trim_end_matches('/').to_owned();
+    }
+
     /// Forgets all cookies (a different browser).
     pub fn clear_cookies(&self) {
         self.cookies.lock().expect("cookie jar").clear();

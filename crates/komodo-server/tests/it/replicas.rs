@@ -44,6 +44,33 @@ async fn two_replicas_on_postgres_behave_as_one() {
         api(&a, Method::GET, "/v1/iam/identity", Some(tokens.access_token.expose_secret()), None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "A sees B's revocation");
 
+    // A browser bounced between replicas completes the login: the request
+    // starts on A, the login and consent forms are posted to B, and A
+    // redeems the code.
+    let pair = komodo_testkit::pkce::Pair::new();
+    let mut browser = komodo_testkit::Browser::new(a.url());
+    let start =
+        browser.get(&komodo_testkit::pkce::authorize_url(a.url(), REDIRECT, "openid", "hop", &pair)).await.unwrap();
+    browser.set_base(b.url());
+    let login_path = start.location.unwrap().replace(a.url(), "");
+    let consent = browser.login(&login_path, &ada.email, &ada.password).await.unwrap();
+    let redirect = browser.consent(&consent.replace(b.url(), ""), komodo_testkit::Decision::Approve).await.unwrap();
+    let redirect = url::Url::parse(&redirect).unwrap();
+    assert_eq!(query(&redirect, "iss").as_deref(), Some(a.issuer()));
+    let code = query(&redirect, "code").unwrap();
+    let (status, body) = token_request(
+        &a,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
     // Service principals created through one are usable on the other.
     let account = a.create_account("acme", "x").await;
     let sp = a.create_service_principal(&account.slug, "etl").await;
