@@ -130,3 +130,34 @@ pub async fn require_admin(state: &AppState, principal: &Principal, account_id: 
         },
     }
 }
+
+/// What a principal may do in one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAccess {
+    /// The account.
+    pub account_id: String,
+    /// The user's role; `None` for a service principal (which acts in its
+    /// own account with member rights).
+    pub role: Option<Role>,
+}
+
+/// Checks that `principal` may act in `account_id` at all: a user who is a
+/// member (any role) or a service principal of that very account (T01,
+/// T02). The gateway authorises every request with this.
+pub async fn account_access(
+    state: &AppState,
+    principal: &Principal,
+    account_id: &str,
+) -> Result<AccountAccess, ApiFailure> {
+    let denied = || ApiFailure::forbidden("you do not have access to this account");
+    match principal {
+        Principal::ServicePrincipal { principal, .. } if principal.account_id == account_id => {
+            Ok(AccountAccess { account_id: account_id.to_owned(), role: None })
+        }
+        Principal::ServicePrincipal { .. } => Err(denied()),
+        Principal::User { user, .. } => match state.store().role_of(&user.id, account_id).await? {
+            Some(role) => Ok(AccountAccess { account_id: account_id.to_owned(), role: Some(role) }),
+            None => Err(denied()),
+        },
+    }
+}

@@ -267,3 +267,31 @@ async fn t03_only_account_admins_manage_service_principals() {
             .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn account_access_is_membership_or_own_account() {
+    use komodo_server::iam::auth::{account_access, authenticate};
+    let w = world().await;
+    let state = w.platform.state();
+    let principal = |token: &str| {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        async move { authenticate(state, &headers).await.unwrap() }
+    };
+    let cases = [
+        (&w.admin_a, &w.a.id, Some(Some(Role::Admin))),
+        (&w.member_a, &w.a.id, Some(Some(Role::Member))),
+        (&w.member_a, &w.b.id, None),
+        (&w.admin_b, &w.a.id, None),
+        (&w.sp_a, &w.a.id, Some(None)),
+        (&w.sp_a, &w.b.id, None),
+    ];
+    for (token, account, expected) in cases {
+        let who = principal(token).await;
+        let got = account_access(state, &who, account).await;
+        match expected {
+            Some(role) => assert_eq!(got.unwrap().role, role),
+            None => assert_eq!(got.unwrap_err().status, StatusCode::FORBIDDEN),
+        }
+    }
+}
