@@ -93,7 +93,17 @@ impl Store {
             Backend::Postgres => options.max_connections(16),
         };
         let pool = options.connect(url).await?;
-        MIGRATOR.run(&pool).await?;
+        // Another process (the admin CLI, a second replica) may be applying
+        // the same migrations to a fresh SQLite file, which has no migration
+        // lock: give it a moment and look again before failing.
+        let mut attempt = 0;
+        while let Err(error) = MIGRATOR.run(&pool).await {
+            attempt += 1;
+            if attempt == 5 {
+                return Err(error.into());
+            }
+            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+        }
         Ok(Store { pool, backend })
     }
 

@@ -260,3 +260,18 @@ async fn concurrent_redemptions_have_one_winner_on_postgres() {
     platform.stop().await;
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn concurrent_first_starts_on_one_sqlite_file_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("race.db").display());
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await.map(|_| ()) })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
+}
