@@ -42,7 +42,8 @@ enum Command {
 /// Where the state lives.
 #[derive(Debug, Clone, Args)]
 struct StoreArgs {
-    /// Data directory (SQLite database and master key).
+    /// Data directory (SQLite database and master key); default
+    /// `$XDG_DATA_HOME/komodo-server`, else `~/.local/share/komodo-server`.
     #[arg(long, env = config::ENV_DATA_DIR)]
     data_dir: Option<PathBuf>,
     /// Database URL (`sqlite://...` or `postgres://...`); default SQLite in the data directory.
