@@ -291,3 +291,38 @@ async fn binary_serves_admin_commands_work_while_it_runs_and_sigterm_shuts_down(
     assert!(!rest.contains(sp["client_secret"].as_str().unwrap()));
     assert!(!rest.contains("a long password"));
 }
+
+#[test]
+fn environment_variables_configure_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = binary()
+        .env("KOMODO_SERVER_LISTEN", "127.0.0.1:0")
+        .env("KOMODO_SERVER_DATA_DIR", dir.path())
+        .env("KOMODO_SERVER_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut listening = None;
+    for _ in 0..100 {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            listening = Some(url.to_owned());
+            break;
+        }
+        // Log lines are JSON objects; the two announcements are plain text.
+        if line.starts_with('{') {
+            serde_json::from_str::<serde_json::Value>(&line).expect("a JSON log line");
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let url = listening.unwrap_or_else(|| panic!("no `listening on` line:\n{seen}"));
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
+    assert!(dir.path().join("master.key").exists() && dir.path().join("komodo.db").exists());
+}
