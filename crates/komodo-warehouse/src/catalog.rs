@@ -1,0 +1,293 @@
+//! Each account's catalog: `<root>/<account>/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet`
+//! as read-only DataFusion tables, overlaid per session with the session's
+//! temporary tables.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider, Session, TableProvider};
+use datafusion::common::{Constraints, Statistics};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+
+use crate::WarehouseError;
+
+/// `database -> schema -> table -> provider`.
+pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>;
+
+/// An account's subscription data, loaded from its directory.
+#[derive(Debug, Default)]
+pub(crate) struct AccountData {
+    pub(crate) tables: Tables,
+}
+
+/// Whether `name` may be used as one path segment of the warehouse
+/// directory (account ids, database, schema and table directories).
+pub(crate) fn is_safe_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+}
+
+fn subdirs(path: &Path) -> Result<Vec<(String, PathBuf)>, WarehouseError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(WarehouseError::Io { path: path.to_owned(), source }),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| WarehouseError::Io { path: path.to_owned(), source })?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if !is_safe_segment(&name) || name.starts_with('_') {
+            continue;
+        }
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn has_parquet(path: &Path) -> bool {
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".parquet")))
+        .unwrap_or(false)
+}
+
+/// Loads an account's tables from `account_dir`.
+pub(crate) async fn load_account(account_dir: &Path) -> Result<AccountData, WarehouseError> {
+    let ctx = SessionContext::new();
+    let state = ctx.state();
+    let mut tables: Tables = BTreeMap::new();
+    for (db, db_path) in subdirs(account_dir)? {
+        for (schema, schema_path) in subdirs(&db_path)? {
+            for (table, table_path) in subdirs(&schema_path)? {
+                if !has_parquet(&table_path) {
+                    continue;
+                }
+                let provider = listing_table(&state, &table_path).await?;
+                tables
+                    .entry(db.clone())
+                    .or_default()
+                    .entry(schema.clone())
+                    .or_default()
+                    .insert(table, Arc::new(ReadOnlyTable(provider)));
+            }
+        }
+    }
+    Ok(AccountData { tables })
+}
+
+async fn listing_table(state: &dyn Session, dir: &Path) -> Result<Arc<dyn TableProvider>, WarehouseError> {
+    let err = |e: DataFusionError| WarehouseError::Internal(format!("table at {}: {e}", dir.display()));
+    let mut text = dir.to_string_lossy().into_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = ListingTableUrl::parse(&text).map_err(err)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let schema = options.infer_schema(state, &url).await.map_err(err)?;
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config).map_err(err)?))
+}
+
+/// A subscription table: scans delegate to the Parquet listing, every write
+/// is refused (SECURITY.md T04: SQL cannot change subscription data).
+#[derive(Debug)]
+pub(crate) struct ReadOnlyTable(pub(crate) Arc<dyn TableProvider>);
+
+fn read_only() -> DataFusionError {
+    DataFusionError::Plan("subscription data is read-only; only temporary tables can be changed".into())
+}
+
+#[async_trait]
+impl TableProvider for ReadOnlyTable {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+    fn constraints(&self) -> Option<&Constraints> {
+        self.0.constraints()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+    fn statistics(&self) -> Option<Statistics> {
+        self.0.statistics()
+    }
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        _input: Arc<dyn ExecutionPlan>,
+        _insert_op: InsertOp,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(read_only())
+    }
+    async fn delete_from(&self, _state: &dyn Session, _filters: Vec<Expr>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(read_only())
+    }
+    async fn update(
+        &self,
+        _state: &dyn Session,
+        _assignments: Vec<(String, Expr)>,
+        _filters: Vec<Expr>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(read_only())
+    }
+    async fn truncate(&self, _state: &dyn Session) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(read_only())
+    }
+}
+
+/// A fully qualified, case-exact table name.
+pub(crate) type TableKey = (String, String, String);
+
+/// What a session sees: the account's data (shared, reloadable) and its own
+/// temporary tables.
+#[derive(Debug)]
+pub(crate) struct SessionTables {
+    pub(crate) account: Arc<RwLock<Arc<AccountData>>>,
+    pub(crate) temps: Mutex<BTreeMap<TableKey, Arc<MemTable>>>,
+}
+
+impl SessionTables {
+    pub(crate) fn data(&self) -> Arc<AccountData> {
+        self.account.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<MemTable>> {
+        self.temps.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+    pub(crate) fn is_temp(&self, key: &TableKey) -> bool {
+        self.temp(key).is_some()
+    }
+    pub(crate) fn subscription_has(&self, key: &TableKey) -> bool {
+        self.data().tables.get(&key.0).and_then(|s| s.get(&key.1)).is_some_and(|t| t.contains_key(&key.2))
+    }
+    pub(crate) fn database_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.data().tables.keys().cloned().collect();
+        names.extend(self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys().map(|k| k.0.clone()));
+        names
+    }
+    pub(crate) fn schema_names(&self, db: &str) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> =
+            self.data().tables.get(db).map(|s| s.keys().cloned().collect()).unwrap_or_default();
+        names.extend(
+            self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys().filter(|k| k.0 == db).map(|k| k.1.clone()),
+        );
+        names
+    }
+    /// `(name, is_temporary)` of the tables in `db.schema`.
+    pub(crate) fn table_names(&self, db: &str, schema: &str) -> BTreeMap<String, bool> {
+        let mut names: BTreeMap<String, bool> = self
+            .data()
+            .tables
+            .get(db)
+            .and_then(|s| s.get(schema))
+            .map(|t| t.keys().map(|k| (k.clone(), false)).collect())
+            .unwrap_or_default();
+        for k in self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys() {
+            if k.0 == db && k.1 == schema {
+                names.insert(k.2.clone(), true);
+            }
+        }
+        names
+    }
+}
+
+/// The session's catalog list: one catalog per database.
+#[derive(Debug)]
+pub(crate) struct SessionCatalogList(pub(crate) Arc<SessionTables>);
+
+impl CatalogProviderList for SessionCatalogList {
+    fn register_catalog(&self, _name: String, _catalog: Arc<dyn CatalogProvider>) -> Option<Arc<dyn CatalogProvider>> {
+        None
+    }
+    fn catalog_names(&self) -> Vec<String> {
+        self.0.database_names().into_iter().collect()
+    }
+    fn catalog(&self, name: &str) -> Option<Arc<dyn CatalogProvider>> {
+        self.0
+            .database_names()
+            .contains(name)
+            .then(|| Arc::new(SessionCatalog { db: name.to_owned(), tables: self.0.clone() }) as _)
+    }
+}
+
+#[derive(Debug)]
+struct SessionCatalog {
+    db: String,
+    tables: Arc<SessionTables>,
+}
+
+impl CatalogProvider for SessionCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.tables.schema_names(&self.db).into_iter().collect()
+    }
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.tables.schema_names(&self.db).contains(name).then(|| {
+            Arc::new(SessionSchema { db: self.db.clone(), schema: name.to_owned(), tables: self.tables.clone() }) as _
+        })
+    }
+}
+
+#[derive(Debug)]
+struct SessionSchema {
+    db: String,
+    schema: String,
+    tables: Arc<SessionTables>,
+}
+
+#[async_trait]
+impl SchemaProvider for SessionSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.tables.table_names(&self.db, &self.schema).into_keys().collect()
+    }
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let key = (self.db.clone(), self.schema.clone(), name.to_owned());
+        if let Some(t) = self.tables.temp(&key) {
+            return Ok(Some(t));
+        }
+        Ok(self.tables.data().tables.get(&self.db).and_then(|s| s.get(&self.schema)).and_then(|t| t.get(name)).cloned())
+    }
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.table_names(&self.db, &self.schema).contains_key(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_segments_are_refused() {
+        for bad in ["", "..", ".", "a/b", "a\\b", ".hidden", "x y", "ä"] {
+            assert!(!is_safe_segment(bad), "{bad}");
+        }
+        for good in ["DEMO", "HEALTHCARE", "0b6f7a4e-1d2c-4f11-9e0a-3c4d5e6f7a8b", "my_table$1"] {
+            assert!(is_safe_segment(good), "{good}");
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Snowflake dialect on DataFusion: identifier case rules, positional
+//! parameters, and rewrites of Snowflake functions and clauses that
+//! DataFusion lacks (`IFF`, `DATEADD`, `DATEDIFF`, `TOP`, `LISTAGG`, ...).
+//!
+//! Two passes:
+//! 1. [`prepare`] works on tokens and edits the original text in place:
+//!    unquoted identifiers become UPPERCASE (Snowflake stores them so; quoted
+//!    identifiers keep their case), `?` and `:N` become DataFusion's `$N`.
+//!    Everything else, string literals included, is copied byte for byte.
+//! 2. [`rewrite`] works on the parsed statement (AST nodes, never text):
+//!    Snowflake functions are replaced by equivalent DataFusion expressions,
+//!    `TOP n` becomes `LIMIT n`, and `CURRENT_ACCOUNT()` and friends become
+//!    literals of the session's values.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    self, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident, LimitClause,
+    ObjectName, ObjectNamePart, Query, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::WarehouseError;
+
+/// The result of [`prepare`]: SQL text for DataFusion's parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Prepared {
+    pub(crate) sql: String,
+}
+
+fn byte_offsets(sql: &str) -> Vec<usize> {
+    // Byte offset of the start of each line (1-based lines -> index line-1).
+    let mut starts = vec![0];
+    for (i, c) in sql.char_indices() {
+        if c == '\n' {
+            starts.push(i + 1);
+        }
+    }
+    starts
+}
+
+fn offset_of(sql: &str, lines: &[usize], line: u64, column: u64) -> Option<usize> {
+    let start = *lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let col = usize::try_from(column).ok()?.checked_sub(1)?;
+    let rest = &sql[start..];
+    Some(start + rest.char_indices().nth(col).map(|(i, _)| i).unwrap_or(rest.len()))
+}
+
+/// Token pass: uppercase unquoted identifiers and keywords, number the
+/// placeholders. String literals and quoted identifiers are untouched.
+pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
+    let dialect = SnowflakeDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    let lines = byte_offsets(sql);
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut copied = 0usize;
+    let mut next_question = 0usize;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let start = offset_of(sql, &lines, t.span.start.line, t.span.start.column);
+        let end = offset_of(sql, &lines, t.span.end.line, t.span.end.column);
+        let (Some(start), Some(end)) = (start, end) else {
+            i += 1;
+            continue;
+        };
+        let replacement = match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => Some((end, w.value.to_uppercase())),
+            Token::Placeholder(p) if p.starts_with('?') => {
+                let n = if p.len() > 1 {
+                    p[1..].to_owned()
+                } else {
+                    next_question += 1;
+                    next_question.to_string()
+                };
+                Some((end, format!("${n}")))
+            }
+            Token::Colon => match tokens.get(i + 1) {
+                Some(next)
+                    if matches!(&next.token, Token::Number(n, false) if n.chars().all(|c| c.is_ascii_digit()))
+                        && next.span.start == t.span.end =>
+                {
+                    let Token::Number(n, _) = &next.token else { unreachable!() };
+                    let next_end = offset_of(sql, &lines, next.span.end.line, next.span.end.column);
+                    i += 1;
+                    next_end.map(|e| (e, format!("${n}")))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((end, text)) = replacement {
+            if start >= copied {
+                out.push_str(&sql[copied..start]);
+                out.push_str(&text);
+                copied = end;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[copied..]);
+    Ok(Prepared { sql: out })
+}
+
+/// The session values that [`rewrite`] substitutes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionValues {
+    pub(crate) account: String,
+    pub(crate) database: Option<String>,
+    pub(crate) schema: Option<String>,
+}
+
+/// AST pass: Snowflake functions and `TOP`.
+pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Result<(), WarehouseError> {
+    let mut v = Rewriter { session, error: None };
+    let _ = statement.visit(&mut v);
+    match v.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Rewriter<'a> {
+    session: &'a SessionValues,
+    error: Option<WarehouseError>,
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            if let Some(top) = select.top.take() {
+                if top.percent || top.with_ties {
+                    self.error =
+                        Some(WarehouseError::Compilation("TOP ... PERCENT / WITH TIES is not supported".into()));
+                    return ControlFlow::Break(());
+                }
+                let limit = match top.quantity {
+                    Some(TopQuantity::Constant(n)) => Expr::value(Value::Number(n.to_string(), false)),
+                    Some(TopQuantity::Expr(e)) => e,
+                    None => return ControlFlow::Continue(()),
+                };
+                if query.limit_clause.is_none() {
+                    query.limit_clause =
+                        Some(LimitClause::LimitOffset { limit: Some(limit), offset: None, limit_by: vec![] });
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match self.rewrite_expr(expr) {
+            Ok(Some(new)) => {
+                *expr = new;
+                ControlFlow::Continue(())
+            }
+            Ok(None) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+fn function_name(f: &ast::Function) -> Option<String> {
+    match f.name.0.as_slice() {
+        [ObjectNamePart::Identifier(id)] if id.quote_style.is_none() => Some(id.value.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+fn plain_args(f: &ast::Function) -> Option<Vec<Expr>> {
+    match &f.args {
+        FunctionArguments::None => Some(vec![]),
+        FunctionArguments::List(list) if list.clauses.is_empty() && list.duplicate_treatment.is_none() => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn string(s: &str) -> Expr {
+    Expr::value(Value::SingleQuotedString(s.to_owned()))
+}
+
+/// Parses a template expression and replaces the identifiers `__0`, `__1`,
+/// ... with the given argument expressions (AST nodes, never text).
+fn template(text: &str, args: &[Expr]) -> Result<Expr, WarehouseError> {
+    let dialect = SnowflakeDialect {};
+    let mut expr = Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| WarehouseError::Internal(format!("template {text}: {e}")))?;
+    let _ = ast::visit_expressions_mut(&mut expr, |e| {
+        if let Expr::Identifier(Ident { value, .. }) = e {
+            if let Some(i) = value.strip_prefix("__").and_then(|n| n.parse::<usize>().ok()) {
+                if let Some(arg) = args.get(i) {
+                    *e = Expr::Nested(Box::new(arg.clone()));
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(expr)
+}
+
+/// Snowflake date/time part names and their abbreviations.
+fn date_part(e: &Expr) -> Option<&'static str> {
+    let name = match e {
+        Expr::Identifier(id) => id.value.to_ascii_uppercase(),
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => s.to_ascii_uppercase(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(match name.as_str() {
+        "YEAR" | "Y" | "YY" | "YYY" | "YYYY" | "YR" | "YEARS" | "YRS" => "year",
+        "QUARTER" | "Q" | "QTR" | "QTRS" | "QUARTERS" => "quarter",
+        "MONTH" | "MM" | "MON" | "MONS" | "MONTHS" => "month",
+        "WEEK" | "W" | "WK" | "WEEKOFYEAR" | "WOY" | "WY" | "WEEKS" => "week",
+        "DAY" | "D" | "DD" | "DAYS" | "DAYOFMONTH" => "day",
+        "HOUR" | "H" | "HH" | "HR" | "HOURS" | "HRS" => "hour",
+        "MINUTE" | "M" | "MI" | "MIN" | "MINUTES" | "MINS" => "minute",
+        "SECOND" | "S" | "SEC" | "SECONDS" | "SECS" => "second",
+        "MILLISECOND" | "MS" | "MSEC" | "MILLISECONDS" => "millisecond",
+        "MICROSECOND" | "US" | "USEC" | "MICROSECONDS" => "microsecond",
+        "NANOSECOND" | "NS" | "NSEC" | "NANOSEC" | "NSECOND" | "NANOSECONDS" => "nanosecond",
+        _ => return None,
+    })
+}
+
+/// Snowflake's format elements (`YYYY-MM-DD HH24:MI:SS`) as chrono's.
+pub(crate) fn snowflake_format_to_chrono(fmt: &str) -> String {
+    const ELEMENTS: &[(&str, &str)] = &[
+        ("YYYY", "%Y"),
+        ("HH24", "%H"),
+        ("HH12", "%I"),
+        ("FF9", "%9f"),
+        ("FF6", "%6f"),
+        ("FF3", "%3f"),
+        ("MON", "%b"),
+        ("DY", "%a"),
+        ("YY", "%y"),
+        ("MM", "%m"),
+        ("DD", "%d"),
+        ("HH", "%H"),
+        ("MI", "%M"),
+        ("SS", "%S"),
+        ("AM", "%p"),
+        ("PM", "%p"),
+        ("FF", "%f"),
+    ];
+    let mut out = String::new();
+    let mut rest = fmt;
+    'outer: while !rest.is_empty() {
+        let upper = rest.to_ascii_uppercase();
+        for (sf, chrono) in ELEMENTS {
+            if upper.starts_with(sf) {
+                out.push_str(chrono);
+                rest = &rest[sf.len()..];
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '%' {
+            out.push_str("%%");
+        } else if c != '"' {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+impl Rewriter<'_> {
+    fn rewrite_expr(&self, expr: &Expr) -> Result<Option<Expr>, WarehouseError> {
+        let Expr::Function(f) = expr else { return Ok(None) };
+        let Some(name) = function_name(f) else { return Ok(None) };
+        if f.over.is_some() || f.filter.is_some() {
+            return Ok(None);
+        }
+        if name == "LISTAGG" {
+            return Ok(Some(listagg(f)?));
+        }
+        let Some(args) = plain_args(f) else { return Ok(None) };
+        let arity = |n: usize| -> Result<(), WarehouseError> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(WarehouseError::Compilation(format!("function {name} takes {n} argument(s), {} given", args.len())))
+            }
+        };
+        let opt = |v: &Option<String>| v.as_deref().map(string).unwrap_or_else(|| Expr::value(Value::Null));
+        Ok(Some(match name.as_str() {
+            "CURRENT_ACCOUNT" | "CURRENT_ACCOUNT_NAME" => string(&self.session.account),
+            "CURRENT_DATABASE" => opt(&self.session.database),
+            "CURRENT_SCHEMA" => opt(&self.session.schema),
+            "CURRENT_WAREHOUSE" | "CURRENT_ROLE" if args.is_empty() => Expr::value(Value::Null),
+            "CURRENT_VERSION" if args.is_empty() => string(env!("CARGO_PKG_VERSION")),
+            "IFF" => {
+                arity(3)?;
+                template("CASE WHEN __0 THEN __1 ELSE __2 END", &args)?
+            }
+            "ZEROIFNULL" => {
+                arity(1)?;
+                template("coalesce(__0, 0)", &args)?
+            }
+            "NULLIFZERO" => {
+                arity(1)?;
+                template("nullif(__0, 0)", &args)?
+            }
+            "DIV0" => {
+                arity(2)?;
+                template("CASE WHEN __1 = 0 THEN 0 ELSE CAST(__0 AS DOUBLE) / __1 END", &args)?
+            }
+            "DIV0NULL" => {
+                arity(2)?;
+                template("CASE WHEN __1 = 0 OR __1 IS NULL THEN 0 ELSE CAST(__0 AS DOUBLE) / __1 END", &args)?
+            }
+            "TO_VARCHAR" | "TO_CHAR" if args.len() == 1 => template("CAST(__0 AS VARCHAR)", &args)?,
+            "TO_VARCHAR" | "TO_CHAR" if args.len() == 2 => match &args[1] {
+                Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(_)) => {
+                    let Value::SingleQuotedString(fmt) = &v.value else { unreachable!() };
+                    template("to_char(__0, __1)", &[args[0].clone(), string(&snowflake_format_to_chrono(fmt))])?
+                }
+                _ => return Ok(None),
+            },
+            "TO_DATE" | "DATE" if args.len() == 2 => match &args[1] {
+                Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(_)) => {
+                    let Value::SingleQuotedString(fmt) = &v.value else { unreachable!() };
+                    template("to_date(__0, __1)", &[args[0].clone(), string(&snowflake_format_to_chrono(fmt))])?
+                }
+                _ => return Ok(None),
+            },
+            "TO_DATE" | "DATE" if args.len() == 1 => template("CAST(__0 AS DATE)", &args)?,
+            "TO_TIMESTAMP" | "TO_TIMESTAMP_NTZ" if args.len() == 1 => template("CAST(__0 AS TIMESTAMP)", &args)?,
+            "TO_NUMBER" | "TO_DECIMAL" | "TO_NUMERIC" if args.len() == 1 => {
+                template("CAST(__0 AS DECIMAL(38, 0))", &args)?
+            }
+            "TO_DOUBLE" if args.len() == 1 => template("CAST(__0 AS DOUBLE)", &args)?,
+            "TO_BOOLEAN" if args.len() == 1 => template("CAST(__0 AS BOOLEAN)", &args)?,
+            "DATEADD" | "TIMESTAMPADD" => {
+                arity(3)?;
+                let part = date_part(&args[0]).ok_or_else(|| {
+                    WarehouseError::Compilation(format!("invalid date or time part in {name}: {}", args[0]))
+                })?;
+                let interval = format!("INTERVAL '1 {part}'");
+                template(&format!("__2 + __1 * {interval}"), &args)?
+            }
+            "DATEDIFF" | "TIMESTAMPDIFF" => {
+                arity(3)?;
+                let part = date_part(&args[0]).ok_or_else(|| {
+                    WarehouseError::Compilation(format!("invalid date or time part in {name}: {}", args[0]))
+                })?;
+                let text = match part {
+                    "year" => "date_part('year', __2) - date_part('year', __1)".to_owned(),
+                    "quarter" => "(date_part('year', __2) * 4 + date_part('quarter', __2)) - (date_part('year', __1) * 4 + date_part('quarter', __1))".to_owned(),
+                    "month" => "(date_part('year', __2) * 12 + date_part('month', __2)) - (date_part('year', __1) * 12 + date_part('month', __1))".to_owned(),
+                    unit => {
+                        let (trunc, seconds) = match unit {
+                            "week" => ("week", "604800"),
+                            "day" => ("day", "86400"),
+                            "hour" => ("hour", "3600"),
+                            "minute" => ("minute", "60"),
+                            _ => ("second", "1"),
+                        };
+                        format!(
+                            "(date_part('epoch', date_trunc('{trunc}', CAST(__2 AS TIMESTAMP))) - date_part('epoch', date_trunc('{trunc}', CAST(__1 AS TIMESTAMP)))) / {seconds}"
+                        )
+                    }
+                };
+                template(&format!("CAST(({text}) AS BIGINT)"), &args)?
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// `LISTAGG(x [, sep]) [WITHIN GROUP (ORDER BY ...)]` as
+/// `string_agg(x, sep ORDER BY ...)`.
+fn listagg(f: &ast::Function) -> Result<Expr, WarehouseError> {
+    let mut f = f.clone();
+    f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("string_agg"))]);
+    let FunctionArguments::List(list) = &mut f.args else {
+        return Err(WarehouseError::Compilation("LISTAGG needs an argument".into()));
+    };
+    if list.args.len() == 1 {
+        list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(string(""))));
+    }
+    let order = std::mem::take(&mut f.within_group);
+    if !order.is_empty() {
+        list.clauses.push(FunctionArgumentClause::OrderBy(order));
+    }
+    Ok(Expr::Function(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_uppercased_strings_are_not() {
+        let p = prepare("select a, \"b\" from demo.healthcare.claims where x = 'it''s lower' -- c\n").unwrap();
+        assert_eq!(p.sql, "SELECT A, \"b\" FROM DEMO.HEALTHCARE.CLAIMS WHERE X = 'it''s lower' -- c\n");
+    }
+
+    #[test]
+    fn placeholders_are_numbered() {
+        assert_eq!(prepare("select ?, ? where a = ?").unwrap().sql, "SELECT $1, $2 WHERE A = $3");
+        assert_eq!(prepare("select :2, :1").unwrap().sql, "SELECT $2, $1");
+        assert_eq!(prepare("select '?', ':1'").unwrap().sql, "SELECT '?', ':1'");
+        assert_eq!(prepare("select x::int").unwrap().sql, "SELECT X::INT");
+    }
+
+    #[test]
+    fn multi_line_and_unicode_offsets() {
+        let p = prepare("select 'é',\n  ä_col\nfrom t").unwrap();
+        assert_eq!(p.sql, "SELECT 'é',\n  Ä_COL\nFROM T");
+    }
+
+    #[test]
+    fn snowflake_formats() {
+        assert_eq!(snowflake_format_to_chrono("YYYY-MM-DD HH24:MI:SS"), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(snowflake_format_to_chrono("mon dd, yyyy"), "%b %d, %Y");
+    }
+}

@@ -1,0 +1,779 @@
+//! The embedded engine: sessions over each account's catalog, statements
+//! under a time limit, a memory limit and a cancellation token.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{ParamValues, TableReference};
+use datafusion::config::Dialect;
+use datafusion::datasource::MemTable;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::{DataFrame, SessionConfig};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, ShowStatementOptions, Statement, Use};
+use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
+use futures::{Stream, StreamExt};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TableKey};
+use crate::dialect::{self, SessionValues};
+use crate::{Param, WarehouseError};
+
+/// Limits and tuning of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The longest a statement may run, result streaming included
+    /// (Snowflake's `STATEMENT_TIMEOUT_IN_SECONDS`). Default 5 minutes.
+    pub statement_timeout: Duration,
+    /// The memory a session's statements may use at once, in bytes. There
+    /// is no spilling to disk, so a statement that needs more fails with
+    /// [`WarehouseError::MemoryLimit`]. Default 1 GiB.
+    pub session_memory_limit: usize,
+    /// Rows per Arrow batch. Default 8192.
+    pub batch_size: usize,
+    /// Parallelism of one statement (DataFusion's `target_partitions`).
+    /// Default: the number of CPUs.
+    pub target_partitions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            statement_timeout: Duration::from_secs(300),
+            session_memory_limit: 1 << 30,
+            batch_size: 8192,
+            target_partitions: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
+    }
+}
+
+/// A session's identifier (a random UUID); meaningful only together with
+/// the account that opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub uuid::Uuid);
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What kind of statement ran (the gateway derives Snowflake's
+/// `statementTypeId` and the DB-API `rowcount` from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatementKind {
+    /// `SELECT`, `WITH`, `VALUES`.
+    Query,
+    /// `INSERT` into a temporary table.
+    Insert,
+    /// `CREATE TEMPORARY TABLE`.
+    CreateTable,
+    /// `DROP TABLE` of a temporary table.
+    DropTable,
+    /// `USE DATABASE` / `USE SCHEMA`.
+    Use,
+    /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW DATABASES`.
+    Show,
+    /// Accepted and ignored: `BEGIN`, `COMMIT`, `ROLLBACK`, `ALTER SESSION SET`.
+    NoOp,
+}
+
+impl StatementKind {
+    /// Snowflake's `statementTypeId` for this kind (the connectors use it to
+    /// decide whether `rowcount` is the number of rows or of rows changed).
+    pub fn snowflake_statement_type_id(self) -> i64 {
+        match self {
+            StatementKind::Query | StatementKind::Show => 0x1000,
+            StatementKind::Insert => 0x3000 + 0x100,
+            StatementKind::CreateTable | StatementKind::DropTable => 0x6000 + 0x200,
+            StatementKind::Use | StatementKind::NoOp => 0x4000,
+        }
+    }
+}
+
+/// A finished statement's result, fully collected.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// What ran.
+    pub kind: StatementKind,
+    /// The result's Arrow schema.
+    pub schema: SchemaRef,
+    /// The result rows.
+    pub batches: Vec<RecordBatch>,
+    /// Rows inserted, for DML.
+    pub rows_affected: Option<u64>,
+}
+
+impl QueryResult {
+    /// The number of rows in [`QueryResult::batches`].
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A statement's result as a stream of Arrow batches, still under the
+/// statement's time limit and cancellation token: polling it after the
+/// deadline yields [`WarehouseError::Timeout`], after cancellation
+/// [`WarehouseError::Cancelled`]. Dropping it stops the statement.
+pub struct QueryStream {
+    /// What ran.
+    pub kind: StatementKind,
+    /// The result's Arrow schema.
+    pub schema: SchemaRef,
+    /// Rows inserted, for DML.
+    pub rows_affected: Option<u64>,
+    inner: Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>,
+}
+
+impl std::fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryStream").field("kind", &self.kind).field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+impl Stream for QueryStream {
+    type Item = Result<RecordBatch, WarehouseError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl QueryStream {
+    /// Collects the remaining batches.
+    pub async fn collect(mut self) -> Result<QueryResult, WarehouseError> {
+        let mut batches = Vec::new();
+        while let Some(batch) = self.next().await {
+            batches.push(batch?);
+        }
+        Ok(QueryResult { kind: self.kind, schema: self.schema, batches, rows_affected: self.rows_affected })
+    }
+
+    fn ready(kind: StatementKind, schema: SchemaRef, batches: Vec<RecordBatch>, rows_affected: Option<u64>) -> Self {
+        Self { kind, schema, rows_affected, inner: Box::pin(futures::stream::iter(batches.into_iter().map(Ok))) }
+    }
+}
+
+/// Wraps a DataFusion stream with the deadline and the cancellation token.
+struct Limited {
+    inner: SendableRecordBatchStream,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    done: bool,
+}
+
+impl Stream for Limited {
+    type Item = Result<RecordBatch, WarehouseError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.cancelled.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            return Poll::Ready(Some(Err(WarehouseError::Cancelled)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            let timeout = self.timeout;
+            return Poll::Ready(Some(Err(WarehouseError::Timeout(timeout))));
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                Poll::Ready(Some(Err(WarehouseError::from_datafusion(e))))
+            }
+            Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(b))),
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+use std::future::Future as _;
+
+struct SessionEntry {
+    account_id: String,
+    tables: Arc<SessionTables>,
+    current: Mutex<(Option<String>, Option<String>)>,
+    base: SessionState,
+}
+
+/// The embedded warehouse over a directory of accounts:
+/// `<root>/<account_id>/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet`.
+///
+/// Cheap to share (`Arc<Engine>`); every method takes `&self`.
+pub struct Engine {
+    root: PathBuf,
+    config: EngineConfig,
+    accounts: Mutex<HashMap<String, Arc<RwLock<Arc<AccountData>>>>>,
+    sessions: RwLock<HashMap<SessionId, Arc<SessionEntry>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn status_result(kind: StatementKind, message: String) -> QueryStream {
+    let schema = Arc::new(Schema::new(vec![Field::new("status", DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![message])) as ArrayRef])
+        .expect("one utf8 column");
+    QueryStream::ready(kind, schema, vec![batch], None)
+}
+
+fn not_allowed(what: &str) -> WarehouseError {
+    WarehouseError::NotAllowed(format!(
+        "{what} is not allowed: the embedded warehouse runs queries on the account's data and the session's temporary tables only"
+    ))
+}
+
+fn object_name_parts(name: &ObjectName) -> Vec<String> {
+    name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect()
+}
+
+impl Engine {
+    /// An engine over `root` (created if missing).
+    pub fn new(root: impl Into<PathBuf>, config: EngineConfig) -> Result<Self, WarehouseError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|source| WarehouseError::Io { path: root.clone(), source })?;
+        Ok(Self { root, config, accounts: Mutex::default(), sessions: RwLock::default() })
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The engine's limits.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The directory of an account's subscription data (where
+    /// [`crate::demo::generate`] writes).
+    pub fn account_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
+        if !catalog::is_safe_segment(account_id) {
+            return Err(WarehouseError::SessionNotFound);
+        }
+        Ok(self.root.join(account_id))
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Arc<RwLock<Arc<AccountData>>>, WarehouseError> {
+        if let Some(a) = self.accounts.lock().unwrap_or_else(|e| e.into_inner()).get(account_id) {
+            return Ok(a.clone());
+        }
+        let data = catalog::load_account(&self.account_dir(account_id)?).await?;
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(accounts.entry(account_id.to_owned()).or_insert_with(|| Arc::new(RwLock::new(Arc::new(data)))).clone())
+    }
+
+    /// Re-reads an account's directory (after loading data into it); open
+    /// sessions see the new tables from their next statement.
+    pub async fn reload_account(&self, account_id: &str) -> Result<(), WarehouseError> {
+        let data = Arc::new(catalog::load_account(&self.account_dir(account_id)?).await?);
+        let cell = self.account(account_id).await?;
+        *cell.write().unwrap_or_else(|e| e.into_inner()) = data;
+        Ok(())
+    }
+
+    /// Opens a session on `account_id`'s warehouse with an optional current
+    /// database and schema (names as given: pass Snowflake's stored,
+    /// usually UPPERCASE, form).
+    pub async fn open_session(
+        &self,
+        account_id: &str,
+        database: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<SessionId, WarehouseError> {
+        let account = self.account(account_id).await?;
+        let tables = Arc::new(SessionTables { account, temps: Mutex::default() });
+        let mut config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_batch_size(self.config.batch_size)
+            .with_target_partitions(self.config.target_partitions.max(1));
+        {
+            let options = config.options_mut();
+            options.sql_parser.enable_ident_normalization = false;
+            options.sql_parser.dialect = Dialect::Snowflake;
+        }
+        let pool = TrackConsumersPool::new(
+            GreedyMemoryPool::new(self.config.session_memory_limit),
+            std::num::NonZeroUsize::new(3).expect("3 > 0"),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .build_arc()
+            .map_err(WarehouseError::from_datafusion)?;
+        let mut base = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_catalog_list(Arc::new(SessionCatalogList(tables.clone())))
+            .build();
+        // Identifiers arrive UPPERCASE; table functions are registered lower case.
+        let functions: Vec<_> = base.table_functions().iter().map(|(n, f)| (n.clone(), f.function().clone())).collect();
+        for (name, function) in functions {
+            base.register_udtf(&name.to_uppercase(), function);
+        }
+        let id = SessionId(uuid::Uuid::new_v4());
+        let entry = SessionEntry {
+            account_id: account_id.to_owned(),
+            tables,
+            current: Mutex::new((database.map(str::to_owned), schema.map(str::to_owned))),
+            base,
+        };
+        self.sessions.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(entry));
+        Ok(id)
+    }
+
+    /// Closes a session and drops its temporary tables. Closing a session
+    /// that does not exist (or is another account's) is an error.
+    pub fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError> {
+        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        match sessions.get(&session) {
+            Some(s) if s.account_id == account_id => {
+                sessions.remove(&session);
+                Ok(())
+            }
+            _ => Err(WarehouseError::SessionNotFound),
+        }
+    }
+
+    /// The current database and schema of a session.
+    pub fn session_context(
+        &self,
+        account_id: &str,
+        session: SessionId,
+    ) -> Result<(Option<String>, Option<String>), WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let current = s.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(current)
+    }
+
+    fn session(&self, account_id: &str, session: SessionId) -> Result<Arc<SessionEntry>, WarehouseError> {
+        match self.sessions.read().unwrap_or_else(|e| e.into_inner()).get(&session) {
+            Some(s) if s.account_id == account_id => Ok(s.clone()),
+            _ => Err(WarehouseError::SessionNotFound),
+        }
+    }
+
+    /// Runs one statement and collects its result.
+    ///
+    /// `params` bind `?` (in order) and `:1`-style positional placeholders;
+    /// they are bound on the plan, never spliced into the text. The
+    /// statement stops with [`WarehouseError::Cancelled`] when `cancel` is
+    /// cancelled, with [`WarehouseError::Timeout`] after the statement time
+    /// limit.
+    pub async fn execute(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.execute_stream(account_id, session, sql, params, cancel).await?.collect().await
+    }
+
+    /// Runs one statement and returns its result as a stream of batches
+    /// (for large results). See [`Engine::execute`].
+    pub async fn execute_stream(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryStream, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let deadline = tokio::time::Instant::now() + self.config.statement_timeout;
+        let work = self.run(&s, sql, params, cancel.clone(), deadline);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
+            _ = tokio::time::sleep_until(deadline) => Err(WarehouseError::Timeout(self.config.statement_timeout)),
+            r = work => r,
+        }
+    }
+
+    async fn run(
+        &self,
+        s: &SessionEntry,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueryStream, WarehouseError> {
+        let prepared = dialect::prepare(sql)?;
+        let dialect = SnowflakeDialect {};
+        let mut statements = DFParserBuilder::new(prepared.sql.as_str())
+            .with_dialect(&dialect)
+            .with_recursion_limit(64)
+            .build()
+            .and_then(|mut p| p.parse_statements())
+            .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+        if statements.len() != 1 {
+            return Err(WarehouseError::Compilation(format!(
+                "expected exactly one statement, found {}",
+                statements.len()
+            )));
+        }
+        let statement = match statements.pop_front().expect("one statement") {
+            DfStatement::Statement(s) => *s,
+            DfStatement::CreateExternalTable(_) => return Err(not_allowed("CREATE EXTERNAL TABLE")),
+            DfStatement::CopyTo(_) => return Err(not_allowed("COPY")),
+            DfStatement::Explain(_) => return Err(not_allowed("EXPLAIN")),
+            DfStatement::Reset(_) => return Err(not_allowed("RESET")),
+        };
+        let (database, schema) = s.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut statement = statement;
+        match &statement {
+            Statement::Query(_) | Statement::Insert(_) => {}
+            Statement::CreateTable(ct) => {
+                if !ct.temporary {
+                    return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+                }
+            }
+            Statement::Use(u) => return self.use_statement(s, u),
+            Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+                return self.drop_tables(s, names, *if_exists, &database, &schema);
+            }
+            Statement::ShowTables { show_options, .. } => {
+                return Ok(self.show_tables(s, show_options, &database, &schema));
+            }
+            Statement::ShowDatabases { .. } => return Ok(self.show_databases(s)),
+            Statement::ShowSchemas { .. } => return Ok(self.show_schemas(s, &database)),
+            Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => {
+                return Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()));
+            }
+            Statement::AlterSession { .. } => {
+                return Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()));
+            }
+            Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
+            other => {
+                let text = other.to_string();
+                let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                return Err(not_allowed(&verb));
+            }
+        }
+        let values =
+            SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+        dialect::rewrite(&mut statement, &values)?;
+
+        let mut state = s.base.clone();
+        {
+            let catalog = &mut state.config_mut().options_mut().catalog;
+            catalog.default_catalog = database.clone().unwrap_or_default();
+            catalog.default_schema = schema.clone().unwrap_or_default();
+        }
+        let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
+            match WarehouseError::from_datafusion(e) {
+                WarehouseError::ObjectNotFound(name) if database.is_none() && !name.contains('.') => {
+                    WarehouseError::NoCurrentDatabase("SELECT".into())
+                }
+                other => other,
+            }
+        })?;
+        let plan = if params.is_empty() {
+            plan
+        } else {
+            let values = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+            plan.with_param_values(ParamValues::from(values)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+        };
+        let resolve = |r: &TableReference| -> TableKey {
+            let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
+            (full.catalog.to_string(), full.schema.to_string(), full.table.to_string())
+        };
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
+                if !cmt.temporary {
+                    return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+                }
+                let key = resolve(&cmt.name);
+                if key.0.is_empty() || key.1.is_empty() {
+                    return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
+                }
+                let exists = s.tables.is_temp(&key);
+                if exists && cmt.if_not_exists {
+                    return Ok(status_result(
+                        StatementKind::CreateTable,
+                        format!("{} already exists, statement succeeded.", key.2),
+                    ));
+                }
+                if exists && !cmt.or_replace {
+                    return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
+                }
+                let input = Arc::unwrap_or_clone(cmt.input);
+                let schema_ref: SchemaRef = Arc::new(input.schema().as_arrow().clone());
+                let stream = self.limited(state.clone(), input, cancel, deadline).await?;
+                let result = QueryStream {
+                    kind: StatementKind::Query,
+                    schema: schema_ref.clone(),
+                    rows_affected: None,
+                    inner: stream,
+                }
+                .collect()
+                .await?;
+                let table =
+                    MemTable::try_new(schema_ref, vec![result.batches]).map_err(WarehouseError::from_datafusion)?;
+                s.tables.temps.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), Arc::new(table));
+                Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
+            }
+            LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),
+            LogicalPlan::Copy(_) => Err(not_allowed("COPY")),
+            LogicalPlan::Statement(_) | LogicalPlan::Extension(_) => Err(not_allowed("this statement")),
+            LogicalPlan::Dml(dml) => {
+                let key = resolve(&dml.table_name);
+                if !matches!(dml.op, WriteOp::Insert(_)) || !s.tables.is_temp(&key) {
+                    return Err(not_allowed("changing subscription data"));
+                }
+                let plan = LogicalPlan::Dml(dml);
+                let stream = self.limited(state, plan, cancel, deadline).await?;
+                let result = QueryStream {
+                    kind: StatementKind::Insert,
+                    schema: Arc::new(Schema::empty()),
+                    rows_affected: None,
+                    inner: stream,
+                }
+                .collect()
+                .await?;
+                let mut count = 0u64;
+                for b in &result.batches {
+                    if let Some(c) = b.column(0).as_any().downcast_ref::<UInt64Array>() {
+                        count += c.iter().flatten().sum::<u64>();
+                    }
+                }
+                let schema =
+                    Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)]));
+                let batch =
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![count])) as ArrayRef])
+                        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+                Ok(QueryStream::ready(StatementKind::Insert, schema, vec![batch], Some(count)))
+            }
+            plan => {
+                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+                let inner = self.limited(state, plan, cancel, deadline).await?;
+                Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner })
+            }
+        }
+    }
+
+    async fn limited(
+        &self,
+        state: SessionState,
+        plan: LogicalPlan,
+        cancel: CancellationToken,
+        deadline: tokio::time::Instant,
+    ) -> Result<Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>, WarehouseError> {
+        let df = DataFrame::new(state, plan);
+        let stream = df.execute_stream().await.map_err(WarehouseError::from_datafusion)?;
+        Ok(Box::pin(Limited {
+            inner: stream,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timeout: self.config.statement_timeout,
+            cancelled: Box::pin(cancel.cancelled_owned()),
+            done: false,
+        }))
+    }
+
+    fn use_statement(&self, s: &SessionEntry, u: &Use) -> Result<QueryStream, WarehouseError> {
+        let mut current = s.current.lock().unwrap_or_else(|e| e.into_inner());
+        match u {
+            Use::Warehouse(_) => Err(WarehouseError::UseWarehouse),
+            Use::Database(name) | Use::Catalog(name) => {
+                let parts = object_name_parts(name);
+                let [db] = parts.as_slice() else {
+                    return Err(WarehouseError::Compilation(format!("invalid database name {name}")));
+                };
+                if !s.tables.database_names().contains(db) {
+                    return Err(WarehouseError::ObjectNotFound(db.clone()));
+                }
+                *current =
+                    (Some(db.clone()), Some("PUBLIC".to_owned()).filter(|p| s.tables.schema_names(db).contains(p)));
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Schema(name) | Use::Object(name) => {
+                let parts = object_name_parts(name);
+                let (db, schema) = match parts.as_slice() {
+                    [schema] if matches!(u, Use::Schema(_)) => match &current.0 {
+                        Some(db) => (db.clone(), schema.clone()),
+                        None => return Err(WarehouseError::NoCurrentDatabase("USE SCHEMA".into())),
+                    },
+                    [db] => {
+                        // `USE x`: a database.
+                        if !s.tables.database_names().contains(db) {
+                            return Err(WarehouseError::ObjectNotFound(db.clone()));
+                        }
+                        *current = (Some(db.clone()), None);
+                        return Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()));
+                    }
+                    [db, schema] => (db.clone(), schema.clone()),
+                    _ => return Err(WarehouseError::Compilation(format!("invalid schema name {name}"))),
+                };
+                if !s.tables.schema_names(&db).contains(&schema) {
+                    return Err(WarehouseError::ObjectNotFound(format!("{db}.{schema}")));
+                }
+                *current = (Some(db), Some(schema));
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Role(_) | Use::SecondaryRoles(_) => {
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Default => Err(WarehouseError::Compilation("USE DEFAULT is not supported".into())),
+        }
+    }
+
+    fn drop_tables(
+        &self,
+        s: &SessionEntry,
+        names: &[ObjectName],
+        if_exists: bool,
+        database: &Option<String>,
+        schema: &Option<String>,
+    ) -> Result<QueryStream, WarehouseError> {
+        let mut dropped = Vec::new();
+        for name in names {
+            let parts = object_name_parts(name);
+            let key: TableKey = match parts.as_slice() {
+                [t] => (database.clone().unwrap_or_default(), schema.clone().unwrap_or_default(), t.clone()),
+                [sc, t] => (database.clone().unwrap_or_default(), sc.clone(), t.clone()),
+                [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
+                _ => return Err(WarehouseError::Compilation(format!("invalid table name {name}"))),
+            };
+            let mut temps = s.tables.temps.lock().unwrap_or_else(|e| e.into_inner());
+            if temps.remove(&key).is_some() {
+                dropped.push(key.2);
+            } else if s.tables.subscription_has(&key) {
+                return Err(not_allowed("dropping subscription data"));
+            } else if !if_exists {
+                return Err(WarehouseError::ObjectNotFound(key.2));
+            }
+        }
+        let message = match dropped.as_slice() {
+            [] => "Drop statement executed successfully (table already dropped).".to_owned(),
+            names => format!("{} successfully dropped.", names.join(", ")),
+        };
+        Ok(status_result(StatementKind::DropTable, message))
+    }
+
+    fn show_tables(
+        &self,
+        s: &SessionEntry,
+        options: &ShowStatementOptions,
+        database: &Option<String>,
+        schema: &Option<String>,
+    ) -> QueryStream {
+        let like = match &options.filter_position {
+            Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
+            | Some(ast::ShowStatementFilterPosition::Suffix(ast::ShowStatementFilter::Like(p))) => Some(p.clone()),
+            _ => None,
+        };
+        let scope: Option<Vec<String>> =
+            options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()).map(object_name_parts);
+        let (mut names, mut dbs, mut schemas, mut kinds) = (vec![], vec![], vec![], vec![]);
+        for db in s.tables.database_names() {
+            for sc in s.tables.schema_names(&db) {
+                let in_scope = match scope.as_deref() {
+                    Some([d, x]) => *d == db && *x == sc,
+                    Some([x]) => match database {
+                        Some(cur) if *cur == db => *x == sc || *x == db,
+                        _ => *x == db,
+                    },
+                    _ => match (database, schema) {
+                        (Some(d), Some(x)) => *d == db && *x == sc,
+                        (Some(d), None) => *d == db,
+                        _ => true,
+                    },
+                };
+                if !in_scope {
+                    continue;
+                }
+                for (t, temp) in s.tables.table_names(&db, &sc) {
+                    if let Some(p) = &like {
+                        if !like_matches(p, &t) {
+                            continue;
+                        }
+                    }
+                    names.push(t);
+                    dbs.push(db.clone());
+                    schemas.push(sc.clone());
+                    kinds.push(if temp { "TEMPORARY" } else { "TABLE" });
+                }
+            }
+        }
+        strings_result(
+            &["name", "database_name", "schema_name", "kind"],
+            vec![names, dbs, schemas, kinds.into_iter().map(str::to_owned).collect()],
+        )
+    }
+
+    fn show_databases(&self, s: &SessionEntry) -> QueryStream {
+        let names: Vec<String> = s.tables.database_names().into_iter().collect();
+        strings_result(&["name"], vec![names])
+    }
+
+    fn show_schemas(&self, s: &SessionEntry, database: &Option<String>) -> QueryStream {
+        let (mut names, mut dbs) = (vec![], vec![]);
+        for db in s.tables.database_names() {
+            if database.as_ref().is_some_and(|d| *d != db) {
+                continue;
+            }
+            for sc in s.tables.schema_names(&db) {
+                names.push(sc);
+                dbs.push(db.clone());
+            }
+        }
+        strings_result(&["name", "database_name"], vec![names, dbs])
+    }
+}
+
+fn like_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+fn strings_result(names: &[&str], columns: Vec<Vec<String>>) -> QueryStream {
+    let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>()));
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|c| Arc::new(StringArray::from(c)) as ArrayRef).collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+    QueryStream::ready(StatementKind::Show, schema, vec![batch], None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_matches;
+
+    #[test]
+    fn show_like_patterns() {
+        assert!(like_matches("CLA%", "CLAIMS"));
+        assert!(like_matches("%ims", "CLAIMS"));
+        assert!(!like_matches("PAT_", "PATIENTS"));
+    }
+}

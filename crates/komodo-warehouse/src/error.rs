@@ -1,0 +1,167 @@
+//! The warehouse's one error type, each variant carrying Snowflake's error code.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in the warehouse.
+///
+/// [`WarehouseError::code`] gives the Snowflake error code the gateway puts
+/// in its envelope, so existing clients classify the failure as they would
+/// against Snowflake.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WarehouseError {
+    /// The statement does not parse or does not plan.
+    #[error("SQL compilation error:\n{0}")]
+    Compilation(String),
+    /// A table, schema or database that the statement names does not exist
+    /// (or is not visible to this account).
+    #[error("SQL compilation error:\nObject '{0}' does not exist or not authorized.")]
+    ObjectNotFound(String),
+    /// The statement is valid SQL that this warehouse refuses (file or network
+    /// access, changes to subscription data, unsupported commands).
+    #[error("SQL access control error:\n{0}")]
+    NotAllowed(String),
+    /// `USE WAREHOUSE`: the embedded warehouse has no virtual warehouses.
+    #[error(
+        "USE WAREHOUSE is not supported: Komodo runs every statement on the account's own warehouse; remove the statement"
+    )]
+    UseWarehouse,
+    /// A statement refers to the current database or schema and there is none.
+    #[error(
+        "Cannot perform {0}. This session does not have a current database. Call 'USE DATABASE', or use a qualified name."
+    )]
+    NoCurrentDatabase(String),
+    /// A bind parameter is missing, of an unknown type or not parseable.
+    #[error("Bind variable error: {0}")]
+    Binding(String),
+    /// The statement was cancelled (abort request).
+    #[error("SQL execution canceled")]
+    Cancelled,
+    /// The statement ran longer than the statement time limit.
+    #[error(
+        "Statement reached its statement or warehouse timeout of {} second(s) and was canceled.",
+        .0.as_secs()
+    )]
+    Timeout(Duration),
+    /// The statement needed more memory than the session may use.
+    #[error("Statement exceeded the session's memory limit: {0}")]
+    MemoryLimit(String),
+    /// The session does not exist, was closed, or belongs to another account.
+    #[error("Session does not exist or is not authorized")]
+    SessionNotFound,
+    /// A runtime failure while executing the statement (division by zero, a
+    /// failed cast, ...).
+    #[error("{0}")]
+    Execution(String),
+    /// Reading or writing the warehouse directory failed.
+    #[error("warehouse storage error at {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An internal DataFusion or Arrow error that fits no other variant.
+    #[error("internal warehouse error: {0}")]
+    Internal(String),
+}
+
+impl WarehouseError {
+    /// Snowflake's error code for this error, as the gateway reports it
+    /// (`"001003"`, `"002003"`, `"000604"`, `"000630"`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            WarehouseError::Compilation(_) | WarehouseError::NoCurrentDatabase(_) => "001003",
+            WarehouseError::ObjectNotFound(_) => "002003",
+            WarehouseError::NotAllowed(_) => "003001",
+            WarehouseError::UseWarehouse => "000606",
+            WarehouseError::Binding(_) => "002049",
+            WarehouseError::Cancelled => "000604",
+            WarehouseError::Timeout(_) => "000630",
+            WarehouseError::MemoryLimit(_) => "000625",
+            WarehouseError::SessionNotFound => "390111",
+            WarehouseError::Execution(_) => "100038",
+            WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
+        }
+    }
+
+    /// Snowflake's SQL state for this error (the `sqlState` field).
+    pub fn sql_state(&self) -> &'static str {
+        match self {
+            WarehouseError::Compilation(_) | WarehouseError::NoCurrentDatabase(_) | WarehouseError::NotAllowed(_) => {
+                "42000"
+            }
+            WarehouseError::ObjectNotFound(_) => "42S02",
+            WarehouseError::Binding(_) => "22000",
+            WarehouseError::Cancelled | WarehouseError::Timeout(_) => "57014",
+            WarehouseError::SessionNotFound => "08003",
+            WarehouseError::Execution(_) => "22000",
+            _ => "XX000",
+        }
+    }
+
+    pub(crate) fn from_datafusion(err: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as E;
+        match err {
+            E::ResourcesExhausted(msg) => WarehouseError::MemoryLimit(msg),
+            E::SQL(e, _) => WarehouseError::Compilation(e.to_string()),
+            E::Plan(msg) => classify_plan_error(msg),
+            E::SchemaError(e, _) => WarehouseError::Compilation(e.to_string()),
+            E::NotImplemented(msg) => WarehouseError::Compilation(format!("unsupported feature: {msg}")),
+            E::Execution(msg) => WarehouseError::Execution(msg),
+            E::ArrowError(e, _) => WarehouseError::Execution(e.to_string()),
+            E::Context(ctx, inner) => match WarehouseError::from_datafusion(*inner) {
+                WarehouseError::Execution(m) => WarehouseError::Execution(format!("{ctx}: {m}")),
+                other => other,
+            },
+            E::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
+                Ok(e) => WarehouseError::from_datafusion(e),
+                Err(shared) => WarehouseError::Execution(shared.to_string()),
+            },
+            E::External(e) => match e.downcast::<E>() {
+                Ok(inner) => WarehouseError::from_datafusion(*inner),
+                Err(e) => WarehouseError::Execution(e.to_string()),
+            },
+            other => {
+                let text = other.to_string();
+                if text.contains("Resources exhausted") {
+                    WarehouseError::MemoryLimit(text)
+                } else {
+                    WarehouseError::Internal(text)
+                }
+            }
+        }
+    }
+}
+
+fn classify_plan_error(msg: String) -> WarehouseError {
+    if let Some(rest) = msg.strip_prefix("table '").or_else(|| msg.strip_prefix("Table '")) {
+        if let Some(end) = rest.find('\'') {
+            if msg.contains("not found") {
+                return WarehouseError::ObjectNotFound(rest[..end].to_owned());
+            }
+        }
+    }
+    WarehouseError::Compilation(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snowflakes() {
+        assert_eq!(WarehouseError::Compilation("x".into()).code(), "001003");
+        assert_eq!(WarehouseError::ObjectNotFound("T".into()).code(), "002003");
+        assert_eq!(WarehouseError::Cancelled.code(), "000604");
+        assert_eq!(WarehouseError::Timeout(Duration::from_secs(3)).code(), "000630");
+        assert!(WarehouseError::Timeout(Duration::from_secs(3)).to_string().contains("3 second"));
+    }
+
+    #[test]
+    fn table_not_found_is_002003() {
+        let e = classify_plan_error("table 'DEMO.HEALTHCARE.NOPE' not found".into());
+        assert!(matches!(e, WarehouseError::ObjectNotFound(ref t) if t == "DEMO.HEALTHCARE.NOPE"), "{e:?}");
+    }
+}

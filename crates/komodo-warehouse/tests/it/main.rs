@@ -1,0 +1,3 @@
+//! Integration tests: the real engine over real Parquet in temp dirs.
+
+fn main() {}
