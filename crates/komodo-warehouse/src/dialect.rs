@@ -93,12 +93,12 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
             },
             _ => None,
         };
-        if let Some((end, text)) = replacement {
-            if start >= copied {
-                out.push_str(&sql[copied..start]);
-                out.push_str(&text);
-                copied = end;
-            }
+        if let Some((end, text)) = replacement
+            && start >= copied
+        {
+            out.push_str(&sql[copied..start]);
+            out.push_str(&text);
+            copied = end;
         }
         i += 1;
     }
@@ -133,22 +133,21 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        if let SetExpr::Select(select) = query.body.as_mut() {
-            if let Some(top) = select.top.take() {
-                if top.percent || top.with_ties {
-                    self.error =
-                        Some(WarehouseError::Compilation("TOP ... PERCENT / WITH TIES is not supported".into()));
-                    return ControlFlow::Break(());
-                }
-                let limit = match top.quantity {
-                    Some(TopQuantity::Constant(n)) => Expr::value(Value::Number(n.to_string(), false)),
-                    Some(TopQuantity::Expr(e)) => e,
-                    None => return ControlFlow::Continue(()),
-                };
-                if query.limit_clause.is_none() {
-                    query.limit_clause =
-                        Some(LimitClause::LimitOffset { limit: Some(limit), offset: None, limit_by: vec![] });
-                }
+        if let SetExpr::Select(select) = query.body.as_mut()
+            && let Some(top) = select.top.take()
+        {
+            if top.percent || top.with_ties {
+                self.error = Some(WarehouseError::Compilation("TOP ... PERCENT / WITH TIES is not supported".into()));
+                return ControlFlow::Break(());
+            }
+            let limit = match top.quantity {
+                Some(TopQuantity::Constant(n)) => Expr::value(Value::Number(n.to_string(), false)),
+                Some(TopQuantity::Expr(e)) => e,
+                None => return ControlFlow::Continue(()),
+            };
+            if query.limit_clause.is_none() {
+                query.limit_clause =
+                    Some(LimitClause::LimitOffset { limit: Some(limit), offset: None, limit_by: vec![] });
             }
         }
         ControlFlow::Continue(())
@@ -204,12 +203,11 @@ fn template(text: &str, args: &[Expr]) -> Result<Expr, WarehouseError> {
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| WarehouseError::Internal(format!("template {text}: {e}")))?;
     let _ = ast::visit_expressions_mut(&mut expr, |e| {
-        if let Expr::Identifier(Ident { value, .. }) = e {
-            if let Some(i) = value.strip_prefix("__").and_then(|n| n.parse::<usize>().ok()) {
-                if let Some(arg) = args.get(i) {
-                    *e = Expr::Nested(Box::new(arg.clone()));
-                }
-            }
+        if let Expr::Identifier(Ident { value, .. }) = e
+            && let Some(i) = value.strip_prefix("__").and_then(|n| n.parse::<usize>().ok())
+            && let Some(arg) = args.get(i)
+        {
+            *e = Expr::Nested(Box::new(arg.clone()));
         }
         ControlFlow::<()>::Continue(())
     });
@@ -309,6 +307,7 @@ impl Rewriter<'_> {
             "CURRENT_DATABASE" => opt(&self.session.database),
             "CURRENT_SCHEMA" => opt(&self.session.schema),
             "CURRENT_WAREHOUSE" | "CURRENT_ROLE" if args.is_empty() => Expr::value(Value::Null),
+            "SYSDATE" | "GETDATE" if args.is_empty() => template("CAST(now() AS TIMESTAMP)", &args)?,
             "CURRENT_VERSION" if args.is_empty() => string(env!("CARGO_PKG_VERSION")),
             "IFF" => {
                 arity(3)?;
@@ -357,9 +356,35 @@ impl Rewriter<'_> {
                 let part = date_part(&args[0]).ok_or_else(|| {
                     WarehouseError::Compilation(format!("invalid date or time part in {name}: {}", args[0]))
                 })?;
-                let interval = format!("INTERVAL '1 {part}'");
-                template(&format!("__2 + __1 * {interval}"), &args)?
+                let amount = integer_literal(&args[1]).ok_or_else(|| {
+                    WarehouseError::Compilation(format!(
+                        "{name} needs an integer constant as its amount here, not {}",
+                        args[1]
+                    ))
+                })?;
+                // The interval text is built from a parsed integer and a part
+                // name from a fixed list, never from the statement's text.
+                let (amount, part) = match part {
+                    "quarter" => (amount.saturating_mul(3), "month"),
+                    "week" => (amount.saturating_mul(7), "day"),
+                    other => (amount, other),
+                };
+                template(&format!("__2 + INTERVAL '{amount} {part}'"), &args)?
             }
+            "YEAR" | "QUARTER" | "MONTH" | "WEEK" | "DAY" | "DAYOFMONTH" | "DAYOFWEEK" | "DAYOFYEAR" | "HOUR"
+            | "MINUTE" | "SECOND"
+                if args.len() == 1 =>
+            {
+                let part = match name.as_str() {
+                    "DAYOFMONTH" => "day".to_owned(),
+                    "DAYOFWEEK" => "dow".to_owned(),
+                    "DAYOFYEAR" => "doy".to_owned(),
+                    other => other.to_ascii_lowercase(),
+                };
+                template(&format!("CAST(date_part('{part}', __0) AS BIGINT)"), &args)?
+            }
+            "APPROX_COUNT_DISTINCT" if args.len() == 1 => template("approx_distinct(__0)", &args)?,
+            "COUNT_IF" if args.len() == 1 => template("sum(CASE WHEN __0 THEN 1 ELSE 0 END)", &args)?,
             "DATEDIFF" | "TIMESTAMPDIFF" => {
                 arity(3)?;
                 let part = date_part(&args[0]).ok_or_else(|| {
@@ -386,6 +411,63 @@ impl Rewriter<'_> {
             }
             _ => return Ok(None),
         }))
+    }
+}
+
+fn integer_literal(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => integer_literal(expr).map(|n| -n),
+        Expr::UnaryOp { op: ast::UnaryOperator::Plus, expr } => integer_literal(expr),
+        Expr::Nested(e) => integer_literal(e),
+        _ => None,
+    }
+}
+
+/// Wraps every `$N` placeholder in a cast to its bound value's type, so the
+/// planner knows the types (`? || ?`, `SELECT ?`). The values themselves are
+/// bound on the plan afterwards.
+pub(crate) fn type_placeholders(
+    statement: &mut Statement,
+    values: &[datafusion::scalar::ScalarValue],
+) -> Result<(), WarehouseError> {
+    use arrow_schema::{DataType as D, TimeUnit};
+    let mut error = None;
+    let _ = ast::visit_expressions_mut(statement, |e| {
+        let Expr::Value(v) = e else { return ControlFlow::Continue(()) };
+        let Value::Placeholder(p) = &v.value else { return ControlFlow::Continue(()) };
+        let Some(i) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(value) = i.checked_sub(1).and_then(|i| values.get(i)) else { return ControlFlow::Continue(()) };
+        let sql_type = match value.data_type() {
+            D::Utf8 => "VARCHAR".to_owned(),
+            D::Int64 => "BIGINT".to_owned(),
+            D::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
+            D::Float64 => "DOUBLE".to_owned(),
+            D::Boolean => "BOOLEAN".to_owned(),
+            D::Date32 => "DATE".to_owned(),
+            D::Time64(_) => "TIME".to_owned(),
+            D::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP".to_owned(),
+            D::Timestamp(_, Some(_)) => "TIMESTAMP WITH TIME ZONE".to_owned(),
+            D::Binary => "BYTEA".to_owned(),
+            _ => return ControlFlow::Continue(()),
+        };
+        match template(&format!("CAST(__0 AS {sql_type})"), std::slice::from_ref(e)) {
+            Ok(new) => *e = new,
+            Err(err) => {
+                error = Some(err);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -427,8 +509,8 @@ mod tests {
 
     #[test]
     fn multi_line_and_unicode_offsets() {
-        let p = prepare("select 'é',\n  ä_col\nfrom t").unwrap();
-        assert_eq!(p.sql, "SELECT 'é',\n  Ä_COL\nFROM T");
+        let p = prepare("select 'é', x_col,\n  'ü' y\nfrom t").unwrap();
+        assert_eq!(p.sql, "SELECT 'é', X_COL,\n  'ü' Y\nFROM T");
     }
 
     #[test]

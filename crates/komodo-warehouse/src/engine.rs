@@ -14,6 +14,7 @@ use datafusion::common::{ParamValues, TableReference};
 use datafusion::config::Dialect;
 use datafusion::datasource::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -320,6 +321,8 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            // Listings are not cached: reloaded data is visible at once.
+            .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
             .build_arc()
             .map_err(WarehouseError::from_datafusion)?;
         let mut base = SessionStateBuilder::new()
@@ -451,6 +454,9 @@ impl Engine {
                 if !ct.temporary {
                     return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
                 }
+                if ct.external || ct.location.is_some() {
+                    return Err(not_allowed("CREATE TABLE ... LOCATION"));
+                }
             }
             Statement::Use(u) => return self.use_statement(s, u),
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
@@ -477,26 +483,37 @@ impl Engine {
         let values =
             SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
         dialect::rewrite(&mut statement, &values)?;
+        // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
+        // keeps every table it creates in the session (checked above).
+        let creates_temp = matches!(&statement, Statement::CreateTable(_));
+        if let Statement::CreateTable(ct) = &mut statement {
+            ct.temporary = false;
+        }
 
         let mut state = s.base.clone();
+        // Fixes now(), current_date() and friends for this statement.
+        state.mark_start_execution();
         {
             let catalog = &mut state.config_mut().options_mut().catalog;
             catalog.default_catalog = database.clone().unwrap_or_default();
             catalog.default_schema = schema.clone().unwrap_or_default();
         }
+        let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+        if !scalars.is_empty() {
+            dialect::type_placeholders(&mut statement, &scalars)?;
+        }
         let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
             match WarehouseError::from_datafusion(e) {
-                WarehouseError::ObjectNotFound(name) if database.is_none() && !name.contains('.') => {
+                WarehouseError::ObjectNotFound(name) if name.starts_with('.') || name.contains("..") => {
                     WarehouseError::NoCurrentDatabase("SELECT".into())
                 }
                 other => other,
             }
         })?;
-        let plan = if params.is_empty() {
+        let plan = if scalars.is_empty() {
             plan
         } else {
-            let values = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
-            plan.with_param_values(ParamValues::from(values)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+            plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
         };
         let resolve = |r: &TableReference| -> TableKey {
             let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
@@ -504,7 +521,7 @@ impl Engine {
         };
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
-                if !cmt.temporary {
+                if !creates_temp {
                     return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
                 }
                 let key = resolve(&cmt.name);
@@ -707,10 +724,10 @@ impl Engine {
                     continue;
                 }
                 for (t, temp) in s.tables.table_names(&db, &sc) {
-                    if let Some(p) = &like {
-                        if !like_matches(p, &t) {
-                            continue;
-                        }
+                    if let Some(p) = &like
+                        && !like_matches(p, &t)
+                    {
+                        continue;
                     }
                     names.push(t);
                     dbs.push(db.clone());

@@ -115,6 +115,8 @@ impl WarehouseError {
                 WarehouseError::Execution(m) => WarehouseError::Execution(format!("{ctx}: {m}")),
                 other => other,
             },
+            E::Diagnostic(_, inner) => WarehouseError::from_datafusion(*inner),
+            E::Collection(mut errors) if !errors.is_empty() => WarehouseError::from_datafusion(errors.swap_remove(0)),
             E::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
                 Ok(e) => WarehouseError::from_datafusion(e),
                 Err(shared) => WarehouseError::Execution(shared.to_string()),
@@ -136,12 +138,11 @@ impl WarehouseError {
 }
 
 fn classify_plan_error(msg: String) -> WarehouseError {
-    if let Some(rest) = msg.strip_prefix("table '").or_else(|| msg.strip_prefix("Table '")) {
-        if let Some(end) = rest.find('\'') {
-            if msg.contains("not found") {
-                return WarehouseError::ObjectNotFound(rest[..end].to_owned());
-            }
-        }
+    if let Some(rest) = msg.strip_prefix("table '").or_else(|| msg.strip_prefix("Table '"))
+        && let Some(end) = rest.find('\'')
+        && msg.contains("not found")
+    {
+        return WarehouseError::ObjectNotFound(rest[..end].to_owned());
     }
     WarehouseError::Compilation(msg)
 }

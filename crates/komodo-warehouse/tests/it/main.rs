@@ -1,3 +1,6 @@
 //! Integration tests: the real engine over real Parquet in temp dirs.
 
-fn main() {}
+mod dialect;
+mod engine;
+mod security;
+mod support;
