@@ -116,6 +116,11 @@ pub(crate) struct SessionValues {
 
 /// AST pass: Snowflake functions and `TOP`.
 pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Result<(), WarehouseError> {
+    if let Statement::CreateTable(ct) = statement {
+        for column in &mut ct.columns {
+            snowflake_data_type(&mut column.data_type);
+        }
+    }
     let mut v = Rewriter { session, error: None };
     let _ = statement.visit(&mut v);
     match v.error {
@@ -154,6 +159,9 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Cast { data_type, .. } = expr {
+            snowflake_data_type(data_type);
+        }
         match self.rewrite_expr(expr) {
             Ok(Some(new)) => {
                 *expr = new;
@@ -166,6 +174,35 @@ impl VisitorMut for Rewriter<'_> {
             }
         }
     }
+}
+
+/// Snowflake's type names that DataFusion does not know, as the types it does.
+fn snowflake_data_type(data_type: &mut ast::DataType) {
+    use ast::{DataType as T, ExactNumberInfo as N, TimezoneInfo as Tz};
+    let replacement = match &*data_type {
+        T::TimestampNtz(p) => T::Timestamp(*p, Tz::None),
+        T::Decimal(N::None) | T::Numeric(N::None) => T::Decimal(N::PrecisionAndScale(38, 0)),
+        T::Custom(name, args) => {
+            let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else { return };
+            let numbers: Vec<u64> = args.iter().filter_map(|a| a.trim().parse().ok()).collect();
+            match id.value.to_ascii_uppercase().as_str() {
+                "NUMBER" => match numbers.as_slice() {
+                    [] => T::Decimal(N::PrecisionAndScale(38, 0)),
+                    [p] => T::Decimal(N::PrecisionAndScale(*p, 0)),
+                    [p, s] => T::Decimal(N::PrecisionAndScale(*p, i64::try_from(*s).unwrap_or(0))),
+                    _ => return,
+                },
+                "TIMESTAMP_NTZ" | "TIMESTAMPNTZ" | "DATETIME" => T::Timestamp(numbers.first().copied(), Tz::None),
+                "TIMESTAMP_LTZ" | "TIMESTAMPLTZ" | "TIMESTAMP_TZ" | "TIMESTAMPTZ" => {
+                    T::Timestamp(numbers.first().copied(), Tz::WithTimeZone)
+                }
+                "BYTEINT" => T::BigInt(None),
+                _ => return,
+            }
+        }
+        _ => return,
+    };
+    *data_type = replacement;
 }
 
 fn function_name(f: &ast::Function) -> Option<String> {

@@ -213,3 +213,20 @@ async fn reload_sees_new_data_and_demo_is_deterministic() {
     f.engine.reload_account(A).await.unwrap();
     assert_eq!(f.value(s, "SELECT COUNT(*) FROM claims").await.as_deref(), Some("4000"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_futures_can_be_spawned() {
+    fn send<T: Send + 'static>(t: T) -> T {
+        t
+    }
+    let f = std::sync::Arc::new(fixture().await);
+    let s = f.session(A).await;
+    let g = f.clone();
+    let handle = tokio::spawn(send(async move {
+        g.engine
+            .execute(A, s, "SELECT 1", vec![], komodo_warehouse::CancellationToken::new())
+            .await
+            .map(|r| r.num_rows())
+    }));
+    assert_eq!(handle.await.unwrap().unwrap(), 1);
+}
