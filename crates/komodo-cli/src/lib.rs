@@ -71,11 +71,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    ExitCode::from(run_code(args))
+}
+
+/// Like [`run`], with the exit code as a number (for embedders such as the
+/// Python package's console script).
+pub fn run_code<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
+            return if err.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
     init_logging();
@@ -92,7 +102,7 @@ where
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => exit::OK,
         Err(failure) => ui.fail(&failure),
     }
 }

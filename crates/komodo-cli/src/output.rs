@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use comfy_table::{ContentArrangement, Table, presets};
@@ -170,7 +169,7 @@ impl Ui {
     }
 
     /// Renders a failure on stderr and returns its exit code.
-    pub fn fail(&self, failure: &Failure) -> ExitCode {
+    pub fn fail(&self, failure: &Failure) -> u8 {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{} {}", self.paint("error:", "31;1"), failure.message);
         for cause in &failure.causes {
@@ -179,7 +178,7 @@ impl Ui {
         if let Some(hint) = &failure.hint {
             let _ = writeln!(err, "{} {hint}", self.paint("hint:", "36;1"));
         }
-        ExitCode::from(failure.code)
+        failure.code
     }
 
     /// A spinner on stderr while waiting (nothing when stderr is not a terminal).

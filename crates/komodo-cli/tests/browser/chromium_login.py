@@ -2,7 +2,8 @@
 """A `BROWSER` for end-to-end tests: opens the login address in headless
 Chromium, signs in with KOMODO_TEST_EMAIL / KOMODO_TEST_PASSWORD, allows the
 consent page, waits for the redirect to reach the CLI's loopback listener,
-and writes the page it lands on to KOMODO_TEST_BROWSER_LOG."""
+and appends the heading of the page it lands on to KOMODO_TEST_BROWSER_LOG
+(one line per login)."""
 
 import os
 import sys
@@ -43,7 +44,7 @@ def main(url: str) -> None:
         wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "button[value=approve]"))).click()
         wait.until(lambda d: d.current_url.startswith("http://127.0.0.1:") and "/callback" in d.current_url)
         heading = wait.until(ready.presence_of_element_located((By.TAG_NAME, "h1"))).text
-        with open(log, "w", encoding="utf-8") as out:
+        with open(log, "a", encoding="utf-8") as out:
             out.write(f"{heading}\n")
     except Exception:  # the test reads the log to explain a failure
         with open(log, "w", encoding="utf-8") as out:

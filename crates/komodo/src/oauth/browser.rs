@@ -31,6 +31,9 @@ pub enum LoginMode {
         /// Whether to open the verification page in a browser.
         open: bool,
     },
+    /// Decided when the login starts: the device flow when `BROWSER=none`,
+    /// else the browser flow.
+    Auto,
 }
 
 /// What the user is shown during a login. The CLI draws a spinner; the
@@ -88,12 +91,9 @@ impl BrowserLogin {
     }
 
     /// The SDK's default: the browser flow, or the device flow when
-    /// `BROWSER=none`, with instructions on stderr.
+    /// `BROWSER=none` at the time of the login, with instructions on stderr.
     pub fn sdk_default(config: ProviderConfig) -> Self {
-        let headless = config.env().get("BROWSER").is_some_and(|b| b == "none");
-        let mode =
-            if headless { LoginMode::Device { open: false } } else { LoginMode::Browser { port: None, open: true } };
-        Self::new(config, mode, Arc::new(StderrPrompt))
+        Self::new(config, LoginMode::Auto, Arc::new(StderrPrompt))
     }
 
     /// How long the browser flow waits for the user (default 10 minutes);
@@ -109,9 +109,12 @@ impl BrowserLogin {
         let base =
             crate::platform::api_url(self.config.env(), api_url).map_err(|e| LoginError::Failed(e.to_string()))?;
         let client = OAuthClient::new(self.config.http().clone(), base);
+        let headless = self.config.env().get("BROWSER").is_some_and(|b| b.trim() == "none");
         let result = match self.mode {
             LoginMode::Device { open } => self.device(&client, open).await,
             LoginMode::Browser { port, open } => self.browser(&client, port, open).await,
+            LoginMode::Auto if headless => self.device(&client, false).await,
+            LoginMode::Auto => self.browser(&client, None, true).await,
         };
         self.prompt.finished();
         result

@@ -1,0 +1,99 @@
+"""Fixtures: the real platform (`komodo-server`) on 127.0.0.1 with a
+temporary data directory, its admin command, and a temporary HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SERVER = Path(os.environ.get("KOMODO_SERVER_BIN", REPO / "target" / "debug" / "komodo-server"))
+BROWSER_SCRIPT = REPO / "crates" / "komodo-cli" / "tests" / "browser" / "chromium_login.py"
+
+
+class Platform:
+    """A running `komodo-server` and its admin command."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.log = open(data_dir.parent / "server.log", "w+b")
+        self.process = subprocess.Popen(
+            [str(SERVER), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self) -> str:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            match = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", self.log.read())
+            if match:
+                return match.group(1).decode()
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.log.seek(0)
+        raise RuntimeError(f"komodo-server did not start: {self.log.read().decode(errors='replace')}")
+
+    def admin(self, *args: str, stdin: str | None = None) -> dict:
+        out = subprocess.run(
+            [str(SERVER), "admin", "--data-dir", str(self.data_dir), "--output", "json", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    def create_user(self, email: str, password: str, account: str = "demo", role: str = "member") -> None:
+        self.admin("create-user", "--email", email, "--password-stdin", stdin=password)
+        self.admin("add-member", "--account", account, "--email", email, "--role", role)
+
+    def service_principal(self, name: str, account: str = "demo") -> dict:
+        return self.admin("create-service-principal", "--account", account, "--name", name)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def platform():
+    if not SERVER.exists():
+        pytest.fail(f"{SERVER} is missing: build it with `cargo build -p komodo-server` (./scripts/test does)")
+    with tempfile.TemporaryDirectory() as tmp:
+        running = Platform(Path(tmp) / "data")
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, platform):
+    """A temporary HOME, the platform's URL, and no other KOMODO_* variable."""
+    for name in list(os.environ):
+        if name.startswith("KOMODO_") or name == "BROWSER":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KOMODO_API_URL", platform.url)
+    monkeypatch.setenv("BROWSER", "none")
+    return tmp_path
+
+
+def write_credentials(home: Path, text: str) -> Path:
+    path = home / ".komodo" / "credentials"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
