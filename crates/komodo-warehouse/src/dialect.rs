@@ -19,6 +19,7 @@ use datafusion::sql::sqlparser::ast::{
     ObjectName, ObjectNamePart, Query, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -48,6 +49,11 @@ fn offset_of(sql: &str, lines: &[usize], line: u64, column: u64) -> Option<usize
     Some(start + rest.char_indices().nth(col).map(|(i, _)| i).unwrap_or(rest.len()))
 }
 
+/// The most binary operators (`+`, `=`, `AND`, ...) one statement may have:
+/// operator chains parse into trees as deep as they are long, and planning
+/// them takes time and stack quadratic in their depth.
+pub(crate) const MAX_OPERATORS: usize = 1_000;
+
 /// Token pass: uppercase unquoted identifiers and keywords, number the
 /// placeholders. String literals and quoted identifiers are untouched.
 pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
@@ -55,6 +61,30 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    let operators = tokens
+        .iter()
+        .filter(|t| match &t.token {
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq => true,
+            Token::Word(w) => w.quote_style.is_none() && matches!(w.keyword, Keyword::AND | Keyword::OR),
+            _ => false,
+        })
+        .count();
+    if operators > MAX_OPERATORS {
+        return Err(WarehouseError::Compilation(format!(
+            "statement too complex: {operators} operators, at most {MAX_OPERATORS} are allowed (use IN lists or a temporary table)"
+        )));
+    }
     let lines = byte_offsets(sql);
     let mut out = String::with_capacity(sql.len() + 8);
     let mut copied = 0usize;

@@ -14,13 +14,15 @@ use datafusion::common::{ParamValues, TableReference};
 use datafusion::config::Dialect;
 use datafusion::datasource::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::TaskContext;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::prelude::{DataFrame, SessionConfig};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, ShowStatementOptions, Statement, Use};
 use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
@@ -135,8 +137,10 @@ pub struct QueryStream {
     pub schema: SchemaRef,
     /// Rows inserted, for DML.
     pub rows_affected: Option<u64>,
-    inner: Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>,
+    inner: BatchStream,
 }
+
+type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>;
 
 impl std::fmt::Debug for QueryStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -408,7 +412,7 @@ impl Engine {
     ) -> Result<QueryStream, WarehouseError> {
         let s = self.session(account_id, session)?;
         let deadline = tokio::time::Instant::now() + self.config.statement_timeout;
-        let work = self.run(&s, sql, params, cancel.clone(), deadline);
+        let work = self.run(s, sql, params, cancel.clone(), deadline);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
@@ -419,156 +423,41 @@ impl Engine {
 
     async fn run(
         &self,
-        s: &SessionEntry,
+        s: Arc<SessionEntry>,
         sql: &str,
         params: Vec<Param>,
         cancel: CancellationToken,
         deadline: tokio::time::Instant,
     ) -> Result<QueryStream, WarehouseError> {
         let prepared = dialect::prepare(sql)?;
-        let dialect = SnowflakeDialect {};
-        let mut statements = DFParserBuilder::new(prepared.sql.as_str())
-            .with_dialect(&dialect)
-            .with_recursion_limit(64)
-            .build()
-            .and_then(|mut p| p.parse_statements())
-            .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
-        if statements.len() != 1 {
-            return Err(WarehouseError::Compilation(format!(
-                "expected exactly one statement, found {}",
-                statements.len()
-            )));
-        }
-        let statement = match statements.pop_front().expect("one statement") {
-            DfStatement::Statement(s) => *s,
-            DfStatement::CreateExternalTable(_) => return Err(not_allowed("CREATE EXTERNAL TABLE")),
-            DfStatement::CopyTo(_) => return Err(not_allowed("COPY")),
-            DfStatement::Explain(_) => return Err(not_allowed("EXPLAIN")),
-            DfStatement::Reset(_) => return Err(not_allowed("RESET")),
-        };
-        let (database, schema) = s.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut statement = statement;
-        match &statement {
-            Statement::Query(_) | Statement::Insert(_) => {}
-            Statement::CreateTable(ct) => {
-                if !ct.temporary {
-                    return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
-                }
-                if ct.external || ct.location.is_some() {
-                    return Err(not_allowed("CREATE TABLE ... LOCATION"));
-                }
+        let session = s.clone();
+        let compiled = on_planning_thread(move |handle| handle.block_on(compile(&session, prepared, params))).await?;
+        let timeout = self.config.statement_timeout;
+        match compiled {
+            Compiled::Ready(stream) => Ok(stream),
+            Compiled::Query { plan, task } => {
+                let schema = plan.schema();
+                let inner = limited(plan, task, cancel, deadline, timeout)?;
+                Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner })
             }
-            Statement::Use(u) => return self.use_statement(s, u),
-            Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
-                return self.drop_tables(s, names, *if_exists, &database, &schema);
-            }
-            Statement::ShowTables { show_options, .. } => {
-                return Ok(self.show_tables(s, show_options, &database, &schema));
-            }
-            Statement::ShowDatabases { .. } => return Ok(self.show_databases(s)),
-            Statement::ShowSchemas { .. } => return Ok(self.show_schemas(s, &database)),
-            Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => {
-                return Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()));
-            }
-            Statement::AlterSession { .. } => {
-                return Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()));
-            }
-            Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
-            other => {
-                let text = other.to_string();
-                let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-                return Err(not_allowed(&verb));
-            }
-        }
-        let values =
-            SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
-        dialect::rewrite(&mut statement, &values)?;
-        // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
-        // keeps every table it creates in the session (checked above).
-        let creates_temp = matches!(&statement, Statement::CreateTable(_));
-        if let Statement::CreateTable(ct) = &mut statement {
-            ct.temporary = false;
-        }
-
-        let mut state = s.base.clone();
-        // Fixes now(), current_date() and friends for this statement.
-        state.mark_start_execution();
-        {
-            let catalog = &mut state.config_mut().options_mut().catalog;
-            catalog.default_catalog = database.clone().unwrap_or_default();
-            catalog.default_schema = schema.clone().unwrap_or_default();
-        }
-        let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
-        if !scalars.is_empty() {
-            dialect::type_placeholders(&mut statement, &scalars)?;
-        }
-        let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
-            match WarehouseError::from_datafusion(e) {
-                WarehouseError::ObjectNotFound(name) if name.starts_with('.') || name.contains("..") => {
-                    WarehouseError::NoCurrentDatabase("SELECT".into())
-                }
-                other => other,
-            }
-        })?;
-        let plan = if scalars.is_empty() {
-            plan
-        } else {
-            plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
-        };
-        let resolve = |r: &TableReference| -> TableKey {
-            let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
-            (full.catalog.to_string(), full.schema.to_string(), full.table.to_string())
-        };
-        match plan {
-            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
-                if !creates_temp {
-                    return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
-                }
-                let key = resolve(&cmt.name);
-                if key.0.is_empty() || key.1.is_empty() {
-                    return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
-                }
-                let exists = s.tables.is_temp(&key);
-                if exists && cmt.if_not_exists {
-                    return Ok(status_result(
-                        StatementKind::CreateTable,
-                        format!("{} already exists, statement succeeded.", key.2),
-                    ));
-                }
-                if exists && !cmt.or_replace {
-                    return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
-                }
-                let input = Arc::unwrap_or_clone(cmt.input);
-                let schema_ref: SchemaRef = Arc::new(input.schema().as_arrow().clone());
-                let stream = self.limited(state.clone(), input, cancel, deadline).await?;
-                let result = QueryStream {
-                    kind: StatementKind::Query,
-                    schema: schema_ref.clone(),
-                    rows_affected: None,
-                    inner: stream,
-                }
-                .collect()
-                .await?;
-                let table =
-                    MemTable::try_new(schema_ref, vec![result.batches]).map_err(WarehouseError::from_datafusion)?;
+            Compiled::CreateTemp { key, plan, task } => {
+                let schema = plan.schema();
+                let inner = limited(plan, task, cancel, deadline, timeout)?;
+                let result =
+                    QueryStream { kind: StatementKind::Query, schema: schema.clone(), rows_affected: None, inner }
+                        .collect()
+                        .await?;
+                let table = MemTable::try_new(schema, vec![result.batches]).map_err(WarehouseError::from_datafusion)?;
                 s.tables.temps.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), Arc::new(table));
                 Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
             }
-            LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),
-            LogicalPlan::Copy(_) => Err(not_allowed("COPY")),
-            LogicalPlan::Statement(_) | LogicalPlan::Extension(_) => Err(not_allowed("this statement")),
-            LogicalPlan::Dml(dml) => {
-                let key = resolve(&dml.table_name);
-                if !matches!(dml.op, WriteOp::Insert(_)) || !s.tables.is_temp(&key) {
-                    return Err(not_allowed("changing subscription data"));
-                }
-                let plan = LogicalPlan::Dml(dml);
-                let stream = self.limited(state, plan, cancel, deadline).await?;
+            Compiled::Insert { plan, task } => {
+                let inner = limited(plan, task, cancel, deadline, timeout)?;
                 let result = QueryStream {
                     kind: StatementKind::Insert,
                     schema: Arc::new(Schema::empty()),
                     rows_affected: None,
-                    inner: stream,
+                    inner,
                 }
                 .collect()
                 .await?;
@@ -585,33 +474,203 @@ impl Engine {
                         .map_err(|e| WarehouseError::Internal(e.to_string()))?;
                 Ok(QueryStream::ready(StatementKind::Insert, schema, vec![batch], Some(count)))
             }
-            plan => {
-                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-                let inner = self.limited(state, plan, cancel, deadline).await?;
-                Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner })
-            }
         }
     }
+}
 
-    async fn limited(
-        &self,
-        state: SessionState,
-        plan: LogicalPlan,
-        cancel: CancellationToken,
-        deadline: tokio::time::Instant,
-    ) -> Result<Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>, WarehouseError> {
-        let df = DataFrame::new(state, plan);
-        let stream = df.execute_stream().await.map_err(WarehouseError::from_datafusion)?;
-        Ok(Box::pin(Limited {
-            inner: stream,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
-            timeout: self.config.statement_timeout,
-            cancelled: Box::pin(cancel.cancelled_owned()),
-            done: false,
-        }))
+/// What the planning thread hands back.
+enum Compiled {
+    Ready(QueryStream),
+    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Insert { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+}
+
+/// Stack of the thread that parses, rewrites and plans a statement: deep
+/// expressions recurse in sqlparser's visitors and DataFusion's optimizer.
+const PLANNING_STACK: usize = 256 << 20;
+
+/// Runs `f` on a fresh thread with a large stack (reserved, not committed),
+/// so a deeply nested statement fails or plans but never overflows a
+/// runtime worker's stack.
+async fn on_planning_thread<T: Send + 'static>(
+    f: impl FnOnce(&tokio::runtime::Handle) -> Result<T, WarehouseError> + Send + 'static,
+) -> Result<T, WarehouseError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handle = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("warehouse-plan".into())
+        .stack_size(PLANNING_STACK)
+        .spawn(move || {
+            let _ = tx.send(f(&handle));
+        })
+        .map_err(|e| WarehouseError::Internal(format!("cannot start the planning thread: {e}")))?;
+    rx.await.map_err(|_| WarehouseError::Internal("the planning thread failed".into()))?
+}
+
+async fn compile(
+    s: &SessionEntry,
+    prepared: dialect::Prepared,
+    params: Vec<Param>,
+) -> Result<Compiled, WarehouseError> {
+    let this = Commands(s);
+    let dialect = SnowflakeDialect {};
+    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
+        .with_dialect(&dialect)
+        .with_recursion_limit(64)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    if statements.len() != 1 {
+        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
+    }
+    let statement = match statements.pop_front().expect("one statement") {
+        DfStatement::Statement(s) => *s,
+        DfStatement::CreateExternalTable(_) => return Err(not_allowed("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => return Err(not_allowed("COPY")),
+        DfStatement::Explain(_) => return Err(not_allowed("EXPLAIN")),
+        DfStatement::Reset(_) => return Err(not_allowed("RESET")),
+    };
+    let (database, schema) = s.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut statement = statement;
+    match &statement {
+        Statement::Query(_) | Statement::Insert(_) => {}
+        Statement::CreateTable(ct) => {
+            if !ct.temporary {
+                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+            }
+            if ct.external || ct.location.is_some() {
+                return Err(not_allowed("CREATE TABLE ... LOCATION"));
+            }
+        }
+        Statement::Use(u) => return this.use_statement(u).map(Compiled::Ready),
+        Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+            return this.drop_tables(names, *if_exists, &database, &schema).map(Compiled::Ready);
+        }
+        Statement::ShowTables { show_options, .. } => {
+            return Ok(Compiled::Ready(this.show_tables(show_options, &database, &schema)));
+        }
+        Statement::ShowDatabases { .. } => return Ok(Compiled::Ready(this.show_databases())),
+        Statement::ShowSchemas { .. } => return Ok(Compiled::Ready(this.show_schemas(&database))),
+        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => {
+            return Ok(Compiled::Ready(status_result(StatementKind::NoOp, "Statement executed successfully.".into())));
+        }
+        Statement::AlterSession { .. } => {
+            return Ok(Compiled::Ready(status_result(StatementKind::NoOp, "Statement executed successfully.".into())));
+        }
+        Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
+        other => {
+            let text = other.to_string();
+            let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            return Err(not_allowed(&verb));
+        }
+    }
+    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+    dialect::rewrite(&mut statement, &values)?;
+    // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
+    // keeps every table it creates in the session (checked above).
+    let creates_temp = matches!(&statement, Statement::CreateTable(_));
+    if let Statement::CreateTable(ct) = &mut statement {
+        ct.temporary = false;
     }
 
-    fn use_statement(&self, s: &SessionEntry, u: &Use) -> Result<QueryStream, WarehouseError> {
+    let mut state = s.base.clone();
+    // Fixes now(), current_date() and friends for this statement.
+    state.mark_start_execution();
+    {
+        let catalog = &mut state.config_mut().options_mut().catalog;
+        catalog.default_catalog = database.clone().unwrap_or_default();
+        catalog.default_schema = schema.clone().unwrap_or_default();
+    }
+    let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+    if !scalars.is_empty() {
+        dialect::type_placeholders(&mut statement, &scalars)?;
+    }
+    let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
+        match WarehouseError::from_datafusion(e) {
+            WarehouseError::ObjectNotFound(name) if name.starts_with('.') || name.contains("..") => {
+                WarehouseError::NoCurrentDatabase("SELECT".into())
+            }
+            other => other,
+        }
+    })?;
+    let plan = if scalars.is_empty() {
+        plan
+    } else {
+        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+    };
+    let resolve = |r: &TableReference| -> TableKey {
+        let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
+        (full.catalog.to_string(), full.schema.to_string(), full.table.to_string())
+    };
+    let physical = |plan: LogicalPlan| {
+        let state = &state;
+        async move { state.create_physical_plan(&plan).await.map_err(WarehouseError::from_datafusion) }
+    };
+    match plan {
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
+            if !creates_temp {
+                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+            }
+            let key = resolve(&cmt.name);
+            if key.0.is_empty() || key.1.is_empty() {
+                return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
+            }
+            let exists = s.tables.is_temp(&key);
+            if exists && cmt.if_not_exists {
+                return Ok(Compiled::Ready(status_result(
+                    StatementKind::CreateTable,
+                    format!("{} already exists, statement succeeded.", key.2),
+                )));
+            }
+            if exists && !cmt.or_replace {
+                return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
+            }
+            let plan = physical(Arc::unwrap_or_clone(cmt.input)).await?;
+            Ok(Compiled::CreateTemp { key, plan, task: state.task_ctx() })
+        }
+        LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),
+        LogicalPlan::Copy(_) => Err(not_allowed("COPY")),
+        LogicalPlan::Statement(_) | LogicalPlan::Extension(_) => Err(not_allowed("this statement")),
+        LogicalPlan::Dml(dml) => {
+            let key = resolve(&dml.table_name);
+            if !matches!(dml.op, WriteOp::Insert(_)) || !s.tables.is_temp(&key) {
+                return Err(not_allowed("changing subscription data"));
+            }
+            let plan = physical(LogicalPlan::Dml(dml)).await?;
+            Ok(Compiled::Insert { plan, task: state.task_ctx() })
+        }
+        plan => {
+            let plan = physical(plan).await?;
+            Ok(Compiled::Query { plan, task: state.task_ctx() })
+        }
+    }
+}
+
+/// Runs a physical plan under the deadline and the cancellation token.
+fn limited(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+    cancel: CancellationToken,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<BatchStream, WarehouseError> {
+    let stream = datafusion::physical_plan::execute_stream(plan, task).map_err(WarehouseError::from_datafusion)?;
+    Ok(Box::pin(Limited {
+        inner: stream,
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        timeout,
+        cancelled: Box::pin(cancel.cancelled_owned()),
+        done: false,
+    }))
+}
+
+/// Statements the engine answers itself (no DataFusion plan).
+struct Commands<'a>(&'a SessionEntry);
+
+impl Commands<'_> {
+    fn use_statement(&self, u: &Use) -> Result<QueryStream, WarehouseError> {
+        let s = self.0;
         let mut current = s.current.lock().unwrap_or_else(|e| e.into_inner());
         match u {
             Use::Warehouse(_) => Err(WarehouseError::UseWarehouse),
@@ -660,12 +719,12 @@ impl Engine {
 
     fn drop_tables(
         &self,
-        s: &SessionEntry,
         names: &[ObjectName],
         if_exists: bool,
         database: &Option<String>,
         schema: &Option<String>,
     ) -> Result<QueryStream, WarehouseError> {
+        let s = self.0;
         let mut dropped = Vec::new();
         for name in names {
             let parts = object_name_parts(name);
@@ -693,11 +752,11 @@ impl Engine {
 
     fn show_tables(
         &self,
-        s: &SessionEntry,
         options: &ShowStatementOptions,
         database: &Option<String>,
         schema: &Option<String>,
     ) -> QueryStream {
+        let s = self.0;
         let like = match &options.filter_position {
             Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
             | Some(ast::ShowStatementFilterPosition::Suffix(ast::ShowStatementFilter::Like(p))) => Some(p.clone()),
@@ -742,12 +801,14 @@ impl Engine {
         )
     }
 
-    fn show_databases(&self, s: &SessionEntry) -> QueryStream {
+    fn show_databases(&self) -> QueryStream {
+        let s = self.0;
         let names: Vec<String> = s.tables.database_names().into_iter().collect();
         strings_result(&["name"], vec![names])
     }
 
-    fn show_schemas(&self, s: &SessionEntry, database: &Option<String>) -> QueryStream {
+    fn show_schemas(&self, database: &Option<String>) -> QueryStream {
+        let s = self.0;
         let (mut names, mut dbs) = (vec![], vec![]);
         for db in s.tables.database_names() {
             if database.as_ref().is_some_and(|d| *d != db) {

@@ -137,6 +137,26 @@ async fn t04_malformed_statements_fail_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t04_huge_expressions_fail_or_run_but_never_crash() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    // Within the operator budget: plans and runs (on the planning thread's large stack).
+    let sum = format!("SELECT 1{}", " + 1".repeat(900));
+    assert_eq!(f.value(s, &sum).await.as_deref(), Some("901"));
+    let and = format!("SELECT COUNT(*) FROM claims WHERE {}", vec!["claim_id > 0"; 450].join(" AND "));
+    assert_eq!(f.value(s, &and).await.as_deref(), Some("2000"));
+    // Beyond it, or nested deeper than the parser allows: a compilation error.
+    let long_sum = format!("SELECT 1{}", " + 1".repeat(20_000));
+    let long_or = format!("SELECT COUNT(*) FROM claims WHERE {}", vec!["claim_id = 1"; 20_000].join(" OR "));
+    let deep_case = format!("SELECT {} 1{}", "CASE WHEN 1 = 1 THEN ".repeat(500), " END".repeat(500));
+    for sql in [long_sum, long_or, deep_case] {
+        let e = f.try_run(A, s, &sql, vec![]).await.unwrap_err();
+        assert_eq!(e.code(), "001003", "{e}");
+    }
+    assert_eq!(f.value(s, "SELECT 1").await.as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t04_cancelled_statement_stops() {
     let f = fixture().await;
     let s = f.session(A).await;
