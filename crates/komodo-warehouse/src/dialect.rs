@@ -580,6 +580,24 @@ mod tests {
         assert_eq!(p.sql, "SELECT 'é', X_COL,\n  'ü' Y\nFROM T");
     }
 
+    proptest::proptest! {
+        /// I01: the token pass never panics, and string literals survive it byte for byte.
+        #[test]
+        fn prepare_never_panics(sql in "\\PC{0,200}", literal in "[^'\\\\]{0,40}") {
+            let _ = prepare(&sql);
+            let text = format!("select '{literal}', {sql}");
+            if let Ok(p) = prepare(&text) {
+                proptest::prop_assert!(p.sql.starts_with(&format!("SELECT '{literal}'")), "{}", p.sql);
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_operators_is_a_compilation_error() {
+        let sql = format!("select 1{}", " + 1".repeat(MAX_OPERATORS + 1));
+        assert!(matches!(prepare(&sql), Err(WarehouseError::Compilation(m)) if m.contains("too complex")));
+    }
+
     #[test]
     fn snowflake_formats() {
         assert_eq!(snowflake_format_to_chrono("YYYY-MM-DD HH24:MI:SS"), "%Y-%m-%d %H:%M:%S");

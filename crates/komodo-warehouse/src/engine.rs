@@ -297,6 +297,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Generates the demo data set into the account's directory on a
+    /// blocking thread, then reloads the account (see [`crate::demo`]).
+    pub async fn load_demo(
+        &self,
+        account_id: &str,
+        options: crate::demo::DemoOptions,
+        progress: impl FnMut(&crate::demo::Progress) + Send + 'static,
+    ) -> Result<crate::demo::DemoSummary, WarehouseError> {
+        let dir = self.account_dir(account_id)?;
+        let summary = tokio::task::spawn_blocking(move || crate::demo::generate(&dir, &options, progress))
+            .await
+            .map_err(|e| WarehouseError::Internal(format!("demo generation failed: {e}")))??;
+        self.reload_account(account_id).await?;
+        Ok(summary)
+    }
+
     /// Opens a session on `account_id`'s warehouse with an optional current
     /// database and schema (names as given: pass Snowflake's stored,
     /// usually UPPERCASE, form).

@@ -25,7 +25,7 @@
 //!
 //! let session = engine.open_session(account, Some("DEMO"), Some("HEALTHCARE")).await?;
 //! let result = engine
-//!     .execute(account, session, "SELECT COUNT(*) FROM claims WHERE amount > ?", vec![Param::real(100.0)], CancellationToken::new())
+//!     .execute(account, session, "SELECT COUNT(*) FROM claims WHERE claim_amount > ?", vec![Param::real(100.0)], CancellationToken::new())
 //!     .await?;
 //! let rowset = komodo_warehouse::encode::json_rowset(&result.batches)?;
 //! # let _ = rowset;

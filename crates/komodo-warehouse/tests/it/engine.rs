@@ -230,3 +230,30 @@ async fn engine_futures_can_be_spawned() {
     }));
     assert_eq!(handle.await.unwrap().unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_demo_generates_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = komodo_warehouse::Engine::new(dir.path(), crate::support::config()).unwrap();
+    let s = engine.open_session("fresh", None, None).await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = seen.clone();
+    let summary = engine
+        .load_demo("fresh", komodo_warehouse::demo::DemoOptions { claims: 500, ..Default::default() }, move |p| {
+            counter.store(p.rows_done, std::sync::atomic::Ordering::Relaxed)
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.rows, seen.load(std::sync::atomic::Ordering::Relaxed));
+    let r = engine
+        .execute(
+            "fresh",
+            s,
+            "SELECT COUNT(*) FROM demo.healthcare.claims",
+            vec![],
+            komodo_warehouse::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(encode::json_rowset(&r.batches).unwrap()[0][0].as_deref(), Some("500"));
+}
