@@ -314,8 +314,9 @@ impl Engine {
     }
 
     /// Opens a session on `account_id`'s warehouse with an optional current
-    /// database and schema (names as given: pass Snowflake's stored,
-    /// usually UPPERCASE, form).
+    /// database and schema, as identifiers: `demo` means `DEMO`, `"demo"`
+    /// (with the quotes) means `demo` (the login request's `databaseName`
+    /// and `schemaName` can be passed as they come).
     pub async fn open_session(
         &self,
         account_id: &str,
@@ -360,7 +361,7 @@ impl Engine {
         let entry = SessionEntry {
             account_id: account_id.to_owned(),
             tables,
-            current: Mutex::new((database.map(str::to_owned), schema.map(str::to_owned))),
+            current: Mutex::new((database.map(identifier), schema.map(identifier))),
             base,
         };
         self.sessions.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(entry));
@@ -839,6 +840,16 @@ impl Commands<'_> {
     }
 }
 
+/// A Snowflake identifier's stored form: quoted names keep their case
+/// (`""` escapes a quote), unquoted ones are upper-cased.
+fn identifier(name: &str) -> String {
+    let name = name.trim();
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_uppercase(),
+    }
+}
+
 fn like_matches(pattern: &str, text: &str) -> bool {
     fn go(p: &[char], t: &[char]) -> bool {
         match p.split_first() {
@@ -863,6 +874,13 @@ fn strings_result(names: &[&str], columns: Vec<Vec<String>>) -> QueryStream {
 #[cfg(test)]
 mod tests {
     use super::like_matches;
+
+    #[test]
+    fn session_identifiers_follow_snowflake_case_rules() {
+        assert_eq!(super::identifier("demo"), "DEMO");
+        assert_eq!(super::identifier("\"demo\""), "demo");
+        assert_eq!(super::identifier("\"a\"\"b\""), "a\"b");
+    }
 
     #[test]
     fn show_like_patterns() {

@@ -46,6 +46,8 @@ async fn joins_over_the_demo_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn use_database_and_schema() {
     let f = fixture().await;
+    let lower = f.engine.open_session(A, Some("demo"), Some("healthcare")).await.unwrap();
+    assert_eq!(f.value(lower, "SELECT COUNT(*) FROM providers").await.as_deref(), Some("10"));
     let s = f.engine.open_session(A, None, None).await.unwrap();
     let e = f.try_run(A, s, "SELECT COUNT(*) FROM claims", vec![]).await.unwrap_err();
     assert_eq!(e.code(), "001003", "{e}");
