@@ -505,7 +505,7 @@ enum Compiled {
 
 /// Stack of the thread that parses, rewrites and plans a statement: deep
 /// expressions recurse in sqlparser's visitors and DataFusion's optimizer.
-const PLANNING_STACK: usize = 256 << 20;
+const PLANNING_STACK: usize = 64 << 20;
 
 /// Runs `f` on a fresh thread with a large stack (reserved, not committed),
 /// so a deeply nested statement fails or plans but never overflows a
