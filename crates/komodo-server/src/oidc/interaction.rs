@@ -59,6 +59,20 @@ fn expired() -> Response {
     .into_response()
 }
 
+/// [`load`] for a form post: also checks the form's CSRF token.
+async fn load_posted(
+    state: &AppState,
+    id: &str,
+    csrf: &str,
+    headers: &HeaderMap,
+) -> Result<(AuthRequestRow, String), Response> {
+    let (row, browser) = load(state, id, headers).await?;
+    if !state.secrets().verify_csrf(&browser, csrf) {
+        return Err(csrf_refused());
+    }
+    Ok((row, browser))
+}
+
 /// Loads a pending request and checks that this browser started it.
 async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(AuthRequestRow, String), Response> {
     let row = match state.store().auth_request(id).await {
@@ -142,13 +156,10 @@ pub async fn login_submit(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    let (row, browser) = match load(&state, &form.request, &headers).await {
+    let (row, browser) = match load_posted(&state, &form.request, &form.csrf, &headers).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    if !state.secrets().verify_csrf(&browser, &form.csrf) {
-        return csrf_refused();
-    }
     let csrf = state.secrets().csrf_token(&browser);
     let name = client_name(&state, &row.client_id).await;
     let email = crate::store::iam::normalise_email(&form.email);
@@ -241,13 +252,10 @@ pub async fn password_submit(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    let (row, browser) = match load(&state, &form.request, &headers).await {
+    let (row, browser) = match load_posted(&state, &form.request, &form.csrf, &headers).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    if !state.secrets().verify_csrf(&browser, &form.csrf) {
-        return csrf_refused();
-    }
     let Some(user_id) = row.user_id.as_deref() else {
         return see_other(&format!("/oauth/login?request={}", row.id));
     };
@@ -335,13 +343,10 @@ pub async fn consent_submit(
     let Ok(Form(form)) = form else {
         return bad_form();
     };
-    let (row, browser) = match load(&state, &form.request, &headers).await {
+    let (row, _) = match load_posted(&state, &form.request, &form.csrf, &headers).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    if !state.secrets().verify_csrf(&browser, &form.csrf) {
-        return csrf_refused();
-    }
     let (Some(user_id), Some(auth_time)) = (row.user_id.clone(), row.auth_time) else {
         return see_other(&format!("/oauth/login?request={}", row.id));
     };
