@@ -63,7 +63,7 @@ pub struct ErrorResponse {
 pub struct DeviceAuthorizationResponse {
     /// The device verification code, polled for at the token endpoint.
     pub device_code: DeviceCode,
-    /// The code the user types on the verification page (`XXXX-XXXX`).
+    /// The code the user types on the verification page (two groups of four letters, such as `BCDF-GHJK`).
     pub user_code: String,
     /// The verification page.
     pub verification_uri: String,
