@@ -37,19 +37,24 @@ pub fn query(url: &url::Url, key: &str) -> Option<String> {
 pub async fn login(platform: &Platform, user: &TestUser, scope: &str) -> TokenResponse {
     let pair = pkce::Pair::new();
     let code = authorize_code(platform, user, scope, &pair).await;
-    let (status, body) = token_request(
+    let (status, body) = exchange_code(platform, &code, &pair.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+/// Redeems an authorization code for the CLI client at [`REDIRECT`].
+pub async fn exchange_code(platform: &Platform, code: &str, verifier: &str) -> (StatusCode, Value) {
+    token_request(
         platform,
         &[
             ("grant_type", "authorization_code"),
-            ("code", &code),
+            ("code", code),
             ("redirect_uri", REDIRECT),
             ("client_id", CLI_CLIENT_ID),
-            ("code_verifier", &pair.verifier),
+            ("code_verifier", verifier),
         ],
     )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    serde_json::from_value(body).unwrap()
+    .await
 }
 
 pub async fn refresh(platform: &Platform, refresh_token: &str) -> (StatusCode, Value) {

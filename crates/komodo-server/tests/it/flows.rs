@@ -323,18 +323,7 @@ async fn bootstrap_admin_must_replace_the_one_time_password() {
         let redirect =
             Browser::new(platform.url()).authorize(&url, &email, &new_password, Decision::Approve).await.unwrap();
         let code = query(&redirect, "code").unwrap();
-        token_request(
-            &platform,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("client_id", CLI_CLIENT_ID),
-                ("code_verifier", &pair.verifier),
-            ],
-        )
-        .await
-        .1
+        exchange_code(&platform, &code, &pair.verifier).await.1
     };
     let (status, _) =
         api(&platform, Method::GET, "/internal/service-principals", tokens["access_token"].as_str(), Some(&demo), None)
@@ -352,17 +341,7 @@ async fn nonce_reaches_the_id_token() {
     let redirect =
         Browser::new(platform.url()).authorize(&url, &ada.email, &ada.password, Decision::Approve).await.unwrap();
     let code = query(&redirect, "code").unwrap();
-    let (status, body) = token_request(
-        &platform,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", CLI_CLIENT_ID),
-            ("code_verifier", &pair.verifier),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_code(&platform, &code, &pair.verifier).await;
     assert_eq!(status, StatusCode::OK);
     let id = jwt_part(body["id_token"].as_str().unwrap(), 1);
     assert_eq!(id["nonce"], "n-0S6_WzA2Mj");

@@ -217,17 +217,7 @@ async fn s02_codes_refresh_tokens_and_device_codes_stored_hashed() {
     let ada = user(&platform, "ada@example.com").await;
     let pair = pkce::Pair::new();
     let code = authorize_code(&platform, &ada, "openid offline_access", &pair).await;
-    let (_, tokens) = token_request(
-        &platform,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", CLI_CLIENT_ID),
-            ("code_verifier", &pair.verifier),
-        ],
-    )
-    .await;
+    let (_, tokens) = exchange_code(&platform, &code, &pair.verifier).await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
     let device: serde_json::Value = http()
         .post(platform.url_for("/oauth/device/code"))

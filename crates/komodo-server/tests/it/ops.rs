@@ -75,17 +75,7 @@ async fn s03_no_secret_in_logs_at_the_most_verbose_level() {
     let redirect = browser.authorize(&url, &ada.email, &ada.password, Decision::Approve).await.unwrap();
     let code = query(&redirect, "code").unwrap();
     secrets.push(code.clone());
-    let (_, tokens) = token_request(
-        &platform,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", CLI_CLIENT_ID),
-            ("code_verifier", &pair.verifier),
-        ],
-    )
-    .await;
+    let (_, tokens) = exchange_code(&platform, &code, &pair.verifier).await;
     for field in ["access_token", "refresh_token", "id_token"] {
         secrets.push(tokens[field].as_str().unwrap().to_owned());
     }
@@ -114,17 +104,7 @@ async fn s03_no_secret_in_logs_at_the_most_verbose_level() {
 
     // Reuse (logged as a warning) and a code replay.
     refresh(&platform, tokens["refresh_token"].as_str().unwrap()).await;
-    token_request(
-        &platform,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", CLI_CLIENT_ID),
-            ("code_verifier", &pair.verifier),
-        ],
-    )
-    .await;
+    exchange_code(&platform, &code, &pair.verifier).await;
     // Device flow.
     let device: serde_json::Value = http()
         .post(platform.url_for("/oauth/device/code"))
