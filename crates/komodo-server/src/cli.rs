@@ -49,12 +49,17 @@ struct StoreArgs {
     /// Database URL (`sqlite://...` or `postgres://...`); default SQLite in the data directory.
     #[arg(long, env = config::ENV_DATABASE_URL, hide_env_values = true)]
     database_url: Option<String>,
+    /// Directory of the embedded warehouse's Parquet files; default
+    /// `warehouse/` in the data directory. Replicas must share it.
+    #[arg(long, env = config::ENV_WAREHOUSE_DIR)]
+    warehouse_dir: Option<PathBuf>,
 }
 
 impl StoreArgs {
     fn config(&self) -> Config {
         let mut config = Config::new(self.data_dir.clone().unwrap_or_else(config::default_data_dir));
         config.database_url = self.database_url.clone();
+        config.warehouse_dir = self.warehouse_dir.clone();
         config
     }
 }
@@ -75,6 +80,16 @@ struct ServeArgs {
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 900)]
     access_token_ttl: u64,
+    /// Claims of demo data generated for the `demo` account on the first
+    /// start (0: none).
+    #[arg(long, env = config::ENV_DEMO_CLAIMS, default_value_t = config::DEFAULT_DEMO_CLAIMS)]
+    demo_claims: u64,
+    /// Statement time limit of the embedded warehouse, in seconds.
+    #[arg(long, default_value_t = 300)]
+    statement_timeout: u64,
+    /// Memory a warehouse session's statements may use at once, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    session_memory_mib: usize,
     /// Log format.
     #[arg(long, env = config::ENV_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -176,6 +191,19 @@ enum AdminCommand {
     },
     /// Start a staged signing-key rotation.
     RotateKeys,
+    /// Generate the synthetic healthcare data set (DEMO.HEALTHCARE:
+    /// PATIENTS, PROVIDERS, CLAIMS, PRESCRIPTIONS) for an account.
+    LoadDemo {
+        /// Account slug or id.
+        #[arg(long)]
+        account: String,
+        /// Number of claims; the other tables scale with it.
+        #[arg(long, default_value_t = config::DEFAULT_DEMO_CLAIMS)]
+        claims: u64,
+        /// Seed of the generator (the same seed gives the same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 /// Runs the command line and returns the exit code.
@@ -214,6 +242,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         SigningAlgArg::Rs256 => SigningAlg::Rs256,
     };
     config.access_token_ttl = Duration::from_secs(args.access_token_ttl.max(1));
+    config.demo_claims = args.demo_claims;
+    config.engine.statement_timeout = Duration::from_secs(args.statement_timeout.max(1));
+    config.engine.session_memory_limit = args.session_memory_mib.max(16) << 20;
     let data_dir = config.data_dir.clone();
     let mut server = Server::bind(config).await.map_err(|e| e.to_string())?;
     if let Some(report) = server.take_bootstrap_report() {
@@ -302,6 +333,19 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
             let password = read_password()?;
             admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
             json!({"email": crate::store::iam::normalise_email(&email), "password_reset": true})
+        }
+        AdminCommand::LoadDemo { account, claims, seed } => {
+            let options = komodo_warehouse::demo::DemoOptions { claims, seed, ..Default::default() };
+            let (account, summary) = admin.load_demo(&account, options).await.map_err(|e| e.to_string())?;
+            let tables: serde_json::Map<String, serde_json::Value> =
+                summary.tables.iter().map(|(t, n)| (format!("DEMO.HEALTHCARE.{t}"), json!(n))).collect();
+            json!({
+                "account_id": account.id,
+                "tables": tables,
+                "rows": summary.rows,
+                "seconds": summary.elapsed.as_secs_f64(),
+                "rows_per_second": summary.rows_per_second().round(),
+            })
         }
         AdminCommand::RotateKeys => {
             let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;

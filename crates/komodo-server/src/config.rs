@@ -19,6 +19,12 @@ pub const ENV_DATABASE_URL: &str = "KOMODO_SERVER_DATABASE_URL";
 pub const ENV_ISSUER: &str = "KOMODO_SERVER_ISSUER";
 /// Environment variable for `--signing-alg`.
 pub const ENV_SIGNING_ALG: &str = "KOMODO_SERVER_SIGNING_ALG";
+/// Environment variable for `--warehouse-dir`.
+pub const ENV_WAREHOUSE_DIR: &str = "KOMODO_SERVER_WAREHOUSE_DIR";
+/// Environment variable: claims generated for the `demo` account at bootstrap.
+pub const ENV_DEMO_CLAIMS: &str = "KOMODO_SERVER_DEMO_CLAIMS";
+/// Claims generated for the `demo` account at bootstrap by default.
+pub const DEFAULT_DEMO_CLAIMS: u64 = 100_000;
 /// Environment variable for `--log-format`.
 pub const ENV_LOG_FORMAT: &str = "KOMODO_SERVER_LOG_FORMAT";
 
@@ -114,6 +120,16 @@ pub struct Config {
     pub bootstrap: bool,
     /// Email of the bootstrap admin.
     pub bootstrap_admin_email: String,
+    /// Where the embedded warehouse keeps each account's Parquet files
+    /// (default: `warehouse/` in the data directory). Replicas share it.
+    pub warehouse_dir: Option<PathBuf>,
+    /// Claims generated for the `demo` account at bootstrap (0: none).
+    pub demo_claims: u64,
+    /// Limits of the embedded warehouse (statement time limit, per-session
+    /// memory limit, batch size, parallelism).
+    pub engine: komodo_warehouse::EngineConfig,
+    /// The connector gateway's tuning.
+    pub gateway: crate::gateway::GatewayConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -159,6 +175,10 @@ impl Config {
             user_code_limit_per_address: RateLimit { max: 10, window: Duration::from_secs(15 * 60) },
             bootstrap: true,
             bootstrap_admin_email: "admin@komodo.local".to_owned(),
+            warehouse_dir: None,
+            demo_claims: DEFAULT_DEMO_CLAIMS,
+            engine: komodo_warehouse::EngineConfig::default(),
+            gateway: crate::gateway::GatewayConfig::default(),
         }
     }
 
@@ -168,6 +188,11 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("komodo.db").display()),
         }
+    }
+
+    /// The embedded warehouse's directory in effect.
+    pub fn effective_warehouse_dir(&self) -> PathBuf {
+        self.warehouse_dir.clone().unwrap_or_else(|| self.data_dir.join("warehouse"))
     }
 
     /// The path of the master key file.

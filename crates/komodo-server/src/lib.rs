@@ -1,6 +1,7 @@
 //! The Komodo platform: an OAuth 2.0 / OpenID Connect provider, the IAM API
-//! (users, organisations, accounts, memberships, service principals) and its
-//! operations endpoints, as a library and the `komodo-server` binary.
+//! (users, organisations, accounts, memberships, service principals), the
+//! connector gateway in front of each account's warehouse, and operations
+//! endpoints, as a library and the `komodo-server` binary.
 //!
 //! The library exposes [`app`], which turns an [`AppState`] into an axum
 //! [`Router`]; the binary and the tests share it.
@@ -18,22 +19,19 @@
 //! ```
 //!
 //! Layout: [`oidc`] (discovery, JWKS, authorize, token, device, revoke,
-//! introspect, userinfo), [`iam`] (the IAM API), [`store`] (sqlx
-//! repositories and migrations for SQLite and PostgreSQL), [`web`] (HTML
-//! pages), [`keys`] (signing keys and staged rotation), [`admin`] (the admin
-//! subcommands), [`ops`] (health, readiness, metrics, logging).
-//!
-//! The connector gateway (Snowflake's REST protocol) and the warehouse
-//! engines are future work: they will live in `gateway/` and `warehouse/`,
-//! add their routes in [`app`] and their shared handles to [`AppState`], and
-//! authenticate callers with [`keys::KeyRing::verify_access_token`] plus
-//! [`iam::auth::resolve`].
+//! introspect, userinfo), [`iam`] (the IAM API), [`gateway`] (Snowflake's
+//! REST protocol in front of each account's embedded warehouse, the
+//! `komodo-warehouse` crate), [`store`] (sqlx repositories and migrations
+//! for SQLite and PostgreSQL), [`web`] (HTML pages), [`keys`] (signing keys
+//! and staged rotation), [`admin`] (the admin subcommands), [`ops`] (health,
+//! readiness, metrics, logging).
 
 pub mod admin;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod gateway;
 pub mod iam;
 pub mod keys;
 pub mod oidc;
@@ -49,6 +47,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 pub use config::Config;
+/// The embedded warehouse engine the gateway runs statements on.
+pub use komodo_warehouse as warehouse;
 pub use server::Server;
 pub use state::AppState;
 
@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(oidc::router())
         .merge(iam::router())
+        .merge(gateway::router())
         .merge(ops::router())
         .route_layer(axum::middleware::from_fn(ops::track))
         .fallback(not_found)

@@ -92,9 +92,11 @@ impl Server {
                 }
             }
         });
+        let janitor = crate::gateway::spawn_janitor(self.state.clone());
         let app = crate::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         purge.abort();
+        janitor.abort();
         self.state.store().close().await;
         Ok(result?)
     }

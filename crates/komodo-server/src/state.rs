@@ -2,9 +2,7 @@
 //!
 //! `AppState` is a cheap handle (`Arc`) over everything a replica needs: its
 //! configuration, the store, the key ring and the secrets derived from the
-//! master key. The connector gateway and warehouse engines (a later issue)
-//! will add their own fields here (session store, engine registry) without
-//! changing how handlers receive state.
+//! master key, and the connector gateway with its warehouse engine.
 
 use std::sync::Arc;
 
@@ -13,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::bootstrap::{self, BootstrapReport};
 use crate::config::Config;
 use crate::crypto::{CryptoError, MasterKey, Secrets};
+use crate::gateway::Gateway;
 use crate::keys::{KeyError, KeyRing, KeyRingSettings};
 use crate::store::{Store, StoreError};
 
@@ -29,6 +28,9 @@ pub enum OpenError {
     /// Signing keys could not be loaded or created.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The embedded warehouse could not be opened or the demo data loaded.
+    #[error("warehouse: {0}")]
+    Warehouse(#[from] komodo_warehouse::WarehouseError),
     /// The master key is new but the store already holds keys encrypted
     /// with another one.
     #[error(
@@ -49,6 +51,7 @@ struct Inner {
     secrets: Arc<Secrets>,
     keys: KeyRing,
     metrics: Option<PrometheusHandle>,
+    gateway: Arc<Gateway>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -96,8 +99,16 @@ impl AppState {
         )
         .await?;
         let report = bootstrap::run(&store, &config).await?;
+        let engine = Arc::new(komodo_warehouse::Engine::new(config.effective_warehouse_dir(), config.engine.clone())?);
+        if let Some(report) = &report
+            && config.demo_claims > 0
+        {
+            let options = komodo_warehouse::demo::DemoOptions { claims: config.demo_claims, ..Default::default() };
+            crate::admin::load_demo_into(&engine, &report.account_id, options).await?;
+        }
+        let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
         let metrics = crate::ops::metrics_handle();
-        Ok((AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics })), report))
+        Ok((AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway })), report))
     }
 
     /// The configuration in force.
@@ -118,6 +129,11 @@ impl AppState {
     /// The key ring.
     pub fn keys(&self) -> &KeyRing {
         &self.0.keys
+    }
+
+    /// The connector gateway and its warehouse engine.
+    pub fn gateway(&self) -> &Gateway {
+        &self.0.gateway
     }
 
     /// The secrets derived from the master key.

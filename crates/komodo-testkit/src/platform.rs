@@ -33,14 +33,21 @@ pub struct TestAccount {
 }
 
 /// The configuration tests start from: port 0, a 1 s device poll interval,
-/// keys re-read every second; everything else as in production.
+/// keys re-read every second, a demo data set of [`TEST_DEMO_CLAIMS`]
+/// claims; everything else as in production.
 pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::new(data_dir);
     config.listen = "127.0.0.1:0".into();
     config.device_poll_interval = Duration::from_secs(1);
     config.key_refresh_interval = Duration::from_secs(1);
+    // A small demo data set keeps every start fast; tests that need more
+    // call `Platform::load_demo`.
+    config.demo_claims = TEST_DEMO_CLAIMS;
     config
 }
+
+/// Claims in the demo data set of a test platform's `demo` account.
+pub const TEST_DEMO_CLAIMS: u64 = 1_000;
 
 /// One configuration change queued on a [`PlatformBuilder`].
 type ConfigAdjustment = Box<dyn FnOnce(&mut Config) + Send>;
@@ -210,6 +217,15 @@ impl Platform {
     /// The `demo` account's id, when this start created it.
     pub fn demo_account_id(&self) -> Option<&str> {
         self.bootstrap.as_ref().map(|b| b.account_id.as_str())
+    }
+
+    /// Generates the demo data set with `claims` claims into an account's
+    /// warehouse (replacing what the account had there).
+    pub async fn load_demo(&self, account_id: &str, claims: u64) {
+        let options = komodo_server::warehouse::demo::DemoOptions { claims, ..Default::default() };
+        komodo_server::admin::load_demo_into(self.state.gateway().engine(), account_id, options)
+            .await
+            .unwrap_or_else(|e| panic!("load demo data into {account_id}: {e}"));
     }
 
     /// Creates a user with `password`.

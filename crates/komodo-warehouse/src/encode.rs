@@ -16,7 +16,7 @@
 //! | Time32/64 | `time` (scale of the unit) | seconds since midnight with `scale` fraction digits: `3723.500` |
 //! | Timestamp(unit, None) | `timestamp_ntz` (scale 0/3/6/9) | seconds since the epoch with `scale` fraction digits, the sign on the whole value: `-1.500000000` |
 //! | Timestamp(unit, Some(tz)) | `timestamp_ltz` | the same, for the instant (the client applies the session `TIMEZONE`) |
-//! | Binary, LargeBinary, FixedSizeBinary, BinaryView | `binary` | lower-case hex |
+//! | Binary, LargeBinary, FixedSizeBinary, BinaryView | `binary` | upper-case hex (the connector decodes it with a strict `b16decode`) |
 //! | List, LargeList, FixedSizeList | `array` | text |
 //! | Struct, Map | `object` | text |
 //! | anything else | `text` | Arrow's display text |
@@ -254,7 +254,7 @@ fn scaled(value: i128, scale: u32) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         s.push(DIGITS[usize::from(b >> 4)] as char);

@@ -5,10 +5,11 @@
 //! hashes so that the same statements run on both backends through sqlx's
 //! `Any` driver. Repositories are grouped by concern: [`iam`] (users,
 //! organisations, accounts, memberships, service principals, OAuth clients),
-//! [`oauth`] (authorization requests, codes, refresh-token families, device
+//! [`gateway`] (connector sessions, query handles, results), [`oauth`] (authorization requests, codes, refresh-token families, device
 //! codes, revoked tokens), [`keys`] (encrypted signing keys) and [`limits`]
 //! (rate-limit windows).
 
+pub mod gateway;
 pub mod iam;
 pub mod keys;
 pub mod limits;

@@ -1,0 +1,416 @@
+//! The connector gateway's sessions, query handles and persisted results.
+//!
+//! Everything a replica needs to serve a session another replica opened
+//! lives here: the session (hashed tokens, expiry, current database and
+//! schema), every query's status, and finished results that fit under the
+//! persistence cap.
+
+use super::{Store, StoreError, now, now_ms};
+
+/// A gateway session.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GatewaySessionRow {
+    /// Id (UUID).
+    pub id: String,
+    /// The numeric id Snowflake's clients display.
+    pub numeric_id: i64,
+    /// The account it works in.
+    pub account_id: String,
+    /// Who opened it (`user:<id>` or `sp:<id>`).
+    pub subject: String,
+    /// The refresh-token family of the user's login, if any: revoking the
+    /// login ends the session too.
+    pub token_family: Option<String>,
+    /// When the session token expires, epoch seconds.
+    pub token_expires_at: i64,
+    /// When the master token expires, epoch seconds.
+    pub master_expires_at: i64,
+    /// The current database.
+    pub database_name: Option<String>,
+    /// The current schema.
+    pub schema_name: Option<String>,
+    /// The client that opened it (`PythonConnector`, `KomodoRust`, ...).
+    pub client_app: Option<String>,
+    /// When it was closed, epoch seconds.
+    pub closed_at: Option<i64>,
+}
+
+const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_expires_at, \
+     master_expires_at, database_name, schema_name, client_app, closed_at";
+
+/// A new session to store.
+#[derive(Debug)]
+pub struct NewGatewaySession<'a> {
+    /// Id (UUID).
+    pub id: &'a str,
+    /// Numeric id.
+    pub numeric_id: i64,
+    /// Account.
+    pub account_id: &'a str,
+    /// Subject.
+    pub subject: &'a str,
+    /// Refresh-token family of the login, if any.
+    pub token_family: Option<&'a str>,
+    /// Hash of the session token.
+    pub token_hash: &'a str,
+    /// Session token expiry, epoch seconds.
+    pub token_expires_at: i64,
+    /// Hash of the master token.
+    pub master_hash: &'a str,
+    /// Master token expiry, epoch seconds.
+    pub master_expires_at: i64,
+    /// Current database.
+    pub database_name: Option<&'a str>,
+    /// Current schema.
+    pub schema_name: Option<&'a str>,
+    /// Client name.
+    pub client_app: Option<&'a str>,
+}
+
+/// A query handle.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GatewayQueryRow {
+    /// The query id (UUID).
+    pub id: String,
+    /// The account it ran in.
+    pub account_id: String,
+    /// The session it ran in.
+    pub session_id: String,
+    /// Who ran it.
+    pub subject: String,
+    /// The client's request id.
+    pub request_id: Option<String>,
+    /// The statement.
+    pub sql_text: String,
+    /// `RUNNING`, `SUCCESS`, `FAILED_WITH_ERROR`, `ABORTING`, `ABORTED`.
+    pub status: String,
+    /// `json` or `arrow`.
+    pub result_format: String,
+    /// The replica that runs it.
+    pub replica: String,
+    /// Snowflake's error code, when it failed.
+    pub error_code: Option<String>,
+    /// The error message, when it failed.
+    pub error_message: Option<String>,
+    /// SQLSTATE, when it failed.
+    pub sql_state: Option<String>,
+    /// Start, epoch milliseconds.
+    pub started_at: i64,
+    /// End, epoch milliseconds.
+    pub ended_at: Option<i64>,
+}
+
+const QUERY_COLUMNS: &str = "id, account_id, session_id, subject, request_id, sql_text, status, result_format, \
+     replica, error_code, error_message, sql_state, started_at, ended_at";
+
+/// A finished result persisted for every replica.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GatewayResultRow {
+    /// Snowflake's statement type id.
+    pub statement_type_id: i64,
+    /// Rows changed, for DML.
+    pub rows_affected: Option<i64>,
+    /// Rows in the result.
+    pub total_rows: i64,
+    /// The result as an Arrow IPC stream, base64.
+    pub ipc: String,
+}
+
+/// Query statuses as Snowflake names them.
+pub mod status {
+    /// Running.
+    pub const RUNNING: &str = "RUNNING";
+    /// Finished with a result.
+    pub const SUCCESS: &str = "SUCCESS";
+    /// Failed.
+    pub const FAILED: &str = "FAILED_WITH_ERROR";
+    /// A cancellation was asked for; the running replica will stop it.
+    pub const ABORTING: &str = "ABORTING";
+    /// Cancelled.
+    pub const ABORTED: &str = "ABORTED";
+    /// The replica running it went away before it finished.
+    pub const DISCONNECTED: &str = "DISCONNECTED";
+}
+
+impl Store {
+    /// Stores a new gateway session.
+    pub async fn insert_gateway_session(&self, s: &NewGatewaySession<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO gateway_sessions (id, numeric_id, account_id, subject, token_family, token_hash, \
+             token_expires_at, master_hash, master_expires_at, database_name, schema_name, client_app, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(s.id)
+        .bind(s.numeric_id)
+        .bind(s.account_id)
+        .bind(s.subject)
+        .bind(s.token_family)
+        .bind(s.token_hash)
+        .bind(s.token_expires_at)
+        .bind(s.master_hash)
+        .bind(s.master_expires_at)
+        .bind(s.database_name)
+        .bind(s.schema_name)
+        .bind(s.client_app)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session whose session token hashes to `token_hash`.
+    pub async fn gateway_session_by_token(&self, token_hash: &str) -> Result<Option<GatewaySessionRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM gateway_sessions WHERE token_hash = $1"
+        )))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The session whose master token hashes to `master_hash`.
+    pub async fn gateway_session_by_master(&self, master_hash: &str) -> Result<Option<GatewaySessionRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM gateway_sessions WHERE master_hash = $1"
+        )))
+        .bind(master_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Replaces a session's token (renewal); false when the session is
+    /// closed or its old token was already replaced.
+    pub async fn renew_gateway_session(
+        &self,
+        id: &str,
+        old_token_hash: &str,
+        new_token_hash: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE gateway_sessions SET token_hash = $1, token_expires_at = $2 \
+             WHERE id = $3 AND token_hash = $4 AND closed_at IS NULL",
+        )
+        .bind(new_token_hash)
+        .bind(expires_at)
+        .bind(id)
+        .bind(old_token_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a session's current database and schema.
+    pub async fn set_gateway_session_context(
+        &self,
+        id: &str,
+        database: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gateway_sessions SET database_name = $1, schema_name = $2 WHERE id = $3")
+            .bind(database)
+            .bind(schema)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Closes a session.
+    pub async fn close_gateway_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gateway_sessions SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `subject` may still act in `account_id`: a user who is a
+    /// member (and whose login, when `family` is given, is not revoked), or
+    /// a live service principal of that very account.
+    pub async fn subject_has_account(
+        &self,
+        subject: &str,
+        account_id: &str,
+        family: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX, USER_SUB_PREFIX};
+        if let Some(user_id) = subject.strip_prefix(USER_SUB_PREFIX) {
+            if let Some(family) = family
+                && self.family_is_revoked(family).await?
+            {
+                return Ok(false);
+            }
+            return Ok(self.role_of(user_id, account_id).await?.is_some());
+        }
+        if let Some(sp_id) = subject.strip_prefix(SERVICE_PRINCIPAL_SUB_PREFIX) {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM service_principals WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
+            )
+            .bind(sp_id)
+            .bind(account_id)
+            .fetch_optional(self.pool())
+            .await?;
+            return Ok(found.is_some());
+        }
+        Ok(false)
+    }
+
+    /// Records a query that starts running on `replica`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_gateway_query(
+        &self,
+        id: &str,
+        account_id: &str,
+        session_id: &str,
+        subject: &str,
+        request_id: Option<&str>,
+        sql_text: &str,
+        result_format: &str,
+        replica: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
+             result_format, replica, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(session_id)
+        .bind(subject)
+        .bind(request_id)
+        .bind(sql_text)
+        .bind(status::RUNNING)
+        .bind(result_format)
+        .bind(replica)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A query of `account_id` by id (none for another account's query: T05).
+    pub async fn gateway_query(&self, account_id: &str, id: &str) -> Result<Option<GatewayQueryRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {QUERY_COLUMNS} FROM gateway_queries WHERE id = $1 AND account_id = $2"
+        )))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The query a session submitted with `request_id`.
+    pub async fn gateway_query_by_request(
+        &self,
+        session_id: &str,
+        request_id: &str,
+    ) -> Result<Option<GatewayQueryRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {QUERY_COLUMNS} FROM gateway_queries WHERE session_id = $1 AND request_id = $2 \
+             ORDER BY started_at DESC LIMIT 1"
+        )))
+        .bind(session_id)
+        .bind(request_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Marks a query finished. A query already `ABORTED` stays so.
+    pub async fn finish_gateway_query(
+        &self,
+        id: &str,
+        final_status: &str,
+        error: Option<(&str, &str, &str)>,
+    ) -> Result<(), StoreError> {
+        let (code, message, state) = match error {
+            Some((c, m, s)) => (Some(c), Some(m), Some(s)),
+            None => (None, None, None),
+        };
+        sqlx::query(
+            "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
+             ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
+        )
+        .bind(final_status)
+        .bind(code)
+        .bind(message)
+        .bind(state)
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Asks for a running query to be cancelled (by whichever replica runs
+    /// it); false when it is no longer running.
+    pub async fn request_gateway_abort(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE gateway_queries SET status = 'ABORTING' WHERE id = $1 AND account_id = $2 AND status = 'RUNNING'",
+        )
+        .bind(id)
+        .bind(account_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Persists a finished result.
+    pub async fn insert_gateway_result(
+        &self,
+        query_id: &str,
+        account_id: &str,
+        result: &GatewayResultRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO gateway_results (query_id, account_id, statement_type_id, rows_affected, total_rows, ipc, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(query_id)
+        .bind(account_id)
+        .bind(result.statement_type_id)
+        .bind(result.rows_affected)
+        .bind(result.total_rows)
+        .bind(&result.ipc)
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A persisted result of `account_id`.
+    pub async fn gateway_result(
+        &self,
+        account_id: &str,
+        query_id: &str,
+    ) -> Result<Option<GatewayResultRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT statement_type_id, rows_affected, total_rows, ipc FROM gateway_results \
+             WHERE query_id = $1 AND account_id = $2",
+        )
+        .bind(query_id)
+        .bind(account_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Deletes query handles and results started before `before_ms`, and
+    /// sessions whose master token expired before `before_s`.
+    pub async fn purge_gateway(&self, before_ms: i64, before_s: i64) -> Result<u64, StoreError> {
+        let results = sqlx::query(
+            "DELETE FROM gateway_results WHERE query_id IN (SELECT id FROM gateway_queries WHERE started_at < $1)",
+        )
+        .bind(before_ms)
+        .execute(self.pool())
+        .await?;
+        let queries = sqlx::query("DELETE FROM gateway_queries WHERE started_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
+        let sessions = sqlx::query("DELETE FROM gateway_sessions WHERE master_expires_at < $1")
+            .bind(before_s)
+            .execute(self.pool())
+            .await?;
+        Ok(results.rows_affected() + queries.rows_affected() + sessions.rows_affected())
+    }
+}
