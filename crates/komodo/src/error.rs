@@ -4,6 +4,7 @@ use crate::auth::{AuthError, TokenError};
 use crate::credentials::CredentialsError;
 use crate::iam::IamError;
 use crate::platform::PlatformError;
+use crate::warehouse::{GatewayError, InterfaceError, WarehouseError};
 
 /// Anything a [`Client`](crate::client::Client) call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,18 @@ pub enum Error {
     /// The login saved in the credentials file no longer works.
     #[error("login required: {0}; run `komodo login`")]
     LoginExpired(String),
+    /// The warehouse reported an error: a statement failed, the login to
+    /// the gateway was refused, or the session ended (Snowflake's code,
+    /// SQLSTATE and query id inside).
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// The warehouse gateway could not be reached or answered something
+    /// unexpected.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    /// A warehouse connection or cursor was used in a way that cannot work.
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
 }
 
 impl Error {

@@ -7,6 +7,8 @@
 //!   (explicit arguments, the environment, the `[default]` profile, web
 //!   login), with provenance on every result.
 //! - [`env`]: every `KOMODO_*` variable, and the injectable [`env::Env`].
+//! - [`warehouse`]: connections to the account's warehouse
+//!   ([`get_snowflake_connection`]), cursors, rows and Arrow results.
 //!
 //! ```no_run
 //! use komodo::auth::{AuthArgs, CredentialChain};
@@ -30,10 +32,12 @@ mod error;
 pub mod iam;
 pub mod oauth;
 pub mod platform;
+pub mod warehouse;
 
 pub use client::Client;
 pub use error::Error;
 pub use komodo_protocol::secret;
+pub use warehouse::get_snowflake_connection;
 
 /// A boxed, sendable future: what the SDK's pluggable traits return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,499 @@
+//! [`Cursor`]: runs statements and fetches their results, as rows of
+//! [`Value`]s or as Arrow record batches.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use komodo_protocol::gateway::{AbortRequest, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, codes};
+use reqwest::Method;
+
+use super::connection::{Connection, Envelope, QueryId, Shared, poll_backoff};
+use super::decode::{ColumnDescription, ColumnMeta};
+use super::error::{GatewayError, InterfaceError};
+use super::result::{ArrowBatches, ResultSet, Row};
+use super::value::Value;
+use crate::Error;
+
+/// A poll of a running statement that comes back faster than this was not
+/// held by the gateway; the next one waits a little (see [`poll_backoff`]).
+const QUICK_POLL: Duration = Duration::from_millis(100);
+
+/// Runs statements on a [`Connection`] and fetches their results.
+///
+/// ```no_run
+/// # async fn run(conn: komodo::warehouse::Connection) -> Result<(), komodo::Error> {
+/// use komodo::warehouse::Value;
+///
+/// let mut cursor = conn.cursor();
+/// cursor
+///     .execute("SELECT claim_id, claim_amount FROM DEMO.HEALTHCARE.CLAIMS WHERE claim_amount > ?", &[Value::from(100)])
+///     .await?;
+/// for column in cursor.description().unwrap_or_default() {
+///     println!("{} {}", column.name, column.type_name);
+/// }
+/// while let Some(row) = cursor.fetchone().await? {
+///     println!("{row:?}");
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Cursor {
+    conn: Connection,
+    running: Arc<Mutex<Option<Running>>>,
+    result: Option<ResultSet>,
+    description: Option<Vec<ColumnDescription>>,
+    rowcount: Option<u64>,
+    query_id: Option<QueryId>,
+    sql_state: Option<String>,
+}
+
+impl fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("query_id", &self.query_id)
+            .field("rowcount", &self.rowcount)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The statement a cursor is waiting for, as an abort request names it.
+#[derive(Debug, Clone)]
+struct Running {
+    request_id: String,
+    sql: String,
+}
+
+/// Marks a statement as running for as long as it is alive.
+struct RunningGuard {
+    slot: Arc<Mutex<Option<Running>>>,
+    request_id: String,
+}
+
+impl RunningGuard {
+    fn new(slot: Arc<Mutex<Option<Running>>>, request_id: &str, sql: &str) -> Self {
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Running { request_id: request_id.to_owned(), sql: sql.to_owned() });
+        Self { slot, request_id: request_id.to_owned() }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|r| r.request_id == self.request_id) {
+            *slot = None;
+        }
+    }
+}
+
+/// Cancels the statement a cursor is running, from another task (a
+/// Ctrl-C handler, a timer).
+///
+/// ```no_run
+/// # async fn run(conn: komodo::warehouse::Connection) -> Result<(), komodo::Error> {
+/// let mut cursor = conn.cursor();
+/// let cancel = cursor.cancel_handle();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+///     let _ = cancel.cancel().await;
+/// });
+/// match cursor.execute("SELECT ...", &[]).await {
+///     Err(komodo::Error::Warehouse(e)) if e.is_cancelled() => println!("cancelled"),
+///     other => { other?; }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct CancelHandle {
+    shared: Arc<Shared>,
+    running: Arc<Mutex<Option<Running>>>,
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle").field("running", &self.is_running()).finish_non_exhaustive()
+    }
+}
+
+impl CancelHandle {
+    /// Whether the cursor is waiting for a statement.
+    pub fn is_running(&self) -> bool {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Asks the gateway to cancel the running statement (by the request id
+    /// it was submitted with); the statement then fails with code
+    /// `000604`. Returns `false` when nothing was running.
+    pub async fn cancel(&self) -> Result<bool, Error> {
+        let Some(running) = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return Ok(false);
+        };
+        let path = format!("queries/v1/abort-request?requestId={}", uuid::Uuid::new_v4());
+        let body = serde_json::to_value(AbortRequest { sql_text: running.sql, request_id: running.request_id })
+            .unwrap_or_default();
+        let envelope = self.shared.call(Method::POST, &path, Some(body)).await?;
+        if envelope.success {
+            Ok(true)
+        } else {
+            Err(self.shared.envelope_error(&envelope, "the gateway refused to cancel the statement").into())
+        }
+    }
+}
+
+impl Cursor {
+    pub(crate) fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            running: Arc::new(Mutex::new(None)),
+            result: None,
+            description: None,
+            rowcount: None,
+            query_id: None,
+            sql_state: None,
+        }
+    }
+
+    /// The connection the cursor runs on.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs one statement with positional parameters (`?` or `:1` in the
+    /// SQL), waits for it, and makes its result ready to fetch. A statement
+    /// that fails is an [`Error::Warehouse`] with Snowflake's code.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<&mut Self, Error> {
+        self.reset();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let running = RunningGuard::new(self.running.clone(), &request_id, sql);
+        let envelope = self.submit(sql, params, false, &request_id).await?;
+        let data = self.wait(envelope).await?;
+        drop(running);
+        self.load(data)?;
+        Ok(self)
+    }
+
+    /// Runs the statement once per set of parameters, in order; the row
+    /// count is the sum of the statements'. The result is the last
+    /// statement's.
+    pub async fn executemany(&mut self, sql: &str, param_sets: &[Vec<Value>]) -> Result<&mut Self, Error> {
+        let mut total = 0;
+        for params in param_sets {
+            self.execute(sql, params).await?;
+            total += self.rowcount.unwrap_or(0);
+        }
+        self.rowcount = Some(total);
+        Ok(self)
+    }
+
+    /// Submits a statement to run in the background and returns its query
+    /// id at once; follow it with [`Connection::query_status`] and fetch its
+    /// result with [`get_results_from_query_id`](Self::get_results_from_query_id).
+    pub async fn execute_async(&mut self, sql: &str, params: &[Value]) -> Result<QueryId, Error> {
+        self.reset();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let envelope = self.submit(sql, params, true, &request_id).await?;
+        let shared = self.conn.shared.clone();
+        if !envelope.success {
+            return Err(shared.envelope_error(&envelope, "the statement failed").into());
+        }
+        let finished = envelope.code.is_none();
+        let mut data: QueryResponseData = shared.success_data(envelope, "queries/v1/query-request")?;
+        let query_id = data.query_id.take().ok_or_else(|| GatewayError::Protocol {
+            endpoint: "POST /queries/v1/query-request".into(),
+            reason: "the answer has no query id".into(),
+        })?;
+        let query_id = QueryId::new(query_id).map_err(|e| GatewayError::Protocol {
+            endpoint: "POST /queries/v1/query-request".into(),
+            reason: e.to_string(),
+        })?;
+        if finished {
+            // The gateway ran it at once: keep the result.
+            data.query_id = Some(query_id.to_string());
+            self.load(data)?;
+        }
+        self.query_id = Some(query_id.clone());
+        Ok(query_id)
+    }
+
+    /// Waits for the statement `query_id` (submitted by any cursor of the
+    /// account) and makes its result ready to fetch. A statement that
+    /// failed or was cancelled is its error.
+    pub async fn get_results_from_query_id(&mut self, query_id: &QueryId) -> Result<&mut Self, Error> {
+        self.reset();
+        let path = format!("queries/{query_id}/result");
+        let envelope = self.conn.shared.call(Method::GET, &path, None).await?;
+        let data = self.wait(envelope).await?;
+        self.load(data)?;
+        Ok(self)
+    }
+
+    /// A handle that cancels the statement this cursor is running, usable
+    /// from another task.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle { shared: self.conn.shared.clone(), running: self.running.clone() }
+    }
+
+    /// Cancels the statement this cursor is running (see
+    /// [`CancelHandle::cancel`]).
+    pub async fn cancel(&self) -> Result<bool, Error> {
+        self.cancel_handle().cancel().await
+    }
+
+    /// The result's columns (PEP 249's `description`); `None` before a
+    /// statement ran.
+    pub fn description(&self) -> Option<&[ColumnDescription]> {
+        self.description.as_deref()
+    }
+
+    /// The number of rows the statement returned, or changed for DML;
+    /// `None` before a statement ran.
+    pub fn rowcount(&self) -> Option<u64> {
+        self.rowcount
+    }
+
+    /// The id of the last statement (Snowflake's `sfqid`).
+    pub fn sfqid(&self) -> Option<&QueryId> {
+        self.query_id.as_ref()
+    }
+
+    /// The SQLSTATE of the last statement (`00000` on success).
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.sql_state.as_deref()
+    }
+
+    /// The Arrow schema of the result, when it came as Arrow.
+    pub fn arrow_schema(&self) -> Option<SchemaRef> {
+        self.result.as_ref().and_then(|r| r.schema().cloned())
+    }
+
+    fn result(&mut self) -> Result<&mut ResultSet, Error> {
+        self.result.as_mut().ok_or_else(|| InterfaceError::NoResult.into())
+    }
+
+    /// The next row, or `None` after the last.
+    pub async fn fetchone(&mut self) -> Result<Option<Row>, Error> {
+        self.result()?.next_row().await
+    }
+
+    /// Up to `size` further rows.
+    pub async fn fetchmany(&mut self, size: usize) -> Result<Vec<Row>, Error> {
+        let result = self.result()?;
+        let mut rows = Vec::with_capacity(size.min(4096));
+        while rows.len() < size {
+            match result.next_row().await? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Every remaining row.
+    pub async fn fetchall(&mut self) -> Result<Vec<Row>, Error> {
+        let result = self.result()?;
+        let mut rows = Vec::new();
+        while let Some(row) = result.next_row().await? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The remaining rows as a stream of Arrow record batches, exactly as
+    /// the gateway sent them (no per-row conversion); the cursor has no
+    /// rows left afterwards. Needs an Arrow result (the SDK asks for one).
+    pub fn fetch_arrow_batches(&mut self) -> Result<ArrowBatches, Error> {
+        let result = self.result.take().ok_or(InterfaceError::NoResult)?;
+        if !result.is_arrow() {
+            self.result = Some(result);
+            return Err(InterfaceError::NotArrow.into());
+        }
+        Ok(ArrowBatches::new(Some(result)))
+    }
+
+    /// Every remaining row as Arrow record batches.
+    pub async fn fetch_arrow_all(&mut self) -> Result<Vec<RecordBatch>, Error> {
+        self.fetch_arrow_batches()?.collect_all().await
+    }
+
+    /// Drops the result (stopping its downloads).
+    pub fn close(&mut self) {
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        self.result = None;
+        self.description = None;
+        self.rowcount = None;
+        self.query_id = None;
+        self.sql_state = None;
+    }
+
+    async fn submit(&self, sql: &str, params: &[Value], async_exec: bool, request_id: &str) -> Result<Envelope, Error> {
+        let shared = &self.conn.shared;
+        let now = shared_clock_millis(&self.conn);
+        let body = query_body(sql, params, async_exec, shared.next_sequence(), now);
+        let path = format!("queries/v1/query-request?requestId={request_id}");
+        shared.call(Method::POST, &path, Some(body)).await
+    }
+
+    /// Follows a statement that is still running (`333333`) until it
+    /// finishes; a failed statement is its error.
+    async fn wait(&self, mut envelope: Envelope) -> Result<QueryResponseData, Error> {
+        let shared = &self.conn.shared;
+        let mut quick_polls = 0;
+        loop {
+            if !envelope.success {
+                return Err(shared.envelope_error(&envelope, "the statement failed").into());
+            }
+            if !matches!(envelope.code.as_deref(), Some(codes::QUERY_IN_PROGRESS | codes::QUERY_IN_PROGRESS_ASYNC)) {
+                return shared.success_data(envelope, "the query result");
+            }
+            let data: QueryResponseData = shared.success_data(envelope, "the query progress")?;
+            let url = match (data.get_result_url, data.query_id) {
+                (Some(url), _) => shared.gateway_url(&url)?,
+                (None, Some(id)) => {
+                    let id = QueryId::new(id).map_err(|e| GatewayError::Protocol {
+                        endpoint: "getResultUrl".into(),
+                        reason: e.to_string(),
+                    })?;
+                    shared.endpoint(&format!("queries/{id}/result"))
+                }
+                (None, None) => {
+                    return Err(GatewayError::Protocol {
+                        endpoint: "getResultUrl".into(),
+                        reason: "a running statement came without a result URL or query id".into(),
+                    }
+                    .into());
+                }
+            };
+            if quick_polls > 0 {
+                tokio::time::sleep(poll_backoff(quick_polls - 1)).await;
+            }
+            let started = Instant::now();
+            envelope = shared.call_url(Method::GET, url, None).await?;
+            quick_polls = if started.elapsed() < QUICK_POLL { quick_polls + 1 } else { 0 };
+        }
+    }
+
+    /// Makes a finished statement's result the cursor's.
+    fn load(&mut self, mut data: QueryResponseData) -> Result<(), Error> {
+        let shared = self.conn.shared.clone();
+        let rowtype = data.rowtype.take().unwrap_or_default();
+        let columns: Arc<[ColumnMeta]> = rowtype.iter().map(ColumnMeta::from_row_type).collect();
+        let result = ResultSet::from_response(&mut data, columns, &shared.http)?;
+        self.rowcount = match data.statement_type_id {
+            Some(id) if is_dml(id) => Some(dml_row_count(&rowtype, &result)?),
+            _ => data.total.or(data.returned),
+        };
+        self.description = Some(rowtype.iter().map(ColumnDescription::from_row_type).collect());
+        self.query_id = data.query_id.and_then(|id| QueryId::new(id).ok());
+        self.sql_state = data.sql_state;
+        shared.update_context(data.final_database_name.as_deref(), data.final_schema_name.as_deref());
+        self.result = Some(result);
+        Ok(())
+    }
+}
+
+fn shared_clock_millis(conn: &Connection) -> i64 {
+    let now = conn.client().config().clock().now();
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The body of `POST /queries/v1/query-request`: the statement, its
+/// bindings keyed `"1"`, `"2"`, ..., and a request for Arrow results.
+pub(crate) fn query_body(
+    sql: &str,
+    params: &[Value],
+    async_exec: bool,
+    sequence_id: u64,
+    submitted_at_ms: i64,
+) -> serde_json::Value {
+    let bindings = (!params.is_empty()).then(|| {
+        params.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v.to_binding())).collect::<BTreeMap<_, _>>()
+    });
+    let mut parameters = serde_json::Map::new();
+    parameters.insert(QUERY_RESULT_FORMAT.to_owned(), serde_json::Value::from("ARROW"));
+    let request = QueryRequest {
+        sql_text: sql.to_owned(),
+        async_exec,
+        sequence_id,
+        query_submission_time: Some(submitted_at_ms),
+        bindings,
+        parameters,
+        describe_only: false,
+    };
+    serde_json::to_value(request).unwrap_or_default()
+}
+
+/// Whether a `statementTypeId` is DML (`0x3000`: insert, update, delete,
+/// merge, multi-table insert), whose row count is the rows changed.
+fn is_dml(statement_type_id: i64) -> bool {
+    (0x3000..0x4000).contains(&statement_type_id)
+}
+
+/// The rows a DML statement changed: the sum of its first row's
+/// `number of rows inserted/updated/deleted` columns, as the connectors
+/// count them.
+fn dml_row_count(rowtype: &[komodo_protocol::gateway::RowType], result: &ResultSet) -> Result<u64, Error> {
+    let Some(row) = result.peek_first_row() else { return Ok(0) };
+    let row = row?;
+    let counted = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        name.starts_with("number of rows inserted")
+            || name == "number of rows updated"
+            || name == "number of multi-joined rows updated"
+            || name == "number of rows deleted"
+    };
+    Ok(rowtype
+        .iter()
+        .zip(row)
+        .filter(|(rt, _)| counted(&rt.name))
+        .filter_map(|(_, value)| value.as_i64())
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn query_bodies_ask_for_arrow_and_number_bindings_from_one() {
+        let params = [Value::from(42), Value::from("x"), Value::Null, Value::from(date!(2024 - 01 - 02))];
+        let body = query_body("SELECT ?, ?, ?, ?", &params, false, 3, 1_723_020_000_000);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "sqlText": "SELECT ?, ?, ?, ?",
+                "asyncExec": false,
+                "sequenceId": 3,
+                "querySubmissionTime": 1_723_020_000_000i64,
+                "bindings": {
+                    "1": {"type": "FIXED", "value": "42"},
+                    "2": {"type": "TEXT", "value": "x"},
+                    "3": {"type": "ANY", "value": null},
+                    "4": {"type": "DATE", "value": "1704153600000"},
+                },
+                "parameters": {"QUERY_RESULT_FORMAT": "ARROW"},
+            })
+        );
+        let body = query_body("SELECT 1", &[], true, 1, 0);
+        assert_eq!(body["asyncExec"], true);
+        assert!(body.get("bindings").is_none());
+        // More than nine parameters keep their numbers.
+        let many: Vec<Value> = (0..12).map(Value::from).collect();
+        let body = query_body("x", &many, false, 1, 0);
+        assert_eq!(body["bindings"]["12"]["value"], "11");
+    }
+
+    #[test]
+    fn dml_statement_types() {
+        assert!(is_dml(0x3100) && is_dml(0x3000) && is_dml(0x3400));
+        assert!(!is_dml(0x1000) && !is_dml(0x6200) && !is_dml(0x4000));
+    }
+}
