@@ -146,6 +146,8 @@ pub fn encode_column(array: &dyn Array) -> Result<Vec<Option<String>>, Warehouse
     }
     let a = array;
     Ok(match a.data_type() {
+        // A NullArray has no validity buffer: every value is NULL.
+        D::Null => vec![None; a.len()],
         D::Boolean => {
             let b = a.as_boolean();
             each(a, |i| if b.value(i) { "1" } else { "0" }.to_owned())

@@ -702,9 +702,14 @@ pub async fn abort_by_id(
 ) -> Result<Response, GwError> {
     let caller = authorize(&state, &headers).await?;
     let query_id = parse_query_id(&query_id)?;
-    if state.store().gateway_query(&caller.account_id, &query_id).await?.is_none()
-        && !state.gateway().running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&query_id)
-    {
+    let running_here = state
+        .gateway()
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&query_id)
+        .is_some_and(|r| r.account_id == caller.account_id);
+    if !running_here && state.store().gateway_query(&caller.account_id, &query_id).await?.is_none() {
         return Err(not_found(&query_id));
     }
     let cancelled = cancel(&state, &caller, &query_id).await?;

@@ -3,6 +3,7 @@
 mod common;
 mod device;
 mod flows;
+mod gateway;
 mod iam;
 mod jwt;
 mod keys;
