@@ -1,0 +1,156 @@
+//! The connector gateway end to end, through the Rust SDK's `Connection`:
+//! connect, `SELECT 1` round trips on an open connection, and fetching a
+//! large 6-column result as Arrow, compared in the same run with the same
+//! statement executed in-process on the embedded engine (DataFusion).
+//!
+//! Run with `bench/gateway.sh` (or `cargo bench -p komodo-server --bench
+//! gateway`); `KOMODO_BENCH_ROWS` sets the result size (default 10M rows).
+//! Prints one Markdown table.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use komodo::config::ProviderConfig;
+use komodo::env::Env;
+use komodo::warehouse::ConnectionBuilder;
+use komodo_server::warehouse::{CancellationToken, Engine};
+use komodo_testkit::Platform;
+
+const SQL: &str = "SELECT claim_id, patient_id, provider_id, service_date, claim_amount, status FROM DEMO.HEALTHCARE.CLAIMS";
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn in_process(engine: &Engine, account: &str) -> (Duration, usize) {
+    let session = engine.open_session(account, None, None).await.expect("session");
+    let start = Instant::now();
+    let mut stream =
+        engine.execute_stream(account, session, SQL, Vec::new(), CancellationToken::new()).await.expect("statement");
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        rows += batch.expect("batch").num_rows();
+    }
+    let elapsed = start.elapsed();
+    engine.close_session(account, session).expect("close");
+    (elapsed, rows)
+}
+
+fn main() {
+    let rows: u64 = std::env::var("KOMODO_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let platform = Platform::builder()
+            .config(|c| {
+                c.demo_claims = 0;
+                c.engine.statement_timeout = Duration::from_secs(3600);
+                c.engine.session_memory_limit = 8 << 30;
+                c.gateway.sync_wait = Duration::from_secs(50);
+            })
+            .start()
+            .await;
+        let account = platform.create_account("bench", "bench").await;
+        let sp = platform.create_service_principal(&account.slug, "bench").await;
+        eprintln!("generating {rows} claims of demo data ...");
+        platform.load_demo(&account.id, rows).await;
+
+        let home = tempfile::tempdir().expect("temp dir");
+        let env = Env::from_slice(&[
+            ("KOMODO_API_URL", platform.url()),
+            ("HOME", home.path().to_str().expect("utf-8 temp dir")),
+        ]);
+        let builder = || {
+            ConnectionBuilder::new(ProviderConfig::new(env.clone()))
+                .client_id(sp.client_id.clone())
+                .client_secret(sp.client_secret.expose_secret())
+                .account_id(account.id.clone())
+                .web_login(None)
+        };
+
+        // Connect: credentials (the client credentials token is cached per
+        // process, as in any long-running program) and the gateway login.
+        builder().connect().await.expect("first connect").close().await.expect("close");
+        let mut connects = Vec::new();
+        for _ in 0..50 {
+            let start = Instant::now();
+            let conn = builder().connect().await.expect("connect");
+            connects.push(start.elapsed());
+            conn.close().await.expect("close");
+        }
+
+        // SELECT 1 on an open connection.
+        let conn = builder().connect().await.expect("connect");
+        let mut round_trips = Vec::new();
+        for i in 0..1_050 {
+            let start = Instant::now();
+            let mut cursor = conn.execute("SELECT 1", &[]).await.expect("SELECT 1");
+            let row = cursor.fetchone().await.expect("fetch").expect("one row");
+            let elapsed = start.elapsed();
+            assert_eq!(row.len(), 1);
+            if i >= 50 {
+                round_trips.push(elapsed);
+            }
+        }
+
+        // The large result: in-process first (also warms the file cache),
+        // then through the gateway; three runs each, medians compared.
+        let engine = platform.state().gateway().engine().clone();
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
+        for _ in 0..3 {
+            let (elapsed, n) = in_process(&engine, &account.id).await;
+            assert_eq!(n as u64, rows);
+            local.push(elapsed);
+        }
+        for _ in 0..3 {
+            let start = Instant::now();
+            let mut cursor = conn.execute(SQL, &[]).await.expect("large statement");
+            let mut batches = cursor.fetch_arrow_batches().expect("arrow batches");
+            let mut n = 0usize;
+            while let Some(batch) = batches.next_batch().await.expect("batch") {
+                n += batch.num_rows();
+            }
+            remote.push(start.elapsed());
+            assert_eq!(n as u64, rows, "every row arrives");
+        }
+        conn.close().await.expect("close");
+
+        let local_median = median(&mut local);
+        let remote_median = median(&mut remote);
+        let rate = |d: Duration| rows as f64 / d.as_secs_f64() / 1e6;
+        println!("| measurement | median | p99 / detail | goal |");
+        println!("|---|---:|---:|---|");
+        println!(
+            "| connect (client credentials cached, gateway login) | {} | {} | ≤ 5 ms |",
+            ms(median(&mut connects)),
+            ms(percentile(&mut connects, 0.99))
+        );
+        println!(
+            "| `SELECT 1` round trip, open connection | {} | {} | ≤ 1 ms |",
+            ms(median(&mut round_trips)),
+            ms(percentile(&mut round_trips, 0.99))
+        );
+        println!(
+            "| {rows} rows × 6 columns in-process (DataFusion) | {} | {:.1} M rows/s | baseline |",
+            ms(local_median),
+            rate(local_median)
+        );
+        println!(
+            "| {rows} rows × 6 columns via gateway, Arrow (Rust `Connection`) | {} | {:.1} M rows/s, {:.0}% of in-process | ≥ 50% |",
+            ms(remote_median),
+            rate(remote_median),
+            100.0 * local_median.as_secs_f64() / remote_median.as_secs_f64()
+        );
+        platform.stop().await;
+    });
+}
