@@ -16,7 +16,8 @@ use komodo::warehouse::ConnectionBuilder;
 use komodo_server::warehouse::{CancellationToken, Engine};
 use komodo_testkit::Platform;
 
-const SQL: &str = "SELECT claim_id, patient_id, provider_id, service_date, claim_amount, status FROM DEMO.HEALTHCARE.CLAIMS";
+const SQL: &str =
+    "SELECT claim_id, patient_id, provider_id, service_date, claim_amount, status FROM DEMO.HEALTHCARE.CLAIMS";
 
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -104,7 +105,7 @@ fn main() {
 
         // The large result: in-process first (also warms the file cache),
         // then through the gateway; three runs each, medians compared.
-        let engine = platform.state().gateway().engine().clone();
+        let engine = platform.state().gateway().embedded().expect("embedded engine").clone();
         let mut local = Vec::new();
         let mut remote = Vec::new();
         for _ in 0..3 {

@@ -223,9 +223,13 @@ impl Platform {
     /// warehouse (replacing what the account had there).
     pub async fn load_demo(&self, account_id: &str, claims: u64) {
         let options = komodo_server::warehouse::demo::DemoOptions { claims, ..Default::default() };
-        komodo_server::admin::load_demo_into(self.state.gateway().engine(), account_id, options)
-            .await
-            .unwrap_or_else(|e| panic!("load demo data into {account_id}: {e}"));
+        komodo_server::admin::load_demo_into(
+            self.state.gateway().embedded().expect("the test platform runs the embedded engine"),
+            account_id,
+            options,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("load demo data into {account_id}: {e}"));
     }
 
     /// Creates a user with `password`.

@@ -41,7 +41,7 @@ mod engine;
 mod error;
 mod params;
 
-pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind};
+pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind, WarehouseEngine};
 pub use error::WarehouseError;
 pub use params::Param;
 pub use tokio_util::sync::CancellationToken;

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use komodo_warehouse::{Engine, SessionId};
+use komodo_warehouse::{Engine, SessionId, WarehouseEngine};
 
 use crate::state::AppState;
 use results::ResultCache;
@@ -78,7 +78,8 @@ impl Default for GatewayConfig {
 
 /// The gateway's state on this replica.
 pub struct Gateway {
-    engine: Arc<Engine>,
+    engine: Arc<dyn WarehouseEngine>,
+    embedded: Option<Arc<Engine>>,
     config: GatewayConfig,
     replica: String,
     sessions: Mutex<HashMap<String, EngineSession>>,
@@ -99,11 +100,19 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// A gateway over `engine`.
+    /// A gateway over the embedded engine.
     pub fn new(engine: Arc<Engine>, config: GatewayConfig) -> Self {
+        let mut gateway = Self::with_engine(engine.clone(), config);
+        gateway.embedded = Some(engine);
+        gateway
+    }
+
+    /// A gateway over any warehouse engine.
+    pub fn with_engine(engine: Arc<dyn WarehouseEngine>, config: GatewayConfig) -> Self {
         let results = ResultCache::new(config.result_cache_bytes, config.result_ttl);
         Self {
             engine,
+            embedded: None,
             config,
             replica: uuid::Uuid::new_v4().to_string(),
             sessions: Mutex::default(),
@@ -112,9 +121,15 @@ impl Gateway {
         }
     }
 
-    /// The warehouse engine.
-    pub fn engine(&self) -> &Arc<Engine> {
+    /// The warehouse engine statements run on.
+    pub fn engine(&self) -> &Arc<dyn WarehouseEngine> {
         &self.engine
+    }
+
+    /// The embedded engine, when that is the engine in use (for loading
+    /// data such as the demo set).
+    pub fn embedded(&self) -> Option<&Arc<Engine>> {
+        self.embedded.as_ref()
     }
 
     /// The configuration.
