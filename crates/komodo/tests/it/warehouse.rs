@@ -1,0 +1,445 @@
+//! Warehouse connections against the real platform: every seed connection
+//! method, bindings, Arrow results across chunks, async statements,
+//! cancellation, sessions that outlive their access token, typed errors,
+//! and accounts the credentials have no right to.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use komodo::Error;
+use komodo::config::ProviderConfig;
+use komodo::env::Env;
+use komodo::warehouse::{Connection, ConnectionBuilder, Decimal, InterfaceError, QueryId, QueryStatus, Value};
+use komodo_protocol::iam::{CreatedServicePrincipal, Role};
+use komodo_testkit::{Platform, PlatformBuilder, TEST_DEMO_CLAIMS, TempHome, TestUser};
+use time::macros::{date, datetime, time};
+
+const COUNT_CLAIMS: &str = "SELECT COUNT(*) FROM DEMO.HEALTHCARE.CLAIMS";
+
+/// A statement that never ends on its own: a recursive CTE counting up
+/// forever. (Its work yields to the runtime between iterations, so a
+/// cancellation stops it for real; see the report on CPU-bound joins.)
+const ENDLESS: &str = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT MAX(n) FROM t";
+/// The platform, the demo account, a member of it with a saved login in
+/// `[default]`, and a service principal saved as `[production]`.
+struct Fixture {
+    platform: Platform,
+    home: TempHome,
+    account: String,
+    user: TestUser,
+    sp: CreatedServicePrincipal,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        Self::with(Platform::builder()).await
+    }
+
+    async fn with(builder: PlatformBuilder) -> Self {
+        let platform = builder.start().await;
+        let account = platform.demo_account_id().expect("the demo account is bootstrapped").to_owned();
+        let user = platform.create_user("ana@example.com", "correct horse battery staple").await;
+        platform.add_member(&account, &user.email, Role::Member).await;
+        let sp = platform.create_service_principal(&account, "etl").await;
+        let tokens = platform.login(&user, "openid offline_access").await;
+        let expires =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + tokens.expires_in;
+        let home = TempHome::new();
+        home.write_credentials(&format!(
+            "[default]\ntoken = {}\ntoken_expiration = {expires}\nrefresh_token = {}\naccount_id = {account}\n\n\
+             [production]\nclient_id = {}\nclient_secret = {}\naccount_id = {account}\n",
+            tokens.access_token.expose_secret(),
+            tokens.refresh_token.as_ref().expect("a refresh token").expose_secret(),
+            sp.client_id,
+            sp.client_secret.expose_secret(),
+        ));
+        Self { platform, home, account, user, sp }
+    }
+
+    fn config(&self) -> ProviderConfig {
+        ProviderConfig::new(Env::from_slice(&[
+            ("HOME", self.home.path().to_str().unwrap()),
+            ("KOMODO_API_URL", self.platform.url()),
+        ]))
+    }
+
+    /// A builder on this platform and home, without web login.
+    fn builder(&self) -> ConnectionBuilder {
+        ConnectionBuilder::new(self.config()).web_login(None)
+    }
+
+    async fn jwt(&self) -> String {
+        self.platform.login(&self.user, "openid").await.access_token.expose_secret().to_owned()
+    }
+}
+
+async fn count_claims(conn: &Connection) -> i64 {
+    let mut cursor = conn.execute(COUNT_CLAIMS, &[]).await.unwrap();
+    let row = cursor.fetchone().await.unwrap().expect("one row");
+    assert!(cursor.fetchone().await.unwrap().is_none());
+    row[0].as_i64().expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_connection_method_reaches_the_demo_data() {
+    let f = Fixture::new().await;
+    let expected = i64::try_from(TEST_DEMO_CLAIMS).unwrap();
+
+    // get_snowflake_connection(): the [default] profile.
+    let conn = f.builder().connect().await.unwrap();
+    assert_eq!(count_claims(&conn).await, expected);
+    assert_eq!(conn.account_id(), f.account);
+    assert_eq!(conn.session_info().role.as_deref(), Some("MEMBER"));
+    conn.close().await.unwrap();
+    conn.close().await.unwrap();
+    let closed = conn.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(closed, Error::Interface(InterfaceError::Closed)), "{closed:?}");
+
+    // get_snowflake_connection(jwt=..., account_id=...).
+    let jwt = f.jwt().await;
+    let conn = f.builder().jwt(&jwt).account_id(&f.account).connect().await.unwrap();
+    assert_eq!(count_claims(&conn).await, expected);
+    assert!(!format!("{conn:?}").contains(&jwt));
+
+    // get_snowflake_connection(client_id=..., client_secret=..., account_id=...).
+    let conn = f
+        .builder()
+        .client_id(&f.sp.client_id)
+        .client_secret(f.sp.client_secret.expose_secret())
+        .account_id(&f.account)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(count_claims(&conn).await, expected);
+    assert_eq!(conn.session_info().role.as_deref(), Some("SERVICE_PRINCIPAL"));
+
+    // get_snowflake_connection(profile="production").
+    let conn = f.builder().profile("production").database("DEMO").schema("HEALTHCARE").connect().await.unwrap();
+    assert_eq!((conn.database().as_deref(), conn.schema().as_deref()), (Some("DEMO"), Some("HEALTHCARE")));
+    let mut cursor = conn.execute("SELECT COUNT(*) FROM CLAIMS", &[]).await.unwrap();
+    assert_eq!(cursor.fetchall().await.unwrap(), vec![vec![Value::Int(expected)]]);
+
+    // The same credentials through the environment.
+    let env = Env::from_slice(&[
+        ("HOME", f.home.path().to_str().unwrap()),
+        ("KOMODO_API_URL", f.platform.url()),
+        ("KOMODO_CLIENT_ID", &f.sp.client_id),
+        ("KOMODO_CLIENT_SECRET", f.sp.client_secret.expose_secret()),
+        ("KOMODO_ACCOUNT_ID", &f.account),
+    ]);
+    let conn = ConnectionBuilder::new(ProviderConfig::new(env)).web_login(None).connect().await.unwrap();
+    assert_eq!(count_claims(&conn).await, expected);
+
+    // The six rules hold before any I/O, as everywhere in the SDK.
+    let err = f.builder().profile("production").account_id(&f.account).connect().await.unwrap_err();
+    assert!(err.to_string().contains("the profile contains the account ID"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_descriptions_and_bindings() {
+    let f = Fixture::new().await;
+    let conn = f.builder().connect().await.unwrap();
+
+    let mut cursor = conn
+        .execute(
+            "SELECT CLAIM_ID, CLAIM_AMOUNT, SERVICE_DATE, STATUS, PAID_AMOUNT FROM DEMO.HEALTHCARE.CLAIMS \
+             ORDER BY CLAIM_ID LIMIT 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    let description = cursor.description().unwrap().to_vec();
+    let names: Vec<&str> = description.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["CLAIM_ID", "CLAIM_AMOUNT", "SERVICE_DATE", "STATUS", "PAID_AMOUNT"]);
+    let codes: Vec<u8> = description.iter().map(|c| c.type_code).collect();
+    assert_eq!(codes, [0, 0, 3, 2, 0]);
+    assert_eq!((description[1].precision, description[1].scale), (Some(12), Some(2)));
+    assert!(!description[0].null_ok && description[4].null_ok);
+    assert_eq!(cursor.rowcount(), Some(3));
+    assert_eq!(cursor.sqlstate(), Some("00000"));
+    assert!(cursor.sfqid().is_some());
+    let first = cursor.fetchone().await.unwrap().unwrap();
+    assert_eq!(first[0], Value::Int(1));
+    assert!(matches!(first[1], Value::Decimal(Decimal { scale: 2, .. })), "{first:?}");
+    assert!(matches!(first[2], Value::Date(_)), "{first:?}");
+    assert!(matches!(first[3], Value::Text(_)), "{first:?}");
+    assert_eq!(cursor.fetchmany(5).await.unwrap().len(), 2);
+    assert!(cursor.fetchall().await.unwrap().is_empty());
+
+    // Every kind of value goes out as a binding and comes back.
+    let params = vec![
+        Value::from(42),
+        Value::Decimal("-12.50".parse().unwrap()),
+        Value::from(1.5),
+        Value::from("it's \"quoted\""),
+        Value::from(true),
+        Value::from(vec![0u8, 0xab, 0xff]),
+        Value::from(date!(2024 - 01 - 02)),
+        Value::from(time!(01:02:03.5)),
+        Value::from(datetime!(2024-01-02 03:04:05.123456)),
+    ];
+    let mut cursor = conn.execute("SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?", &params).await.unwrap();
+    assert_eq!(cursor.fetchone().await.unwrap().unwrap(), params);
+    let mut cursor = conn.execute("SELECT ? IS NULL", &[Value::Null]).await.unwrap();
+    assert_eq!(cursor.fetchone().await.unwrap().unwrap(), vec![Value::Bool(true)]);
+
+    // A bound filter gives what the literal gives.
+    let literal = conn
+        .execute("SELECT COUNT(*) FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_AMOUNT > 100 AND STATUS <> 'DENIED'", &[])
+        .await
+        .unwrap()
+        .fetchall()
+        .await
+        .unwrap();
+    let bound = conn
+        .execute(
+            "SELECT COUNT(*) FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_AMOUNT > ? AND STATUS <> ?",
+            &[Value::from(100), Value::from("DENIED")],
+        )
+        .await
+        .unwrap()
+        .fetchall()
+        .await
+        .unwrap();
+    assert_eq!(bound, literal);
+
+    // DML: the row count is the rows inserted.
+    let conn = f.builder().database("DEMO").schema("HEALTHCARE").connect().await.unwrap();
+    let mut cursor = conn.cursor();
+    cursor.execute("CREATE TEMPORARY TABLE SCRATCH (X INT, S TEXT)", &[]).await.unwrap();
+    let rows: Vec<Vec<Value>> = (1..=3).map(|i| vec![Value::from(i), Value::from(format!("row {i}"))]).collect();
+    cursor.executemany("INSERT INTO SCRATCH VALUES (?, ?)", &rows).await.unwrap();
+    assert_eq!(cursor.rowcount(), Some(3));
+    cursor.execute("INSERT INTO SCRATCH VALUES (?, ?)", &rows[0]).await.unwrap();
+    assert_eq!(cursor.rowcount(), Some(1));
+    cursor.execute("SELECT SUM(X), COUNT(*) FROM SCRATCH", &[]).await.unwrap();
+    let totals = cursor.fetchone().await.unwrap().unwrap();
+    assert_eq!((totals[0].as_i64(), totals[1].as_i64()), (Some(7), Some(4)));
+
+    // Fetching before executing is a misuse, said as such.
+    let err = conn.cursor().fetchone().await.unwrap_err();
+    assert!(matches!(err, Error::Interface(InterfaceError::NoResult)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_results_stream_as_arrow_across_chunks() {
+    let f = Fixture::new().await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+    let n = i64::try_from(TEST_DEMO_CLAIMS).unwrap();
+    // n² rows: past the first inline rows and over more than one chunk.
+    let sql = "SELECT a.CLAIM_ID AS A, b.CLAIM_ID AS B, a.CLAIM_AMOUNT AS AMOUNT \
+               FROM DEMO.HEALTHCARE.CLAIMS a CROSS JOIN DEMO.HEALTHCARE.CLAIMS b";
+    let expected_sum = n * (n * (n + 1) / 2);
+
+    let mut cursor = conn.execute(sql, &[]).await.unwrap();
+    assert_eq!(cursor.rowcount(), Some(u64::try_from(n * n).unwrap()));
+    let schema = cursor.arrow_schema().expect("an Arrow result");
+    assert_eq!(schema.fields().len(), 3);
+    let batches = cursor.fetch_arrow_all().await.unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows as i64, n * n);
+    let sum: i64 = batches
+        .iter()
+        .map(|b| {
+            let a = b.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().expect("Int64 ids");
+            a.values().iter().sum::<i64>()
+        })
+        .sum();
+    assert_eq!(sum, expected_sum, "every row exactly once, in order of the chunks");
+
+    // Rows first, then the rest as batches: nothing lost or repeated at
+    // the seams.
+    let mut cursor = conn.execute(sql, &[]).await.unwrap();
+    let head = cursor.fetchmany(70_000).await.unwrap();
+    assert_eq!(head.len(), 70_000);
+    let mut sum: i64 = head.iter().map(|r| r[0].as_i64().unwrap()).sum();
+    let mut rest = cursor.fetch_arrow_batches().unwrap();
+    let mut rows = head.len();
+    while let Some(batch) = rest.next().await {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        let a = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        sum += a.values().iter().sum::<i64>();
+    }
+    assert_eq!((rows as i64, sum), (n * n, expected_sum));
+    assert!(cursor.fetchone().await.is_err(), "the batches took the rest of the result");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_statements_are_submitted_then_polled() {
+    let f = Fixture::new().await;
+    let conn = f.builder().connect().await.unwrap();
+    let mut cursor = conn.cursor();
+    let query_id = cursor.execute_async(COUNT_CLAIMS, &[]).await.unwrap();
+    assert_eq!(cursor.sfqid(), Some(&query_id));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = conn.query_status(&query_id).await.unwrap();
+        if !status.is_still_running() {
+            assert_eq!(status, QueryStatus::Success);
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status} after a minute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another cursor (and another connection of the account) fetches it.
+    let other = f.builder().connect().await.unwrap();
+    let mut results = other.cursor();
+    results.get_results_from_query_id(&query_id).await.unwrap();
+    assert_eq!(results.fetchone().await.unwrap().unwrap(), vec![Value::Int(i64::try_from(TEST_DEMO_CLAIMS).unwrap())]);
+    assert_eq!(results.rowcount(), Some(1));
+
+    // Waiting directly, without polling the status first.
+    let query_id = cursor.execute_async("SELECT 7 * 6", &[]).await.unwrap();
+    let mut results = conn.cursor();
+    results.get_results_from_query_id(&query_id).await.unwrap();
+    assert_eq!(results.fetchall().await.unwrap(), vec![vec![Value::Int(42)]]);
+
+    // A failing statement: its status carries the error.
+    match cursor.execute_async("SELECT * FROM DEMO.HEALTHCARE.NO_SUCH_TABLE", &[]).await {
+        Err(Error::Warehouse(e)) => assert_eq!(e.code, "002003"),
+        Ok(query_id) => {
+            let err = loop {
+                match conn.query_status_throw_if_error(&query_id).await {
+                    Ok(status) if status.is_still_running() => tokio::time::sleep(Duration::from_millis(50)).await,
+                    Ok(status) => panic!("the statement ended {status}"),
+                    Err(err) => break err,
+                }
+            };
+            let Error::Warehouse(e) = err else { panic!("{err:?}") };
+            assert_eq!(e.code, "002003");
+            let err = conn.cursor().get_results_from_query_id(&query_id).await.map(|_| ()).unwrap_err();
+            assert!(matches!(&err, Error::Warehouse(e) if e.code == "002003"), "{err:?}");
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+
+    // An id nobody submitted.
+    let unknown = QueryId::new(uuid::Uuid::new_v4().to_string()).unwrap();
+    assert_eq!(conn.query_status(&unknown).await.unwrap(), QueryStatus::NoData);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_statement_is_cancelled_from_another_task() {
+    let f = Fixture::new().await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+
+    // By request id, while the statement's request is open.
+    let mut cursor = conn.cursor();
+    let cancel = cursor.cancel_handle();
+    assert!(!cancel.is_running());
+    let canceller = tokio::spawn(async move {
+        while !cancel.is_running() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cancel.cancel().await
+    });
+    let started = Instant::now();
+    let err = cursor.execute(ENDLESS, &[]).await.map(|_| ()).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    let Error::Warehouse(e) = &err else { panic!("{err:?}") };
+    assert!(e.is_cancelled(), "{e}");
+    assert_eq!(e.sql_state.as_deref(), Some("57014"));
+    assert!(e.query_id.is_some());
+    assert!(canceller.await.unwrap().unwrap());
+    assert!(!cursor.cancel().await.unwrap(), "nothing left to cancel");
+
+    // By query id, for a statement submitted asynchronously.
+    let query_id = cursor.execute_async(ENDLESS, &[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(conn.abort_query(&query_id).await.unwrap());
+    let err = conn.cursor().get_results_from_query_id(&query_id).await.map(|_| ()).unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.is_cancelled()), "{err:?}");
+    let status = conn.query_status(&query_id).await.unwrap();
+    assert!(status.is_error(), "{status}");
+
+    // The session goes on.
+    assert_eq!(count_claims(&conn).await, i64::try_from(TEST_DEMO_CLAIMS).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_outlives_its_access_token() {
+    // Access tokens live 2 s, session tokens 1 s, master tokens 3 s.
+    let f = Fixture::with(Platform::builder().config(|c| {
+        c.access_token_ttl = Duration::from_secs(2);
+        c.clock_leeway = Duration::ZERO;
+        c.gateway.session_token_ttl = Duration::from_secs(1);
+        c.gateway.master_token_ttl = Duration::from_secs(3);
+    }))
+    .await;
+    let expected = i64::try_from(TEST_DEMO_CLAIMS).unwrap();
+    // A service principal (client credentials) and a user login (refresh token).
+    let connections = [
+        f.builder().profile("production").connect().await.unwrap(),
+        f.builder().database("DEMO").schema("HEALTHCARE").connect().await.unwrap(),
+    ];
+    let first_sessions: Vec<i64> = connections.iter().map(|c| c.session_info().session_id).collect();
+
+    // The session token expired: renewed with the master token.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (conn, first) in connections.iter().zip(&first_sessions) {
+        assert_eq!(count_claims(conn).await, expected);
+        assert_eq!(conn.session_info().session_id, *first, "renewed, not logged in again");
+    }
+
+    // The master token and the access token expired: a new login with a
+    // fresh access token, in the same database and schema.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    for (conn, first) in connections.iter().zip(&first_sessions) {
+        assert_eq!(count_claims(conn).await, expected);
+        assert_ne!(conn.session_info().session_id, *first, "a new session");
+    }
+    assert_eq!(connections[1].database().as_deref(), Some("DEMO"));
+    let mut cursor = connections[1].execute("SELECT COUNT(*) FROM CLAIMS", &[]).await.unwrap();
+    assert_eq!(cursor.fetchone().await.unwrap().unwrap(), vec![Value::Int(expected)]);
+    // The refreshed login was saved.
+    let file = f.home.read_credentials().unwrap();
+    assert!(file.contains("[production]"), "{file}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_errors_carry_snowflakes_code_and_sqlstate() {
+    let f = Fixture::new().await;
+    let conn = f.builder().connect().await.unwrap();
+    let cases = [("SELECT * FROM DEMO.HEALTHCARE.NO_SUCH_TABLE", "002003", "42S02"), ("SELEC 1", "001003", "42000")];
+    for (sql, code, state) in cases {
+        let err = conn.execute(sql, &[]).await.map(|_| ()).unwrap_err();
+        let Error::Warehouse(e) = &err else { panic!("{sql}: {err:?}") };
+        assert_eq!((e.code.as_str(), e.sql_state.as_deref()), (code, Some(state)), "{sql}: {e}");
+        assert!(e.query_id.is_some(), "{sql}: {e:?}");
+        assert!(err.to_string().starts_with(&format!("{code} ({state}): ")), "{err}");
+        assert!(!e.is_cancelled() && !e.is_timeout());
+    }
+    // The connection is fine afterwards.
+    assert_eq!(count_claims(&conn).await, i64::try_from(TEST_DEMO_CLAIMS).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_account_is_refused() {
+    let f = Fixture::new().await;
+    let other = f.platform.create_account("elsewhere", "elsewhere-b").await;
+    let jwt = f.jwt().await;
+    let refused = [
+        f.builder().jwt(&jwt).account_id(&other.id).connect().await.unwrap_err(),
+        f.builder().jwt(&jwt).account_id(&other.slug).connect().await.unwrap_err(),
+        f.builder()
+            .client_id(&f.sp.client_id)
+            .client_secret(f.sp.client_secret.expose_secret())
+            .account_id(&other.id)
+            .connect()
+            .await
+            .unwrap_err(),
+        f.builder().account_id(&other.id).connect().await.unwrap_err(),
+        f.builder().jwt(&jwt).account_id("no-such-account").connect().await.unwrap_err(),
+    ];
+    for err in refused {
+        let Error::Warehouse(e) = &err else { panic!("{err:?}") };
+        assert!(e.is_access_denied(), "{e}");
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(&jwt) && !text.contains(f.sp.client_secret.expose_secret()), "{text}");
+    }
+    // A token the gateway does not accept.
+    let err = f.builder().jwt("eyJhbGciOiJFUzI1NiJ9.e30.c2ln").account_id(&f.account).connect().await.unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.is_token_rejected()), "{err:?}");
+}
