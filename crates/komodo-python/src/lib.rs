@@ -9,32 +9,17 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use komodo::auth::{ArgsError, AuthArgs, AuthError};
+use komodo::Client as CoreClient;
+use komodo::auth::AuthArgs;
 use komodo::config::ProviderConfig;
-use komodo::{Client as CoreClient, Error};
-use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PySystemExit, PyValueError};
+use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
 
-create_exception!(komodo, KomodoError, PyException, "The base class of the komodo package's errors.");
-create_exception!(
-    komodo,
-    ArgumentError,
-    PyValueError,
-    "Credentials passed (or set in KOMODO_* variables) break one of the rules."
-);
-create_exception!(komodo, MixedAuthenticationMethodsError, ArgumentError, "Two authentication methods were mixed.");
-create_exception!(komodo, ProfileWithAccountIdError, ArgumentError, "A profile was combined with an account id.");
-create_exception!(komodo, IncompleteClientCredentialsError, ArgumentError, "Only half of the client credentials.");
-create_exception!(komodo, MissingAccountIdError, ArgumentError, "A JWT or client credentials without an account id.");
-create_exception!(komodo, EmptyArgumentError, ArgumentError, "An empty string where a value is expected.");
-create_exception!(komodo, UnsetAccountError, KomodoError, "No account is selected.");
-create_exception!(komodo, ProfileNotFoundError, KomodoError, "The named profile is not in the credentials file.");
-create_exception!(komodo, ProfileError, KomodoError, "A named profile cannot be used (it holds a login token).");
-create_exception!(komodo, CredentialsFileError, KomodoError, "The credentials file is unreadable or malformed.");
-create_exception!(komodo, LoginRequiredError, KomodoError, "No usable credentials: run `komodo login`.");
-create_exception!(komodo, LoginError, KomodoError, "The interactive login failed.");
-create_exception!(komodo, PlatformError, KomodoError, "The platform refused a request or could not be reached.");
+mod errors;
+mod values;
+mod warehouse;
+
+use errors::{KomodoError, args_error, to_py};
 
 /// The process's one runtime.
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -57,8 +42,20 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    py.detach(|| {
-        runtime().block_on(async {
+    block_on_with(py, move || future)
+}
+
+/// [`block_on`] for a future that is not `Send`: `make` builds it on this
+/// thread, with the GIL released, and the runtime polls it right here.
+fn block_on_with<M, F>(py: Python<'_>, make: M) -> PyResult<F::Output>
+where
+    M: FnOnce() -> F + Send,
+    F: Future,
+    F::Output: Send,
+{
+    py.detach(move || {
+        runtime().block_on(async move {
+            let future = make();
             tokio::pin!(future);
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
@@ -69,45 +66,6 @@ where
             }
         })
     })
-}
-
-fn args_error(err: &ArgsError) -> PyErr {
-    let message = err.to_string();
-    match err {
-        ArgsError::JwtWithClientCredentials { .. } | ArgsError::ProfileWithCredentials { .. } => {
-            MixedAuthenticationMethodsError::new_err(message)
-        }
-        ArgsError::ProfileWithAccountId { .. } => ProfileWithAccountIdError::new_err(message),
-        ArgsError::IncompleteClientCredentials { .. } => IncompleteClientCredentialsError::new_err(message),
-        ArgsError::MissingAccountId { .. } => MissingAccountIdError::new_err(message),
-        ArgsError::Empty { .. } => EmptyArgumentError::new_err(message),
-        _ => ArgumentError::new_err(message),
-    }
-}
-
-/// The one conversion from the core's errors to Python exceptions; the
-/// message is the core's, word for word.
-fn to_py(err: Error) -> PyErr {
-    let message = err.to_string();
-    match &err {
-        Error::Auth(AuthError::InvalidArguments(args)) => args_error(args),
-        Error::Auth(AuthError::InvalidEnvironment(args)) => {
-            let converted = args_error(args);
-            Python::attach(|py| {
-                let kind = converted.get_type(py);
-                PyErr::from_type(kind, message)
-            })
-        }
-        Error::Auth(AuthError::UnsetAccount { .. }) => UnsetAccountError::new_err(message),
-        Error::Auth(AuthError::ProfileNotFound { .. }) => ProfileNotFoundError::new_err(message),
-        Error::Auth(AuthError::ProfileHoldsToken { .. }) => ProfileError::new_err(message),
-        Error::Auth(AuthError::Credentials(_)) | Error::Credentials(_) => CredentialsFileError::new_err(message),
-        _ if err.is_login_required() => LoginRequiredError::new_err(message),
-        Error::TokenExpired { .. } => LoginRequiredError::new_err(message),
-        Error::Auth(AuthError::Login(_)) => LoginError::new_err(message),
-        Error::Platform(_) => KomodoError::new_err(message),
-        _ => PlatformError::new_err(message),
-    }
 }
 
 fn auth_args(
@@ -123,6 +81,38 @@ fn auth_args(
 fn json_to_py<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
     let text = serde_json::to_string(value).map_err(|e| KomodoError::new_err(e.to_string()))?;
     Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+/// Validates `args` (before any I/O), then resolves them through the SDK's
+/// chain, falling back to the process's one in-memory web login.
+fn resolve(py: Python<'_>, args: AuthArgs, require_account: bool) -> PyResult<CoreClient> {
+    args.validate().map_err(|e| args_error(&e))?;
+    let config = ProviderConfig::from_process();
+    let login = komodo::client::sdk_web_login(&config);
+    let builder = CoreClient::builder(config).args(args).web_login(login).require_account(require_account);
+    block_on(py, builder.build())?.map_err(to_py)
+}
+
+/// Resolves credentials as `get_snowflake_connection` does (an account is
+/// required) and returns what a Snowflake connector needs to log in to the
+/// gateway: the platform URL, the account id and a fresh access token.
+#[pyfunction]
+#[pyo3(signature = (account_id=None, jwt=None, client_id=None, client_secret=None, profile=None))]
+fn gateway_login(
+    py: Python<'_>,
+    account_id: Option<String>,
+    jwt: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    profile: Option<String>,
+) -> PyResult<(String, String, String)> {
+    let client = Arc::new(resolve(py, auth_args(account_id, jwt, client_id, client_secret, profile), true)?);
+    let account = client.account_id().map(str::to_owned).ok_or_else(|| {
+        errors::UnsetAccountError::new_err("no account is selected: pass `account_id` or run `komodo account set`")
+    })?;
+    let inner = client.clone();
+    let token = block_on(py, async move { inner.access_token().await })?.map_err(to_py)?;
+    Ok((client.api_url().to_string(), account, token.expose_secret().to_owned()))
 }
 
 /// Checks credentials arguments against the six rules without any I/O,
@@ -160,12 +150,7 @@ impl Client {
         profile: Option<String>,
     ) -> PyResult<Self> {
         let args = auth_args(account_id, jwt, client_id, client_secret, profile);
-        args.validate().map_err(|e| args_error(&e))?;
-        let config = ProviderConfig::from_process();
-        let login = komodo::client::sdk_web_login(&config);
-        let builder = CoreClient::builder(config).args(args).web_login(login).require_account(false);
-        let client = block_on(py, builder.build())?.map_err(to_py)?;
-        Ok(Self { inner: Arc::new(client) })
+        Ok(Self { inner: Arc::new(resolve(py, args, false)?) })
     }
 
     /// The selected account's id, if any.
@@ -287,24 +272,16 @@ fn main(py: Python<'_>) -> PyResult<()> {
 /// The native module `komodo._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(validate_arguments, m)?)?;
+    m.add_function(wrap_pyfunction!(gateway_login, m)?)?;
     m.add_class::<Client>()?;
-    m.add("KomodoError", py.get_type::<KomodoError>())?;
-    m.add("ArgumentError", py.get_type::<ArgumentError>())?;
-    m.add("MixedAuthenticationMethodsError", py.get_type::<MixedAuthenticationMethodsError>())?;
-    m.add("ProfileWithAccountIdError", py.get_type::<ProfileWithAccountIdError>())?;
-    m.add("IncompleteClientCredentialsError", py.get_type::<IncompleteClientCredentialsError>())?;
-    m.add("MissingAccountIdError", py.get_type::<MissingAccountIdError>())?;
-    m.add("EmptyArgumentError", py.get_type::<EmptyArgumentError>())?;
-    m.add("UnsetAccountError", py.get_type::<UnsetAccountError>())?;
-    m.add("ProfileNotFoundError", py.get_type::<ProfileNotFoundError>())?;
-    m.add("ProfileError", py.get_type::<ProfileError>())?;
-    m.add("CredentialsFileError", py.get_type::<CredentialsFileError>())?;
-    m.add("LoginRequiredError", py.get_type::<LoginRequiredError>())?;
-    m.add("LoginError", py.get_type::<LoginError>())?;
-    m.add("PlatformError", py.get_type::<PlatformError>())?;
+    m.add_function(wrap_pyfunction!(warehouse::connect, m)?)?;
+    m.add_class::<warehouse::Connection>()?;
+    m.add_class::<warehouse::Cursor>()?;
+    m.add_class::<warehouse::ArrowBatch>()?;
+    m.add_class::<warehouse::ArrowStream>()?;
+    errors::register(m)?;
     Ok(())
 }

@@ -1,0 +1,182 @@
+"""An unmodified snowflake-connector-python against the platform's gateway:
+directly (host/port/protocol of the platform, account = the account id,
+authenticator="oauth", token = a Komodo access token), and through
+``komodo.snowflake_connector.get_snowflake_connection``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import warnings
+from urllib.parse import urlsplit
+
+import pandas
+import pytest
+import snowflake.connector
+from snowflake.connector import errors as sf_errors
+
+import komodo
+from komodo.snowflake_connector import connection_parameters, get_snowflake_connection
+
+PATIENTS = "DEMO.HEALTHCARE.PATIENTS"
+
+
+@pytest.fixture
+def connector_env(home, monkeypatch):
+    """No proxy for loopback, and no probing of cloud metadata addresses by
+    the connector's platform detection."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+    return home
+
+
+@pytest.fixture
+def sp(platform):
+    return platform.service_principal("py-snowflake")
+
+
+def access_token(sp: dict) -> str:
+    client = komodo.Client(client_id=sp["client_id"], client_secret=sp["client_secret"], account_id=sp["account_id"])
+    return client.access_token()
+
+
+def raw_connect(platform, sp: dict, **kwargs):
+    url = urlsplit(platform.url)
+    return snowflake.connector.connect(
+        host=url.hostname,
+        port=url.port,
+        protocol=url.scheme,
+        account=sp["account_id"],
+        authenticator="oauth",
+        token=access_token(sp),
+        **kwargs,
+    )
+
+
+def test_the_connector_logs_in_with_oauth_and_runs_queries(connector_env, platform, sp):
+    with raw_connect(platform, sp, paramstyle="qmark") as conn:
+        cur = conn.cursor()
+        cur.execute("select 1 as x, 'a' as y")
+        assert [(d.name, d.type_code) for d in cur.description] == [("X", 0), ("Y", 2)]
+        assert cur.fetchall() == [(1, "a")]
+        assert cur.rowcount == 1
+        assert cur.sfqid
+
+        cur.execute(f"select count(*) as n from {PATIENTS}")
+        (count,) = cur.fetchone()
+        assert count > 0
+
+        cur.execute(
+            f"select PATIENT_ID, STATE from {PATIENTS} where STATE = ? order by PATIENT_ID limit ?", ["CA", 3]
+        )
+        rows = cur.fetchall()
+        assert [d.name for d in cur.description] == ["PATIENT_ID", "STATE"]
+        assert 0 < len(rows) <= 3 and all(state == "CA" for _, state in rows)
+
+
+def test_qmark_bindings_of_every_type_round_trip(connector_env, platform, sp):
+    values = [
+        42,
+        "text with 'quotes'",
+        1.5,
+        True,
+        None,
+        decimal.Decimal("12.50"),
+        dt.date(2024, 1, 2),
+        dt.datetime(2024, 1, 2, 3, 4, 5, 123456),
+        b"\x01\xab",
+    ]
+    with raw_connect(platform, sp, paramstyle="qmark") as conn:
+        cur = conn.cursor()
+        cur.execute("select " + ", ".join("?" for _ in values), values)
+        row = cur.fetchone()
+    assert row[0] == 42 and row[1] == "text with 'quotes'" and row[2] == 1.5 and row[3] is True and row[4] is None
+    assert decimal.Decimal(row[5]) == decimal.Decimal("12.50")
+    assert row[6] == dt.date(2024, 1, 2)
+    assert row[7] == dt.datetime(2024, 1, 2, 3, 4, 5, 123456)
+    assert row[8] == b"\x01\xab"
+
+
+def test_client_side_pyformat_binding(connector_env, platform, sp):
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        cur.execute("select %s as s, %s as n", ("it's", 7))
+        assert cur.fetchall() == [("it's", 7)]
+
+
+def test_pandas_read_sql(connector_env, platform, sp):
+    with raw_connect(platform, sp, paramstyle="qmark") as conn:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pandas: "only supports SQLAlchemy"
+            frame = pandas.read_sql(
+                f"select PATIENT_ID, STATE from {PATIENTS} where STATE = ? order by PATIENT_ID limit 5",
+                conn,
+                params=["NY"],
+            )
+    assert list(frame.columns) == ["PATIENT_ID", "STATE"]
+    assert 0 < len(frame) <= 5
+    assert set(frame["STATE"]) == {"NY"}
+
+
+def test_errors_carry_snowflake_codes(connector_env, platform, sp):
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        with pytest.raises(sf_errors.ProgrammingError) as raised:
+            cur.execute("select * from DEMO.HEALTHCARE.NO_SUCH_TABLE")
+        assert raised.value.errno == 2003
+        assert raised.value.sfqid
+        with pytest.raises(sf_errors.ProgrammingError) as raised:
+            cur.execute("selec 1")
+        assert raised.value.errno == 1003
+
+
+def test_a_bad_token_is_refused_at_login(connector_env, platform, sp):
+    url = urlsplit(platform.url)
+    with pytest.raises(sf_errors.DatabaseError) as raised:
+        snowflake.connector.connect(
+            host=url.hostname, port=url.port, protocol=url.scheme, account=sp["account_id"],
+            authenticator="oauth", token="not-a-token", login_timeout=20,
+        )
+    assert raised.value.errno == 390303
+
+
+def test_async_query_and_results_by_query_id(connector_env, platform, sp):
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        cur.execute_async(f"select count(*) from {PATIENTS}")
+        qid = cur.sfqid
+        assert qid
+        while conn.is_still_running(conn.get_query_status(qid)):
+            pass
+        cur.get_results_from_sfqid(qid)
+        (count,) = cur.fetchone()
+        assert count > 0
+
+
+def test_komodo_snowflake_connector_resolves_credentials_like_the_sdk(connector_env, platform, sp):
+    from conftest import write_credentials
+
+    write_credentials(
+        connector_env,
+        f"[production]\nclient_id = {sp['client_id']}\nclient_secret = {sp['client_secret']}\n"
+        f"account_id = {sp['account_id']}\n",
+    )
+    conn = get_snowflake_connection(profile="production", paramstyle="qmark", database="DEMO", schema="HEALTHCARE")
+    try:
+        assert isinstance(conn, snowflake.connector.SnowflakeConnection)
+        cur = conn.cursor()
+        cur.execute("select count(*) from PATIENTS where STATE = ?", ["CA"])
+        assert cur.fetchone()[0] > 0
+    finally:
+        conn.close()
+
+    parameters = connection_parameters(profile="production")
+    url = urlsplit(platform.url)
+    assert (parameters["host"], parameters["port"], parameters["protocol"]) == (url.hostname, url.port, "http")
+    assert parameters["account"] == sp["account_id"] and parameters["authenticator"] == "oauth"
+
+    # The same rules as the SDK, before any I/O.
+    with pytest.raises(komodo.ProfileWithAccountIdError):
+        get_snowflake_connection(profile="production", account_id="x")
+    with pytest.raises(TypeError, match="sets token itself"):
+        get_snowflake_connection(profile="production", token="t")
