@@ -62,8 +62,10 @@ class Platform:
         return self.admin("create-service-principal", "--account", account, "--name", name)
 
     def stop(self) -> None:
+        # A graceful stop waits for running statements (a cancelled one
+        # can still be finishing in the warehouse).
         self.process.terminate()
-        self.process.wait(timeout=20)
+        self.process.wait(timeout=60)
         self.log.close()
 
 
