@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import time as _time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from komodo import _native
 from komodo._native import (
@@ -30,9 +28,17 @@ from komodo._native import (
     Warning,
 )
 
+# `typing` (and the `re` it imports) is for type checkers only: importing
+# komodo stays cheap.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from collections.abc import Iterator, Sequence
+    from typing import Any, NamedTuple, Optional
+
     import pandas
     import pyarrow
+
+    _Parameters = Optional[Sequence[Any]]
 
 __all__ = [
     "BINARY",
@@ -165,17 +171,51 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802 - PEP 249 na
     return Timestamp(*_time.localtime(ticks)[:6])
 
 
-class ResultMetadata(NamedTuple):
-    """One column of ``Cursor.description``: PEP 249's seven items, with
-    snowflake-connector-python's field names."""
+if TYPE_CHECKING:
 
-    name: str
-    type_code: int
-    display_size: Optional[int]
-    internal_size: Optional[int]
-    precision: Optional[int]
-    scale: Optional[int]
-    is_nullable: bool
+    class ResultMetadata(NamedTuple):
+        """One column of ``Cursor.description``."""
+
+        name: str
+        type_code: int
+        display_size: Optional[int]
+        internal_size: Optional[int]
+        precision: Optional[int]
+        scale: Optional[int]
+        is_nullable: bool
+
+else:
+
+    class ResultMetadata(tuple):
+        """One column of ``Cursor.description``: PEP 249's seven items, with
+        snowflake-connector-python's field names (a named tuple; written out
+        so that importing komodo does not import ``collections``)."""
+
+        __slots__ = ()
+        _fields = ("name", "type_code", "display_size", "internal_size", "precision", "scale", "is_nullable")
+
+        def __new__(cls, name, type_code, display_size, internal_size, precision, scale, is_nullable):
+            return tuple.__new__(cls, (name, type_code, display_size, internal_size, precision, scale, is_nullable))
+
+        def __getnewargs__(self):
+            return tuple(self)
+
+        def _asdict(self):
+            return dict(zip(self._fields, self))
+
+        def __repr__(self):
+            fields = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self))
+            return f"ResultMetadata({fields})"
+
+        name = property(lambda self: self[0], doc="The column's name.")
+        type_code = property(lambda self: self[1], doc="Snowflake's type code (see the type objects).")
+        display_size = property(lambda self: self[2], doc="Always None.")
+        internal_size = property(lambda self: self[3], doc="The maximum length of text or binary.")
+        precision = property(lambda self: self[4], doc="The precision of a number.")
+        scale = property(lambda self: self[5], doc="The scale of a number, time or timestamp.")
+        is_nullable = property(lambda self: self[6], doc="Whether the column may hold NULL.")
+
+    ResultMetadata.__module__ = "komodo"
 
 
 class QueryStatus:
@@ -193,18 +233,15 @@ class QueryStatus:
     _ERRORS = frozenset({"ABORTING", "FAILED_WITH_ERROR", "ABORTED", "FAILED_WITH_INCIDENT", "DISCONNECTED"})
 
 
-_Parameters = Optional[Sequence[Any]]
-
-
 def _positional(parameters: _Parameters) -> Optional[Sequence[Any]]:
-    if parameters is None:
-        return None
-    if isinstance(parameters, (str, bytes, bytearray)) or not isinstance(parameters, Sequence):
+    if parameters is None or isinstance(parameters, (list, tuple)):
+        return parameters
+    if isinstance(parameters, (str, bytes, bytearray)) or hasattr(parameters, "keys") or not hasattr(parameters, "__iter__"):
         raise ProgrammingError(
             "parameters are bound by position (paramstyle 'qmark': `?`, or numeric `:1`): "
             f"pass a list or tuple, not {type(parameters).__name__}"
         )
-    return parameters
+    return tuple(parameters)
 
 
 def _import_pyarrow() -> Any:

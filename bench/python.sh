@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The Python package, in one table with its baselines measured in the same run:
+#
+#   - `python -c "import komodo"` (goal <= 30 ms), next to `python -c pass`;
+#   - a cold interpreter to the first row of `SELECT 1` with a valid
+#     [default] profile (goal <= 100 ms), next to the same through
+#     snowflake-connector-python (`komodo.snowflake_connector`);
+#   - `fetch_pandas_all()` of a 10M-row, 6-column result (goal >= 3x faster)
+#     against psycopg + pandas reading the same rows from local PostgreSQL
+#     (127.0.0.1:5432, trust auth, database `test`).
+#
+#   bench/python.sh                          # 10M rows
+#   KOMODO_BENCH_ROWS=1000000 bench/python.sh
+#
+# Builds the platform and the extension in the bench profile (release
+# without LTO; the first build compiles DataFusion and takes long on a small
+# machine) and installs the package into target/bench/python. PostgreSQL
+# must be running (./scripts/test starts it); the table is loaded once and
+# kept as `komodo_bench_claims`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --profile bench -p komodo-server --quiet
+venv="$PWD/target/bench/python"
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' \
+  'psycopg[binary]>=3' 'snowflake-connector-python>=3.12,<5'
+# A wheel installed by pip, as users get it (bytecode compiled at install).
+rm -rf target/bench/wheels
+"$venv/bin/maturin" build --quiet --profile bench -i "$venv/bin/python" -o target/bench/wheels -m crates/komodo-python/Cargo.toml
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/bench/wheels/*.whl
+
+NO_PROXY=127.0.0.1,localhost SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true \
+  KOMODO_SERVER_BIN="$PWD/target/release/komodo-server" \
+  "$venv/bin/python" bench/python_bench.py
