@@ -308,11 +308,13 @@ impl KeyRing {
         let claims: AccessTokenClaims =
             decode_part(claims).map_err(|_| TokenError::Invalid("missing or malformed claims".into()))?;
         let t = now();
-        let leeway = self.leeway as i64;
-        if claims.exp + leeway <= t {
+        // Saturating: `exp` is whatever integer the signed claims hold.
+        let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
+        if claims.exp.saturating_add(leeway) <= t {
             return Err(TokenError::Invalid("expired".into()));
         }
-        if claims.nbf.is_some_and(|nbf| nbf > t + leeway) || claims.iat > t + leeway {
+        let latest = t.saturating_add(leeway);
+        if claims.nbf.is_some_and(|nbf| nbf > latest) || claims.iat > latest {
             return Err(TokenError::Invalid("not yet valid".into()));
         }
         if claims.iss != self.issuer {

@@ -268,7 +268,12 @@ fn hex(bytes: &[u8]) -> String {
 /// Encodes batches as one Arrow IPC stream (schema message, then the
 /// batches).
 pub fn arrow_ipc_stream(schema: &Arc<Schema>, batches: &[RecordBatch]) -> Result<Vec<u8>, WarehouseError> {
-    let mut out = Vec::new();
+    // Sized up front: growing a buffer of hundreds of megabytes by doubling
+    // copies it several times. Slices report their parents' buffers, so the
+    // estimate can be high; it is capped, and untouched capacity costs no
+    // memory.
+    let estimate: usize = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 4096;
+    let mut out = Vec::with_capacity(estimate.min(512 << 20));
     {
         let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, schema)
             .map_err(|e| WarehouseError::Internal(e.to_string()))?;

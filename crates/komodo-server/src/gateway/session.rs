@@ -162,12 +162,10 @@ pub async fn login(
 
     let gateway = state.gateway();
     let session_id = uuid::Uuid::new_v4().to_string();
-    let engine_session = gateway
-        .engine()
-        .open_session(&account_id, query.database_name.as_deref(), query.schema_name.as_deref())
-        .await?;
-    let (database, schema) = gateway.engine().session_context(&account_id, engine_session)?;
-    gateway.adopt_engine_session(&session_id, &account_id, engine_session);
+    // The warehouse session itself opens with the first statement, on
+    // whichever replica serves it, from the stored context.
+    let database = query.database_name.as_deref().filter(|d| !d.trim().is_empty()).map(identifier);
+    let schema = query.schema_name.as_deref().filter(|s| !s.trim().is_empty()).map(identifier);
 
     let session_token = SessionToken::new(format!("kmd_st_{}", random_token::<32>()));
     let master_token = SessionToken::new(format!("kmd_mt_{}", random_token::<32>()));
@@ -214,6 +212,16 @@ pub async fn login(
         }),
         parameters: session_parameters(),
     }))
+}
+
+/// A login's `databaseName`/`schemaName` as Snowflake resolves an
+/// identifier: unquoted names upper-cased, quoted ones taken as written.
+fn identifier(name: &str) -> String {
+    let name = name.trim();
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_uppercase(),
+    }
 }
 
 /// Authorises a request: a session token (open, unexpired, principal still

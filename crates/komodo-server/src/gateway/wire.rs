@@ -131,21 +131,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GwJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| GwError::bad_request(format!("cannot read the request body: {e}")))?;
-        let body = decode_body(&bytes, gzip)?;
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
-        serde_json::from_slice(body)
-            .map(GwJson)
-            .map_err(|e| GwError::bad_request(format!("the request body is not the JSON this endpoint expects: {e}")))
+        parse_body(&bytes, gzip).map(GwJson)
     }
 }
 
-fn decode_body(bytes: &Bytes, gzip_header: bool) -> Result<std::borrow::Cow<'_, [u8]>, GwError> {
+/// Parses a request body as [`GwJson`] does once it has the bytes:
+/// decompressed when `gzip_header` is set (`Content-Encoding: gzip`) or the
+/// body starts with the gzip magic bytes, `{}` when empty, then JSON as `T`.
+/// Every failure is a `bad_request`; this is the gateway JSON entry point
+/// of the fuzz targets and property tests (SECURITY.md I01).
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8], gzip_header: bool) -> Result<T, GwError> {
+    let body = decode_body(bytes, gzip_header)?;
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+    serde_json::from_slice(body)
+        .map_err(|e| GwError::bad_request(format!("the request body is not the JSON this endpoint expects: {e}")))
+}
+
+fn decode_body(bytes: &[u8], gzip_header: bool) -> Result<std::borrow::Cow<'_, [u8]>, GwError> {
     let is_gzip = gzip_header || bytes.starts_with(&[0x1f, 0x8b]);
     if !is_gzip {
         return Ok(std::borrow::Cow::Borrowed(bytes));
     }
     let mut out = Vec::with_capacity(bytes.len() * 4);
-    flate2::read::MultiGzDecoder::new(&bytes[..])
+    flate2::read::MultiGzDecoder::new(bytes)
         .take(MAX_BODY as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| GwError::bad_request(format!("the gzip request body cannot be decompressed: {e}")))?;
