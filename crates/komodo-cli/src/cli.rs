@@ -32,6 +32,8 @@ pub enum OutputFormat {
     Table,
     /// One JSON document.
     Json,
+    /// Comma-separated values with a header row (`komodo sql` only).
+    Csv,
 }
 
 /// The commands.
@@ -57,6 +59,8 @@ pub enum Command {
     /// Inspect the profiles of the credentials file.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Run SQL on your account's warehouse and print the results.
+    Sql(SqlArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -77,6 +81,28 @@ pub struct LoginArgs {
     /// Listen for the browser's redirect on this port of 127.0.0.1 (for SSH port forwarding).
     #[arg(long, value_name = "N", conflicts_with = "device")]
     pub port: Option<u16>,
+}
+
+/// `komodo sql`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Statements are separated by `;` (outside quotes and comments) and run in order; \
+                       the first that fails stops the run. Without SQL or --file, statements are read from stdin.\n\n\
+                       Output: `table` (default), `csv` (a header row, then RFC 4180 rows; NULL is an empty field, \
+                       an empty string is \"\"; result sets separated by an empty line), or `json` (per statement, \
+                       a JSON array of row objects, one row per line). Ctrl-C cancels the running statement.")]
+pub struct SqlArgs {
+    /// The SQL to run: one or more statements separated by `;`.
+    #[arg(value_name = "SQL")]
+    pub sql: Option<String>,
+    /// Read the statements from this file (`-` for stdin).
+    #[arg(long, short = 'f', value_name = "PATH", conflicts_with = "sql")]
+    pub file: Option<std::path::PathBuf>,
+    /// The database the session starts in.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
+    /// The schema the session starts in.
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
 }
 
 /// `komodo account ...`.

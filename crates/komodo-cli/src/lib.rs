@@ -5,7 +5,8 @@
 //! Python package's `komodo` console script runs exactly the same code.
 //!
 //! Data goes to stdout (a table, or one JSON document with `--output
-//! json`); messages, warnings, spinners and errors go to stderr. Exit codes
+//! json`; `komodo sql` also prints CSV); messages, warnings, spinners and
+//! errors go to stderr. Exit codes
 //! are listed in [`output::exit`].
 
 pub mod cli;
@@ -96,6 +97,11 @@ where
         Err(err) => return ui.fail(&Failure::new(exit::FAILURE, format!("cannot start: {err}"))),
     };
     let result = runtime.block_on(async {
+        // `komodo sql` handles Ctrl-C itself: it cancels the running
+        // statement on the platform before exiting.
+        if handles_interrupt(&cli.command) {
+            return commands::dispatch(&ctx, cli.command).await;
+        }
         tokio::select! {
             result = commands::dispatch(&ctx, cli.command) => result,
             _ = tokio::signal::ctrl_c() => Err(Failure::new(exit::INTERRUPTED, "interrupted")),
@@ -105,6 +111,11 @@ where
         Ok(()) => exit::OK,
         Err(failure) => ui.fail(&failure),
     }
+}
+
+/// Whether a command handles Ctrl-C itself.
+fn handles_interrupt(command: &Command) -> bool {
+    matches!(command, Command::Sql(_))
 }
 
 /// Whether a command reads the credentials file (and so should warn about

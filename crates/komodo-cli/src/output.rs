@@ -10,6 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
 use komodo::Error;
 use komodo::auth::AuthError;
+use komodo::warehouse::GatewayError;
 
 use crate::cli::OutputFormat;
 
@@ -71,6 +72,10 @@ impl From<Error> for Failure {
                 exit::UNAVAILABLE
             }
             Error::Iam(komodo::iam::IamError::Unavailable(_)) => exit::UNAVAILABLE,
+            Error::Warehouse(e) if e.is_token_rejected() => exit::LOGIN_REQUIRED,
+            Error::Warehouse(e) if e.is_access_denied() => exit::REFUSED,
+            Error::Gateway(GatewayError::Unavailable { .. }) => exit::UNAVAILABLE,
+            Error::Gateway(GatewayError::Http { status, .. }) if *status >= 500 => exit::UNAVAILABLE,
             Error::Iam(e) if e.is_unauthorized() => exit::LOGIN_REQUIRED,
             Error::Iam(_) | Error::Token(TokenError::Rejected { .. }) => exit::REFUSED,
             Error::Auth(_) | Error::Credentials(_) | Error::Platform(_) => exit::CONFIG,
@@ -83,6 +88,9 @@ impl From<Error> for Failure {
             }
             Error::Auth(AuthError::ProfileNotFound { .. }) => Some("run `komodo profile list` to see the profiles"),
             Error::Iam(e) if e.is_forbidden() => Some("only account admins can manage service principals"),
+            Error::Warehouse(e) if e.is_access_denied() => {
+                Some("check the account with `komodo account get`; you need to be a member of it")
+            }
             _ if code == exit::LOGIN_REQUIRED => Some("run `komodo login`"),
             _ => None,
         };
@@ -194,6 +202,11 @@ impl Ui {
         bar.set_message(message.to_owned());
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
+    }
+
+    /// Whether stderr is a terminal (spinners and summaries are shown).
+    pub fn is_terminal(&self) -> bool {
+        self.interactive
     }
 
     /// Whether stdin and stderr are terminals (prompts are possible).

@@ -5,12 +5,13 @@ mod auth;
 mod login;
 mod profile;
 mod service_principal;
+mod sql;
 
 use clap::CommandFactory;
 use komodo::auth::{Credential, REFRESH_WINDOW, format_time};
 
-use crate::cli::{AuthCommand, Cli, Command};
-use crate::output::Failure;
+use crate::cli::{AuthCommand, Cli, Command, OutputFormat};
+use crate::output::{Failure, exit};
 use crate::{Context, reads_credentials};
 
 pub(crate) async fn dispatch(ctx: &Context, command: Command) -> Result<(), Failure> {
@@ -21,6 +22,10 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command) -> Result<(), Fail
             ctx.ui.warn(warning);
         }
     }
+    if ctx.ui.format == OutputFormat::Csv && !matches!(command, Command::Sql(_)) {
+        return Err(Failure::new(exit::USAGE, "`--output csv` is only for `komodo sql`")
+            .hint("use --output table or --output json"));
+    }
     match command {
         Command::Login(args) => login::login(ctx, args).await,
         Command::Logout => login::logout(ctx).await,
@@ -29,6 +34,7 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command) -> Result<(), Fail
         Command::ServicePrincipal(command) => service_principal::run(ctx, command).await,
         Command::Auth(AuthCommand::Describe(args)) | Command::Whoami(args) => auth::describe(ctx, args).await,
         Command::Profile(command) => profile::run(ctx, command),
+        Command::Sql(args) => sql::run(ctx, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "komodo", &mut std::io::stdout());
             Ok(())

@@ -1,10 +1,11 @@
 //! End-to-end tests of the `komodo` binary against the real platform on
-//! 127.0.0.1, each with its own temporary HOME, and snapshots of its help
-//! texts and error messages.
+//! 127.0.0.1 (its warehouse included), each with its own temporary HOME,
+//! and snapshots of its help texts and error messages.
 
 mod e2e;
 mod security;
 mod snapshots;
+mod sql;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

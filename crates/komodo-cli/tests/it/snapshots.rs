@@ -34,6 +34,7 @@ fn help_texts() {
         &["service-principal", "create", "--help"],
         &["auth", "describe", "--help"],
         &["profile", "--help"],
+        &["sql", "--help"],
     ] {
         let name = format!("help_{}", args[..args.len() - 1].join("_")).trim_end_matches('_').to_owned();
         let name = if name == "help" { "help_komodo".to_owned() } else { name };
