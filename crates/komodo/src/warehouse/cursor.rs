@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use komodo_protocol::gateway::{AbortRequest, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, codes};
+use komodo_protocol::gateway::{AbortRequest, Binding, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, codes};
 use reqwest::Method;
 
 use super::connection::{Connection, Envelope, QueryId, Shared, poll_backoff};
@@ -166,20 +166,21 @@ impl Cursor {
     /// SQL), waits for it, and makes its result ready to fetch. A statement
     /// that fails is an [`Error::Warehouse`] with Snowflake's code.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<&mut Self, Error> {
-        self.reset();
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let running = RunningGuard::new(self.running.clone(), &request_id, sql);
-        let envelope = self.submit(sql, params, false, &request_id).await?;
-        let data = self.wait(envelope).await?;
-        drop(running);
-        self.load(data)?;
-        Ok(self)
+        self.run(sql, scalar_bindings(params)).await
     }
 
-    /// Runs the statement once per set of parameters, in order; the row
-    /// count is the sum of the statements'. The result is the last
-    /// statement's.
+    /// Runs the statement for each set of parameters. An `INSERT` whose
+    /// sets agree on each column's type goes as one statement with array
+    /// bindings (as snowflake-connector-python sends it); anything else
+    /// runs once per set, in order. The row count is the total; the result
+    /// is the last statement's.
     pub async fn executemany(&mut self, sql: &str, param_sets: &[Vec<Value>]) -> Result<&mut Self, Error> {
+        if is_insert(sql)
+            && let Some(bindings) = array_bindings(param_sets)
+        {
+            return self.run(sql, Some(bindings)).await;
+        }
+        self.reset();
         let mut total = 0;
         for params in param_sets {
             self.execute(sql, params).await?;
@@ -189,13 +190,24 @@ impl Cursor {
         Ok(self)
     }
 
+    async fn run(&mut self, sql: &str, bindings: Option<Bindings>) -> Result<&mut Self, Error> {
+        self.reset();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let running = RunningGuard::new(self.running.clone(), &request_id, sql);
+        let envelope = self.submit(sql, bindings, false, &request_id).await?;
+        let data = self.wait(envelope).await?;
+        drop(running);
+        self.load(data)?;
+        Ok(self)
+    }
+
     /// Submits a statement to run in the background and returns its query
     /// id at once; follow it with [`Connection::query_status`] and fetch its
     /// result with [`get_results_from_query_id`](Self::get_results_from_query_id).
     pub async fn execute_async(&mut self, sql: &str, params: &[Value]) -> Result<QueryId, Error> {
         self.reset();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let envelope = self.submit(sql, params, true, &request_id).await?;
+        let envelope = self.submit(sql, scalar_bindings(params), true, &request_id).await?;
         let shared = self.conn.shared.clone();
         if !envelope.success {
             return Err(shared.envelope_error(&envelope, "the statement failed").into());
@@ -332,10 +344,16 @@ impl Cursor {
         self.sql_state = None;
     }
 
-    async fn submit(&self, sql: &str, params: &[Value], async_exec: bool, request_id: &str) -> Result<Envelope, Error> {
+    async fn submit(
+        &self,
+        sql: &str,
+        bindings: Option<Bindings>,
+        async_exec: bool,
+        request_id: &str,
+    ) -> Result<Envelope, Error> {
         let shared = &self.conn.shared;
         let now = shared_clock_millis(&self.conn);
-        let body = query_body(sql, params, async_exec, shared.next_sequence(), now);
+        let body = query_body(sql, bindings, async_exec, shared.next_sequence(), now);
         let path = format!("queries/v1/query-request?requestId={request_id}");
         shared.call(Method::POST, &path, Some(body)).await
     }
@@ -403,18 +421,62 @@ fn shared_clock_millis(conn: &Connection) -> i64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Bindings keyed by position: `"1"`, `"2"`, ...
+type Bindings = BTreeMap<String, Binding>;
+
+/// One binding per parameter (`None` without parameters).
+fn scalar_bindings(params: &[Value]) -> Option<Bindings> {
+    (!params.is_empty())
+        .then(|| params.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v.to_binding())).collect())
+}
+
+/// Rows of parameters as one array binding per column, when there are
+/// rows, they all have the same length, and each column's non-null values
+/// share one binding type (`ANY` when they are all null).
+fn array_bindings(param_sets: &[Vec<Value>]) -> Option<Bindings> {
+    let width = param_sets.first()?.len();
+    if width == 0 || param_sets.iter().any(|row| row.len() != width) {
+        return None;
+    }
+    let mut bindings = Bindings::new();
+    for column in 0..width {
+        let mut type_name: Option<String> = None;
+        let mut values = Vec::with_capacity(param_sets.len());
+        for row in param_sets {
+            let binding = row[column].to_binding();
+            if !binding.value.is_null() {
+                match &type_name {
+                    Some(t) if *t != binding.type_name => return None,
+                    Some(_) => {}
+                    None => type_name = Some(binding.type_name),
+                }
+            }
+            values.push(binding.value);
+        }
+        let binding = Binding {
+            type_name: type_name.unwrap_or_else(|| "ANY".to_owned()),
+            value: serde_json::Value::Array(values),
+        };
+        bindings.insert((column + 1).to_string(), binding);
+    }
+    Some(bindings)
+}
+
+/// Whether a statement is an `INSERT` (after leading blanks and parentheses).
+fn is_insert(sql: &str) -> bool {
+    let start = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    start.get(..6).is_some_and(|word| word.eq_ignore_ascii_case("insert"))
+}
+
 /// The body of `POST /queries/v1/query-request`: the statement, its
-/// bindings keyed `"1"`, `"2"`, ..., and a request for Arrow results.
+/// bindings, and a request for Arrow results.
 pub(crate) fn query_body(
     sql: &str,
-    params: &[Value],
+    bindings: Option<Bindings>,
     async_exec: bool,
     sequence_id: u64,
     submitted_at_ms: i64,
 ) -> serde_json::Value {
-    let bindings = (!params.is_empty()).then(|| {
-        params.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v.to_binding())).collect::<BTreeMap<_, _>>()
-    });
     let mut parameters = serde_json::Map::new();
     parameters.insert(QUERY_RESULT_FORMAT.to_owned(), serde_json::Value::from("ARROW"));
     let request = QueryRequest {
@@ -465,7 +527,7 @@ mod tests {
     #[test]
     fn query_bodies_ask_for_arrow_and_number_bindings_from_one() {
         let params = [Value::from(42), Value::from("x"), Value::Null, Value::from(date!(2024 - 01 - 02))];
-        let body = query_body("SELECT ?, ?, ?, ?", &params, false, 3, 1_723_020_000_000);
+        let body = query_body("SELECT ?, ?, ?, ?", scalar_bindings(&params), false, 3, 1_723_020_000_000);
         assert_eq!(
             body,
             serde_json::json!({
@@ -482,13 +544,34 @@ mod tests {
                 "parameters": {"QUERY_RESULT_FORMAT": "ARROW"},
             })
         );
-        let body = query_body("SELECT 1", &[], true, 1, 0);
+        let body = query_body("SELECT 1", scalar_bindings(&[]), true, 1, 0);
         assert_eq!(body["asyncExec"], true);
         assert!(body.get("bindings").is_none());
         // More than nine parameters keep their numbers.
         let many: Vec<Value> = (0..12).map(Value::from).collect();
-        let body = query_body("x", &many, false, 1, 0);
+        let body = query_body("x", scalar_bindings(&many), false, 1, 0);
         assert_eq!(body["bindings"]["12"]["value"], "11");
+    }
+
+    #[test]
+    fn executemany_sends_columns_as_array_bindings() {
+        let rows =
+            vec![vec![Value::from(1), Value::from("a"), Value::Null], vec![Value::from(2), Value::Null, Value::Null]];
+        let bindings = array_bindings(&rows).unwrap();
+        assert_eq!(
+            serde_json::to_value(&bindings).unwrap(),
+            serde_json::json!({
+                "1": {"type": "FIXED", "value": ["1", "2"]},
+                "2": {"type": "TEXT", "value": ["a", null]},
+                "3": {"type": "ANY", "value": [null, null]},
+            })
+        );
+        // Types that disagree, ragged rows, no rows: one statement per row.
+        assert!(array_bindings(&[vec![Value::from(1)], vec![Value::from(1.5)]]).is_none());
+        assert!(array_bindings(&[vec![Value::from(1)], vec![]]).is_none());
+        assert!(array_bindings(&[]).is_none());
+        assert!(is_insert("  insert INTO t VALUES (?)") && is_insert("(INSERT"));
+        assert!(!is_insert("SELECT 1") && !is_insert("ins"));
     }
 
     #[test]

@@ -212,6 +212,10 @@ async fn rows_descriptions_and_bindings() {
     assert_eq!(cursor.rowcount(), Some(3));
     cursor.execute("INSERT INTO SCRATCH VALUES (?, ?)", &rows[0]).await.unwrap();
     assert_eq!(cursor.rowcount(), Some(1));
+    // Not an INSERT: one statement per set, row counts added up.
+    cursor.executemany("SELECT ?", &[vec![Value::from(1)], vec![Value::from("two")]]).await.unwrap();
+    assert_eq!(cursor.rowcount(), Some(2));
+    assert_eq!(cursor.fetchall().await.unwrap(), vec![vec![Value::from("two")]]);
     cursor.execute("SELECT SUM(X), COUNT(*) FROM SCRATCH", &[]).await.unwrap();
     let totals = cursor.fetchone().await.unwrap().unwrap();
     assert_eq!((totals[0].as_i64(), totals[1].as_i64()), (Some(7), Some(4)));
