@@ -135,6 +135,18 @@ async fn s03_no_secret_in_any_output_of_the_full_flow() {
     record(&mut outputs, "jwt with a wrong secret", &run, false);
     secrets.push(secrets[secrets.len() - 1].clone() + "-wrong");
 
+    // SQL on the account's warehouse: a gateway session each, a failing
+    // statement among them.
+    for (args, code) in [
+        (&["sql", "SELECT 1 AS ONE"][..], 0),
+        (&["sql", "--profile", "s03", "-o", "json", "SELECT 2 AS TWO; SELECT 3"], 0),
+        (&["sql", "SELECT * FROM NO_SUCH_TABLE"], 1),
+    ] {
+        let run = home.run(args);
+        run.failure(code);
+        record(&mut outputs, &args.join(" "), &run, false);
+    }
+
     let run = home.run(&["logout"]);
     run.success();
     record(&mut outputs, "logout", &run, false);
@@ -147,5 +159,9 @@ async fn s03_no_secret_in_any_output_of_the_full_flow() {
         for (what, output) in &outputs {
             assert!(!output.contains(secret.as_str()), "{what} contains a secret ({}...)", &secret[..6]);
         }
+    }
+    // Gateway session and master tokens, recognisable by their prefixes.
+    for (what, output) in &outputs {
+        assert!(!output.contains("kmd_st_") && !output.contains("kmd_mt_"), "{what} contains a gateway session token");
     }
 }
