@@ -101,12 +101,23 @@ pub enum GatewayError {
         reason: String,
     },
     /// The gateway answered with an HTTP status other than 200.
-    #[error("the warehouse gateway answered HTTP {status} to {endpoint}; check KOMODO_API_URL and try again")]
+    #[error("the warehouse gateway answered HTTP {status} to {endpoint}{}", http_advice(*status))]
     Http {
         /// The HTTP status.
         status: u16,
         /// The request, as `METHOD /path`.
         endpoint: String,
+    },
+    /// A further part (chunk) of a large result could not be downloaded.
+    #[error(
+        "cannot download part {part} of the result (HTTP {status}); results are kept for a limited time, \
+         so run the statement again"
+    )]
+    Chunk {
+        /// The part, counting from 1 after the rows that came with the response.
+        part: usize,
+        /// The HTTP status.
+        status: u16,
     },
     /// The gateway answered something this client does not understand.
     #[error("unexpected answer from the warehouse gateway to {endpoint}: {reason}")]
@@ -116,6 +127,15 @@ pub enum GatewayError {
         /// What is wrong with the answer.
         reason: String,
     },
+}
+
+/// What to do about an HTTP status from the gateway.
+fn http_advice(status: u16) -> &'static str {
+    match status {
+        404 | 405 => "; check that KOMODO_API_URL names the Komodo platform",
+        500..=599 => "; the platform is in trouble, try again later",
+        _ => "",
+    }
 }
 
 /// A connection or cursor used in a way that cannot work.
@@ -189,5 +209,16 @@ mod tests {
         assert!(WarehouseError::new("000630", "too slow").is_timeout());
         assert!(WarehouseError::new("390318", "expired").is_token_rejected());
         assert!(WarehouseError::new("390100", "no").is_access_denied());
+    }
+
+    #[test]
+    fn gateway_errors_say_what_to_do() {
+        let http =
+            |status| GatewayError::Http { status, endpoint: "POST /session/v1/login-request".into() }.to_string();
+        assert!(http(404).ends_with("check that KOMODO_API_URL names the Komodo platform"), "{}", http(404));
+        assert!(http(503).ends_with("try again later"), "{}", http(503));
+        assert_eq!(http(418), "the warehouse gateway answered HTTP 418 to POST /session/v1/login-request");
+        let chunk = GatewayError::Chunk { part: 3, status: 404 }.to_string();
+        assert!(chunk.contains("part 3") && chunk.ends_with("run the statement again"), "{chunk}");
     }
 }

@@ -235,6 +235,17 @@ mod tests {
     }
 
     #[test]
+    fn connections_are_shared_across_threads_and_cursors_move_between_them() {
+        fn send_sync<T: Send + Sync + Clone>() {}
+        fn send<T: Send + 'static>() {}
+        send_sync::<Connection>();
+        send_sync::<CancelHandle>();
+        send::<Cursor>();
+        send::<ArrowBatches>();
+        send::<ConnectionBuilder>();
+    }
+
+    #[test]
     fn debug_never_shows_secrets() {
         let b = builder().client_id("c").client_secret("kmd_sp_SECRET").account_id("a");
         assert!(!format!("{b:?}").contains("SECRET"));

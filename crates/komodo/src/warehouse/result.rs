@@ -303,8 +303,10 @@ fn chunk_stream(
         map.insert(name, value);
     }
     let headers = Arc::new(map);
-    let stream = futures::stream::iter(chunks)
-        .map(move |chunk| AbortOnDrop(tokio::spawn(download(http.clone(), chunk, headers.clone(), format))))
+    let stream = futures::stream::iter(chunks.into_iter().enumerate())
+        .map(move |(index, chunk)| {
+            AbortOnDrop(tokio::spawn(download(http.clone(), chunk, index + 1, headers.clone(), format)))
+        })
         .buffered(PREFETCH_CHUNKS);
     Ok(stream.boxed())
 }
@@ -339,6 +341,7 @@ impl Drop for AbortOnDrop {
 async fn download(
     http: reqwest::Client,
     chunk: Chunk,
+    part: usize,
     headers: Arc<HeaderMap>,
     format: Format,
 ) -> Result<Vec<Page>, Error> {
@@ -366,7 +369,11 @@ async fn download(
             _ => true,
         };
         if !retryable || attempt >= CHUNK_ATTEMPTS {
-            return Err(error.into());
+            return Err(match error {
+                GatewayError::Http { status, .. } => GatewayError::Chunk { part, status },
+                other => other,
+            }
+            .into());
         }
         tracing::debug!(%endpoint, attempt, "chunk download failed; trying again");
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt * attempt))).await;
