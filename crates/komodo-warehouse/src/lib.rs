@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backend;
 mod catalog;
 pub mod demo;
 mod dialect;
@@ -41,7 +42,8 @@ mod engine;
 mod error;
 mod params;
 
-pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind, WarehouseEngine};
+pub use backend::WarehouseEngine;
+pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind};
 pub use error::WarehouseError;
 pub use params::Param;
 pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,89 @@
+//! The engine trait: what the gateway needs from a warehouse, so the
+//! embedded engine and an upstream warehouse can stand behind it.
+
+use crate::engine::{Engine, QueryResult, QueryStream, SessionId};
+use crate::{CancellationToken, Param, WarehouseError};
+
+/// A warehouse the gateway runs statements on: the embedded [`Engine`], or
+/// another engine (an upstream warehouse) behind the same calls. Every call
+/// names the account, and an engine must never let one account reach
+/// another's sessions or data (SECURITY.md T05).
+#[async_trait::async_trait]
+pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
+    /// Opens a session on `account_id`'s warehouse with an optional current
+    /// database and schema (identifiers as the client sent them).
+    async fn open_session(
+        &self,
+        account_id: &str,
+        database: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<SessionId, WarehouseError>;
+
+    /// Closes a session and drops what it owned.
+    fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError>;
+
+    /// The session's current database and schema.
+    fn session_context(
+        &self,
+        account_id: &str,
+        session: SessionId,
+    ) -> Result<(Option<String>, Option<String>), WarehouseError>;
+
+    /// Runs one statement with positional parameters; its result streams,
+    /// stopping on `cancel` or at the engine's time limit.
+    async fn execute_stream(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryStream, WarehouseError>;
+
+    /// Runs one statement and collects its result.
+    async fn execute(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.execute_stream(account_id, session, sql, params, cancel).await?.collect().await
+    }
+}
+
+#[async_trait::async_trait]
+impl WarehouseEngine for Engine {
+    async fn open_session(
+        &self,
+        account_id: &str,
+        database: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<SessionId, WarehouseError> {
+        Engine::open_session(self, account_id, database, schema).await
+    }
+
+    fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError> {
+        Engine::close_session(self, account_id, session)
+    }
+
+    fn session_context(
+        &self,
+        account_id: &str,
+        session: SessionId,
+    ) -> Result<(Option<String>, Option<String>), WarehouseError> {
+        Engine::session_context(self, account_id, session)
+    }
+
+    async fn execute_stream(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryStream, WarehouseError> {
+        Engine::execute_stream(self, account_id, session, sql, params, cancel).await
+    }
+}
