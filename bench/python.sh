@@ -12,9 +12,10 @@
 #   bench/python.sh                          # 10M rows
 #   KOMODO_BENCH_ROWS=1000000 bench/python.sh
 #
-# Builds the platform and the extension in the bench profile (release
-# without LTO; the first build compiles DataFusion and takes long on a small
-# machine) and installs the package into target/bench/python. PostgreSQL
+# Builds the platform in the bench profile (release without LTO; the first
+# build compiles DataFusion and takes long on a small machine) and the
+# package as a release wheel (the bench profile would build the extension as
+# a test harness), installed into target/bench/python. PostgreSQL
 # must be running (./scripts/test starts it); the table is loaded once and
 # kept as `komodo_bench_claims`.
 set -euo pipefail
@@ -27,7 +28,7 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
   'psycopg[binary]>=3' 'snowflake-connector-python>=3.12,<5'
 # A wheel installed by pip, as users get it (bytecode compiled at install).
 rm -rf target/bench/wheels
-"$venv/bin/maturin" build --quiet --profile bench -i "$venv/bin/python" -o target/bench/wheels -m crates/komodo-python/Cargo.toml
+"$venv/bin/maturin" build --quiet --release -i "$venv/bin/python" -o target/bench/wheels -m crates/komodo-python/Cargo.toml
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/bench/wheels/*.whl
 
 NO_PROXY=127.0.0.1,localhost SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true \
