@@ -1,6 +1,6 @@
 //! A statement's result: the first rows that came with the response, then
-//! the further chunks, downloaded ahead of the reader a few at a time and
-//! handed out in order.
+//! the further chunks, downloaded ahead of the reader a few at a time (from
+//! the moment the response arrives) and handed out in order.
 //!
 //! Arrow results stay Arrow: the IPC streams are decoded without copying
 //! their buffers, [`ArrowBatches`] hands out the record batches as they
@@ -79,7 +79,7 @@ pub(crate) struct ResultSet {
     schema: Option<SchemaRef>,
     columns: Arc<[ColumnMeta]>,
     queue: VecDeque<Page>,
-    chunks: Option<BoxStream<'static, Result<Vec<Page>, Error>>>,
+    chunks: Option<Chunks>,
     current: Option<(Page, usize)>,
 }
 
@@ -119,7 +119,7 @@ impl ResultSet {
         }
         let chunks = std::mem::take(&mut data.chunks);
         let chunks = (!chunks.is_empty())
-            .then(|| chunk_stream(http.clone(), chunks, data.chunk_headers.take().unwrap_or_default(), format))
+            .then(|| Chunks::start(http.clone(), chunks, data.chunk_headers.take().unwrap_or_default(), format))
             .transpose()?;
         Ok(Self { format, schema, columns, queue, chunks, current: None })
     }
@@ -284,31 +284,63 @@ pub(crate) fn decode_ipc(mut buffer: Buffer) -> Result<(SchemaRef, Vec<RecordBat
     Ok((schema, batches))
 }
 
-/// The chunks, downloaded in tasks of their own, at most
-/// [`PREFETCH_CHUNKS`] at a time, and yielded in order.
-fn chunk_stream(
+/// The further chunks of a result, downloaded in tasks of their own,
+/// [`PREFETCH_CHUNKS`] at a time from the moment the response arrives (so
+/// that they download while the reader works through the first rows), and
+/// handed out in order.
+struct Chunks {
     http: reqwest::Client,
-    chunks: Vec<Chunk>,
-    headers: BTreeMap<String, String>,
+    headers: Arc<HeaderMap>,
     format: Format,
-) -> Result<BoxStream<'static, Result<Vec<Page>, Error>>, Error> {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        let bad =
-            || GatewayError::Protocol { endpoint: "chunkHeaders".into(), reason: format!("invalid header {name:?}") };
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        let mut value = HeaderValue::from_str(&value).map_err(|_| bad())?;
-        // Chunk headers authorize the download: never print them.
-        value.set_sensitive(true);
-        map.insert(name, value);
+    remaining: std::iter::Enumerate<std::vec::IntoIter<Chunk>>,
+    in_flight: VecDeque<AbortOnDrop>,
+}
+
+impl Chunks {
+    fn start(
+        http: reqwest::Client,
+        chunks: Vec<Chunk>,
+        headers: BTreeMap<String, String>,
+        format: Format,
+    ) -> Result<Self, Error> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let bad = || GatewayError::Protocol {
+                endpoint: "chunkHeaders".into(),
+                reason: format!("invalid header {name:?}"),
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| bad())?;
+            // Chunk headers authorize the download: never print them.
+            value.set_sensitive(true);
+            map.insert(name, value);
+        }
+        let mut chunks = Self {
+            http,
+            headers: Arc::new(map),
+            format,
+            remaining: chunks.into_iter().enumerate(),
+            in_flight: VecDeque::with_capacity(PREFETCH_CHUNKS),
+        };
+        chunks.top_up();
+        Ok(chunks)
     }
-    let headers = Arc::new(map);
-    let stream = futures::stream::iter(chunks.into_iter().enumerate())
-        .map(move |(index, chunk)| {
-            AbortOnDrop(tokio::spawn(download(http.clone(), chunk, index + 1, headers.clone(), format)))
-        })
-        .buffered(PREFETCH_CHUNKS);
-    Ok(stream.boxed())
+
+    /// Starts downloads until [`PREFETCH_CHUNKS`] are in flight.
+    fn top_up(&mut self) {
+        while self.in_flight.len() < PREFETCH_CHUNKS {
+            let Some((index, chunk)) = self.remaining.next() else { break };
+            let task = download(self.http.clone(), chunk, index + 1, self.headers.clone(), self.format);
+            self.in_flight.push_back(AbortOnDrop(tokio::spawn(task)));
+        }
+    }
+
+    /// The next chunk's pages, or `None` after the last.
+    async fn next(&mut self) -> Option<Result<Vec<Page>, Error>> {
+        let next = self.in_flight.pop_front()?;
+        self.top_up();
+        Some(next.await)
+    }
 }
 
 /// A spawned download, stopped when the result is dropped unread.
