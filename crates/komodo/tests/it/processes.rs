@@ -130,6 +130,12 @@ fn concurrent_writers_to_different_profiles_lose_nothing() {
     }
 }
 
+/// Whether a writer's temporary file is in `dir`: a write began and has
+/// not been renamed into place.
+fn has_temporary(dir: &Path) -> bool {
+    fs::read_dir(dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".credentials.tmp"))
+}
+
 #[test]
 fn writers_killed_mid_write_never_corrupt_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,15 +166,23 @@ fn writers_killed_mid_write_never_corrupt_the_file() {
             assert!(Instant::now() < deadline, "round {round}: the writer never wrote");
             std::thread::sleep(Duration::from_millis(1));
         }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(seed % 30_000));
+        if round % 2 == 0 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            std::thread::sleep(Duration::from_micros(seed % 30_000));
+        } else {
+            // Aim: kill as soon as a temporary file shows that a write has
+            // begun. Where writes are quick (a file system on which fsync
+            // costs nothing), random kills alone rarely land inside one.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !has_temporary(dir.path()) && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let leftovers = fs::read_dir(dir.path()).unwrap().flatten();
-        interrupted +=
-            usize::from(leftovers.into_iter().any(|e| e.file_name().to_string_lossy().starts_with(".credentials.tmp")));
+        interrupted += usize::from(has_temporary(dir.path()));
         let doc = CredentialsStore::new(&path)
             .read()
             .unwrap_or_else(|e| panic!("round {round}: the file no longer parses: {e}"))
