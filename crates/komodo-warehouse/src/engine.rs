@@ -13,7 +13,6 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::config::Dialect;
 use datafusion::datasource::MemTable;
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -25,12 +24,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, ShowStatementOptions, Statement, Use};
-use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
 use futures::{Stream, StreamExt};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TableKey};
 use crate::dialect::{self, SessionValues};
+use crate::parser::BudgetedSnowflake;
 use crate::{Param, WarehouseError};
 
 /// Limits and tuning of the engine.
@@ -48,6 +47,10 @@ pub struct EngineConfig {
     /// Parallelism of one statement (DataFusion's `target_partitions`).
     /// Default: the number of CPUs.
     pub target_partitions: usize,
+    /// Threads of the engine's own runtime, on which every statement is
+    /// planned and run, apart from the threads that serve requests (so a
+    /// CPU-bound statement never stalls them). Default: the number of CPUs.
+    pub worker_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +60,7 @@ impl Default for EngineConfig {
             session_memory_limit: 1 << 30,
             batch_size: 8192,
             target_partitions: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            worker_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         }
     }
 }
@@ -170,9 +174,9 @@ impl QueryStream {
     }
 }
 
-/// Wraps a DataFusion stream with the deadline and the cancellation token.
+/// Wraps a result stream with the deadline and the cancellation token.
 struct Limited {
-    inner: SendableRecordBatchStream,
+    inner: BatchStream,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -197,7 +201,7 @@ impl Stream for Limited {
         match self.inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
-                Poll::Ready(Some(Err(WarehouseError::from_datafusion(e))))
+                Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(b))),
             Poll::Ready(None) => {
@@ -227,6 +231,141 @@ pub struct Engine {
     config: EngineConfig,
     accounts: Mutex<HashMap<String, Arc<RwLock<Arc<AccountData>>>>>,
     sessions: RwLock<HashMap<SessionId, Arc<SessionEntry>>>,
+    workers: Workers,
+}
+
+/// The engine's own tokio runtime. Statements are planned and run on it,
+/// so that DataFusion's CPU-bound work (and the tasks it spawns) never
+/// occupies the threads of the caller's runtime, and threads with a large
+/// stack ([`PLANNING_STACK`]) are ready for deeply nested statements
+/// without starting one per statement.
+struct Workers(Option<tokio::runtime::Runtime>);
+
+impl Workers {
+    fn new(threads: usize) -> Result<Self, WarehouseError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("warehouse")
+            .thread_stack_size(PLANNING_STACK)
+            .enable_time()
+            .build()
+            .map_err(|e| WarehouseError::Internal(format!("cannot start the warehouse's threads: {e}")))?;
+        Ok(Self(Some(runtime)))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("the runtime lives as long as the engine").handle()
+    }
+
+    /// Runs `work` on the engine's runtime; dropping the returned future
+    /// aborts it.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, WarehouseError>> + Send + 'static,
+    ) -> Result<T, WarehouseError> {
+        let task = AbortOnDrop(self.handle().spawn(work));
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => Err(WarehouseError::Internal("planning the statement failed".into())),
+            Err(_) => Err(WarehouseError::Cancelled),
+        }
+    }
+
+    /// Runs `plan` on the engine's runtime and streams its batches to the
+    /// caller. The plan stops (and its memory is freed) when the stream is
+    /// dropped, cancelled or past its deadline, even while the consumer is
+    /// not polling; a stream that stops early ends with the reason as its
+    /// error, never as a short result.
+    fn stream(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+        cancel: CancellationToken,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> BatchStream {
+        // `Ok(None)` marks the end of the result.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<RecordBatch>, WarehouseError>>(2);
+        let stop_token = cancel.clone();
+        self.handle().spawn(async move {
+            let stop = async {
+                tokio::select! {
+                    _ = stop_token.cancelled() => {}
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = tx.closed() => {}
+                }
+            };
+            let pump = async {
+                let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        let _ = tx.send(Err(WarehouseError::from_datafusion(e))).await;
+                        return;
+                    }
+                };
+                while let Some(item) = stream.next().await {
+                    let failed = item.is_err();
+                    if tx.send(item.map(Some).map_err(WarehouseError::from_datafusion)).await.is_err() || failed {
+                        return;
+                    }
+                }
+                let _ = tx.send(Ok(None)).await;
+            };
+            // Whichever ends first drops the other: a stop drops the plan.
+            tokio::select! {
+                _ = stop => {}
+                _ = pump => {}
+            }
+        });
+        let stopped = move || {
+            if cancel.is_cancelled() {
+                WarehouseError::Cancelled
+            } else if tokio::time::Instant::now() >= deadline {
+                WarehouseError::Timeout(timeout)
+            } else {
+                WarehouseError::Internal("the statement stopped unexpectedly".into())
+            }
+        };
+        Box::pin(futures::stream::unfold(Some(rx), move |rx| {
+            let stopped = stopped.clone();
+            async move {
+                let mut rx = rx?;
+                match rx.recv().await {
+                    Some(Ok(Some(batch))) => Some((Ok(batch), Some(rx))),
+                    Some(Ok(None)) => None,
+                    Some(Err(e)) => Some((Err(e), None)),
+                    None => Some((Err(stopped()), None)),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which is not allowed
+        // inside another runtime; running statements have been dropped
+        // with their streams or stop at their next batch.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -257,7 +396,16 @@ impl Engine {
     pub fn new(root: impl Into<PathBuf>, config: EngineConfig) -> Result<Self, WarehouseError> {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|source| WarehouseError::Io { path: root.clone(), source })?;
-        Ok(Self { root, config, accounts: Mutex::default(), sessions: RwLock::default() })
+        let workers = Workers::new(config.worker_threads)?;
+        Ok(Self { root, config, accounts: Mutex::default(), sessions: RwLock::default(), workers })
+    }
+
+    /// Tasks of statements alive on the engine's threads: planning,
+    /// running, or streaming results (0 when the engine is idle). A
+    /// statement that is cancelled, times out or whose result is dropped
+    /// leaves none behind.
+    pub fn active_tasks(&self) -> usize {
+        self.workers.handle().metrics().num_alive_tasks()
     }
 
     /// The warehouse directory.
@@ -448,18 +596,25 @@ impl Engine {
     ) -> Result<QueryStream, WarehouseError> {
         let prepared = dialect::prepare(sql)?;
         let session = s.clone();
-        let compiled = on_planning_thread(move |handle| handle.block_on(compile(&session, prepared, params))).await?;
+        let compiled = self.workers.run(async move { compile(&session, prepared, params).await }).await?;
         let timeout = self.config.statement_timeout;
+        let limited = |plan, task, cancel: CancellationToken| Limited {
+            inner: self.workers.stream(plan, task, cancel.clone(), deadline, timeout),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timeout,
+            cancelled: Box::pin(cancel.cancelled_owned()),
+            done: false,
+        };
         match compiled {
             Compiled::Ready(stream) => Ok(stream),
             Compiled::Query { plan, task } => {
                 let schema = plan.schema();
-                let inner = limited(plan, task, cancel, deadline, timeout)?;
+                let inner = Box::pin(limited(plan, task, cancel));
                 Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner })
             }
             Compiled::CreateTemp { key, plan, task } => {
                 let schema = plan.schema();
-                let inner = limited(plan, task, cancel, deadline, timeout)?;
+                let inner = Box::pin(limited(plan, task, cancel));
                 let result =
                     QueryStream { kind: StatementKind::Query, schema: schema.clone(), rows_affected: None, inner }
                         .collect()
@@ -469,7 +624,7 @@ impl Engine {
                 Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
             }
             Compiled::Insert { plan, task } => {
-                let inner = limited(plan, task, cancel, deadline, timeout)?;
+                let inner = Box::pin(limited(plan, task, cancel));
                 let result = QueryStream {
                     kind: StatementKind::Insert,
                     schema: Arc::new(Schema::empty()),
@@ -503,26 +658,79 @@ enum Compiled {
     Insert { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
 
-/// Stack of the thread that parses, rewrites and plans a statement: deep
-/// expressions recurse in sqlparser's visitors and DataFusion's optimizer.
+/// Stack of the threads that parse, rewrite and plan statements: deep
+/// expressions recurse in sqlparser's visitors and DataFusion's optimizer
+/// (reserved, not committed, so it costs address space only).
 const PLANNING_STACK: usize = 64 << 20;
 
-/// Runs `f` on a fresh thread with a large stack (reserved, not committed),
-/// so a deeply nested statement fails or plans but never overflows a
-/// runtime worker's stack.
-async fn on_planning_thread<T: Send + 'static>(
-    f: impl FnOnce(&tokio::runtime::Handle) -> Result<T, WarehouseError> + Send + 'static,
-) -> Result<T, WarehouseError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let handle = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("warehouse-plan".into())
-        .stack_size(PLANNING_STACK)
-        .spawn(move || {
-            let _ = tx.send(f(&handle));
-        })
-        .map_err(|e| WarehouseError::Internal(format!("cannot start the planning thread: {e}")))?;
-    rx.await.map_err(|_| WarehouseError::Internal("the planning thread failed".into()))?
+/// Parses the text of [`dialect::prepare`] into its one statement:
+/// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
+/// limited by [`BudgetedSnowflake`], and DataFusion's own statements
+/// (`CREATE EXTERNAL TABLE`, `COPY ... TO`, `EXPLAIN`, `RESET`) refused.
+fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
+    let dialect = BudgetedSnowflake::for_statement(&prepared.sql);
+    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
+        .with_dialect(&dialect)
+        .with_recursion_limit(64)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| {
+            if dialect.exhausted() {
+                WarehouseError::Compilation(
+                    "statement too complex to parse: simplify the nesting of CASE, CAST and function calls".into(),
+                )
+            } else {
+                WarehouseError::Compilation(e.to_string())
+            }
+        })?;
+    if statements.len() != 1 {
+        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
+    }
+    match statements.pop_front().expect("one statement") {
+        DfStatement::Statement(s) => Ok(*s),
+        DfStatement::CreateExternalTable(_) => Err(not_allowed("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => Err(not_allowed("COPY")),
+        DfStatement::Explain(_) => Err(not_allowed("EXPLAIN")),
+        DfStatement::Reset(_) => Err(not_allowed("RESET")),
+    }
+}
+
+/// Runs the engine's SQL front end on `sql` without an account or a
+/// session: the token pass (identifier case, placeholders, the operator
+/// budget), the parser and the rewrite of Snowflake functions, on a thread
+/// with the planning thread's stack, as [`Engine::execute`] does before it
+/// plans. Nothing is planned or run, so table names need not exist, and
+/// which statements may run (SECURITY.md T04) is decided at execution.
+///
+/// This is the entry point of the SQL fuzz target and property tests
+/// (SECURITY.md I01): for any text it returns `Ok` or an error, and never
+/// panics. A panic inside it is resumed on the caller's thread, so a
+/// fuzzer sees it as a crash.
+///
+/// ```
+/// use komodo_warehouse::{WarehouseError, parse_check};
+///
+/// assert!(parse_check("select iff(a > 1, 'x', 'y') from t where b = ?").is_ok());
+/// assert!(matches!(parse_check("SELEC 1"), Err(WarehouseError::Compilation(_))));
+/// ```
+pub fn parse_check(sql: &str) -> Result<(), WarehouseError> {
+    let prepared = dialect::prepare(sql)?;
+    std::thread::scope(|scope| {
+        let front_end = std::thread::Builder::new()
+            .name("warehouse-parse".into())
+            .stack_size(PLANNING_STACK)
+            .spawn_scoped(scope, || {
+                let mut statement = parse_one(&prepared)?;
+                let values = SessionValues {
+                    account: "ACCOUNT".into(),
+                    database: Some("DATABASE".into()),
+                    schema: Some("SCHEMA".into()),
+                };
+                dialect::rewrite(&mut statement, &values)
+            })
+            .map_err(|e| WarehouseError::Internal(format!("cannot start the parsing thread: {e}")))?;
+        front_end.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 async fn compile(
@@ -531,23 +739,7 @@ async fn compile(
     params: Vec<Param>,
 ) -> Result<Compiled, WarehouseError> {
     let this = Commands(s);
-    let dialect = SnowflakeDialect {};
-    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
-        .with_dialect(&dialect)
-        .with_recursion_limit(64)
-        .build()
-        .and_then(|mut p| p.parse_statements())
-        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
-    if statements.len() != 1 {
-        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
-    }
-    let statement = match statements.pop_front().expect("one statement") {
-        DfStatement::Statement(s) => *s,
-        DfStatement::CreateExternalTable(_) => return Err(not_allowed("CREATE EXTERNAL TABLE")),
-        DfStatement::CopyTo(_) => return Err(not_allowed("COPY")),
-        DfStatement::Explain(_) => return Err(not_allowed("EXPLAIN")),
-        DfStatement::Reset(_) => return Err(not_allowed("RESET")),
-    };
+    let statement = parse_one(&prepared)?;
     let (database, schema) = s.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut statement = statement;
     match &statement {
@@ -662,24 +854,6 @@ async fn compile(
             Ok(Compiled::Query { plan, task: state.task_ctx() })
         }
     }
-}
-
-/// Runs a physical plan under the deadline and the cancellation token.
-fn limited(
-    plan: Arc<dyn ExecutionPlan>,
-    task: Arc<TaskContext>,
-    cancel: CancellationToken,
-    deadline: tokio::time::Instant,
-    timeout: Duration,
-) -> Result<BatchStream, WarehouseError> {
-    let stream = datafusion::physical_plan::execute_stream(plan, task).map_err(WarehouseError::from_datafusion)?;
-    Ok(Box::pin(Limited {
-        inner: stream,
-        deadline: Box::pin(tokio::time::sleep_until(deadline)),
-        timeout,
-        cancelled: Box::pin(cancel.cancelled_owned()),
-        done: false,
-    }))
 }
 
 /// Statements the engine answers itself (no DataFusion plan).
@@ -850,18 +1024,33 @@ fn identifier(name: &str) -> String {
     }
 }
 
+/// `LIKE` of `SHOW ... LIKE` (`%`, `_`, ASCII case-insensitive), in time
+/// proportional to the pattern's length times the text's: a pattern of many
+/// `%` would make a backtracking matcher exponential.
 fn like_matches(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
-            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+    // matched[j]: whether the pattern read so far matches `t[..j]`.
+    let mut matched = vec![false; t.len() + 1];
+    matched[0] = true;
+    for p in pattern.chars() {
+        let mut next = vec![false; t.len() + 1];
+        match p {
+            '%' => {
+                let mut any = false;
+                for (n, m) in next.iter_mut().zip(&matched) {
+                    any |= *m;
+                    *n = any;
+                }
+            }
+            _ => {
+                for j in 1..=t.len() {
+                    next[j] = matched[j - 1] && (p == '_' || t[j - 1].eq_ignore_ascii_case(&p));
+                }
+            }
+        }
+        matched = next;
+    }
+    matched[t.len()]
 }
 
 fn strings_result(names: &[&str], columns: Vec<Vec<String>>) -> QueryStream {
@@ -887,5 +1076,11 @@ mod tests {
         assert!(like_matches("CLA%", "CLAIMS"));
         assert!(like_matches("%ims", "CLAIMS"));
         assert!(!like_matches("PAT_", "PATIENTS"));
+        assert!(like_matches("P_T%S", "PATIENTS"));
+        assert!(like_matches("%", ""));
+        assert!(!like_matches("_", ""));
+        // Many wildcards stay linear in each (a backtracking matcher would not finish).
+        assert!(!like_matches(&format!("{}X", "%".repeat(10_000)), "PRESCRIPTIONS_AND_MORE"));
+        assert!(like_matches(&"%_".repeat(1_000), &"A".repeat(1_000)));
     }
 }

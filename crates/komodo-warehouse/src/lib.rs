@@ -12,6 +12,8 @@
 //!   IPC, for the gateway.
 //! - [`demo`]: the deterministic synthetic healthcare data set
 //!   (`DEMO.HEALTHCARE`).
+//! - [`parse_check`]: the SQL front end alone (token pass, parser, rewrites),
+//!   for the fuzz target and property tests of SECURITY.md I01.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), komodo_warehouse::WarehouseError> {
@@ -41,9 +43,10 @@ pub mod encode;
 mod engine;
 mod error;
 mod params;
+mod parser;
 
 pub use backend::WarehouseEngine;
-pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind};
+pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind, parse_check};
 pub use error::WarehouseError;
 pub use params::Param;
 pub use tokio_util::sync::CancellationToken;

@@ -1,5 +1,7 @@
 //! One test per SECURITY.md rule of the authorization server (A), and bad
-//! input at its endpoints.
+//! input at its endpoints; the parsers of untrusted input (I01) in [`i01`].
+
+mod i01;
 
 use std::time::Duration;
 

@@ -21,6 +21,7 @@ pub fn config() -> EngineConfig {
         session_memory_limit: 256 << 20,
         batch_size: 8192,
         target_partitions: 2,
+        worker_threads: 2,
     }
 }
 

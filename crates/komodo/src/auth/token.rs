@@ -100,9 +100,16 @@ pub fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The instant `seconds` after the Unix epoch.
+/// The latest instant [`from_unix_seconds`] returns: 9999-12-31T23:59:59Z,
+/// which every platform's `SystemTime` can hold.
+const MAX_UNIX_SECONDS: u64 = 253_402_300_799;
+
+/// The instant `seconds` after the Unix epoch, at most
+/// 9999-12-31T23:59:59Z: an `exp` claim or a `token_expiration` in the
+/// credentials file can hold any integer, and a much later instant would
+/// overflow `SystemTime`.
 pub fn from_unix_seconds(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds)
+    UNIX_EPOCH + Duration::from_secs(seconds.min(MAX_UNIX_SECONDS))
 }
 
 /// An instant as RFC 3339 in UTC, for messages.
@@ -132,6 +139,14 @@ mod tests {
         assert_eq!(jwt_expiry(&jwt_with(r#"{"sub":"user:1"}"#)), None);
         assert_eq!(jwt_expiry(&AccessToken::new("not a jwt")), None);
         assert_eq!(jwt_expiry(&AccessToken::new("a.%%%.c")), None);
+    }
+
+    #[test]
+    fn huge_expiry_is_clamped_not_an_overflow() {
+        let far = jwt_expiry(&jwt_with(r#"{"exp":18446744073709551615}"#)).unwrap();
+        assert_eq!(far, from_unix_seconds(MAX_UNIX_SECONDS));
+        assert_eq!(format_time(far), "9999-12-31T23:59:59Z");
+        assert_eq!(TokenState::at(Some(far), SystemTime::now()), TokenState::Fresh);
     }
 
     #[test]

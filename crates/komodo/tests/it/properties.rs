@@ -1,7 +1,14 @@
-//! Property tests of the credentials document: rendering a parsed file
-//! gives back its bytes, and an edit changes only its own line.
+//! Property tests of the credentials document (rendering a parsed file
+//! gives back its bytes, and an edit changes only its own line) and of the
+//! SDK's untrusted-input parsers (SECURITY.md I01).
 
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use komodo::auth::{TokenState, format_time, from_unix_seconds, jwt_expiry};
 use komodo::credentials::Document;
+use komodo_protocol::secret::AccessToken;
 use proptest::prelude::*;
 
 fn name() -> impl Strategy<Value = String> {
@@ -136,5 +143,42 @@ proptest! {
             let rendered = doc.render();
             prop_assert_eq!(rendered.as_bytes(), &bytes[..]);
         }
+    }
+
+    /// SECURITY.md I01 for the SDK's reading of JWTs (`jwt_expiry`, which
+    /// reads `exp` from tokens found in the environment, the credentials
+    /// file or a token response, and `from_unix_seconds` for a stored
+    /// `token_expiration`): arbitrary text, and tokens whose claims are
+    /// valid base64url of JSON with any `exp`, never panic (the fuzz
+    /// target `fuzz/fuzz_targets/jwt.rs` explores the same functions).
+    #[test]
+    fn i01_sdk_jwt_expiry_never_panics(
+        junk in ".{0,120}",
+        exp in prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("18446744073709551616".to_owned()),
+            Just("1e300".to_owned()),
+            Just("-0".to_owned()),
+            Just("\"1700000000\"".to_owned()),
+            Just("null".to_owned()),
+            Just("[1]".to_owned()),
+            Just("{\"exp\":1}".to_owned()),
+        ],
+        cut in 0usize..200,
+        seconds in any::<u64>(),
+    ) {
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        let _ = jwt_expiry(&AccessToken::new(junk.clone()));
+        let token = format!("{}.{}.{}", b64(r#"{"alg":"ES256"}"#), b64(&format!(r#"{{"exp":{exp}}}"#)), b64(&junk));
+        let expiry = jwt_expiry(&AccessToken::new(token.clone()));
+        if let Ok(n) = exp.parse::<u64>() {
+            prop_assert_eq!(expiry, Some(from_unix_seconds(n)));
+        }
+        // Truncated anywhere, even inside a base64 group or a UTF-8 sequence.
+        let cut = token.char_indices().nth(cut).map_or(token.len(), |(i, _)| i);
+        let _ = jwt_expiry(&AccessToken::new(token[..cut].to_owned()));
+        let at = from_unix_seconds(seconds);
+        let _ = (format_time(at), TokenState::at(Some(at), SystemTime::now()));
     }
 }
