@@ -70,8 +70,11 @@ fn main() {
             ("KOMODO_API_URL", platform.url()),
             ("HOME", home.path().to_str().expect("utf-8 temp dir")),
         ]);
+        // One configuration, so one HTTP client and its open connections,
+        // as in a long-running program.
+        let config = ProviderConfig::new(env);
         let builder = || {
-            ConnectionBuilder::new(ProviderConfig::new(env.clone()))
+            ConnectionBuilder::new(config.clone())
                 .client_id(sp.client_id.clone())
                 .client_secret(sp.client_secret.expose_secret())
                 .account_id(account.id.clone())
@@ -79,7 +82,8 @@ fn main() {
         };
 
         // Connect: credentials (the client credentials token is cached per
-        // process, as in any long-running program) and the gateway login.
+        // process, as in any long-running program) and the gateway login,
+        // over the HTTP client's open connection.
         builder().connect().await.expect("first connect").close().await.expect("close");
         let mut connects = Vec::new();
         for _ in 0..50 {

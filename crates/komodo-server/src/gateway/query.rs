@@ -249,8 +249,8 @@ async fn answer(
     async_exec: bool,
     wait: Duration,
 ) -> Result<Response, GwError> {
-    let running = state.gateway().running.lock().unwrap_or_else(|e| e.into_inner()).get(query_id).cloned();
-    if let Some(running) = running.filter(|r| r.account_id == caller.account_id) {
+    let running = state.gateway().running_of(&caller.account_id, query_id);
+    if let Some(running) = running {
         if async_exec && running.current().is_none() {
             return Ok(in_progress(query_id, codes::QUERY_IN_PROGRESS_ASYNC));
         }
@@ -346,6 +346,13 @@ fn static_state(state: &str) -> &'static str {
 }
 
 impl super::Gateway {
+    /// The entry of query `query_id` of `account_id` on this replica (none
+    /// for another account's: T05).
+    fn running_of(&self, account_id: &str, query_id: &str) -> Option<Arc<Running>> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.get(query_id).filter(|r| r.account_id == account_id).cloned()
+    }
+
     fn running_here(&self, query_id: &str) -> bool {
         self.running.lock().unwrap_or_else(|e| e.into_inner()).get(query_id).is_some_and(|r| r.current().is_none())
     }
@@ -379,19 +386,37 @@ async fn start(
         finished_at: OnceLock::new(),
     });
     gateway.running.lock().unwrap_or_else(|e| e.into_inner()).insert(query_id.to_owned(), running.clone());
-    state
-        .store()
-        .insert_gateway_query(
-            query_id,
-            &caller.account_id,
-            &caller.session_key(),
-            &caller.subject,
-            request_id.as_deref(),
-            &sql,
-            format.as_str(),
-            gateway.replica(),
-        )
-        .await?;
+    let record = {
+        let (state, caller, query_id, sql) = (state.clone(), caller.clone(), query_id.to_owned(), sql.clone());
+        async move {
+            state
+                .store()
+                .insert_gateway_query(
+                    &query_id,
+                    &caller.account_id,
+                    &caller.session_key(),
+                    &caller.subject,
+                    request_id.as_deref(),
+                    &sql,
+                    format.as_str(),
+                    state.gateway().replica(),
+                )
+                .await
+        }
+    };
+    // An asynchronous query's handle is in the store before its id is
+    // returned, for any replica to answer the polls that follow. A
+    // synchronous query's is recorded while it runs: its answer does not
+    // wait for the store.
+    let recorded = if async_exec {
+        if let Err(error) = record.await {
+            gateway.running.lock().unwrap_or_else(|e| e.into_inner()).remove(query_id);
+            return Err(error.into());
+        }
+        None
+    } else {
+        Some(tokio::spawn(record))
+    };
 
     let task_state = state.clone();
     let task_caller = caller.clone();
@@ -403,7 +428,7 @@ async fn start(
             Ok(outcome) => outcome,
             Err(panic) => Err(GwError::internal(format!("the statement's task failed: {panic}"))),
         };
-        finish(&task_state, &task_caller, &task_id, &task_running, outcome, tx).await;
+        finish(&task_state, &task_caller, &task_id, &task_running, outcome, tx, recorded).await;
     });
     Ok(running)
 }
@@ -503,6 +528,7 @@ async fn finish(
     running: &Running,
     outcome: Outcome,
     tx: watch::Sender<Option<Outcome>>,
+    recorded: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
 ) {
     let gateway = state.gateway();
     if let Ok(finished) = &outcome {
@@ -510,6 +536,21 @@ async fn finish(
     }
     let _ = running.finished_at.set(Instant::now());
     let _ = tx.send(Some(outcome.clone()));
+    // The handle of a synchronous query, recorded while it ran, must be in
+    // the store before its outcome.
+    if let Some(recorded) = recorded {
+        match recorded.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(query = %query_id, %error, "recording a query failed");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(query = %query_id, %error, "recording a query failed");
+                return;
+            }
+        }
+    }
     let store = state.store();
     let recorded = match &outcome {
         Ok(finished) => {
@@ -560,8 +601,8 @@ async fn load_result(
     query_id: &str,
     wait: Duration,
 ) -> Result<Arc<Finished>, GwError> {
-    let running = state.gateway().running.lock().unwrap_or_else(|e| e.into_inner()).get(query_id).cloned();
-    if let Some(running) = running.filter(|r| r.account_id == caller.account_id) {
+    let running = state.gateway().running_of(&caller.account_id, query_id);
+    if let Some(running) = running {
         return match running.wait(wait).await {
             Some(outcome) => outcome.map_err(|e| e.query(query_id)),
             None => Err(GwError::new("000709", format!("Statement {query_id} is still running")).state("02000")),
@@ -589,14 +630,16 @@ pub async fn result(
     let caller = authorize(&state, &headers).await?;
     let query_id = parse_query_id(&query_id)?;
     if let Some(r) = state.gateway().results.get(&caller.account_id, &query_id) {
-        let format = state
-            .gateway()
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&query_id)
-            .map(|r| r.format)
-            .unwrap_or(Format::Json);
+        // The format the query was submitted with: from its entry here, or
+        // from the store once the entry has expired.
+        let format = match state.gateway().running_of(&caller.account_id, &query_id) {
+            Some(running) => running.format,
+            None => state
+                .store()
+                .gateway_query(&caller.account_id, &query_id)
+                .await?
+                .map_or(Format::Json, |row| Format::parse(&row.result_format)),
+        };
         return respond(&state, &query_id, Ok(r), format);
     }
     answer(&state, &caller, &query_id, false, state.gateway().config().poll_wait).await
@@ -616,8 +659,8 @@ pub async fn monitoring(
 ) -> Result<Response, GwError> {
     let caller = authorize(&state, &headers).await?;
     let query_id = parse_query_id(&query_id)?;
-    let running = state.gateway().running.lock().unwrap_or_else(|e| e.into_inner()).get(&query_id).cloned();
-    let entry = match running.filter(|r| r.account_id == caller.account_id) {
+    let running = state.gateway().running_of(&caller.account_id, &query_id);
+    let entry = match running {
         Some(r) => {
             let (status_name, code, message) = match r.current() {
                 None if r.cancel.is_cancelled() => (status::ABORTING, String::new(), String::new()),
@@ -668,8 +711,8 @@ pub async fn monitoring(
 /// Cancels query `query_id` of the caller's account, here or through the
 /// store on the replica running it. False when it is not running.
 async fn cancel(state: &AppState, caller: &Caller, query_id: &str) -> Result<bool, GwError> {
-    let running = state.gateway().running.lock().unwrap_or_else(|e| e.into_inner()).get(query_id).cloned();
-    if let Some(r) = running.filter(|r| r.account_id == caller.account_id) {
+    let running = state.gateway().running_of(&caller.account_id, query_id);
+    if let Some(r) = running {
         if r.current().is_some() {
             return Ok(false);
         }

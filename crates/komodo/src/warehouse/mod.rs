@@ -245,6 +245,32 @@ mod tests {
         send::<ConnectionBuilder>();
     }
 
+    /// Every future of a connection and a cursor can run in a spawned task
+    /// (checked at compile time; never called).
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn futures_can_be_spawned(conn: Connection, mut cursor: Cursor, mut batches: ArrowBatches, id: QueryId) {
+        fn spawnable<T: std::future::Future + Send>(_: T) {}
+        spawnable(ConnectionBuilder::new(ProviderConfig::from_process()).connect());
+        spawnable(conn.execute("SELECT 1", &[]));
+        spawnable(conn.query_status(&id));
+        spawnable(conn.abort_query(&id));
+        spawnable(conn.heartbeat());
+        spawnable(conn.close());
+        spawnable(cursor.cancel_handle().cancel());
+        spawnable(async move {
+            let _ = cursor.execute("SELECT ?", &[Value::from(1)]).await;
+            let _ = cursor.executemany("SELECT ?", &[vec![Value::from(1)]]).await;
+            let _ = cursor.execute_async("SELECT 1", &[]).await;
+            let _ = cursor.get_results_from_query_id(&id).await;
+            let _ = cursor.fetchone().await;
+            let _ = cursor.fetchmany(10).await;
+            let _ = cursor.fetchall().await;
+            let _ = cursor.fetch_arrow_all().await;
+            let _ = cursor.cancel().await;
+        });
+        spawnable(async move { batches.next_batch().await });
+    }
+
     #[test]
     fn debug_never_shows_secrets() {
         let b = builder().client_id("c").client_secret("kmd_sp_SECRET").account_id("a");
