@@ -559,6 +559,17 @@ async fn replicas_share_sessions_results_and_cancellation() {
     assert_eq!(result["success"], true, "{result}");
     assert_eq!(result["data"]["rowset"], json!([[(TEST_DEMO_CLAIMS / 2).to_string()]]));
 
+    // An Arrow result read through the replica that did not run it stays
+    // Arrow, the second time too (from that replica's memory).
+    let arrow = json!({"asyncExec": true, "parameters": {"QUERY_RESULT_FORMAT": "ARROW"}});
+    let submitted = on_a.query_with("SELECT COUNT(*) AS n FROM claims", arrow, "q3").await;
+    let id = submitted["data"]["queryId"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let result = on_b.get(&format!("/queries/{id}/result")).await;
+        assert_eq!(result["data"]["queryResultFormat"], "arrow", "{result}");
+        assert!(result["data"]["rowsetBase64"].as_str().is_some_and(|r| !r.is_empty()), "{result}");
+    }
+
     let slow = on_a.query_with(SLOW_SQL, json!({"asyncExec": true}), "q2").await;
     let slow_id = slow["data"]["queryId"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(300)).await;
