@@ -229,7 +229,7 @@ fn identifier(name: &str) -> String {
 pub async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, GwError> {
     match credential(headers) {
         Credential::Snowflake(token) => {
-            let Some(session) = state.store().gateway_session_by_token(&token_hash(token)).await? else {
+            let Some((session, allowed)) = state.store().gateway_session_for_request(&token_hash(token)).await? else {
                 return Err(GwError::session_gone());
             };
             if session.closed_at.is_some() {
@@ -247,11 +247,7 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, 
                 return Err(GwError::new(codes::SESSION_EXPIRED, "Your session has expired. Please login again.")
                     .state("08001"));
             }
-            if !state
-                .store()
-                .subject_has_account(&session.subject, &session.account_id, session.token_family.as_deref())
-                .await?
-            {
+            if !allowed {
                 return Err(GwError::no_access());
             }
             Ok(Caller {

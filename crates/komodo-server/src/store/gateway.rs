@@ -35,6 +35,14 @@ pub struct GatewaySessionRow {
     pub closed_at: Option<i64>,
 }
 
+/// A session and whether its principal still has its account.
+#[derive(sqlx::FromRow)]
+struct SessionAndAccess {
+    #[sqlx(flatten)]
+    session: GatewaySessionRow,
+    allowed: i32,
+}
+
 const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_expires_at, \
      master_expires_at, database_name, schema_name, client_app, closed_at";
 
@@ -166,6 +174,36 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// The session whose session token hashes to `token_hash`, and whether
+    /// its principal may still act in its account (as
+    /// [`Store::subject_has_account`] decides), in one round trip: every
+    /// gateway request asks both.
+    pub async fn gateway_session_for_request(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(GatewaySessionRow, bool)>, StoreError> {
+        use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX as SP, USER_SUB_PREFIX as USER};
+        let columns: Vec<String> = SESSION_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {columns}, CASE \
+               WHEN s.subject LIKE '{USER}%' THEN CASE WHEN EXISTS (SELECT 1 FROM memberships m \
+                   WHERE m.user_id = SUBSTR(s.subject, {user_from}) AND m.account_id = s.account_id) \
+                 AND (s.token_family IS NULL OR EXISTS (SELECT 1 FROM token_families f \
+                   WHERE f.id = s.token_family AND f.revoked_at IS NULL)) THEN 1 ELSE 0 END \
+               WHEN s.subject LIKE '{SP}%' THEN CASE WHEN EXISTS (SELECT 1 FROM service_principals p \
+                   WHERE p.id = SUBSTR(s.subject, {sp_from}) AND p.account_id = s.account_id \
+                   AND p.deleted_at IS NULL) THEN 1 ELSE 0 END \
+               ELSE 0 END AS allowed \
+             FROM gateway_sessions s WHERE s.token_hash = $1",
+            columns = columns.join(", "),
+            user_from = USER.len() + 1,
+            sp_from = SP.len() + 1,
+        );
+        let row: Option<SessionAndAccess> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| (r.session, r.allowed == 1)))
     }
 
     /// The session whose master token hashes to `master_hash`.

@@ -274,7 +274,9 @@ async fn a_running_query_is_cancelled_by_request_id_and_by_query_id() {
 async fn expired_session_tokens_are_renewed_with_the_master_token() {
     let platform = Platform::builder()
         .config(|c| {
-            c.gateway.session_token_ttl = Duration::from_secs(1);
+            // Long enough for a renewed token to outlast a slow debug build's
+            // next request.
+            c.gateway.session_token_ttl = Duration::from_secs(3);
             c.access_token_ttl = Duration::from_secs(2);
         })
         .start()
@@ -285,7 +287,7 @@ async fn expired_session_tokens_are_renewed_with_the_master_token() {
     let mut conn = connect(&platform, &token, &account).await;
     // Outlive both the session token and the access token it came from
     // (plus the platform's clock leeway on the access token).
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let expired = conn.query("SELECT 1").await;
     assert_eq!(expired["code"], "390112", "{expired}");
 
