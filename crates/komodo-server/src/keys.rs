@@ -13,6 +13,7 @@
 //! `active_from` it signs. The key before it stops signing at that moment
 //! and stays published until every token it signed has expired.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,7 +152,13 @@ pub struct KeyRing {
     issuer: String,
     audience: String,
     leeway: u64,
+    verified: std::sync::Mutex<HashMap<[u8; 32], AccessTokenClaims>>,
 }
+
+/// Tokens whose signature [`KeyRing::verify_access_token`] remembers: a
+/// client presents the same access token on every call for its lifetime,
+/// and checking an ES256 signature costs far more than everything else.
+const VERIFIED_TOKENS: usize = 16_384;
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -200,6 +207,7 @@ impl KeyRing {
             issuer: settings.issuer,
             audience: settings.audience,
             leeway: settings.leeway,
+            verified: std::sync::Mutex::default(),
         })
     }
 
@@ -301,12 +309,27 @@ impl KeyRing {
             Some(ACCESS_TOKEN_TYP) | Some("application/at+jwt") => {}
             _ => return Err(TokenError::Type),
         }
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-        key.verifier
-            .verify_sig(signing_input.as_bytes(), &signature)
-            .map_err(|_| TokenError::Invalid("bad signature".into()))?;
-        let claims: AccessTokenClaims =
-            decode_part(claims).map_err(|_| TokenError::Invalid("missing or malformed claims".into()))?;
+        // A token verified before (by the SHA-256 of all its bytes, header
+        // and `kid` included, so only the very same token matches, and only
+        // while its key is still in the set) skips the signature check; the
+        // time, issuer and audience checks below always run.
+        let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).cloned();
+        let fresh = remembered.is_none();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+                key.verifier
+                    .verify_sig(signing_input.as_bytes(), &signature)
+                    .map_err(|_| TokenError::Invalid("bad signature".into()))?;
+                decode_part::<AccessTokenClaims>(claims)
+                    .map_err(|_| TokenError::Invalid("missing or malformed claims".into()))?
+            }
+        };
         let t = now();
         // Saturating: `exp` is whatever integer the signed claims hold.
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
@@ -323,7 +346,26 @@ impl KeyRing {
         if claims.aud != self.audience {
             return Err(TokenError::Invalid("wrong audience".into()));
         }
+        if fresh {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if verified.len() >= VERIFIED_TOKENS {
+                // Expired tokens go first; if that frees little, start over.
+                verified.retain(|_, c| c.exp.saturating_add(leeway) > t);
+                if verified.len() >= VERIFIED_TOKENS / 2 {
+                    verified.clear();
+                }
+            }
+            verified.insert(digest, claims.clone());
+        }
         Ok(claims)
+    }
+
+    /// Verifies like [`KeyRing::verify_access_token`], always checking the
+    /// signature (for benchmarks of the signature check itself).
+    #[doc(hidden)]
+    pub async fn verify_access_token_uncached(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.verify_access_token(token).await
     }
 
     /// Starts a staged rotation: a new key published now that signs from

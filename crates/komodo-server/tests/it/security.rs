@@ -327,6 +327,45 @@ async fn a10_access_tokens_have_one_audience_minimal_scope_and_are_checked() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// A token whose signature check is remembered (every call after the
+/// first) is still checked for everything else: it stops working when it
+/// expires, and a token differing in its signature is checked afresh.
+#[tokio::test]
+async fn a10_remembered_tokens_still_expire_and_forgeries_are_not_remembered() {
+    let platform = Platform::builder()
+        .config(|c| {
+            c.clock_leeway = Duration::ZERO;
+        })
+        .start()
+        .await;
+    let keys = platform.state().keys();
+    let t = now();
+    let claims = AccessTokenClaims {
+        iss: platform.issuer().to_owned(),
+        sub: "sp:00000000-0000-0000-0000-000000000001".into(),
+        aud: platform.state().config().audience.clone(),
+        exp: t + 2,
+        iat: t,
+        nbf: Some(t),
+        jti: "remembered".into(),
+        client_id: "kmd_spc_remembered".into(),
+        scope: "api".into(),
+        account_id: Some("00000000-0000-0000-0000-000000000002".into()),
+        sid: None,
+    };
+    let token = keys.sign("at+jwt", &claims).await.unwrap();
+    assert_eq!(keys.verify_access_token(&token).await.unwrap(), claims);
+    assert_eq!(keys.verify_access_token(&token).await.unwrap(), claims, "and again, remembered");
+    // The same header and claims under a signature that is not one.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.{}", "A".repeat(signature.len()));
+    let rejected = keys.verify_access_token(&forged).await.unwrap_err();
+    assert!(rejected.to_string().contains("signature"), "{rejected}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let expired = keys.verify_access_token(&token).await.unwrap_err();
+    assert!(expired.to_string().contains("expired"), "{expired}");
+}
+
 #[tokio::test]
 async fn a11_service_principal_subs_cannot_collide_with_user_subs() {
     let platform = Platform::start().await;
