@@ -107,9 +107,34 @@ fn main() {
             }
         }
 
+        // A heartbeat: the HTTP round trip and the session check alone.
+        let mut heartbeats = Vec::new();
+        for i in 0..1_050 {
+            let start = Instant::now();
+            conn.heartbeat().await.expect("heartbeat");
+            if i >= 50 {
+                heartbeats.push(start.elapsed());
+            }
+        }
+
+        // SELECT 1 on the engine in-process: what the round trip costs
+        // before the gateway, the store and the network add theirs.
+        let engine = platform.state().gateway().embedded().expect("embedded engine").clone();
+        let session = engine.open_session(&account.id, None, None).await.expect("session");
+        let mut engine_only = Vec::new();
+        for i in 0..1_050 {
+            let start = Instant::now();
+            let result = engine.execute(&account.id, session, "SELECT 1", Vec::new(), CancellationToken::new()).await;
+            let elapsed = start.elapsed();
+            assert_eq!(result.expect("SELECT 1").num_rows(), 1);
+            if i >= 50 {
+                engine_only.push(elapsed);
+            }
+        }
+        engine.close_session(&account.id, session).expect("close");
+
         // The large result: in-process first (also warms the file cache),
         // then through the gateway; three runs each, medians compared.
-        let engine = platform.state().gateway().embedded().expect("embedded engine").clone();
         let mut local = Vec::new();
         let mut remote = Vec::new();
         for _ in 0..3 {
@@ -144,6 +169,16 @@ fn main() {
             "| `SELECT 1` round trip, open connection | {} | {} | ≤ 1 ms |",
             ms(median(&mut round_trips)),
             ms(percentile(&mut round_trips, 0.99))
+        );
+        println!(
+            "| heartbeat round trip (HTTP and the session check alone) | {} | {} | baseline |",
+            ms(median(&mut heartbeats)),
+            ms(percentile(&mut heartbeats, 0.99))
+        );
+        println!(
+            "| `SELECT 1` in-process (the engine alone) | {} | {} | baseline |",
+            ms(median(&mut engine_only)),
+            ms(percentile(&mut engine_only, 0.99))
         );
         println!(
             "| {rows} rows × 6 columns in-process (DataFusion) | {} | {:.1} M rows/s | baseline |",

@@ -94,7 +94,14 @@ impl Server {
         });
         let janitor = crate::gateway::spawn_janitor(self.state.clone());
         let app = crate::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // Responses go out as soon as they are written (no Nagle delay
+        // behind an unacknowledged segment).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set on a connection");
+            }
+        });
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         purge.abort();
         janitor.abort();
         self.state.store().close().await;

@@ -20,11 +20,14 @@ use super::results::{CHUNK_TOKEN_HEADER, Finished, Format};
 use super::session::{Caller, authorize};
 use super::wire::{GwError, GwJson, ok, ok_with_code};
 use crate::state::AppState;
-use crate::store::gateway::{GatewayQueryRow, status};
+use crate::store::gateway::{GatewayQueryRow, NewGatewayQuery, status};
 
 /// Results of synchronous queries up to this size are persisted for other
 /// replicas (`result_scan`, result polls through another replica).
 const SYNC_PERSIST_CAP: usize = 1 << 20;
+/// How long a synchronous query runs before its handle is recorded (the
+/// abort watcher first looks for it after 500 ms).
+const RECORD_RUNNING_AFTER: Duration = Duration::from_millis(200);
 /// How long a finished query's entry stays in memory for late pollers.
 const FINISHED_TTL: Duration = Duration::from_secs(120);
 
@@ -386,49 +389,54 @@ async fn start(
         finished_at: OnceLock::new(),
     });
     gateway.running.lock().unwrap_or_else(|e| e.into_inner()).insert(query_id.to_owned(), running.clone());
-    let record = {
-        let (state, caller, query_id, sql) = (state.clone(), caller.clone(), query_id.to_owned(), sql.clone());
-        async move {
-            state
-                .store()
-                .insert_gateway_query(
-                    &query_id,
-                    &caller.account_id,
-                    &caller.session_key(),
-                    &caller.subject,
-                    request_id.as_deref(),
-                    &sql,
-                    format.as_str(),
-                    state.gateway().replica(),
-                )
-                .await
-        }
+    let handle = NewGatewayQuery {
+        id: query_id.to_owned(),
+        account_id: caller.account_id.clone(),
+        session_id: caller.session_key(),
+        subject: caller.subject.clone(),
+        request_id,
+        sql_text: sql.clone(),
+        result_format: format.as_str().to_owned(),
+        replica: gateway.replica().to_owned(),
+        started_at: running.started_ms,
     };
     // An asynchronous query's handle is in the store before its id is
-    // returned, for any replica to answer the polls that follow. A
-    // synchronous query's is recorded while it runs: its answer does not
-    // wait for the store.
-    let recorded = if async_exec {
-        if let Err(error) = record.await {
-            gateway.running.lock().unwrap_or_else(|e| e.into_inner()).remove(query_id);
-            return Err(error.into());
-        }
-        None
-    } else {
-        Some(tokio::spawn(record))
-    };
+    // returned, for any replica to answer the polls that follow.
+    if async_exec && let Err(error) = state.store().insert_gateway_query(&handle).await {
+        gateway.running.lock().unwrap_or_else(|e| e.into_inner()).remove(query_id);
+        return Err(error.into());
+    }
 
     let task_state = state.clone();
     let task_caller = caller.clone();
-    let task_id = query_id.to_owned();
     let task_running = running.clone();
     tokio::spawn(async move {
-        let work = tokio::spawn(execute(task_state.clone(), task_caller.clone(), task_id.clone(), sql, rows, cancel));
-        let outcome = match work.await {
+        let (state, caller) = (task_state, task_caller);
+        let mut work = tokio::spawn(execute(state.clone(), caller.clone(), handle.id.clone(), sql, rows, cancel));
+        // A synchronous query is recorded only once it has run for a while:
+        // before that no client polls it, and one that ends sooner is
+        // recorded whole, with its outcome, in one transaction.
+        let mut recorded = async_exec;
+        let joined = if recorded {
+            work.await
+        } else {
+            tokio::select! {
+                joined = &mut work => joined,
+                _ = tokio::time::sleep(RECORD_RUNNING_AFTER) => {
+                    match state.store().insert_gateway_query(&handle).await {
+                        Ok(()) => recorded = true,
+                        Err(error) => tracing::warn!(query = %handle.id, %error, "recording a running query failed"),
+                    }
+                    work.await
+                }
+            }
+        };
+        let outcome = match joined {
             Ok(outcome) => outcome,
             Err(panic) => Err(GwError::internal(format!("the statement's task failed: {panic}"))),
         };
-        finish(&task_state, &task_caller, &task_id, &task_running, outcome, tx, recorded).await;
+        let unrecorded = (!recorded).then_some(&handle);
+        finish(&state, &caller, &handle.id, &task_running, outcome, tx, unrecorded).await;
     });
     Ok(running)
 }
@@ -528,7 +536,7 @@ async fn finish(
     running: &Running,
     outcome: Outcome,
     tx: watch::Sender<Option<Outcome>>,
-    recorded: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
+    unrecorded: Option<&NewGatewayQuery>,
 ) {
     let gateway = state.gateway();
     if let Ok(finished) = &outcome {
@@ -536,46 +544,31 @@ async fn finish(
     }
     let _ = running.finished_at.set(Instant::now());
     let _ = tx.send(Some(outcome.clone()));
-    // The handle of a synchronous query, recorded while it ran, must be in
-    // the store before its outcome.
-    if let Some(recorded) = recorded {
-        match recorded.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(query = %query_id, %error, "recording a query failed");
-                return;
-            }
-            Err(error) => {
-                tracing::warn!(query = %query_id, %error, "recording a query failed");
-                return;
-            }
-        }
-    }
-    let store = state.store();
     let recorded = match &outcome {
         Ok(finished) => {
             let cap = if running.async_exec { gateway.config().persist_cap } else { SYNC_PERSIST_CAP };
-            let persisted = match finished.persisted(cap) {
-                Ok(Some(row)) => store.insert_gateway_result(query_id, &caller.account_id, &row).await.map(|_| ()),
-                Ok(None) => Ok(()),
-                Err(e) => {
-                    tracing::warn!(query = %query_id, error = %e.message, "result not persisted");
-                    Ok(())
-                }
-            };
-            match persisted {
-                Ok(()) => store.finish_gateway_query(query_id, status::SUCCESS, None).await,
-                Err(e) => Err(e),
-            }
+            let result = finished.persisted(cap).unwrap_or_else(|e| {
+                tracing::warn!(query = %query_id, error = %e.message, "result not persisted");
+                None
+            });
+            state
+                .store()
+                .record_gateway_outcome(
+                    query_id,
+                    &caller.account_id,
+                    unrecorded,
+                    status::SUCCESS,
+                    None,
+                    result.as_ref(),
+                )
+                .await
         }
         Err(error) => {
             let final_status = if error.code == codes::CANCELLED { status::ABORTED } else { status::FAILED };
-            store
-                .finish_gateway_query(
-                    query_id,
-                    final_status,
-                    Some((error.code, &error.message, error.sql_state.unwrap_or("XX000"))),
-                )
+            let error = (error.code, error.message.as_str(), error.sql_state.unwrap_or("XX000"));
+            state
+                .store()
+                .record_gateway_outcome(query_id, &caller.account_id, unrecorded, final_status, Some(error), None)
                 .await
         }
     };

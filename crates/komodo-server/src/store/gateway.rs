@@ -46,6 +46,30 @@ struct SessionAndAccess {
 const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_expires_at, \
      master_expires_at, database_name, schema_name, client_app, closed_at";
 
+/// A query's handle as recorded when it starts (or, for a quick
+/// synchronous query, when it ends).
+#[derive(Debug, Clone)]
+pub struct NewGatewayQuery {
+    /// Id (UUID).
+    pub id: String,
+    /// Account.
+    pub account_id: String,
+    /// The gateway session (or `bearer:<subject>`).
+    pub session_id: String,
+    /// Who submitted it.
+    pub subject: String,
+    /// The client's request id.
+    pub request_id: Option<String>,
+    /// The statement.
+    pub sql_text: String,
+    /// `json` or `arrow`.
+    pub result_format: String,
+    /// The replica running it.
+    pub replica: String,
+    /// When it started, epoch milliseconds.
+    pub started_at: i64,
+}
+
 /// A new session to store.
 #[derive(Debug)]
 pub struct NewGatewaySession<'a> {
@@ -295,35 +319,101 @@ impl Store {
         Ok(false)
     }
 
-    /// Records a query that starts running on `replica`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_gateway_query(
-        &self,
-        id: &str,
-        account_id: &str,
-        session_id: &str,
-        subject: &str,
-        request_id: Option<&str>,
-        sql_text: &str,
-        result_format: &str,
-        replica: &str,
-    ) -> Result<(), StoreError> {
+    /// Records a query that starts running.
+    pub async fn insert_gateway_query(&self, q: &NewGatewayQuery) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
              result_format, replica, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(id)
-        .bind(account_id)
-        .bind(session_id)
-        .bind(subject)
-        .bind(request_id)
-        .bind(sql_text)
+        .bind(&q.id)
+        .bind(&q.account_id)
+        .bind(&q.session_id)
+        .bind(&q.subject)
+        .bind(q.request_id.as_deref())
+        .bind(&q.sql_text)
         .bind(status::RUNNING)
-        .bind(result_format)
-        .bind(replica)
-        .bind(now_ms())
+        .bind(&q.result_format)
+        .bind(&q.replica)
+        .bind(q.started_at)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Records how query `id` ended, in one transaction: its final status
+    /// (the handle inserted whole when `handle` is given: a query that ended
+    /// before it was recorded), and its result when it is persisted. An
+    /// aborted query stays aborted.
+    pub async fn record_gateway_outcome(
+        &self,
+        id: &str,
+        account_id: &str,
+        handle: Option<&NewGatewayQuery>,
+        final_status: &str,
+        error: Option<(&str, &str, &str)>,
+        result: Option<&GatewayResultRow>,
+    ) -> Result<(), StoreError> {
+        let (code, message, state) = match error {
+            Some((c, m, s)) => (Some(c), Some(m), Some(s)),
+            None => (None, None, None),
+        };
+        let ended_at = now_ms();
+        let mut tx = self.pool().begin().await?;
+        match handle {
+            Some(q) => {
+                sqlx::query(
+                    "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
+                     result_format, replica, started_at, error_code, error_message, sql_state, ended_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&q.id)
+                .bind(&q.account_id)
+                .bind(&q.session_id)
+                .bind(&q.subject)
+                .bind(q.request_id.as_deref())
+                .bind(&q.sql_text)
+                .bind(final_status)
+                .bind(&q.result_format)
+                .bind(&q.replica)
+                .bind(q.started_at)
+                .bind(code)
+                .bind(message)
+                .bind(state)
+                .bind(ended_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
+                     ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
+                )
+                .bind(final_status)
+                .bind(code)
+                .bind(message)
+                .bind(state)
+                .bind(ended_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(result) = result {
+            sqlx::query(
+                "INSERT INTO gateway_results (query_id, account_id, statement_type_id, rows_affected, total_rows, \
+                 ipc, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(account_id)
+            .bind(result.statement_type_id)
+            .bind(result.rows_affected)
+            .bind(result.total_rows)
+            .bind(&result.ipc)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -354,32 +444,6 @@ impl Store {
         .await?)
     }
 
-    /// Marks a query finished. A query already `ABORTED` stays so.
-    pub async fn finish_gateway_query(
-        &self,
-        id: &str,
-        final_status: &str,
-        error: Option<(&str, &str, &str)>,
-    ) -> Result<(), StoreError> {
-        let (code, message, state) = match error {
-            Some((c, m, s)) => (Some(c), Some(m), Some(s)),
-            None => (None, None, None),
-        };
-        sqlx::query(
-            "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
-             ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
-        )
-        .bind(final_status)
-        .bind(code)
-        .bind(message)
-        .bind(state)
-        .bind(now_ms())
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Asks for a running query to be cancelled (by whichever replica runs
     /// it); false when it is no longer running.
     pub async fn request_gateway_abort(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
@@ -391,29 +455,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Persists a finished result.
-    pub async fn insert_gateway_result(
-        &self,
-        query_id: &str,
-        account_id: &str,
-        result: &GatewayResultRow,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO gateway_results (query_id, account_id, statement_type_id, rows_affected, total_rows, ipc, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(query_id)
-        .bind(account_id)
-        .bind(result.statement_type_id)
-        .bind(result.rows_affected)
-        .bind(result.total_rows)
-        .bind(&result.ipc)
-        .bind(now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// A persisted result of `account_id`.
