@@ -21,7 +21,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --profile bench -p komodo-server --quiet
+# With the benches, as bench/gateway.sh builds it: the same features, so
+# one build serves both scripts.
+cargo build --profile bench -p komodo-server --bins --benches --quiet
 venv="$PWD/target/bench/python"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' \
