@@ -99,6 +99,39 @@ pub struct NewGatewaySession<'a> {
     pub client_app: Option<&'a str>,
 }
 
+/// Inserts a query's handle with its status (and, when it has ended, its
+/// error and end time).
+async fn insert_query<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    q: &NewGatewayQuery,
+    status: &str,
+    (code, message, state): (Option<&str>, Option<&str>, Option<&str>),
+    ended_at: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
+         result_format, replica, started_at, error_code, error_message, sql_state, ended_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(&q.id)
+    .bind(&q.account_id)
+    .bind(&q.session_id)
+    .bind(&q.subject)
+    .bind(q.request_id.as_deref())
+    .bind(&q.sql_text)
+    .bind(status)
+    .bind(&q.result_format)
+    .bind(&q.replica)
+    .bind(q.started_at)
+    .bind(code)
+    .bind(message)
+    .bind(state)
+    .bind(ended_at)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// A query handle.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GatewayQueryRow {
@@ -321,23 +354,7 @@ impl Store {
 
     /// Records a query that starts running.
     pub async fn insert_gateway_query(&self, q: &NewGatewayQuery) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
-             result_format, replica, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&q.id)
-        .bind(&q.account_id)
-        .bind(&q.session_id)
-        .bind(&q.subject)
-        .bind(q.request_id.as_deref())
-        .bind(&q.sql_text)
-        .bind(status::RUNNING)
-        .bind(&q.result_format)
-        .bind(&q.replica)
-        .bind(q.started_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_query(self.pool(), q, status::RUNNING, (None, None, None), None).await
     }
 
     /// Records how query `id` ended, in one transaction: its final status
@@ -360,29 +377,7 @@ impl Store {
         let ended_at = now_ms();
         let mut tx = self.pool().begin().await?;
         match handle {
-            Some(q) => {
-                sqlx::query(
-                    "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
-                     result_format, replica, started_at, error_code, error_message, sql_state, ended_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(&q.id)
-                .bind(&q.account_id)
-                .bind(&q.session_id)
-                .bind(&q.subject)
-                .bind(q.request_id.as_deref())
-                .bind(&q.sql_text)
-                .bind(final_status)
-                .bind(&q.result_format)
-                .bind(&q.replica)
-                .bind(q.started_at)
-                .bind(code)
-                .bind(message)
-                .bind(state)
-                .bind(ended_at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Some(q) => insert_query(&mut *tx, q, final_status, (code, message, state), Some(ended_at)).await?,
             None => {
                 sqlx::query(
                     "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
