@@ -266,7 +266,7 @@ impl Workers {
         let task = AbortOnDrop(self.handle().spawn(work));
         match task.await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => Err(WarehouseError::Internal("planning the statement failed".into())),
+            Err(e) if e.is_panic() => Err(WarehouseError::Internal("planning the statement panicked".into())),
             Err(_) => Err(WarehouseError::Cancelled),
         }
     }
@@ -323,7 +323,9 @@ impl Workers {
             } else if tokio::time::Instant::now() >= deadline {
                 WarehouseError::Timeout(timeout)
             } else {
-                WarehouseError::Internal("the statement stopped unexpectedly".into())
+                WarehouseError::Internal(
+                    "the statement stopped unexpectedly: running it panicked, or the engine shut down".into(),
+                )
             }
         };
         Box::pin(futures::stream::unfold(Some(rx), move |rx| {
