@@ -412,7 +412,10 @@ async fn start(
     let task_running = running.clone();
     tokio::spawn(async move {
         let (state, caller) = (task_state, task_caller);
-        let mut work = tokio::spawn(execute(state.clone(), caller.clone(), handle.id.clone(), sql, rows, cancel));
+        // Run in this task (a panic caught here, not a task of its own to
+        // hand the outcome back from).
+        let work = execute(state.clone(), caller.clone(), handle.id.clone(), sql, rows, cancel);
+        let mut work = std::pin::pin!(futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)));
         // A synchronous query is recorded only once it has run for a while:
         // before that no client polls it, and one that ends sooner is
         // recorded whole, with its outcome, in one transaction.
@@ -431,10 +434,7 @@ async fn start(
                 }
             }
         };
-        let outcome = match joined {
-            Ok(outcome) => outcome,
-            Err(panic) => Err(GwError::internal(format!("the statement's task failed: {panic}"))),
-        };
+        let outcome = joined.unwrap_or_else(|_| Err(GwError::internal("running the statement panicked")));
         let unrecorded = (!recorded).then_some(&handle);
         finish(&state, &caller, &handle.id, &task_running, outcome, tx, unrecorded).await;
     });
