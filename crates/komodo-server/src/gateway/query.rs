@@ -241,7 +241,7 @@ async fn find_by_request(state: &AppState, caller: &Caller, request_id: &str) ->
     if local.is_some() {
         return Ok(local);
     }
-    Ok(state.store().gateway_query_by_request(&key, request_id).await?.map(|row| row.id))
+    Ok(state.store().gateway_query_by_request(&key, request_id).await?.map(|row| row.handle.id))
 }
 
 /// Answers for an existing query: its result, or `333333`/`333334` while it runs.
@@ -265,7 +265,7 @@ async fn answer(
     let Some(row) = state.store().gateway_query(&caller.account_id, query_id).await? else {
         return Err(not_found(query_id));
     };
-    let format = Format::parse(&row.result_format);
+    let format = Format::parse(&row.handle.result_format);
     match remote_outcome(state, caller, row, if async_exec { Duration::ZERO } else { wait }).await? {
         Some(outcome) => respond(state, query_id, outcome, format),
         None if async_exec => Ok(in_progress(query_id, codes::QUERY_IN_PROGRESS_ASYNC)),
@@ -290,13 +290,13 @@ async fn remote_outcome(
     loop {
         match row.status.as_str() {
             status::SUCCESS => {
-                if let Some(r) = state.gateway().results.get(&caller.account_id, &row.id) {
+                if let Some(r) = state.gateway().results.get(&caller.account_id, &row.handle.id) {
                     return Ok(Some(Ok(r)));
                 }
-                return match state.store().gateway_result(&caller.account_id, &row.id).await? {
+                return match state.store().gateway_result(&caller.account_id, &row.handle.id).await? {
                     Some(stored) => {
                         let finished = Arc::new(Finished::from_persisted(&caller.account_id, &stored)?);
-                        state.gateway().results.insert(&row.id, finished.clone());
+                        state.gateway().results.insert(&row.handle.id, finished.clone());
                         Ok(Some(Ok(finished)))
                     }
                     None => Ok(Some(Err(GwError::new(
@@ -315,7 +315,7 @@ async fn remote_outcome(
             }
             _ => {}
         }
-        if row.replica == state.gateway().replica() && !state.gateway().running_here(&row.id) {
+        if row.handle.replica == state.gateway().replica() && !state.gateway().running_here(&row.handle.id) {
             // Ours, but not running any more: this replica restarted.
             return Ok(Some(Err(GwError::new(
                 "000603",
@@ -327,9 +327,9 @@ async fn remote_outcome(
             return Ok(None);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        row = match state.store().gateway_query(&caller.account_id, &row.id).await? {
+        row = match state.store().gateway_query(&caller.account_id, &row.handle.id).await? {
             Some(r) => r,
-            None => return Err(not_found(&row.id)),
+            None => return Err(not_found(&row.handle.id)),
         };
     }
 }
@@ -631,7 +631,7 @@ pub async fn result(
                 .store()
                 .gateway_query(&caller.account_id, &query_id)
                 .await?
-                .map_or(Format::Json, |row| Format::parse(&row.result_format)),
+                .map_or(Format::Json, |row| Format::parse(&row.handle.result_format)),
         };
         return respond(&state, &query_id, Ok(r), format);
     }
@@ -674,7 +674,7 @@ pub async fn monitoring(
         }
         None => match state.store().gateway_query(&caller.account_id, &query_id).await? {
             Some(row) => {
-                let status_name = if row.replica == state.gateway().replica()
+                let status_name = if row.handle.replica == state.gateway().replica()
                     && matches!(row.status.as_str(), status::RUNNING | status::ABORTING)
                 {
                     // Ours, not running in memory: interrupted by a restart.
@@ -684,14 +684,14 @@ pub async fn monitoring(
                 };
                 let failed = matches!(status_name.as_str(), status::DISCONNECTED);
                 QueryStatusEntry {
-                    id: row.id,
+                    id: row.handle.id,
                     status: status_name,
-                    sql_text: row.sql_text,
+                    sql_text: row.handle.sql_text,
                     error_code: row.error_code.unwrap_or_else(|| if failed { "000603".into() } else { String::new() }),
                     error_message: row.error_message.unwrap_or_else(|| {
                         if failed { "The query was interrupted by a platform restart".into() } else { String::new() }
                     }),
-                    start_time: row.started_at,
+                    start_time: row.handle.started_at,
                     end_time: row.ended_at.unwrap_or(0),
                 }
             }

@@ -48,7 +48,7 @@ const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family
 
 /// A query's handle as recorded when it starts (or, for a quick
 /// synchronous query, when it ends).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NewGatewayQuery {
     /// Id (UUID).
     pub id: String,
@@ -132,35 +132,20 @@ async fn insert_query<'e>(
     Ok(())
 }
 
-/// A query handle.
+/// A query handle as stored: how it started, and where it is now.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GatewayQueryRow {
-    /// The query id (UUID).
-    pub id: String,
-    /// The account it ran in.
-    pub account_id: String,
-    /// The session it ran in.
-    pub session_id: String,
-    /// Who ran it.
-    pub subject: String,
-    /// The client's request id.
-    pub request_id: Option<String>,
-    /// The statement.
-    pub sql_text: String,
+    /// Id, account, session, statement, format, replica and start.
+    #[sqlx(flatten)]
+    pub handle: NewGatewayQuery,
     /// `RUNNING`, `SUCCESS`, `FAILED_WITH_ERROR`, `ABORTING`, `ABORTED`.
     pub status: String,
-    /// `json` or `arrow`.
-    pub result_format: String,
-    /// The replica that runs it.
-    pub replica: String,
     /// Snowflake's error code, when it failed.
     pub error_code: Option<String>,
     /// The error message, when it failed.
     pub error_message: Option<String>,
     /// SQLSTATE, when it failed.
     pub sql_state: Option<String>,
-    /// Start, epoch milliseconds.
-    pub started_at: i64,
     /// End, epoch milliseconds.
     pub ended_at: Option<i64>,
 }
