@@ -17,4 +17,5 @@
 pub mod gateway;
 pub mod iam;
 pub mod oauth;
+pub mod result_stream;
 pub mod secret;

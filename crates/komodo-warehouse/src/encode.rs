@@ -267,6 +267,48 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Encodes batches as one Arrow IPC stream (schema message, then the
 /// batches).
+/// The Arrow type a column of type `data_type` has on the wire: string and
+/// binary views as plain strings and binaries, which every Arrow reader
+/// handles (as Snowflake's own Arrow results carry them) and a reader
+/// validates in one pass, instead of value by value.
+pub fn wire_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        other => other.clone(),
+    }
+}
+
+/// `schema` with every column of its [`wire_type`].
+pub fn wire_schema(schema: &Arc<Schema>) -> Arc<Schema> {
+    if schema.fields().iter().all(|f| wire_type(f.data_type()) == *f.data_type()) {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(wire_type(f.data_type())))
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` with its columns cast to their [`wire_type`]s (the batch itself
+/// when there is nothing to cast), under `schema` (its [`wire_schema`]).
+pub fn wire_batch(batch: &RecordBatch, schema: &Arc<Schema>) -> Result<RecordBatch, WarehouseError> {
+    if Arc::ptr_eq(&batch.schema(), schema) || batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| WarehouseError::Internal(e.to_string()))
+}
+
+/// An Arrow IPC stream of `batches` (columns of their [`wire_type`]s).
 pub fn arrow_ipc_stream(schema: &Arc<Schema>, batches: &[RecordBatch]) -> Result<Vec<u8>, WarehouseError> {
     // Sized up front: growing a buffer of hundreds of megabytes by doubling
     // copies it several times. Slices report their parents' buffers, so the
@@ -274,11 +316,12 @@ pub fn arrow_ipc_stream(schema: &Arc<Schema>, batches: &[RecordBatch]) -> Result
     // memory.
     let estimate: usize = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 4096;
     let mut out = Vec::with_capacity(estimate.min(512 << 20));
+    let wire = wire_schema(schema);
     {
-        let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, schema)
+        let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &wire)
             .map_err(|e| WarehouseError::Internal(e.to_string()))?;
         for batch in batches {
-            writer.write(batch).map_err(|e| WarehouseError::Internal(e.to_string()))?;
+            writer.write(&wire_batch(batch, &wire)?).map_err(|e| WarehouseError::Internal(e.to_string()))?;
         }
         writer.finish().map_err(|e| WarehouseError::Internal(e.to_string()))?;
     }
@@ -371,5 +414,36 @@ mod tests {
         let back: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(back, vec![batch]);
         assert!(!arrow_ipc_base64(&schema, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn views_go_on_the_wire_as_plain_strings_and_binaries() {
+        use arrow_array::{BinaryViewArray, StringArray, StringViewArray};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("S", DataType::Utf8View, true),
+            Field::new("B", DataType::BinaryView, false),
+            Field::new("X", DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringViewArray::from(vec![Some("short"), None, Some("a string longer than twelve bytes")])),
+                Arc::new(BinaryViewArray::from(vec![b"\x00".as_slice(), b"", b"\xff\xfe"])),
+                Arc::new(Int32Array::from(vec![1, 2, 3])),
+            ],
+        )
+        .unwrap();
+        let bytes = arrow_ipc_stream(&schema, std::slice::from_ref(&batch)).unwrap();
+        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+        let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
+        let wire = wire_schema(&schema);
+        let types: Vec<&DataType> = wire.fields().iter().map(|f| f.data_type()).collect();
+        assert_eq!(types, [&DataType::Utf8, &DataType::Binary, &DataType::Int32]);
+        assert_eq!(back[0].schema(), wire);
+        let strings = back[0].column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(strings.iter().collect::<Vec<_>>(), [Some("short"), None, Some("a string longer than twelve bytes")]);
+        assert_eq!(back[0].column(1).as_binary::<i32>().value(2), b"\xff\xfe");
+        let plain = Arc::new(Schema::new(vec![Field::new("X", DataType::Int32, false)]));
+        assert!(Arc::ptr_eq(&wire_schema(&plain), &plain), "nothing to cast: the same schema");
     }
 }

@@ -24,6 +24,7 @@
 pub mod query;
 pub mod results;
 pub mod session;
+pub mod stream;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -83,7 +84,7 @@ pub struct Gateway {
     config: GatewayConfig,
     replica: String,
     sessions: Mutex<HashMap<String, EngineSession>>,
-    running: Mutex<HashMap<String, Arc<query::Running>>>,
+    running: Mutex<query::RunningQueries>,
     results: ResultCache,
 }
 
@@ -186,7 +187,7 @@ impl Gateway {
     /// query entries, engine sessions idle longer than a master token.
     pub fn purge_memory(&self) {
         self.results.purge();
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, r| !r.expired());
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).purge();
         let idle = self.config.master_token_ttl;
         let stale: Vec<(String, SessionId)> = {
             let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,7 @@
 //! Queries: submit (sync or async), results, monitoring, cancellation and
 //! chunk downloads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -12,12 +12,12 @@ use komodo_protocol::gateway::{
     AbortRequest, Binding, MonitoringData, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, QueryStatusEntry,
     codes,
 };
-use komodo_warehouse::{CancellationToken, Param, StatementKind};
+use komodo_warehouse::{CancellationToken, Param, SessionId, StatementKind};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::results::{CHUNK_TOKEN_HEADER, Finished, Format};
-use super::session::{Caller, authorize};
+use super::session::{Caller, authorize, authorize_request};
 use super::wire::{GwError, GwJson, ok, ok_with_code};
 use crate::state::AppState;
 use crate::store::gateway::{GatewayQueryRow, NewGatewayQuery, status};
@@ -63,6 +63,54 @@ impl Running {
         match tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await {
             Ok(Ok(v)) => v.clone(),
             _ => self.current(),
+        }
+    }
+}
+
+/// The queries this replica runs (or ran recently), by id and by the
+/// session and request id they were submitted with.
+#[derive(Default)]
+pub struct RunningQueries {
+    by_id: HashMap<String, Arc<Running>>,
+    by_request: HashMap<String, String>,
+}
+
+impl RunningQueries {
+    fn request_key(session_key: &str, request_id: &str) -> String {
+        format!("{session_key}\n{request_id}")
+    }
+
+    fn insert(&mut self, query_id: &str, running: Arc<Running>) {
+        if let Some(request_id) = &running.request_id {
+            self.by_request.insert(Self::request_key(&running.session_key, request_id), query_id.to_owned());
+        }
+        self.by_id.insert(query_id.to_owned(), running);
+    }
+
+    fn remove(&mut self, query_id: &str) {
+        if let Some(running) = self.by_id.remove(query_id)
+            && let Some(request_id) = &running.request_id
+        {
+            let key = Self::request_key(&running.session_key, request_id);
+            if self.by_request.get(&key).is_some_and(|id| id == query_id) {
+                self.by_request.remove(&key);
+            }
+        }
+    }
+
+    fn get(&self, query_id: &str) -> Option<&Arc<Running>> {
+        self.by_id.get(query_id)
+    }
+
+    fn by_request(&self, session_key: &str, request_id: &str) -> Option<&String> {
+        self.by_request.get(&Self::request_key(session_key, request_id))
+    }
+
+    /// Forgets queries that finished longer ago than they are kept.
+    pub fn purge(&mut self) {
+        let expired: Vec<String> = self.by_id.iter().filter(|(_, r)| r.expired()).map(|(id, _)| id.clone()).collect();
+        for id in expired {
+            self.remove(&id);
         }
     }
 }
@@ -185,15 +233,23 @@ pub async fn query_request(
     Query(query): Query<RequestIdQuery>,
     GwJson(body): GwJson<QueryRequest>,
 ) -> Result<Response, GwError> {
-    let caller = authorize(&state, &headers).await?;
+    let request_id = query.request_id.filter(|r| !r.is_empty());
+    let (caller, stored) = authorize_request(&state, &headers, request_id.as_deref()).await?;
     let gateway = state.gateway();
     let format = requested_format(&body.parameters);
-    let request_id = query.request_id.filter(|r| !r.is_empty());
 
     // A retry of a request already submitted attaches to the first one.
-    if let Some(rid) = &request_id
-        && let Some(existing) = find_by_request(&state, &caller, rid).await?
-    {
+    let prior = match (&request_id, stored) {
+        (None, _) => None,
+        (Some(rid), stored) => match find_running(&state, &caller, rid) {
+            Some(id) => Some(id),
+            None => match stored {
+                Some(stored) => stored,
+                None => state.store().gateway_query_by_request(&caller.session_key(), rid).await?.map(|r| r.handle.id),
+            },
+        },
+    };
+    if let Some(existing) = prior {
         return answer(&state, &caller, &existing, body.async_exec, gateway.config().sync_wait).await;
     }
 
@@ -216,8 +272,16 @@ pub async fn query_request(
     if body.sql_text.trim().is_empty() {
         return Err(GwError::new(codes::COMPILATION, "SQL compilation error:\nEmpty SQL statement.").state("42000"));
     }
-    let rows = binding_rows(body.bindings)?;
-    let running = start(&state, &caller, &query_id, body.sql_text, rows, format, request_id, body.async_exec).await?;
+    let mut rows = binding_rows(body.bindings)?;
+    if format == Format::Arrow && !body.async_exec && rows.len() == 1 && super::stream::wanted(&body.parameters) {
+        let params = rows.pop().unwrap_or_default();
+        return super::stream::stream_query(&state, &caller, query_id, body.sql_text, params, request_id).await;
+    }
+    let work = {
+        let (state, caller, sql) = (state.clone(), caller.clone(), body.sql_text.clone());
+        move |cancel| -> Work { Box::pin(execute(state, caller, sql, rows, cancel)) }
+    };
+    let running = start(&state, &caller, &query_id, body.sql_text, format, request_id, body.async_exec, work).await?;
     if body.async_exec {
         return Ok(in_progress(&query_id, codes::QUERY_IN_PROGRESS_ASYNC));
     }
@@ -229,19 +293,17 @@ pub async fn query_request(
 
 /// A query submitted earlier by the same session with `request_id`.
 async fn find_by_request(state: &AppState, caller: &Caller, request_id: &str) -> Result<Option<String>, GwError> {
-    let key = caller.session_key();
-    let local = state
-        .gateway()
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|(_, r)| r.session_key == key && r.request_id.as_deref() == Some(request_id))
-        .map(|(id, _)| id.clone());
-    if local.is_some() {
-        return Ok(local);
+    if let Some(local) = find_running(state, caller, request_id) {
+        return Ok(Some(local));
     }
-    Ok(state.store().gateway_query_by_request(&key, request_id).await?.map(|row| row.handle.id))
+    Ok(state.store().gateway_query_by_request(&caller.session_key(), request_id).await?.map(|row| row.handle.id))
+}
+
+/// A query this replica runs (or ran recently) for the same session with
+/// `request_id`.
+fn find_running(state: &AppState, caller: &Caller, request_id: &str) -> Option<String> {
+    let running = state.gateway().running.lock().unwrap_or_else(|e| e.into_inner());
+    running.by_request(&caller.session_key(), request_id).cloned()
 }
 
 /// Answers for an existing query: its result, or `333333`/`333334` while it runs.
@@ -361,17 +423,21 @@ impl super::Gateway {
     }
 }
 
-/// Starts a statement on this replica and records its handle.
+/// The work of a query task: runs the statement and produces its outcome.
+pub(super) type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+
+/// Starts a statement on this replica (`work`, given the query's
+/// cancellation token) and records its handle.
 #[allow(clippy::too_many_arguments)]
-async fn start(
+pub(super) async fn start(
     state: &AppState,
     caller: &Caller,
     query_id: &str,
     sql: String,
-    rows: Vec<Vec<Param>>,
     format: Format,
     request_id: Option<String>,
     async_exec: bool,
+    work: impl FnOnce(CancellationToken) -> Work,
 ) -> Result<Arc<Running>, GwError> {
     let gateway = state.gateway();
     let (tx, rx) = watch::channel(None);
@@ -388,7 +454,7 @@ async fn start(
         outcome: rx,
         finished_at: OnceLock::new(),
     });
-    gateway.running.lock().unwrap_or_else(|e| e.into_inner()).insert(query_id.to_owned(), running.clone());
+    gateway.running.lock().unwrap_or_else(|e| e.into_inner()).insert(query_id, running.clone());
     let handle = NewGatewayQuery {
         id: query_id.to_owned(),
         account_id: caller.account_id.clone(),
@@ -410,11 +476,12 @@ async fn start(
     let task_state = state.clone();
     let task_caller = caller.clone();
     let task_running = running.clone();
+    let watcher = spawn_abort_watcher(state.clone(), caller.account_id.clone(), query_id.to_owned(), cancel.clone());
+    // Run in this task (a panic caught here, not a task of its own to hand
+    // the outcome back from).
+    let work = work(cancel);
     tokio::spawn(async move {
         let (state, caller) = (task_state, task_caller);
-        // Run in this task (a panic caught here, not a task of its own to
-        // hand the outcome back from).
-        let work = execute(state.clone(), caller.clone(), handle.id.clone(), sql, rows, cancel);
         let mut work = std::pin::pin!(futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)));
         // A synchronous query is recorded only once it has run for a while:
         // before that no client polls it, and one that ends sooner is
@@ -434,6 +501,7 @@ async fn start(
                 }
             }
         };
+        watcher.abort();
         let outcome = joined.unwrap_or_else(|_| Err(GwError::internal("running the statement panicked")));
         let unrecorded = (!recorded).then_some(&handle);
         finish(&state, &caller, &handle.id, &task_running, outcome, tx, unrecorded).await;
@@ -441,23 +509,43 @@ async fn start(
     Ok(running)
 }
 
-/// Runs the statement (once per row of bindings) with the cancellation
-/// token, watching the store for a cancellation sent to another replica.
-async fn execute(
-    state: AppState,
-    caller: Caller,
-    query_id: String,
-    sql: String,
-    rows: Vec<Vec<Param>>,
-    cancel: CancellationToken,
-) -> Outcome {
+/// The engine session a statement of `caller` runs in: the gateway
+/// session's, or a transient one for a bearer-token caller.
+pub(super) async fn statement_session(state: &AppState, caller: &Caller) -> Result<(SessionId, bool), GwError> {
     let gateway = state.gateway();
-    let engine = gateway.engine().clone();
-    let (session, transient) = match &caller.session {
+    Ok(match &caller.session {
         Some(s) => (gateway.engine_session(s).await?, false),
-        None => (engine.open_session(&caller.account_id, None, None).await?, true),
-    };
-    let watcher = spawn_abort_watcher(state.clone(), caller.account_id.clone(), query_id.clone(), cancel.clone());
+        None => (gateway.engine().open_session(&caller.account_id, None, None).await?, true),
+    })
+}
+
+/// Ends a statement's use of its engine session: closes a transient one,
+/// and records the gateway session's database and schema when the
+/// statement changed them. Returns them.
+pub(super) async fn end_statement(
+    state: &AppState,
+    caller: &Caller,
+    (session, transient): (SessionId, bool),
+) -> Result<(Option<String>, Option<String>), GwError> {
+    let engine = state.gateway().engine();
+    let context = engine.session_context(&caller.account_id, session).unwrap_or((None, None));
+    if transient {
+        let _ = engine.close_session(&caller.account_id, session);
+    }
+    if let Some(s) = &caller.session
+        && (s.database_name != context.0 || s.schema_name != context.1)
+    {
+        state.store().set_gateway_session_context(&s.id, context.0.as_deref(), context.1.as_deref()).await?;
+    }
+    Ok(context)
+}
+
+/// Runs the statement (once per row of bindings) with the cancellation
+/// token and collects its result.
+async fn execute(state: AppState, caller: Caller, sql: String, rows: Vec<Vec<Param>>, cancel: CancellationToken) -> Outcome {
+    let engine = state.gateway().engine().clone();
+    let opened = statement_session(&state, &caller).await?;
+    let session = opened.0;
     let mut result = None;
     let mut inserted = 0u64;
     let many = rows.len() > 1;
@@ -474,20 +562,12 @@ async fn execute(
             }
         }
     }
-    watcher.abort();
-    let context = engine.session_context(&caller.account_id, session).unwrap_or((None, None));
-    if transient {
-        let _ = engine.close_session(&caller.account_id, session);
-    }
+    let context = end_statement(&state, &caller, opened).await;
     if let Some(error) = failure {
         return Err(error);
     }
+    let context = context?;
     let result = result.ok_or_else(|| GwError::internal("a statement produced no result"))?;
-    if let Some(s) = &caller.session
-        && (s.database_name != context.0 || s.schema_name != context.1)
-    {
-        state.store().set_gateway_session_context(&s.id, context.0.as_deref(), context.1.as_deref()).await?;
-    }
     let type_id = result.kind.snowflake_statement_type_id();
     if many && result.kind == StatementKind::Insert {
         let schema = result.schema.clone();
@@ -539,7 +619,9 @@ async fn finish(
     unrecorded: Option<&NewGatewayQuery>,
 ) {
     let gateway = state.gateway();
-    if let Ok(finished) = &outcome {
+    if let Ok(finished) = &outcome
+        && finished.kept
+    {
         gateway.results.insert(query_id, finished.clone());
     }
     let _ = running.finished_at.set(Instant::now());

@@ -73,6 +73,9 @@ pub struct Finished {
     pub chunk_token: String,
     /// The session's database and schema after the statement.
     pub final_context: (Option<String>, Option<String>),
+    /// False for a result streamed to its client as it was produced: its
+    /// rows are gone, only its size remains.
+    pub kept: bool,
 }
 
 impl Finished {
@@ -95,7 +98,23 @@ impl Finished {
             total,
             chunk_token: crate::crypto::random_token::<24>(),
             final_context,
+            kept: true,
         }
+    }
+
+    /// The record of a result that was streamed to its client: `total`
+    /// rows, none of them kept.
+    pub fn streamed(
+        account_id: &str,
+        statement_type_id: i64,
+        schema: SchemaRef,
+        total: u64,
+        final_context: (Option<String>, Option<String>),
+    ) -> Self {
+        let mut finished = Self::new(account_id, statement_type_id, None, schema, Vec::new(), final_context);
+        finished.total = total;
+        finished.kept = false;
+        finished
     }
 
     /// Approximate memory held.
@@ -142,6 +161,13 @@ impl Finished {
     /// and chunk URLs (`{base}/gateway/chunks/{query_id}/{n}?format=`) for
     /// the rest.
     pub fn response(&self, query_id: &str, format: Format, base: &str) -> Result<QueryResponseData, GwError> {
+        if !self.kept {
+            return Err(GwError::new(
+                "000603",
+                "The result of this query was streamed to its client and is not kept; run the query again.",
+            )
+            .state("XX000"));
+        }
         let (first, per) = self.layout(format);
         let inline = self.slice(0, first);
         let returned: u64 = inline.iter().map(|b| b.num_rows() as u64).sum();
@@ -208,7 +234,7 @@ impl Finished {
 
     /// The persisted form, when the result's Arrow IPC fits in `cap` bytes.
     pub fn persisted(&self, cap: usize) -> Result<Option<GatewayResultRow>, GwError> {
-        if self.size() > cap {
+        if !self.kept || self.size() > cap {
             return Ok(None);
         }
         let ipc = encode::arrow_ipc_stream(&self.schema, &self.batches)?;

@@ -227,9 +227,21 @@ fn identifier(name: &str) -> String {
 /// Authorises a request: a session token (open, unexpired, principal still
 /// in the account) or a bearer token with `x-account-id`.
 pub async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, GwError> {
+    Ok(authorize_request(state, headers, None).await?.0)
+}
+
+/// [`authorize`] for a request carrying the client's `request_id`: also
+/// the query the session already submitted with it (a retry), when the
+/// session's lookup can tell in the same round trip; `None` otherwise.
+pub async fn authorize_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: Option<&str>,
+) -> Result<(Caller, Option<Option<String>>), GwError> {
     match credential(headers) {
         Credential::Snowflake(token) => {
-            let Some((session, allowed)) = state.store().gateway_session_for_request(&token_hash(token)).await? else {
+            let check = state.store().gateway_session_for_request(&token_hash(token), request_id).await?;
+            let Some(crate::store::gateway::SessionCheck { session, allowed, prior_query }) = check else {
                 return Err(GwError::session_gone());
             };
             if session.closed_at.is_some() {
@@ -250,17 +262,15 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, 
             if !allowed {
                 return Err(GwError::no_access());
             }
-            Ok(Caller {
-                account_id: session.account_id.clone(),
-                subject: session.subject.clone(),
-                session: Some(session),
-            })
+            let caller =
+                Caller { account_id: session.account_id.clone(), subject: session.subject.clone(), session: Some(session) };
+            Ok((caller, Some(prior_query)))
         }
         Credential::Bearer(token) => {
             let principal = principal_of(state, token).await?;
             let reference = headers.get(ACCOUNT_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
             let (account_id, _) = account_for(state, &principal, reference).await?;
-            Ok(Caller { account_id, subject: principal.claims().sub.clone(), session: None })
+            Ok((Caller { account_id, subject: principal.claims().sub.clone(), session: None }, None))
         }
         Credential::None => Err(GwError::new(
             codes::AUTHENTICATION_FAILED,

@@ -41,6 +41,21 @@ struct SessionAndAccess {
     #[sqlx(flatten)]
     session: GatewaySessionRow,
     allowed: i32,
+    prior_query: Option<String>,
+}
+
+/// A gateway session found by its token, with what a request needs to
+/// know about it in the same round trip.
+#[derive(Debug, Clone)]
+pub struct SessionCheck {
+    /// The session.
+    pub session: GatewaySessionRow,
+    /// Whether its principal may still use its account (membership or
+    /// service principal, and a login family not revoked).
+    pub allowed: bool,
+    /// The query the session submitted earlier with the request id asked
+    /// about (a retried request), if any.
+    pub prior_query: Option<String>,
 }
 
 const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_expires_at, \
@@ -225,7 +240,8 @@ impl Store {
     pub async fn gateway_session_for_request(
         &self,
         token_hash: &str,
-    ) -> Result<Option<(GatewaySessionRow, bool)>, StoreError> {
+        request_id: Option<&str>,
+    ) -> Result<Option<SessionCheck>, StoreError> {
         use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX as SP, USER_SUB_PREFIX as USER};
         let columns: Vec<String> = SESSION_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
         let sql = format!(
@@ -237,15 +253,20 @@ impl Store {
                WHEN s.subject LIKE '{SP}%' THEN CASE WHEN EXISTS (SELECT 1 FROM service_principals p \
                    WHERE p.id = SUBSTR(s.subject, {sp_from}) AND p.account_id = s.account_id \
                    AND p.deleted_at IS NULL) THEN 1 ELSE 0 END \
-               ELSE 0 END AS allowed \
+               ELSE 0 END AS allowed, \
+             (SELECT q.id FROM gateway_queries q WHERE q.session_id = s.id AND q.request_id = $2 \
+               ORDER BY q.started_at DESC LIMIT 1) AS prior_query \
              FROM gateway_sessions s WHERE s.token_hash = $1",
             columns = columns.join(", "),
             user_from = USER.len() + 1,
             sp_from = SP.len() + 1,
         );
-        let row: Option<SessionAndAccess> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(self.pool()).await?;
-        Ok(row.map(|r| (r.session, r.allowed == 1)))
+        let row: Option<SessionAndAccess> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(request_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| SessionCheck { session: r.session, allowed: r.allowed == 1, prior_query: r.prior_query }))
     }
 
     /// The session whose master token hashes to `master_hash`.

@@ -20,11 +20,13 @@ use komodo_protocol::gateway::{
 };
 use komodo_protocol::secret::{AccessToken, SessionToken};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use komodo_protocol::result_stream;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::cursor::Cursor;
+use super::result::ArrowBatches;
 use super::error::{GatewayError, InterfaceError, WarehouseError};
 use super::value::Value;
 use crate::auth::{Credential, Source};
@@ -141,6 +143,13 @@ impl Connection {
         let mut cursor = self.cursor();
         cursor.execute(sql, params).await?;
         Ok(cursor)
+    }
+
+    /// Runs one statement and streams its rows as Arrow record batches
+    /// while the warehouse still produces them; see
+    /// [`Cursor::stream_arrow`].
+    pub async fn stream_arrow(&self, sql: &str, params: &[Value]) -> Result<ArrowBatches, Error> {
+        self.cursor().stream_arrow(sql, params).await
     }
 
     /// The account, database, schema and role of the session.
@@ -315,6 +324,18 @@ impl Shared {
         url: Url,
         body: Option<serde_json::Value>,
     ) -> Result<Envelope, Error> {
+        let endpoint = describe(&method, &url);
+        self.call_answer(method, url, body).await?.envelope(endpoint)
+    }
+
+    /// [`call_url`](Self::call_url) for a statement that may be answered
+    /// with a streamed result.
+    pub(crate) async fn call_answer(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+    ) -> Result<Answer, Error> {
         let (mut renewed, mut logged_in) = (false, false);
         loop {
             if self.closed.load(Ordering::SeqCst) {
@@ -324,9 +345,12 @@ impl Shared {
                 let tokens = self.tokens.lock().await;
                 (tokens.session.clone(), tokens.generation)
             };
-            let envelope = self.send(method.clone(), url.clone(), Some(&token), body.as_ref()).await?;
+            let envelope = match send(&self.http, method.clone(), url.clone(), Some(&token), body.as_ref()).await? {
+                Answer::Envelope(envelope) => envelope,
+                stream @ Answer::Stream(_) => return Ok(stream),
+            };
             if envelope.success {
-                return Ok(envelope);
+                return Ok(Answer::Envelope(envelope));
             }
             match envelope.code.as_deref() {
                 Some(codes::SESSION_EXPIRED) if !renewed => {
@@ -337,7 +361,7 @@ impl Shared {
                     logged_in = true;
                     self.relogin(generation).await?;
                 }
-                _ => return Ok(envelope),
+                _ => return Ok(Answer::Envelope(envelope)),
             }
         }
     }
@@ -407,7 +431,8 @@ impl Shared {
         token: Option<&SessionToken>,
         body: Option<&serde_json::Value>,
     ) -> Result<Envelope, Error> {
-        send(&self.http, method, url, token, body).await
+        let endpoint = describe(&method, &url);
+        send(&self.http, method, url, token, body).await?.envelope(endpoint)
     }
 
     /// The `data` of a successful envelope, decoded; the error of a failed one.
@@ -449,13 +474,36 @@ fn authorized(request: reqwest::RequestBuilder, token: &SessionToken) -> reqwest
     request.header(AUTHORIZATION, value)
 }
 
+/// What the gateway answered: an envelope, or a streamed result
+/// (`komodo_protocol::result_stream`) to a statement that asked for one.
+pub(crate) enum Answer {
+    /// `{"success", "code", "message", "data"}`.
+    Envelope(Envelope),
+    /// The response whose body is the result stream.
+    Stream(reqwest::Response),
+}
+
+impl Answer {
+    /// The envelope; a result stream is a protocol error here.
+    pub(crate) fn envelope(self, endpoint: String) -> Result<Envelope, Error> {
+        match self {
+            Answer::Envelope(envelope) => Ok(envelope),
+            Answer::Stream(_) => Err(GatewayError::Protocol {
+                endpoint,
+                reason: "a streamed result where none was asked for".into(),
+            }
+            .into()),
+        }
+    }
+}
+
 async fn send(
     http: &reqwest::Client,
     method: Method,
     url: Url,
     token: Option<&SessionToken>,
     body: Option<&serde_json::Value>,
-) -> Result<Envelope, Error> {
+) -> Result<Answer, Error> {
     let endpoint = describe(&method, &url);
     tracing::debug!(%endpoint, "gateway request");
     let mut request = http.request(method, url).header(ACCEPT, ACCEPT_SNOWFLAKE);
@@ -474,13 +522,21 @@ async fn send(
     if status != reqwest::StatusCode::OK {
         return Err(GatewayError::Http { status: status.as_u16(), endpoint }.into());
     }
+    let streamed = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(result_stream::CONTENT_TYPE.as_bytes()));
+    if streamed {
+        tracing::debug!(%endpoint, "gateway response: a result stream");
+        return Ok(Answer::Stream(response));
+    }
     let bytes = response.bytes().await.map_err(unavailable)?;
     let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| GatewayError::Protocol {
         endpoint: endpoint.clone(),
         reason: format!("not a gateway response: {e}"),
     })?;
     tracing::debug!(%endpoint, success = envelope.success, code = envelope.code.as_deref(), "gateway response");
-    Ok(envelope)
+    Ok(Answer::Envelope(envelope))
 }
 
 /// An error and its sources on one line.
@@ -532,7 +588,8 @@ async fn login(
                 query.append_pair("schemaName", schema);
             }
         }
-        let envelope = send(http, Method::POST, url, None, Some(&login_body(account, &token)?)).await?;
+        let endpoint = describe(&Method::POST, &url);
+        let envelope = send(http, Method::POST, url, None, Some(&login_body(account, &token)?)).await?.envelope(endpoint)?;
         if envelope.success {
             let data: LoginResponseData = serde_json::from_value(envelope.data.unwrap_or_default())
                 .map_err(|e| protocol_error("session/v1/login-request", e))?;

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use komodo_protocol::gateway::{AbortRequest, Binding, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, codes};
+use komodo_protocol::result_stream;
 use reqwest::Method;
 
-use super::connection::{Connection, Envelope, QueryId, Shared, poll_backoff};
+use super::connection::{Answer, Connection, Envelope, QueryId, Shared, poll_backoff};
 use super::decode::{ColumnDescription, ColumnMeta};
 use super::error::{GatewayError, InterfaceError};
 use super::result::{ArrowBatches, ResultSet, Row};
+use super::stream::StreamReader;
 use super::value::Value;
 use crate::Error;
 
@@ -324,6 +326,47 @@ impl Cursor {
             return Err(InterfaceError::NotArrow.into());
         }
         Ok(ArrowBatches::new(Some(result)))
+    }
+
+    /// Runs one statement and streams its rows as Arrow record batches
+    /// while the warehouse still produces them: the first batch can arrive
+    /// long before the statement ends, and a large result is never held
+    /// whole on either side. The cursor's [`description`](Self::description)
+    /// and [`sfqid`](Self::sfqid) are set at once; its
+    /// [`rowcount`](Self::rowcount) stays unknown, as the rows are still
+    /// coming. A statement that fails before its first row is an error
+    /// here, one that fails later is the stream's last item; dropping the
+    /// stream stops the statement. The platform keeps nothing of a streamed
+    /// result (no [`get_results_from_query_id`](Self::get_results_from_query_id)
+    /// later). A gateway that does not stream results answers as usual, and
+    /// the batches come from that answer.
+    pub async fn stream_arrow(&mut self, sql: &str, params: &[Value]) -> Result<ArrowBatches, Error> {
+        self.reset();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let running = RunningGuard::new(self.running.clone(), &request_id, sql);
+        let shared = self.conn.shared.clone();
+        let mut body = query_body(sql, scalar_bindings(params), false, shared.next_sequence(), shared_clock_millis(&self.conn));
+        body["parameters"][result_stream::RESULT_STREAM] = serde_json::Value::Bool(true);
+        let url = shared.endpoint(&format!("queries/v1/query-request?requestId={request_id}"));
+        match shared.call_answer(Method::POST, url, Some(body)).await? {
+            Answer::Envelope(envelope) => {
+                let data = self.wait(envelope).await?;
+                drop(running);
+                self.load(data)?;
+                self.fetch_arrow_batches()
+            }
+            Answer::Stream(response) => {
+                drop(running);
+                let mut reader = StreamReader::new(response, shared);
+                let head = reader.head().await?;
+                let schema = reader.schema().await?;
+                let rowtype = head.rowtype.unwrap_or_default();
+                self.description = Some(rowtype.iter().map(ColumnDescription::from_row_type).collect());
+                self.query_id = head.query_id.and_then(|id| QueryId::new(id).ok());
+                self.sql_state = head.sql_state;
+                Ok(ArrowBatches::streamed(schema, reader))
+            }
+        }
     }
 
     /// Every remaining row as Arrow record batches.

@@ -45,6 +45,7 @@ mod cursor;
 mod decode;
 mod error;
 mod result;
+mod stream;
 mod value;
 
 use std::fmt;

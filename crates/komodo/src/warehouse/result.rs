@@ -240,6 +240,20 @@ impl ArrowBatches {
         Self { schema, inner }
     }
 
+    /// Batches read from a streamed result as they arrive.
+    pub(crate) fn streamed(schema: SchemaRef, reader: super::stream::StreamReader) -> Self {
+        let inner = futures::stream::unfold(Some(reader), |state| async move {
+            let mut reader = state?;
+            match reader.next_batch().await {
+                Ok(Some(batch)) => Some((Ok(batch), Some(reader))),
+                Ok(None) => None,
+                Err(err) => Some((Err(err), None)),
+            }
+        })
+        .boxed();
+        Self { schema: Some(schema), inner }
+    }
+
     /// The result's Arrow schema (`None` when the result carried no rows
     /// and no schema).
     pub fn schema(&self) -> Option<&SchemaRef> {

@@ -447,3 +447,144 @@ async fn another_account_is_refused() {
     let err = f.builder().jwt("eyJhbGciOiJFUzI1NiJ9.e30.c2ln").account_id(&f.account).connect().await.unwrap_err();
     assert!(matches!(&err, Error::Warehouse(e) if e.is_token_rejected()), "{err:?}");
 }
+
+/// A statement whose rows never stop coming: each step of the recursion
+/// is a batch of its own.
+const ENDLESS_ROWS: &str = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT n FROM t";
+
+/// `A * 10_000 + B` of every row of the cross join below, sorted.
+fn cross_join_keys(batches: &[arrow_array::RecordBatch]) -> Vec<i64> {
+    let mut keys: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            let a = b.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().expect("Int64 ids").clone();
+            let c = b.column(1).as_any().downcast_ref::<arrow_array::Int64Array>().expect("Int64 ids").clone();
+            a.values().iter().zip(c.values().iter()).map(|(a, b)| a * 10_000 + b).collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_results_arrive_whole_and_match_the_chunked_result() {
+    let f = Fixture::new().await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+    let n = TEST_DEMO_CLAIMS as usize;
+    let sql = "SELECT a.CLAIM_ID AS A, b.CLAIM_ID AS B, a.CLAIM_AMOUNT AS AMOUNT \
+               FROM DEMO.HEALTHCARE.CLAIMS a CROSS JOIN DEMO.HEALTHCARE.CLAIMS b";
+    let chunked = conn.execute(sql, &[]).await.unwrap().fetch_arrow_all().await.unwrap();
+
+    let mut cursor = conn.cursor();
+    let stream = cursor.stream_arrow(sql, &[]).await.unwrap();
+    let names: Vec<String> = stream.schema().unwrap().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["A", "B", "AMOUNT"]);
+    let description = cursor.description().expect("described at once");
+    assert_eq!(description.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["A", "B", "AMOUNT"]);
+    assert_eq!(cursor.rowcount(), None, "unknown while rows are still coming");
+    let query_id = cursor.sfqid().expect("a query id").clone();
+    let streamed = stream.collect_all().await.unwrap();
+    assert!(streamed.len() > 1, "a large result comes in several batches");
+    let keys = cross_join_keys(&streamed);
+    assert_eq!(keys.len(), n * n);
+    assert_eq!(keys, cross_join_keys(&chunked), "the same rows as the chunked result");
+
+    // The platform knows how the statement ended (recorded as the last
+    // frame goes out), and kept no rows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = conn.query_status(&query_id).await.unwrap();
+        if status == QueryStatus::Success {
+            break;
+        }
+        assert!(status.is_still_running() && Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = conn.cursor().get_results_from_query_id(&query_id).await.map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("streamed"), "{err}");
+
+    // With bindings, and an empty result.
+    let stream = conn
+        .stream_arrow("SELECT CLAIM_ID FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_ID <= ?", &[Value::Int(3)])
+        .await
+        .unwrap();
+    assert_eq!(stream.collect_all().await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    let stream = conn.stream_arrow("SELECT CLAIM_ID FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_ID < 0", &[]).await.unwrap();
+    assert_eq!(stream.schema().unwrap().fields().len(), 1);
+    assert_eq!(stream.collect_all().await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+
+    // `USE` through a stream moves the session, as any statement does.
+    conn.stream_arrow("USE SCHEMA DEMO.HEALTHCARE", &[]).await.unwrap().collect_all().await.unwrap();
+    assert_eq!(conn.schema().as_deref(), Some("HEALTHCARE"));
+    assert_eq!(count_claims(&conn).await, n as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_statement_delivers_rows_before_it_ends_and_then_its_error() {
+    let f = Fixture::with(Platform::builder().config(|c| c.engine.statement_timeout = Duration::from_secs(2))).await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+
+    // A statement that cannot start is an error at once, as for execute.
+    let err = conn.stream_arrow("SELEC 1", &[]).await.map(|_| ()).unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.code == "001003"), "{err:?}");
+
+    // Rows arrive while the statement runs; its time limit then ends the
+    // stream with the timeout, never as a short result.
+    let started = Instant::now();
+    let mut stream = conn.stream_arrow(ENDLESS_ROWS, &[]).await.unwrap();
+    let first = stream.next_batch().await.unwrap().expect("a first batch");
+    assert!(first.num_rows() > 0);
+    let mut rows = first.num_rows();
+    let err = loop {
+        match stream.next_batch().await {
+            Ok(Some(batch)) => rows += batch.num_rows(),
+            Ok(None) => panic!("an endless statement ended after {rows} rows"),
+            Err(err) => break err,
+        }
+    };
+    let Error::Warehouse(e) = &err else { panic!("{err:?}") };
+    assert!(e.is_timeout(), "{e}");
+    assert!(e.query_id.is_some());
+    assert!(rows > 1, "rows came before the error");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(stream.next_batch().await.unwrap().is_none(), "nothing after the error");
+    assert_eq!(count_claims(&conn).await, i64::try_from(TEST_DEMO_CLAIMS).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_streamed_result_stops_its_statement() {
+    let f = Fixture::new().await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+    let mut cursor = conn.cursor();
+    let mut stream = cursor.stream_arrow(ENDLESS_ROWS, &[]).await.unwrap();
+    assert!(stream.next_batch().await.unwrap().is_some());
+    let query_id = cursor.sfqid().unwrap().clone();
+    assert_eq!(conn.query_status(&query_id).await.unwrap(), QueryStatus::Running);
+    drop(stream);
+
+    let engine = f.platform.state().gateway().embedded().expect("the embedded engine").clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = conn.query_status(&query_id).await.unwrap();
+        if status == QueryStatus::Aborted && engine.active_tasks() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status} with {} engine tasks", engine.active_tasks());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count_claims(&conn).await, i64::try_from(TEST_DEMO_CLAIMS).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_the_gateway_answers_whole_still_streams() {
+    let f = Fixture::new().await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+    let cursor = conn.execute(COUNT_CLAIMS, &[]).await.unwrap();
+    let query_id = cursor.sfqid().unwrap().clone();
+    // `result_scan` is answered from the kept result, as an ordinary
+    // response: the batches come from it.
+    let sql = format!("select * from table(result_scan('{query_id}'))");
+    let batches = conn.stream_arrow(&sql, &[]).await.unwrap().collect_all().await.unwrap();
+    let counts = batches[0].column(0).as_any().downcast_ref::<arrow_array::Int64Array>().expect("a count").clone();
+    assert_eq!(counts.values().to_vec(), vec![i64::try_from(TEST_DEMO_CLAIMS).unwrap()]);
+}
