@@ -284,11 +284,8 @@ pub fn wire_schema(schema: &Arc<Schema>) -> Arc<Schema> {
     if schema.fields().iter().all(|f| wire_type(f.data_type()) == *f.data_type()) {
         return schema.clone();
     }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_data_type(wire_type(f.data_type())))
-        .collect();
+    let fields: Vec<Field> =
+        schema.fields().iter().map(|f| f.as_ref().clone().with_data_type(wire_type(f.data_type()))).collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
@@ -302,10 +299,48 @@ pub fn wire_batch(batch: &RecordBatch, schema: &Arc<Schema>) -> Result<RecordBat
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+        .map(|(column, field)| match column.data_type() {
+            DataType::Utf8View => Ok(Arc::new(plain_strings(column.as_string_view())?) as arrow_array::ArrayRef),
+            _ => datafusion::arrow::compute::cast(column, field.data_type())
+                .map_err(|e| WarehouseError::Internal(e.to_string())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| WarehouseError::Internal(e.to_string()))
+}
+
+/// A string view array as a plain string array, in one pass over the
+/// views: lengths to offsets, each value copied once, the null mask
+/// shared (Arrow's general cast appends value by value through a builder,
+/// several times slower on the large results this is for).
+fn plain_strings(views: &arrow_array::StringViewArray) -> Result<arrow_array::StringArray, WarehouseError> {
+    let internal = |e: datafusion::arrow::error::ArrowError| WarehouseError::Internal(e.to_string());
+    let total: usize = views.views().iter().map(|v| *v as u32 as usize).sum();
+    let total =
+        i32::try_from(total).map_err(|_| WarehouseError::Internal("a string column of a batch over 2 GiB".into()))?;
+    let mut offsets = Vec::with_capacity(views.len() + 1);
+    let mut values = Vec::with_capacity(total as usize);
+    offsets.push(0i32);
+    let buffers = views.data_buffers();
+    for (i, view) in views.views().iter().enumerate() {
+        let len = *view as u32 as usize;
+        if len > 0 && views.is_valid(i) {
+            if len <= 12 {
+                values.extend_from_slice(&view.to_le_bytes()[4..4 + len]);
+            } else {
+                let buffer = (*view >> 64) as u32 as usize;
+                let offset = (*view >> 96) as u32 as usize;
+                let data = buffers
+                    .get(buffer)
+                    .and_then(|b| b.get(offset..offset + len))
+                    .ok_or_else(|| WarehouseError::Internal("a string view points outside its buffers".into()))?;
+                values.extend_from_slice(data);
+            }
+        }
+        offsets.push(values.len() as i32);
+    }
+    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
+    // `try_new` checks the values are UTF-8 (one pass over the bytes).
+    arrow_array::StringArray::try_new(offsets, values.into(), views.nulls().cloned()).map_err(internal)
 }
 
 /// An Arrow IPC stream of `batches` (columns of their [`wire_type`]s).
@@ -441,8 +476,15 @@ mod tests {
         assert_eq!(types, [&DataType::Utf8, &DataType::Binary, &DataType::Int32]);
         assert_eq!(back[0].schema(), wire);
         let strings = back[0].column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!(strings.iter().collect::<Vec<_>>(), [Some("short"), None, Some("a string longer than twelve bytes")]);
+        assert_eq!(
+            strings.iter().collect::<Vec<_>>(),
+            [Some("short"), None, Some("a string longer than twelve bytes")]
+        );
         assert_eq!(back[0].column(1).as_binary::<i32>().value(2), b"\xff\xfe");
+        // A slice keeps its own rows only.
+        let sliced = wire_batch(&batch.slice(1, 2), &wire).unwrap();
+        let strings = sliced.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(strings.iter().collect::<Vec<_>>(), [None, Some("a string longer than twelve bytes")]);
         let plain = Arc::new(Schema::new(vec![Field::new("X", DataType::Int32, false)]));
         assert!(Arc::ptr_eq(&wire_schema(&plain), &plain), "nothing to cast: the same schema");
     }

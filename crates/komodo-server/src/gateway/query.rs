@@ -542,7 +542,13 @@ pub(super) async fn end_statement(
 
 /// Runs the statement (once per row of bindings) with the cancellation
 /// token and collects its result.
-async fn execute(state: AppState, caller: Caller, sql: String, rows: Vec<Vec<Param>>, cancel: CancellationToken) -> Outcome {
+async fn execute(
+    state: AppState,
+    caller: Caller,
+    sql: String,
+    rows: Vec<Vec<Param>>,
+    cancel: CancellationToken,
+) -> Outcome {
     let engine = state.gateway().engine().clone();
     let opened = statement_session(&state, &caller).await?;
     let session = opened.0;

@@ -262,8 +262,11 @@ pub async fn authorize_request(
             if !allowed {
                 return Err(GwError::no_access());
             }
-            let caller =
-                Caller { account_id: session.account_id.clone(), subject: session.subject.clone(), session: Some(session) };
+            let caller = Caller {
+                account_id: session.account_id.clone(),
+                subject: session.subject.clone(),
+                session: Some(session),
+            };
             Ok((caller, Some(prior_query)))
         }
         Credential::Bearer(token) => {

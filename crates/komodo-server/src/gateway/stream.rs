@@ -260,11 +260,7 @@ async fn run(
     let context = end_statement(&state, &caller, opened).await;
     let outcome = match (failure, context) {
         (None, Ok(context)) => {
-            let end = StreamEnd {
-                total,
-                final_database_name: context.0.clone(),
-                final_schema_name: context.1.clone(),
-            };
+            let end = StreamEnd { total, final_database_name: context.0.clone(), final_schema_name: context.1.clone() };
             let delivered = match send(frames.finish()).await {
                 Ok(()) => send(control_frame(Kind::End, &end)).await,
                 Err(error) => Err(error),
@@ -310,10 +306,8 @@ mod tests {
 
     #[test]
     fn arrow_frames_carry_one_ipc_stream_of_every_batch() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("N", DataType::Int64, false),
-            Field::new("S", DataType::Utf8, true),
-        ]));
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("N", DataType::Int64, false), Field::new("S", DataType::Utf8, true)]));
         let batch = |from: i64| {
             let n: Vec<i64> = (from..from + 50_000).collect();
             let s: Vec<Option<String>> = n.iter().map(|v| (v % 7 != 0).then(|| format!("row {v}"))).collect();

@@ -87,6 +87,11 @@ impl Store {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // Reads map the file instead of copying pages: every
+                    // write (a query's outcome, say) makes the pool's other
+                    // connections drop their page caches, and a request's
+                    // session check then reads its pages again.
+                    conn.execute("PRAGMA mmap_size = 268435456").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 })

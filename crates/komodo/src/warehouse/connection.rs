@@ -18,16 +18,16 @@ use std::time::Duration;
 use komodo_protocol::gateway::{
     LoginRequest, LoginRequestData, LoginResponseData, MonitoringData, TokenRequest, TokenResponseData, codes,
 };
+use komodo_protocol::result_stream;
 use komodo_protocol::secret::{AccessToken, SessionToken};
 use reqwest::Method;
-use komodo_protocol::result_stream;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::cursor::Cursor;
-use super::result::ArrowBatches;
 use super::error::{GatewayError, InterfaceError, WarehouseError};
+use super::result::ArrowBatches;
 use super::value::Value;
 use crate::auth::{Credential, Source};
 use crate::{Client, Error};
@@ -488,11 +488,10 @@ impl Answer {
     pub(crate) fn envelope(self, endpoint: String) -> Result<Envelope, Error> {
         match self {
             Answer::Envelope(envelope) => Ok(envelope),
-            Answer::Stream(_) => Err(GatewayError::Protocol {
-                endpoint,
-                reason: "a streamed result where none was asked for".into(),
+            Answer::Stream(_) => {
+                Err(GatewayError::Protocol { endpoint, reason: "a streamed result where none was asked for".into() }
+                    .into())
             }
-            .into()),
         }
     }
 }
@@ -589,7 +588,8 @@ async fn login(
             }
         }
         let endpoint = describe(&Method::POST, &url);
-        let envelope = send(http, Method::POST, url, None, Some(&login_body(account, &token)?)).await?.envelope(endpoint)?;
+        let envelope =
+            send(http, Method::POST, url, None, Some(&login_body(account, &token)?)).await?.envelope(endpoint)?;
         if envelope.success {
             let data: LoginResponseData = serde_json::from_value(envelope.data.unwrap_or_default())
                 .map_err(|e| protocol_error("session/v1/login-request", e))?;

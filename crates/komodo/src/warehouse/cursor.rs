@@ -345,7 +345,8 @@ impl Cursor {
         let request_id = uuid::Uuid::new_v4().to_string();
         let running = RunningGuard::new(self.running.clone(), &request_id, sql);
         let shared = self.conn.shared.clone();
-        let mut body = query_body(sql, scalar_bindings(params), false, shared.next_sequence(), shared_clock_millis(&self.conn));
+        let mut body =
+            query_body(sql, scalar_bindings(params), false, shared.next_sequence(), shared_clock_millis(&self.conn));
         body["parameters"][result_stream::RESULT_STREAM] = serde_json::Value::Bool(true);
         let url = shared.endpoint(&format!("queries/v1/query-request?requestId={request_id}"));
         match shared.call_answer(Method::POST, url, Some(body)).await? {

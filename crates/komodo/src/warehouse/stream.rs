@@ -131,7 +131,8 @@ impl StreamReader {
                         Buffer::from_vec(std::mem::take(&mut self.gather))
                     };
                     while !buffer.is_empty() {
-                        let decoded = self.ipc.decode(&mut buffer).map_err(|e| protocol(format!("bad Arrow data: {e}")))?;
+                        let decoded =
+                            self.ipc.decode(&mut buffer).map_err(|e| protocol(format!("bad Arrow data: {e}")))?;
                         // (The stream opens with an empty batch, sent with the
                         // schema before any row is ready.)
                         if let Some(batch) = decoded.filter(|b| b.num_rows() > 0) {
@@ -141,7 +142,8 @@ impl StreamReader {
                     }
                 }
                 Some(Piece::Control(Kind::Head, payload)) => {
-                    let head = serde_json::from_slice(&payload).map_err(|e| protocol(format!("bad head frame: {e}")))?;
+                    let head =
+                        serde_json::from_slice(&payload).map_err(|e| protocol(format!("bad head frame: {e}")))?;
                     return Ok(Some(Event::Head(Box::new(head))));
                 }
                 Some(Piece::Control(Kind::End, payload)) => return self.end(&payload).map(Some),
@@ -150,8 +152,7 @@ impl StreamReader {
                     let error: StreamError =
                         serde_json::from_slice(&payload).map_err(|e| protocol(format!("bad error frame: {e}")))?;
                     let data = serde_json::json!({ "sqlState": error.sql_state, "queryId": error.query_id });
-                    let error =
-                        WarehouseError::from_envelope(Some(&error.code), Some(&error.message), Some(&data), "");
+                    let error = WarehouseError::from_envelope(Some(&error.code), Some(&error.message), Some(&data), "");
                     return Err(error.into());
                 }
                 Some(Piece::Control(Kind::Arrow, _)) => unreachable!("Arrow bytes come as ranges"),

@@ -509,7 +509,8 @@ async fn streamed_results_arrive_whole_and_match_the_chunked_result() {
         .await
         .unwrap();
     assert_eq!(stream.collect_all().await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 3);
-    let stream = conn.stream_arrow("SELECT CLAIM_ID FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_ID < 0", &[]).await.unwrap();
+    let stream =
+        conn.stream_arrow("SELECT CLAIM_ID FROM DEMO.HEALTHCARE.CLAIMS WHERE CLAIM_ID < 0", &[]).await.unwrap();
     assert_eq!(stream.schema().unwrap().fields().len(), 1);
     assert_eq!(stream.collect_all().await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 0);
 
