@@ -299,48 +299,10 @@ pub fn wire_batch(batch: &RecordBatch, schema: &Arc<Schema>) -> Result<RecordBat
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(column, field)| match column.data_type() {
-            DataType::Utf8View => Ok(Arc::new(plain_strings(column.as_string_view())?) as arrow_array::ArrayRef),
-            _ => datafusion::arrow::compute::cast(column, field.data_type())
-                .map_err(|e| WarehouseError::Internal(e.to_string())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| WarehouseError::Internal(e.to_string()))
-}
-
-/// A string view array as a plain string array, in one pass over the
-/// views: lengths to offsets, each value copied once, the null mask
-/// shared (Arrow's general cast appends value by value through a builder,
-/// several times slower on the large results this is for).
-fn plain_strings(views: &arrow_array::StringViewArray) -> Result<arrow_array::StringArray, WarehouseError> {
-    let internal = |e: datafusion::arrow::error::ArrowError| WarehouseError::Internal(e.to_string());
-    let total: usize = views.views().iter().map(|v| *v as u32 as usize).sum();
-    let total =
-        i32::try_from(total).map_err(|_| WarehouseError::Internal("a string column of a batch over 2 GiB".into()))?;
-    let mut offsets = Vec::with_capacity(views.len() + 1);
-    let mut values = Vec::with_capacity(total as usize);
-    offsets.push(0i32);
-    let buffers = views.data_buffers();
-    for (i, view) in views.views().iter().enumerate() {
-        let len = *view as u32 as usize;
-        if len > 0 && views.is_valid(i) {
-            if len <= 12 {
-                values.extend_from_slice(&view.to_le_bytes()[4..4 + len]);
-            } else {
-                let buffer = (*view >> 64) as u32 as usize;
-                let offset = (*view >> 96) as u32 as usize;
-                let data = buffers
-                    .get(buffer)
-                    .and_then(|b| b.get(offset..offset + len))
-                    .ok_or_else(|| WarehouseError::Internal("a string view points outside its buffers".into()))?;
-                values.extend_from_slice(data);
-            }
-        }
-        offsets.push(values.len() as i32);
-    }
-    let offsets = arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets));
-    // `try_new` checks the values are UTF-8 (one pass over the bytes).
-    arrow_array::StringArray::try_new(offsets, values.into(), views.nulls().cloned()).map_err(internal)
 }
 
 /// An Arrow IPC stream of `batches` (columns of their [`wire_type`]s).

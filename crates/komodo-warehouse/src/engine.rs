@@ -220,6 +220,46 @@ struct SessionEntry {
     tables: Arc<SessionTables>,
     current: Mutex<(Option<String>, Option<String>)>,
     base: SessionState,
+    /// A copy of `base` kept between statements: planning one sets its
+    /// defaults and start time on a copy, and copying the state (its
+    /// function registries) is a good part of planning a small statement.
+    spare: Mutex<Option<SessionState>>,
+    /// What plans run with (the function registries, the memory pool);
+    /// the same for every statement of the session.
+    task: Arc<TaskContext>,
+}
+
+/// A session's planning state, lent for one statement and put back as
+/// the spare when the statement is planned (or dropped on the way).
+struct Planning<'a> {
+    slot: &'a Mutex<Option<SessionState>>,
+    state: Option<SessionState>,
+}
+
+impl<'a> Planning<'a> {
+    fn borrow(s: &'a SessionEntry) -> Self {
+        let spare = s.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        Self { slot: &s.spare, state: Some(spare.unwrap_or_else(|| s.base.clone())) }
+    }
+}
+
+impl std::ops::Deref for Planning<'_> {
+    type Target = SessionState;
+    fn deref(&self) -> &SessionState {
+        self.state.as_ref().expect("lent until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Planning<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        self.state.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Planning<'_> {
+    fn drop(&mut self) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = self.state.take();
+    }
 }
 
 /// The embedded warehouse over a directory of accounts:
@@ -512,6 +552,8 @@ impl Engine {
             account_id: account_id.to_owned(),
             tables,
             current: Mutex::new((database.map(identifier), schema.map(identifier))),
+            task: base.task_ctx(),
+            spare: Mutex::new(None),
             base,
         };
         self.sessions.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(entry));
@@ -785,7 +827,7 @@ async fn compile(
         ct.temporary = false;
     }
 
-    let mut state = s.base.clone();
+    let mut state = Planning::borrow(s);
     // Fixes now(), current_date() and friends for this statement.
     state.mark_start_execution();
     {
@@ -838,7 +880,7 @@ async fn compile(
                 return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
             }
             let plan = physical(Arc::unwrap_or_clone(cmt.input)).await?;
-            Ok(Compiled::CreateTemp { key, plan, task: state.task_ctx() })
+            Ok(Compiled::CreateTemp { key, plan, task: s.task.clone() })
         }
         LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),
         LogicalPlan::Copy(_) => Err(not_allowed("COPY")),
@@ -849,11 +891,11 @@ async fn compile(
                 return Err(not_allowed("changing subscription data"));
             }
             let plan = physical(LogicalPlan::Dml(dml)).await?;
-            Ok(Compiled::Insert { plan, task: state.task_ctx() })
+            Ok(Compiled::Insert { plan, task: s.task.clone() })
         }
         plan => {
             let plan = physical(plan).await?;
-            Ok(Compiled::Query { plan, task: state.task_ctx() })
+            Ok(Compiled::Query { plan, task: s.task.clone() })
         }
     }
 }
