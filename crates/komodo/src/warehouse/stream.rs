@@ -89,15 +89,11 @@ impl StreamReader {
 
     /// The next record batch, or `None` after the last.
     pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
-        loop {
-            if let Some(batch) = self.ready.pop_front() {
-                return Ok(Some(batch));
-            }
-            match self.next_event().await? {
-                Some(Event::Batch(batch)) => return Ok(Some(batch)),
-                Some(Event::End) | None => return Ok(None),
-                Some(Event::Head(_)) => return Err(protocol("a second head frame")),
-            }
+        // `next_event` hands out decoded batches before reading further.
+        match self.next_event().await? {
+            Some(Event::Batch(batch)) => Ok(Some(batch)),
+            Some(Event::End) | None => Ok(None),
+            Some(Event::Head(_)) => Err(protocol("a second head frame")),
         }
     }
 
