@@ -29,7 +29,11 @@
 //! Results come as Arrow (the SDK asks for `QUERY_RESULT_FORMAT=ARROW`):
 //! [`Cursor::fetch_arrow_batches`] hands the record batches over as they
 //! arrived, and [`Cursor::fetchone`], [`fetchmany`](Cursor::fetchmany) and
-//! [`fetchall`](Cursor::fetchall) convert rows to [`Value`]s. Statement
+//! [`fetchall`](Cursor::fetchall) convert rows to [`Value`]s.
+//! [`Connection::stream_arrow`] streams a large result's batches while the
+//! statement still runs, instead of after it ends (the gateway's one
+//! extension to Snowflake's protocol; nothing of the result is kept on the
+//! platform). Statement
 //! errors are [`Error::Warehouse`](crate::Error::Warehouse) with Snowflake's
 //! code and SQLSTATE; trouble reaching the gateway is
 //! [`Error::Gateway`](crate::Error::Gateway).
