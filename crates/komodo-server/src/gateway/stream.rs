@@ -34,6 +34,10 @@ use crate::state::AppState;
 const FRAME_TARGET: usize = 1 << 20;
 /// Frames queued between the statement and the HTTP body.
 const FRAMES_AHEAD: usize = 4;
+/// How long a frame may wait for a reader that does not read.
+const READER_STALL: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long the frames that end a failed statement wait for the reader.
+const LAST_FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether the statement parameters ask for a streamed result.
 pub fn wanted(parameters: &serde_json::Map<String, Value>) -> bool {
@@ -195,6 +199,7 @@ async fn run(
             return Err(error);
         }
     };
+    let stop = cancel.clone();
     let stream = engine.execute_stream(&caller.account_id, opened.0, &sql, params, cancel).await;
     let started = stream.map_err(GwError::from).and_then(|stream| {
         let head_data = QueryResponseData {
@@ -217,9 +222,21 @@ async fn run(
     };
     let (type_id, schema) = (stream.kind.snowflake_statement_type_id(), stream.schema.clone());
     let mut total = 0u64;
+    // A reader that stops reading while keeping its connection open holds
+    // the statement no longer than it could stall, and an abort request
+    // still ends it.
     let send = |frame: Result<Frame, GwError>| {
-        let body = body.clone();
-        async move { body.send(frame?).await.map_err(|_| reader_gone()) }
+        let (body, stop) = (body.clone(), stop.clone());
+        async move {
+            let frame = frame?;
+            tokio::select! {
+                sent = tokio::time::timeout(READER_STALL, body.send(frame)) => match sent {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) | Err(_) => Err(reader_gone()),
+                },
+                _ = stop.cancelled() => Err(GwError::from(komodo_warehouse::WarehouseError::Cancelled)),
+            }
+        }
     };
     let mut failure = head.send(Ok(head_frame)).err().map(|_| reader_gone());
     // The schema goes out at once: the reader knows the columns before the
@@ -270,18 +287,19 @@ async fn run(
         (Some(error), _) | (None, Err(error)) => Err(error),
     };
     if let Err(error) = &outcome {
-        // The rows before the failure, then the failure.
-        if frames.pending() {
-            let _ = send(frames.frame()).await;
-        }
+        // The rows before the failure, then the failure, for a reader that
+        // still reads.
         let error = StreamError {
             code: error.code.to_owned(),
             message: error.message.clone(),
             sql_state: error.sql_state.map(str::to_owned),
             query_id: Some(query_id),
         };
-        if let Ok(frame) = control_frame(Kind::Error, &error) {
-            let _ = body.send(frame).await;
+        let last = [frames.pending().then(|| frames.frame()), Some(control_frame(Kind::Error, &error))];
+        for frame in last.into_iter().flatten().flatten() {
+            if !matches!(tokio::time::timeout(LAST_FRAME_WAIT, body.send(frame)).await, Ok(Ok(()))) {
+                break;
+            }
         }
     }
     outcome

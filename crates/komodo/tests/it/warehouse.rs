@@ -556,6 +556,31 @@ async fn a_streamed_statement_delivers_rows_before_it_ends_and_then_its_error() 
 async fn dropping_a_streamed_result_stops_its_statement() {
     let f = Fixture::new().await;
     let conn = f.builder().profile("production").connect().await.unwrap();
+    let engine = f.platform.state().gateway().embedded().expect("the embedded engine").clone();
+
+    // A reader that stops reading (its buffers fill up): an abort still
+    // ends the statement, and what it reads next ends with the abort.
+    let mut cursor = conn.cursor();
+    let mut held = cursor.stream_arrow(ENDLESS_ROWS, &[]).await.unwrap();
+    assert!(held.next_batch().await.unwrap().is_some());
+    let held_id = cursor.sfqid().unwrap().clone();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(conn.abort_query(&held_id).await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while conn.query_status(&held_id).await.unwrap() != QueryStatus::Aborted {
+        assert!(Instant::now() < deadline, "the aborted statement still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = loop {
+        match held.next_batch().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("an aborted stream ended as if complete"),
+            Err(err) => break err,
+        }
+    };
+    assert!(matches!(&err, Error::Warehouse(e) if e.is_cancelled()) || matches!(&err, Error::Gateway(_)), "{err:?}");
+    drop(held);
+
     let mut cursor = conn.cursor();
     let mut stream = cursor.stream_arrow(ENDLESS_ROWS, &[]).await.unwrap();
     assert!(stream.next_batch().await.unwrap().is_some());
@@ -563,7 +588,6 @@ async fn dropping_a_streamed_result_stops_its_statement() {
     assert_eq!(conn.query_status(&query_id).await.unwrap(), QueryStatus::Running);
     drop(stream);
 
-    let engine = f.platform.state().gateway().embedded().expect("the embedded engine").clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = conn.query_status(&query_id).await.unwrap();
