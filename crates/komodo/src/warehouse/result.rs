@@ -225,33 +225,45 @@ impl std::fmt::Debug for ArrowBatches {
     }
 }
 
+/// Where an [`ArrowBatches`] reads from.
+enum Source {
+    /// A result the gateway answered whole (rows inline, then chunks).
+    Chunked(ResultSet),
+    /// A streamed result, read as it arrives.
+    Streamed(Box<super::stream::StreamReader>),
+}
+
+impl Source {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        match self {
+            Source::Chunked(result) => result.next_batch().await,
+            Source::Streamed(reader) => reader.next_batch().await,
+        }
+    }
+}
+
 impl ArrowBatches {
     pub(crate) fn new(result: Option<ResultSet>) -> Self {
         let schema = result.as_ref().and_then(|r| r.schema().cloned());
-        let inner = futures::stream::unfold(result, |state| async move {
-            let mut result = state?;
-            match result.next_batch().await {
-                Ok(Some(batch)) => Some((Ok(batch), Some(result))),
+        Self::from_source(schema, result.map(Source::Chunked))
+    }
+
+    /// Batches read from a streamed result as they arrive.
+    pub(crate) fn streamed(schema: SchemaRef, reader: super::stream::StreamReader) -> Self {
+        Self::from_source(Some(schema), Some(Source::Streamed(Box::new(reader))))
+    }
+
+    fn from_source(schema: Option<SchemaRef>, source: Option<Source>) -> Self {
+        let inner = futures::stream::unfold(source, |state| async move {
+            let mut source = state?;
+            match source.next_batch().await {
+                Ok(Some(batch)) => Some((Ok(batch), Some(source))),
                 Ok(None) => None,
                 Err(err) => Some((Err(err), None)),
             }
         })
         .boxed();
         Self { schema, inner }
-    }
-
-    /// Batches read from a streamed result as they arrive.
-    pub(crate) fn streamed(schema: SchemaRef, reader: super::stream::StreamReader) -> Self {
-        let inner = futures::stream::unfold(Some(reader), |state| async move {
-            let mut reader = state?;
-            match reader.next_batch().await {
-                Ok(Some(batch)) => Some((Ok(batch), Some(reader))),
-                Ok(None) => None,
-                Err(err) => Some((Err(err), None)),
-            }
-        })
-        .boxed();
-        Self { schema: Some(schema), inner }
     }
 
     /// The result's Arrow schema (`None` when the result carried no rows
