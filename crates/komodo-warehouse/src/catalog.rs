@@ -97,7 +97,11 @@ async fn listing_table(state: &dyn Session, dir: &Path) -> Result<Arc<dyn TableP
         text.push('/');
     }
     let url = ListingTableUrl::parse(&text).map_err(err)?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    // Strings are read as plain Utf8, not views: the wire carries plain
+    // strings (every result would otherwise be cast, value by value), and
+    // the data's short codes and names gain nothing from views.
+    let format = ParquetFormat::default().with_force_view_types(false);
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
     let schema = options.infer_schema(state, &url).await.map_err(err)?;
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config).map_err(err)?))
