@@ -62,8 +62,7 @@ async fn plain_datafusion(claims_dir: &std::path::Path) -> (Duration, usize) {
     // The files' column names are upper case, as Snowflake's are.
     let sql = r#"SELECT "CLAIM_ID", "PATIENT_ID", "PROVIDER_ID", "SERVICE_DATE", "CLAIM_AMOUNT", "STATUS" FROM claims"#;
     let start = Instant::now();
-    let mut stream =
-        ctx.sql(sql).await.expect("plan").execute_stream().await.expect("execute");
+    let mut stream = ctx.sql(sql).await.expect("plan").execute_stream().await.expect("execute");
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         rows += batch.expect("batch").num_rows();
