@@ -3,6 +3,7 @@
 # access-token verification per core.
 #
 #   bench/oidc.sh            # 10 s per run; DURATION=30s bench/oidc.sh for longer runs
+#   PROFILE=bench bench/oidc.sh   # the bench profile (no LTO; shares the build of `cargo bench`)
 #
 # Prints a table: client_credentials grants per second and p50/p99 latency
 # at 16 and 64 connections (wrk, 2 threads, loopback) for komodo-server
@@ -24,8 +25,13 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v node >/dev/null || { echo "error: node is required for the oidc-provider baseline" >&2; exit 1; }
 
-log "building komodo-server (release)"
-cargo build --release -q -p komodo-server
+PROFILE="${PROFILE:-release}"
+case "$PROFILE" in
+  release | bench) ;; # both build into target/release
+  *) echo "error: PROFILE must be release or bench" >&2; exit 2 ;;
+esac
+log "building komodo-server ($PROFILE profile)"
+cargo build --profile "$PROFILE" -q -p komodo-server
 log "installing oidc-provider"
 (cd bench/oidc-provider && npm install --no-audit --no-fund --silent >/dev/null)
 
