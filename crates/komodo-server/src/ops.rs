@@ -3,7 +3,7 @@
 //! code or token reaches a log) and logging setup.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -11,22 +11,52 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
 
+/// Bucket bounds (seconds) of the request latency histogram: from a cached
+/// token check to a long synchronous query.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// How often the recorder folds recorded samples into its histograms.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder (installed once; several platforms
 /// in one test process share it).
+///
+/// Latencies are histograms with fixed buckets rather than summaries, so
+/// that the replicas' figures can be summed; and the recorder's upkeep runs
+/// every few seconds on a thread of its own, so that samples do not pile up
+/// in memory between scrapes (or forever, when nothing scrapes).
 pub(crate) fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+                .ok()?;
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+            metrics::set_global_recorder(recorder).ok()?;
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .ok()?;
+            Some(handle)
         })
         .clone()
 }
+
+/// The request latency histogram's name.
+const REQUEST_DURATION: &str = "komodo_http_request_duration_seconds";
 
 /// The operational routes.
 pub fn router() -> Router<AppState> {
@@ -68,7 +98,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let elapsed = start.elapsed();
     metrics::counter!("komodo_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.clone()).increment(1);
-    metrics::histogram!("komodo_http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+    metrics::histogram!(REQUEST_DURATION, "method" => method.clone(), "route" => route.clone())
         .record(elapsed.as_secs_f64());
     tracing::debug!(%method, %route, %status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
     response

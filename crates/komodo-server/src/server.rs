@@ -93,6 +93,7 @@ impl Server {
             }
         });
         let janitor = crate::gateway::spawn_janitor(self.state.clone());
+        let follower = self.state.store().listen_for_changes(&self.state.config().effective_database_url());
         let app = crate::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         // Responses go out as soon as they are written (no Nagle delay
         // behind an unacknowledged segment).
@@ -104,6 +105,9 @@ impl Server {
         let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         purge.abort();
         janitor.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         self.state.store().close().await;
         Ok(result?)
     }

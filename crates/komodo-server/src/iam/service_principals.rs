@@ -76,7 +76,9 @@ pub async fn authenticate_secret(
 ) -> Result<Option<ServicePrincipalRow>, StoreError> {
     let found = state.store().service_principal_for_auth(client_id).await?;
     Ok(match found {
-        Some((row, hash)) if state.secrets().verify_client_secret(secret.expose_secret(), &hash) => Some(row),
+        Some(found) if state.secrets().verify_client_secret(secret.expose_secret(), &found.secret_hash) => {
+            Some(found.principal.clone())
+        }
         Some(_) => None,
         None => {
             // Same work as a real check, so timing does not reveal the id.

@@ -4,6 +4,9 @@
 use komodo_protocol::iam::Role;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use super::principals::PrincipalSecret;
 use super::{Store, StoreError, conflict_as, now};
 
 /// A user, without the password hash.
@@ -342,11 +345,17 @@ impl Store {
         Ok(row)
     }
 
-    /// An active service principal and its secret hash, by client id.
+    /// An active service principal and its secret hash, by client id:
+    /// from this replica's cache when it holds a fresh entry (see
+    /// [`principals`](super::principals)), else from the database.
     pub async fn service_principal_for_auth(
         &self,
         client_id: &str,
-    ) -> Result<Option<(ServicePrincipalRow, String)>, StoreError> {
+    ) -> Result<Option<Arc<PrincipalSecret>>, StoreError> {
+        if let Some(hit) = self.principals.get(client_id) {
+            return Ok(Some(hit));
+        }
+        let generation = self.principals.generation();
         let row: Option<SpAuthRow> = sqlx::query_as(
             "SELECT id, account_id, client_id, name, description, created_at, secret_hash \
              FROM service_principals WHERE client_id = $1 AND deleted_at IS NULL",
@@ -363,7 +372,9 @@ impl Store {
                 description: r.description,
                 created_at: r.created_at,
             };
-            (principal, r.secret_hash)
+            let found = Arc::new(PrincipalSecret { principal, secret_hash: r.secret_hash });
+            self.principals.insert(generation, found.clone());
+            found
         }))
     }
 
@@ -390,15 +401,22 @@ impl Store {
     /// Deletes (tombstones) a service principal of the account; returns
     /// whether one was deleted.
     pub async fn delete_service_principal(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE service_principals SET deleted_at = $1, secret_hash = '' WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL",
+        let deleted: Option<String> = sqlx::query_scalar(
+            "UPDATE service_principals SET deleted_at = $1, secret_hash = '' \
+             WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL RETURNING client_id",
         )
         .bind(now())
         .bind(id)
         .bind(account_id)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(result.rows_affected() == 1)
+        match deleted {
+            Some(client_id) => {
+                self.announce_principal_change(&client_id).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Replaces a service principal's secret hash; returns the principal.
@@ -408,18 +426,19 @@ impl Store {
         id: &str,
         secret_hash: &str,
     ) -> Result<Option<ServicePrincipalRow>, StoreError> {
-        let result = sqlx::query(
-            "UPDATE service_principals SET secret_hash = $1 WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL",
-        )
+        let rotated: Option<ServicePrincipalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE service_principals SET secret_hash = $1 WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL \
+             RETURNING {SP_COLUMNS}"
+        )))
         .bind(secret_hash)
         .bind(id)
         .bind(account_id)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        if result.rows_affected() == 0 {
-            return Ok(None);
+        if let Some(row) = &rotated {
+            self.announce_principal_change(&row.client_id).await?;
         }
-        self.service_principal_by_id(id).await
+        Ok(rotated)
     }
 
     /// Registers (or updates) a public client.

@@ -14,6 +14,7 @@ pub mod iam;
 pub mod keys;
 pub mod limits;
 pub mod oauth;
+pub mod principals;
 
 use std::time::Duration;
 
@@ -55,6 +56,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    principals: std::sync::Arc<principals::PrincipalCache>,
 }
 
 /// Only the backend: the pool's options hold the database password.
@@ -110,7 +112,8 @@ impl Store {
             }
             tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
         }
-        Ok(Store { pool, backend })
+        let principals = std::sync::Arc::new(principals::PrincipalCache::new(backend));
+        Ok(Store { pool, backend, principals })
     }
 
     /// The connection pool.

@@ -16,6 +16,7 @@ struct World {
     admin_b: String,
     sp_a: String,
     sp_a_id: String,
+    sp_a_credentials: (String, String),
     sp_b_id: String,
 }
 
@@ -44,6 +45,7 @@ async fn world() -> World {
         member_a: member_a_t,
         admin_b: admin_b_t,
         sp_a: sp_a_t,
+        sp_a_credentials: (sp_a.client_id.clone(), sp_a.client_secret.expose_secret().to_owned()),
         sp_a_id: sp_a.service_principal_id,
         sp_b_id: sp_b.service_principal_id,
         platform,
@@ -203,6 +205,10 @@ async fn t02_service_principal_acts_only_on_its_account_and_deletion_stops_token
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = api(p, Method::GET, "/v1/iam/identity", Some(&w.sp_a), None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // Nor does it get new ones (its secret was in the replica's cache).
+    let (client_id, secret) = &w.sp_a_credentials;
+    let (status, body) = client_credentials(p, client_id, secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, _) = api(
         p,
         Method::DELETE,
@@ -248,6 +254,8 @@ async fn t03_only_account_admins_manage_service_principals() {
     let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
     assert!(secret.starts_with("kmd_sp_"));
     let id = created["service_principal_id"].as_str().unwrap();
+    // Used once, so that the replica holds it in its cache when it rotates.
+    assert_eq!(client_credentials(p, client_id, secret).await.0, StatusCode::OK);
     let (status, rotated) = api(
         p,
         Method::POST,

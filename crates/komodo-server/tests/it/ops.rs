@@ -21,7 +21,9 @@ async fn health_readiness_and_metrics() {
     sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
     let metrics = http().get(platform.url_for("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("komodo_http_requests_total"), "{metrics}");
-    assert!(metrics.contains("komodo_http_request_duration_seconds"));
+    // A histogram with buckets (replicas' figures add up), not a summary.
+    assert!(metrics.contains("# TYPE komodo_http_request_duration_seconds histogram"), "{metrics}");
+    assert!(metrics.contains("komodo_http_request_duration_seconds_bucket{"), "{metrics}");
     assert!(metrics.contains("komodo_tokens_issued_total"));
     let (status, body) = api(&platform, Method::GET, "/no/such/path", None, None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

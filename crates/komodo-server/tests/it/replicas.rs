@@ -1,5 +1,7 @@
 //! Two replicas on one PostgreSQL behave as one platform.
 
+use std::time::{Duration, Instant};
+
 use komodo_protocol::oauth::CLI_CLIENT_ID;
 use komodo_testkit::{Platform, TestDatabase};
 use reqwest::{Method, StatusCode};
@@ -77,6 +79,45 @@ async fn two_replicas_on_postgres_behave_as_one() {
     let token = sp_token(&b, &sp.client_id, sp.client_secret.expose_secret()).await;
     let (status, _) = api(&a, Method::GET, "/v1/iam/identity", Some(&token), None, None).await;
     assert_eq!(status, StatusCode::OK);
+
+    // B answers the grant from its cache; a rotation through A reaches it
+    // at once (long before a cache entry expires), and so does a deletion.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.state().store().caches_service_principals() {
+        assert!(Instant::now() < deadline, "B never started following changes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let old_secret = sp.client_secret.expose_secret();
+    sp_token(&b, &sp.client_id, old_secret).await;
+    a.add_member(&account.slug, &ada.email, komodo_protocol::iam::Role::Admin).await;
+    let admin = login(&a, &ada, "openid").await.access_token;
+    let path = format!("/internal/service-principals/{}", sp.service_principal_id);
+    let (status, rotated) =
+        api(&a, Method::POST, &format!("{path}/rotate-secret"), Some(admin.expose_secret()), Some(&account.id), None)
+            .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    let refused = |secret: String| {
+        let (b, client_id) = (&b, sp.client_id.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            loop {
+                let (status, _) = client_credentials(b, &client_id, &secret).await;
+                if status == StatusCode::UNAUTHORIZED {
+                    return true;
+                }
+                if Instant::now() > deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert!(refused(old_secret.to_owned()).await, "B still takes the secret A rotated away");
+    sp_token(&b, &sp.client_id, new_secret).await;
+    let (status, _) = api(&a, Method::DELETE, &path, Some(admin.expose_secret()), Some(&account.id), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(refused(new_secret.to_owned()).await, "B still takes the secret of a principal A deleted");
 
     // A key rotation through A is published by B.
     let (kid, _) = a.admin().rotate_keys().await.unwrap();

@@ -33,9 +33,9 @@ async fn exercise(store: Store) {
 
     // Service principals.
     let sp = store.create_service_principal(&account.id, "etl", Some("d"), "kmd_spc_1", "hash-1").await.unwrap();
-    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().1, "hash-1");
+    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().secret_hash, "hash-1");
     assert!(store.rotate_service_principal_secret(&account.id, &sp.id, "hash-2").await.unwrap().is_some());
-    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().1, "hash-2");
+    assert_eq!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().unwrap().secret_hash, "hash-2");
     assert!(store.rotate_service_principal_secret("other-account", &sp.id, "hash-3").await.unwrap().is_none());
     assert_eq!(store.list_service_principals(&account.id).await.unwrap().len(), 1);
     assert!(!store.delete_service_principal("other-account", &sp.id).await.unwrap());
