@@ -113,3 +113,10 @@ cargo bench -q -p komodo-server --bench jwt -- --warm-up-time 1 --measurement-ti
   | while read -r name value unit; do
       printf '%-20s %s %s (one core)\n' "$name" "$value" "$unit"
     done
+
+# The machine's own ceiling for the ES256 figure: the raw ECDSA P-256
+# signature operations of the system's OpenSSL on one core, in this run.
+if command -v openssl >/dev/null; then
+  openssl speed -seconds 3 ecdsap256 2>/dev/null \
+    | awk '/nistp256/ {printf "%-20s %.2f Kelem/s sign, %.2f Kelem/s verify (OpenSSL %s, raw P-256, one core)\n", "openssl/p256", $(NF-1)/1000, $NF/1000, v}' v="$(openssl version | awk '{print $2}')"
+fi

@@ -401,6 +401,7 @@ impl Store {
     /// Deletes (tombstones) a service principal of the account; returns
     /// whether one was deleted.
     pub async fn delete_service_principal(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let deleted: Option<String> = sqlx::query_scalar(
             "UPDATE service_principals SET deleted_at = $1, secret_hash = '' \
              WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL RETURNING client_id",
@@ -408,15 +409,16 @@ impl Store {
         .bind(now())
         .bind(id)
         .bind(account_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        match deleted {
-            Some(client_id) => {
-                self.announce_principal_change(&client_id).await?;
-                Ok(true)
-            }
-            None => Ok(false),
+        if let Some(client_id) = &deleted {
+            self.announce_principal_change(&mut tx, client_id).await?;
         }
+        tx.commit().await?;
+        if let Some(client_id) = &deleted {
+            self.principals.invalidate(client_id);
+        }
+        Ok(deleted.is_some())
     }
 
     /// Replaces a service principal's secret hash; returns the principal.
@@ -426,6 +428,7 @@ impl Store {
         id: &str,
         secret_hash: &str,
     ) -> Result<Option<ServicePrincipalRow>, StoreError> {
+        let mut tx = self.pool().begin().await?;
         let rotated: Option<ServicePrincipalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE service_principals SET secret_hash = $1 WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL \
              RETURNING {SP_COLUMNS}"
@@ -433,10 +436,14 @@ impl Store {
         .bind(secret_hash)
         .bind(id)
         .bind(account_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &rotated {
-            self.announce_principal_change(&row.client_id).await?;
+            self.announce_principal_change(&mut tx, &row.client_id).await?;
+        }
+        tx.commit().await?;
+        if let Some(row) = &rotated {
+            self.principals.invalidate(&row.client_id);
         }
         Ok(rotated)
     }

@@ -192,14 +192,21 @@ impl Store {
                     }
                 }
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Drops `client_id` from this replica's cache and tells the others.
-    pub(crate) async fn announce_principal_change(&self, client_id: &str) -> Result<(), sqlx::Error> {
-        self.principals.invalidate(client_id);
+    /// Tells the other replicas, when `tx` commits, that `client_id`'s
+    /// secret changed (in the same transaction as the change, so that
+    /// there is never one without the other). The caller drops the entry
+    /// from this replica's cache once `tx` has committed.
+    pub(crate) async fn announce_principal_change(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        client_id: &str,
+    ) -> Result<(), sqlx::Error> {
         if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(client_id).execute(self.pool()).await?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(client_id).execute(&mut **tx).await?;
         }
         Ok(())
     }
