@@ -1,10 +1,10 @@
 //! Users, organisations, accounts, memberships, service principals and
 //! registered OAuth clients.
 
+use std::sync::Arc;
+
 use komodo_protocol::iam::Role;
 use uuid::Uuid;
-
-use std::sync::Arc;
 
 use super::principals::PrincipalSecret;
 use super::{Store, StoreError, conflict_as, now};

@@ -17,6 +17,8 @@
 //!
 //! Only principals that exist are cached (an unknown client id always goes
 //! to the database), and what is cached is the keyed hash, never a secret.
+//! A cached client id is answered sooner than an unknown one; client ids
+//! carry 128 random bits, so that tells nothing that helps find one.
 //! Tokens already issued are not affected by any of this: every use of a
 //! token checks that its principal still exists (T02).
 
