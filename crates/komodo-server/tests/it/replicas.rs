@@ -82,11 +82,7 @@ async fn two_replicas_on_postgres_behave_as_one() {
 
     // B answers the grant from its cache; a rotation through A reaches it
     // at once (long before a cache entry expires), and so does a deletion.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !b.state().store().caches_service_principals() {
-        assert!(Instant::now() < deadline, "B never started following changes");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_following(&b).await;
     let old_secret = sp.client_secret.expose_secret();
     sp_token(&b, &sp.client_id, old_secret).await;
     a.add_member(&account.slug, &ada.email, komodo_protocol::iam::Role::Admin).await;
@@ -97,33 +93,94 @@ async fn two_replicas_on_postgres_behave_as_one() {
             .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let new_secret = rotated["client_secret"].as_str().unwrap();
-    let refused = |secret: String| {
-        let (b, client_id) = (&b, sp.client_id.clone());
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(3);
-            loop {
-                let (status, _) = client_credentials(b, &client_id, &secret).await;
-                if status == StatusCode::UNAUTHORIZED {
-                    return true;
-                }
-                if Instant::now() > deadline {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    };
-    assert!(refused(old_secret.to_owned()).await, "B still takes the secret A rotated away");
+    assert!(refused_soon(&b, &sp.client_id, old_secret).await, "B still takes the secret A rotated away");
     sp_token(&b, &sp.client_id, new_secret).await;
     let (status, _) = api(&a, Method::DELETE, &path, Some(admin.expose_secret()), Some(&account.id), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(refused(new_secret.to_owned()).await, "B still takes the secret of a principal A deleted");
+    assert!(refused_soon(&b, &sp.client_id, new_secret).await, "B still takes the secret of a principal A deleted");
 
     // A key rotation through A is published by B.
     let (kid, _) = a.admin().rotate_keys().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let published = jwks(&b).await;
     assert!(published["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid.as_str()));
+    a.stop().await;
+    b.stop().await;
+    db.drop_now().await;
+}
+
+/// Whether `platform` refuses the secret within 3 s (a tenth of the time a
+/// cache entry may live).
+async fn refused_soon(platform: &Platform, client_id: &str, secret: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if client_credentials(platform, client_id, secret).await.0 == StatusCode::UNAUTHORIZED {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_until_following(platform: &Platform) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !platform.state().store().caches_service_principals() {
+        assert!(Instant::now() < deadline, "the replica never started following changes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replica_whose_listener_is_cut_follows_changes_again() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
+    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    wait_until_following(&b).await;
+    let account = a.create_account("acme", "x").await;
+    let ada = user(&a, "ada@example.com").await;
+    a.add_member(&account.slug, &ada.email, komodo_protocol::iam::Role::Admin).await;
+    let admin = login(&a, &ada, "openid").await.access_token;
+    let sp = a.create_service_principal(&account.slug, "etl").await;
+    let old_secret = sp.client_secret.expose_secret();
+    sp_token(&b, &sp.client_id, old_secret).await;
+
+    // A change B is never told about (as if made while it was not
+    // listening): B goes on answering from its cache...
+    let pool = a.state().store().pool();
+    sqlx::query("UPDATE service_principals SET secret_hash = $1 WHERE client_id = $2")
+        .bind("00".repeat(32))
+        .bind(&sp.client_id)
+        .execute(pool)
+        .await
+        .unwrap();
+    sp_token(&b, &sp.client_id, old_secret).await;
+
+    // ...until the database ends the replicas' listening sessions (a
+    // restart or a failover would too): B cannot know what it missed, so it
+    // forgets what it cached.
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(cut.len() >= 2 && cut.iter().all(|c| *c), "both replicas were listening: {cut:?}");
+    assert!(refused_soon(&b, &sp.client_id, old_secret).await, "B trusts its cache after losing its listener");
+
+    // And it listens again: a rotation through A reaches it at once.
+    let path = format!("/internal/service-principals/{}/rotate-secret", sp.service_principal_id);
+    let (status, rotated) = api(&a, Method::POST, &path, Some(admin.expose_secret()), Some(&account.id), None).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let secret = rotated["client_secret"].as_str().unwrap();
+    wait_until_following(&b).await;
+    sp_token(&b, &sp.client_id, secret).await;
+    let (status, again) = api(&a, Method::POST, &path, Some(admin.expose_secret()), Some(&account.id), None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(refused_soon(&b, &sp.client_id, secret).await, "B did not listen again");
     a.stop().await;
     b.stop().await;
     db.drop_now().await;
