@@ -116,3 +116,26 @@ pub fn b64(value: &Value) -> String {
 pub async fn user(platform: &Platform, email: &str) -> TestUser {
     platform.create_user(email, PASSWORD).await
 }
+
+/// A fresh PostgreSQL database and the data directory two replicas share.
+pub struct SharedStore {
+    db: komodo_testkit::TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl SharedStore {
+    /// Drops the database (the replicas must be stopped first).
+    pub async fn drop_now(self) {
+        self.db.drop_now().await;
+    }
+}
+
+/// Two replicas of one platform on a fresh PostgreSQL database, sharing a
+/// data directory (so the master key) and the issuer.
+pub async fn two_replicas() -> (Platform, Platform, SharedStore) {
+    let db = komodo_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
+    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    (a, b, SharedStore { db, _dir: dir })
+}

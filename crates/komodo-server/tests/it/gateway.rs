@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use komodo_protocol::iam::Role;
-use komodo_testkit::{Platform, TEST_DEMO_CLAIMS, TestDatabase};
+use komodo_testkit::{Platform, TEST_DEMO_CLAIMS};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -543,10 +543,7 @@ async fn t04_gateway_sql_cannot_reach_files_and_runaway_statements_stop() {
 /// cancellation sent to the other stops the query.
 #[tokio::test]
 async fn replicas_share_sessions_results_and_cancellation() {
-    let db = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
-    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    let (a, b, _db) = two_replicas().await;
     let account = a.demo_account_id().unwrap().to_owned();
     let sp = a.create_service_principal("demo", "etl").await;
     let token = sp_token(&a, &sp.client_id, sp.client_secret.expose_secret()).await;

@@ -10,10 +10,7 @@ use crate::common::*;
 
 #[tokio::test]
 async fn two_replicas_on_postgres_behave_as_one() {
-    let db = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
-    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    let (a, b, db) = two_replicas().await;
     assert!(a.bootstrap_admin().is_some());
     assert!(b.bootstrap_admin().is_none(), "the second replica does not bootstrap again");
 
@@ -134,10 +131,7 @@ async fn wait_until_following(platform: &Platform) {
 
 #[tokio::test]
 async fn a_replica_whose_listener_is_cut_follows_changes_again() {
-    let db = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
-    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    let (a, b, db) = two_replicas().await;
     wait_until_following(&b).await;
     let account = a.create_account("acme", "x").await;
     let ada = user(&a, "ada@example.com").await;
