@@ -5,6 +5,7 @@
 #
 #   bench/gateway.sh                     # 10M rows
 #   KOMODO_BENCH_ROWS=1000000 bench/gateway.sh
+#   KOMODO_BENCH_ROUND_TRIPS=20000 bench/gateway.sh   # longer round-trip phases (profiling)
 #
 # Builds the platform in the bench profile (release without LTO); the first
 # build compiles DataFusion and takes a long time on a small machine.

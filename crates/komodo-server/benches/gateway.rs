@@ -7,7 +7,8 @@
 //! embedded engine.
 //!
 //! Run with `bench/gateway.sh` (or `cargo bench -p komodo-server --bench
-//! gateway`); `KOMODO_BENCH_ROWS` sets the result size (default 10M rows).
+//! gateway`); `KOMODO_BENCH_ROWS` sets the result size (default 10M rows),
+//! `KOMODO_BENCH_ROUND_TRIPS` the round trips measured (default 1000).
 //! Prints one Markdown table.
 
 use std::time::{Duration, Instant};
@@ -86,6 +87,8 @@ async fn in_process(engine: &Engine, account: &str) -> (Duration, usize) {
 
 fn main() {
     let rows: u64 = std::env::var("KOMODO_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let repeats: usize =
+        std::env::var("KOMODO_BENCH_ROUND_TRIPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let platform = Platform::builder()
@@ -133,7 +136,7 @@ fn main() {
         // SELECT 1 on an open connection.
         let conn = builder().connect().await.expect("connect");
         let mut round_trips = Vec::new();
-        for i in 0..1_050 {
+        for i in 0..repeats + 50 {
             let start = Instant::now();
             let mut cursor = conn.execute("SELECT 1", &[]).await.expect("SELECT 1");
             let row = cursor.fetchone().await.expect("fetch").expect("one row");
@@ -146,7 +149,7 @@ fn main() {
 
         // A heartbeat: the HTTP round trip and the session check alone.
         let mut heartbeats = Vec::new();
-        for i in 0..1_050 {
+        for i in 0..repeats + 50 {
             let start = Instant::now();
             conn.heartbeat().await.expect("heartbeat");
             if i >= 50 {
@@ -159,7 +162,7 @@ fn main() {
         let engine = platform.state().gateway().embedded().expect("embedded engine").clone();
         let session = engine.open_session(&account.id, None, None).await.expect("session");
         let mut engine_only = Vec::new();
-        for i in 0..1_050 {
+        for i in 0..repeats + 50 {
             let start = Instant::now();
             let result = engine.execute(&account.id, session, "SELECT 1", Vec::new(), CancellationToken::new()).await;
             let elapsed = start.elapsed();

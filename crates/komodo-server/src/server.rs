@@ -108,6 +108,7 @@ impl Server {
         if let Some(follower) = follower {
             follower.abort();
         }
+        self.state.gateway().history().close().await;
         self.state.store().close().await;
         Ok(result?)
     }

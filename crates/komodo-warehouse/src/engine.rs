@@ -213,7 +213,7 @@ impl Stream for Limited {
     }
 }
 
-use std::future::Future as _;
+use std::future::Future;
 
 struct SessionEntry {
     account_id: String,
@@ -297,90 +297,139 @@ impl Workers {
         self.0.as_ref().expect("the runtime lives as long as the engine").handle()
     }
 
-    /// Runs `work` on the engine's runtime; dropping the returned future
-    /// aborts it.
-    async fn run<T: Send + 'static>(
+    /// Plans a statement (`compile`) on the engine's runtime and, when it
+    /// has a plan, goes on running it in the same task, so that a small
+    /// statement crosses between the caller's threads and the engine's
+    /// once each way. Dropping the returned future before the statement is
+    /// planned aborts the planning.
+    ///
+    /// Once planned, the plan stops (and its memory is freed) when the
+    /// receiver of its batches is dropped, when `cancel` is cancelled or
+    /// at `deadline`, even while the consumer is not polling.
+    async fn start(
         &self,
-        work: impl std::future::Future<Output = Result<T, WarehouseError>> + Send + 'static,
-    ) -> Result<T, WarehouseError> {
-        let task = AbortOnDrop(self.handle().spawn(work));
-        match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => Err(WarehouseError::Internal("planning the statement panicked".into())),
-            Err(_) => Err(WarehouseError::Cancelled),
-        }
-    }
-
-    /// Runs `plan` on the engine's runtime and streams its batches to the
-    /// caller. The plan stops (and its memory is freed) when the stream is
-    /// dropped, cancelled or past its deadline, even while the consumer is
-    /// not polling; a stream that stops early ends with the reason as its
-    /// error, never as a short result.
-    fn stream(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        task: Arc<TaskContext>,
+        compile: impl Future<Output = Result<Compiled, WarehouseError>> + Send + 'static,
         cancel: CancellationToken,
         deadline: tokio::time::Instant,
-        timeout: Duration,
-    ) -> BatchStream {
-        // `Ok(None)` marks the end of the result.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Option<RecordBatch>, WarehouseError>>(2);
-        let stop_token = cancel.clone();
-        self.handle().spawn(async move {
-            let stop = async {
-                tokio::select! {
-                    _ = stop_token.cancelled() => {}
-                    _ = tokio::time::sleep_until(deadline) => {}
-                    _ = tx.closed() => {}
-                }
+    ) -> Result<Started, WarehouseError> {
+        let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+        let mut task = AbortOnDrop(Some(self.handle().spawn(async move {
+            let (planned, plan, task) = match compile.await {
+                Err(e) => return drop(head_tx.send(Err(e))),
+                Ok(Compiled::Ready(stream)) => return drop(head_tx.send(Ok(Started::Ready(stream)))),
+                Ok(Compiled::Query { plan, task }) => (Planned::Query, plan, task),
+                Ok(Compiled::CreateTemp { key, plan, task }) => (Planned::CreateTemp(key), plan, task),
+                Ok(Compiled::Insert { plan, task }) => (Planned::Insert, plan, task),
             };
-            let pump = async {
-                let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
-                    Ok(stream) => stream,
-                    Err(e) => {
-                        let _ = tx.send(Err(WarehouseError::from_datafusion(e))).await;
-                        return;
-                    }
-                };
-                while let Some(item) = stream.next().await {
-                    let failed = item.is_err();
-                    if tx.send(item.map(Some).map_err(WarehouseError::from_datafusion)).await.is_err() || failed {
-                        return;
-                    }
-                }
-                let _ = tx.send(Ok(None)).await;
-            };
-            // Whichever ends first drops the other: a stop drops the plan.
-            tokio::select! {
-                _ = stop => {}
-                _ = pump => {}
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            let schema = plan.schema();
+            if head_tx.send(Ok(Started::Running { planned, schema, batches: rx })).is_ok() {
+                pump(plan, task, tx, cancel, deadline).await;
             }
-        });
-        let stopped = move || {
-            if cancel.is_cancelled() {
-                WarehouseError::Cancelled
-            } else if tokio::time::Instant::now() >= deadline {
-                WarehouseError::Timeout(timeout)
-            } else {
-                WarehouseError::Internal(
-                    "the statement stopped unexpectedly: running it panicked, or the engine shut down".into(),
-                )
+        })));
+        match head_rx.await {
+            Ok(head) => {
+                // Running from here on, stopped by its own rules.
+                task.detach();
+                head
+            }
+            Err(_) => match (&mut task).await {
+                Err(e) if e.is_panic() => Err(WarehouseError::Internal("planning the statement panicked".into())),
+                _ => Err(WarehouseError::Cancelled),
+            },
+        }
+    }
+}
+
+/// What the engine task hands back once a statement is planned.
+enum Started {
+    /// Answered without a plan to run.
+    Ready(QueryStream),
+    /// Planned and running; `Ok(None)` on `batches` marks the end.
+    Running { planned: Planned, schema: SchemaRef, batches: BatchReceiver },
+}
+
+/// The batches of a running plan, `Ok(None)` marking the end.
+type BatchReceiver = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>, WarehouseError>>;
+
+/// What a running plan's result is for.
+enum Planned {
+    Query,
+    CreateTemp(TableKey),
+    Insert,
+}
+
+/// Runs `plan` and sends its batches to `tx` until it ends, fails, or is
+/// stopped: by `cancel`, at `deadline`, or by the receiver going away.
+/// Whichever ends first drops the other, so a stop drops the plan.
+async fn pump(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+    tx: tokio::sync::mpsc::Sender<Result<Option<RecordBatch>, WarehouseError>>,
+    cancel: CancellationToken,
+    deadline: tokio::time::Instant,
+) {
+    let stop = async {
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = tx.closed() => {}
+        }
+    };
+    let run = async {
+        let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
+            Ok(stream) => stream,
+            Err(e) => {
+                let _ = tx.send(Err(WarehouseError::from_datafusion(e))).await;
+                return;
             }
         };
-        Box::pin(futures::stream::unfold(Some(rx), move |rx| {
-            let stopped = stopped.clone();
-            async move {
-                let mut rx = rx?;
-                match rx.recv().await {
-                    Some(Ok(Some(batch))) => Some((Ok(batch), Some(rx))),
-                    Some(Ok(None)) => None,
-                    Some(Err(e)) => Some((Err(e), None)),
-                    None => Some((Err(stopped()), None)),
-                }
+        while let Some(item) = stream.next().await {
+            let failed = item.is_err();
+            if tx.send(item.map(Some).map_err(WarehouseError::from_datafusion)).await.is_err() || failed {
+                return;
             }
-        }))
+        }
+        let _ = tx.send(Ok(None)).await;
+    };
+    tokio::select! {
+        _ = stop => {}
+        _ = run => {}
     }
+}
+
+/// The caller's side of a running plan: its batches as a stream. A plan
+/// that stops early ends the stream with the reason as its error, never
+/// as a short result.
+fn receive(
+    batches: BatchReceiver,
+    cancel: CancellationToken,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> BatchStream {
+    let stopped = move || {
+        if cancel.is_cancelled() {
+            WarehouseError::Cancelled
+        } else if tokio::time::Instant::now() >= deadline {
+            WarehouseError::Timeout(timeout)
+        } else {
+            WarehouseError::Internal(
+                "the statement stopped unexpectedly: running it panicked, or the engine shut down".into(),
+            )
+        }
+    };
+    Box::pin(futures::stream::unfold(Some(batches), move |rx| {
+        let stopped = stopped.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(Ok(Some(batch))) => Some((Ok(batch), Some(rx))),
+                Some(Ok(None)) => None,
+                Some(Err(e)) => Some((Err(e), None)),
+                None => Some((Err(stopped()), None)),
+            }
+        }
+    }))
 }
 
 impl Drop for Workers {
@@ -394,19 +443,32 @@ impl Drop for Workers {
     }
 }
 
-/// A spawned task that is aborted when its handle is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// A spawned task that is aborted when its handle is dropped, unless it
+/// was detached.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    /// Lets the task run on by itself.
+    fn detach(&mut self) {
+        self.0 = None;
+    }
+}
 
 impl<T> std::future::Future for AbortOnDrop<T> {
     type Output = Result<T, tokio::task::JoinError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+        match self.0.as_mut() {
+            Some(handle) => Pin::new(handle).poll(cx),
+            None => Poll::Pending,
+        }
     }
 }
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
@@ -640,25 +702,22 @@ impl Engine {
     ) -> Result<QueryStream, WarehouseError> {
         let prepared = dialect::prepare(sql)?;
         let session = s.clone();
-        let compiled = self.workers.run(async move { compile(&session, prepared, params).await }).await?;
+        let compile = async move { compile(&session, prepared, params).await };
+        let (planned, schema, batches) = match self.workers.start(compile, cancel.clone(), deadline).await? {
+            Started::Ready(stream) => return Ok(stream),
+            Started::Running { planned, schema, batches } => (planned, schema, batches),
+        };
         let timeout = self.config.statement_timeout;
-        let limited = |plan, task, cancel: CancellationToken| Limited {
-            inner: self.workers.stream(plan, task, cancel.clone(), deadline, timeout),
+        let inner = Box::pin(Limited {
+            inner: receive(batches, cancel.clone(), deadline, timeout),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
             timeout,
             cancelled: Box::pin(cancel.cancelled_owned()),
             done: false,
-        };
-        match compiled {
-            Compiled::Ready(stream) => Ok(stream),
-            Compiled::Query { plan, task } => {
-                let schema = plan.schema();
-                let inner = Box::pin(limited(plan, task, cancel));
-                Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner })
-            }
-            Compiled::CreateTemp { key, plan, task } => {
-                let schema = plan.schema();
-                let inner = Box::pin(limited(plan, task, cancel));
+        });
+        match planned {
+            Planned::Query => Ok(QueryStream { kind: StatementKind::Query, schema, rows_affected: None, inner }),
+            Planned::CreateTemp(key) => {
                 let result =
                     QueryStream { kind: StatementKind::Query, schema: schema.clone(), rows_affected: None, inner }
                         .collect()
@@ -667,8 +726,7 @@ impl Engine {
                 s.tables.temps.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), Arc::new(table));
                 Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
             }
-            Compiled::Insert { plan, task } => {
-                let inner = Box::pin(limited(plan, task, cancel));
+            Planned::Insert => {
                 let result = QueryStream {
                     kind: StatementKind::Insert,
                     schema: Arc::new(Schema::empty()),

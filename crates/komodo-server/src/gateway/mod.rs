@@ -21,6 +21,7 @@
 //! queries running elsewhere through their stored status, and forwards a
 //! cancellation through the store to the replica running the query.
 
+pub mod history;
 pub mod query;
 pub mod results;
 pub mod session;
@@ -60,6 +61,10 @@ pub struct GatewayConfig {
     pub result_ttl: Duration,
     /// How long query handles and persisted results are kept.
     pub history_ttl: Duration,
+    /// How long the record of a quick synchronous query (answered from
+    /// memory) waits to be written to the store together with others:
+    /// one transaction per window instead of one per statement.
+    pub history_window: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -73,6 +78,7 @@ impl Default for GatewayConfig {
             result_cache_bytes: 4 << 30,
             result_ttl: Duration::from_secs(15 * 60),
             history_ttl: Duration::from_secs(24 * 3600),
+            history_window: Duration::from_millis(20),
         }
     }
 }
@@ -86,6 +92,7 @@ pub struct Gateway {
     sessions: Mutex<HashMap<String, EngineSession>>,
     running: Mutex<query::RunningQueries>,
     results: ResultCache,
+    history: history::History,
 }
 
 struct EngineSession {
@@ -111,6 +118,7 @@ impl Gateway {
     /// A gateway over any warehouse engine.
     pub fn with_engine(engine: Arc<dyn WarehouseEngine>, config: GatewayConfig) -> Self {
         let results = ResultCache::new(config.result_cache_bytes, config.result_ttl);
+        let history = history::History::new(config.history_window);
         Self {
             engine,
             embedded: None,
@@ -119,6 +127,7 @@ impl Gateway {
             sessions: Mutex::default(),
             running: Mutex::default(),
             results,
+            history,
         }
     }
 
@@ -136,6 +145,11 @@ impl Gateway {
     /// The configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The writer of quick queries' records to the store.
+    pub fn history(&self) -> &history::History {
+        &self.history
     }
 
     /// This replica's id (recorded with the queries it runs).

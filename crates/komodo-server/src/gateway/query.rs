@@ -20,7 +20,7 @@ use super::results::{CHUNK_TOKEN_HEADER, Finished, Format};
 use super::session::{Caller, authorize, authorize_request};
 use super::wire::{GwError, GwJson, ok, ok_with_code};
 use crate::state::AppState;
-use crate::store::gateway::{GatewayQueryRow, NewGatewayQuery, status};
+use crate::store::gateway::{FinishedGatewayQuery, GatewayQueryRow, NewGatewayQuery, QueryError, status};
 
 /// Results of synchronous queries up to this size are persisted for other
 /// replicas (`result_scan`, result polls through another replica).
@@ -485,7 +485,7 @@ pub(super) async fn start(
         let mut work = std::pin::pin!(futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)));
         // A synchronous query is recorded only once it has run for a while:
         // before that no client polls it, and one that ends sooner is
-        // recorded whole, with its outcome, in one transaction.
+        // recorded whole, with its outcome, in a group (`history`).
         let mut recorded = async_exec;
         let joined = if recorded {
             work.await
@@ -632,36 +632,46 @@ async fn finish(
     }
     let _ = running.finished_at.set(Instant::now());
     let _ = tx.send(Some(outcome.clone()));
-    let recorded = match &outcome {
+    let (final_status, error, result) = match &outcome {
         Ok(finished) => {
             let cap = if running.async_exec { gateway.config().persist_cap } else { SYNC_PERSIST_CAP };
             let result = finished.persisted(cap).unwrap_or_else(|e| {
                 tracing::warn!(query = %query_id, error = %e.message, "result not persisted");
                 None
             });
-            state
-                .store()
-                .record_gateway_outcome(
-                    query_id,
-                    &caller.account_id,
-                    unrecorded,
-                    status::SUCCESS,
-                    None,
-                    result.as_ref(),
-                )
-                .await
+            (status::SUCCESS, None, result)
         }
         Err(error) => {
             let final_status = if error.code == codes::CANCELLED { status::ABORTED } else { status::FAILED };
-            let error = (error.code, error.message.as_str(), error.sql_state.unwrap_or("XX000"));
-            state
-                .store()
-                .record_gateway_outcome(query_id, &caller.account_id, unrecorded, final_status, Some(error), None)
-                .await
+            (final_status, Some((error.code, error.message.as_str(), error.sql_state.unwrap_or("XX000"))), None)
         }
     };
-    if let Err(error) = recorded {
-        tracing::warn!(query = %query_id, %error, "recording a query's outcome failed");
+    match unrecorded {
+        // Answered already; written with others that end about now.
+        Some(handle) => {
+            let error = error.map(|(code, message, sql_state)| QueryError {
+                code: code.to_owned(),
+                message: message.to_owned(),
+                sql_state: sql_state.to_owned(),
+            });
+            let record = FinishedGatewayQuery {
+                handle: handle.clone(),
+                status: final_status,
+                error,
+                ended_at: crate::store::now_ms(),
+                result,
+            };
+            gateway.history().record(state.store(), record).await;
+        }
+        None => {
+            let recorded = state
+                .store()
+                .record_gateway_outcome(query_id, &caller.account_id, final_status, error, result.as_ref())
+                .await;
+            if let Err(error) = recorded {
+                tracing::warn!(query = %query_id, %error, "recording a query's outcome failed");
+            }
+        }
     }
     let elapsed = crate::store::now_ms() - running.started_ms;
     match &outcome {

@@ -114,37 +114,84 @@ pub struct NewGatewaySession<'a> {
     pub client_app: Option<&'a str>,
 }
 
-/// Inserts a query's handle with its status (and, when it has ended, its
-/// error and end time).
-async fn insert_query<'e>(
+/// The columns a query's record is inserted with (14).
+const QUERY_INSERT_COLUMNS: &str = "id, account_id, session_id, subject, request_id, sql_text, status, \
+     result_format, replica, started_at, error_code, error_message, sql_state, ended_at";
+
+/// Rows per multi-row `INSERT` (well under SQLite's and PostgreSQL's
+/// limits on bound values).
+const ROWS_PER_INSERT: usize = 128;
+
+/// `($1, ..., $k), ($k+1, ...), ...`: `rows` rows of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let sep = if column == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}${}", row * columns + column + 1);
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Inserts persisted results: (query id, account, result).
+async fn insert_results<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    q: &NewGatewayQuery,
-    status: &str,
-    (code, message, state): (Option<&str>, Option<&str>, Option<&str>),
-    ended_at: Option<i64>,
+    results: &[(&str, &str, &GatewayResultRow)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO gateway_queries (id, account_id, session_id, subject, request_id, sql_text, status, \
-         result_format, replica, started_at, error_code, error_message, sql_state, ended_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&q.id)
-    .bind(&q.account_id)
-    .bind(&q.session_id)
-    .bind(&q.subject)
-    .bind(q.request_id.as_deref())
-    .bind(&q.sql_text)
-    .bind(status)
-    .bind(&q.result_format)
-    .bind(&q.replica)
-    .bind(q.started_at)
-    .bind(code)
-    .bind(message)
-    .bind(state)
-    .bind(ended_at)
-    .execute(executor)
-    .await?;
+    if results.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO gateway_results (query_id, account_id, statement_type_id, rows_affected, total_rows, ipc, \
+         created_at) VALUES {}",
+        placeholders(results.len(), 7)
+    );
+    let created_at = now();
+    let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, account_id, result) in results {
+        insert = insert
+            .bind(*id)
+            .bind(*account_id)
+            .bind(result.statement_type_id)
+            .bind(result.rows_affected)
+            .bind(result.total_rows)
+            .bind(&result.ipc)
+            .bind(created_at);
+    }
+    insert.execute(executor).await?;
     Ok(())
+}
+
+/// A query that ended before it was recorded, as
+/// [`Store::record_finished_gateway_queries`] writes it.
+#[derive(Debug, Clone)]
+pub struct FinishedGatewayQuery {
+    /// How it started.
+    pub handle: NewGatewayQuery,
+    /// Its final status ([`status::SUCCESS`], [`status::FAILED`] or
+    /// [`status::ABORTED`]).
+    pub status: &'static str,
+    /// Why it failed.
+    pub error: Option<QueryError>,
+    /// When it ended, epoch milliseconds.
+    pub ended_at: i64,
+    /// Its result, when persisted.
+    pub result: Option<GatewayResultRow>,
+}
+
+/// A failed query's error as Snowflake reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    /// Snowflake's error code.
+    pub code: String,
+    /// The message.
+    pub message: String,
+    /// The SQL state.
+    pub sql_state: String,
 }
 
 /// A query handle as stored: how it started, and where it is now.
@@ -360,18 +407,36 @@ impl Store {
 
     /// Records a query that starts running.
     pub async fn insert_gateway_query(&self, q: &NewGatewayQuery) -> Result<(), StoreError> {
-        insert_query(self.pool(), q, status::RUNNING, (None, None, None), None).await
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO gateway_queries ({QUERY_INSERT_COLUMNS}) VALUES {}",
+            placeholders(1, 14)
+        )))
+        .bind(&q.id)
+        .bind(&q.account_id)
+        .bind(&q.session_id)
+        .bind(&q.subject)
+        .bind(q.request_id.as_deref())
+        .bind(&q.sql_text)
+        .bind(status::RUNNING)
+        .bind(&q.result_format)
+        .bind(&q.replica)
+        .bind(q.started_at)
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<&str>)
+        .bind(None::<i64>)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
-    /// Records how query `id` ended, in one transaction: its final status
-    /// (the handle inserted whole when `handle` is given: a query that ended
-    /// before it was recorded), and its result when it is persisted. An
-    /// aborted query stays aborted.
+    /// Records how query `id`, recorded when it started, ended, in one
+    /// transaction: its final status and its result when it is persisted.
+    /// An aborted query stays aborted.
     pub async fn record_gateway_outcome(
         &self,
         id: &str,
         account_id: &str,
-        handle: Option<&NewGatewayQuery>,
         final_status: &str,
         error: Option<(&str, &str, &str)>,
         result: Option<&GatewayResultRow>,
@@ -380,39 +445,65 @@ impl Store {
             Some((c, m, s)) => (Some(c), Some(m), Some(s)),
             None => (None, None, None),
         };
-        let ended_at = now_ms();
         let mut tx = self.pool().begin().await?;
-        match handle {
-            Some(q) => insert_query(&mut *tx, q, final_status, (code, message, state), Some(ended_at)).await?,
-            None => {
-                sqlx::query(
-                    "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
-                     ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
-                )
-                .bind(final_status)
-                .bind(code)
-                .bind(message)
-                .bind(state)
-                .bind(ended_at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        sqlx::query(
+            "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
+             ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
+        )
+        .bind(final_status)
+        .bind(code)
+        .bind(message)
+        .bind(state)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         if let Some(result) = result {
-            sqlx::query(
-                "INSERT INTO gateway_results (query_id, account_id, statement_type_id, rows_affected, total_rows, \
-                 ipc, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(account_id)
-            .bind(result.statement_type_id)
-            .bind(result.rows_affected)
-            .bind(result.total_rows)
-            .bind(&result.ipc)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+            insert_results(&mut *tx, &[(id, account_id, result)]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records queries that ended before they were recorded, whole (handle,
+    /// outcome and persisted result), in one transaction of a few
+    /// multi-row statements however many there are.
+    pub async fn record_finished_gateway_queries(&self, queries: &[FinishedGatewayQuery]) -> Result<(), StoreError> {
+        if queries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for group in queries.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO gateway_queries ({QUERY_INSERT_COLUMNS}) VALUES {}",
+                placeholders(group.len(), 14)
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for f in group {
+                let q = &f.handle;
+                let error = f.error.as_ref();
+                insert = insert
+                    .bind(&q.id)
+                    .bind(&q.account_id)
+                    .bind(&q.session_id)
+                    .bind(&q.subject)
+                    .bind(q.request_id.as_deref())
+                    .bind(&q.sql_text)
+                    .bind(f.status)
+                    .bind(&q.result_format)
+                    .bind(&q.replica)
+                    .bind(q.started_at)
+                    .bind(error.map(|e| e.code.as_str()))
+                    .bind(error.map(|e| e.message.as_str()))
+                    .bind(error.map(|e| e.sql_state.as_str()))
+                    .bind(f.ended_at);
+            }
+            insert.execute(&mut *tx).await?;
+            let results: Vec<_> = group
+                .iter()
+                .filter_map(|f| f.result.as_ref().map(|r| (f.handle.id.as_str(), f.handle.account_id.as_str(), r)))
+                .collect();
+            insert_results(&mut *tx, &results).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -577,3 +577,68 @@ async fn replicas_share_sessions_results_and_cancellation() {
     let cancelled = on_a.get(&format!("/queries/{slow_id}/result")).await;
     assert_eq!(cancelled["code"], "000604", "{cancelled}");
 }
+
+/// Quick synchronous queries are answered from memory and recorded in the
+/// store in groups: a group reaches the store within its window, and the
+/// records still waiting when the server stops are written before it
+/// exits.
+#[tokio::test]
+async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_window = Duration::from_secs(600);
+    let platform =
+        Platform::builder().data_dir(dir.path()).config(move |c| c.gateway.history_window = long_window).start().await;
+    let account = platform.demo_account_id().unwrap().to_owned();
+    let sp = platform.create_service_principal("demo", "etl").await;
+    let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let conn = connect(&platform, &token, &account).await;
+    let store = platform.state().store().clone();
+
+    let mut answered = Vec::new();
+    for n in 0..12 {
+        let response = conn.query(&format!("SELECT {n} AS n")).await;
+        assert_eq!(response["data"]["rowset"], json!([[n.to_string()]]), "{response}");
+        answered.push(response["data"]["queryId"].as_str().unwrap().to_owned());
+    }
+    let failed = conn.query("SELECT * FROM no_such_table").await;
+    assert_eq!(failed["code"], "002003", "{failed}");
+    let failed_id = failed["data"]["queryId"].as_str().unwrap().to_owned();
+    // Answered, and waiting for their group's window to end.
+    assert!(store.gateway_query(&account, &answered[0]).await.unwrap().is_none());
+    platform.stop().await;
+
+    let store =
+        komodo_server::store::Store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("komodo.db").display()))
+            .await
+            .unwrap();
+    for (n, id) in answered.iter().enumerate() {
+        let row = store.gateway_query(&account, id).await.unwrap().expect("recorded at shutdown");
+        assert_eq!(row.status, "SUCCESS");
+        assert_eq!(row.handle.sql_text, format!("SELECT {n} AS n"));
+        let result = store.gateway_result(&account, id).await.unwrap().expect("small results are kept");
+        assert_eq!(result.total_rows, 1);
+    }
+    let row = store.gateway_query(&account, &failed_id).await.unwrap().expect("failures are recorded too");
+    assert_eq!((row.status.as_str(), row.error_code.as_deref()), ("FAILED_WITH_ERROR", Some("002003")));
+    store.close().await;
+
+    // With the default window, another replica finds a quick query's
+    // record (and result) in the store within moments of its answer.
+    let (a, b, _db) = two_replicas().await;
+    let account = a.demo_account_id().unwrap().to_owned();
+    let sp = a.create_service_principal("demo", "etl").await;
+    let token = sp_token(&a, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let on_a = connect(&a, &token, &account).await;
+    let on_b = Conn { base: b.url().to_owned(), token: on_a.token.clone(), master: on_a.master.clone() };
+    let response = on_a.query("SELECT 41 + 1 AS answer").await;
+    let id = response["data"]["queryId"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let result = loop {
+        let result = on_b.get(&format!("/queries/{id}/result")).await;
+        if result["success"] == true || std::time::Instant::now() > deadline {
+            break result;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(result["data"]["rowset"], json!([["42"]]), "{result}");
+}

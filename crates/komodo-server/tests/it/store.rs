@@ -1,6 +1,7 @@
 //! The store suite, run on SQLite and on PostgreSQL.
 
 use komodo_protocol::iam::Role;
+use komodo_server::store::gateway::{FinishedGatewayQuery, GatewayResultRow, NewGatewayQuery, QueryError, status};
 use komodo_server::store::oauth::{AuthCodeRow, CodeRedemption, DeviceRow, FamilyRow, RefreshUse};
 use komodo_server::store::{Backend, Store, StoreError, now};
 use komodo_testkit::{Platform, TestDatabase};
@@ -123,6 +124,89 @@ async fn exercise(store: Store) {
     assert!(!store.meta_insert_once("latch", "2").await.unwrap());
     assert_eq!(store.meta("latch").await.unwrap().as_deref(), Some("1"));
     store.purge_expired().await.unwrap();
+
+    gateway_records(&store, &account.id).await;
+}
+
+/// Query records: one started and ended, and quick ones written in groups
+/// larger than one multi-row statement.
+async fn gateway_records(store: &Store, account: &str) {
+    let handle = |n: usize| NewGatewayQuery {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.to_owned(),
+        session_id: "session-1".into(),
+        subject: "sp:1".into(),
+        request_id: (n % 2 == 0).then(|| format!("request-{n}")),
+        sql_text: format!("SELECT {n}"),
+        result_format: "json".into(),
+        replica: "replica-1".into(),
+        started_at: 1_000 + n as i64,
+    };
+    let result = |n: usize| GatewayResultRow {
+        statement_type_id: 4096,
+        rows_affected: None,
+        total_rows: n as i64,
+        ipc: format!("ipc-{n}"),
+    };
+
+    // Recorded when it started, then ended; an aborted one stays aborted.
+    let started = handle(0);
+    store.insert_gateway_query(&started).await.unwrap();
+    let row = store.gateway_query(account, &started.id).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.ended_at), (status::RUNNING, None));
+    store.record_gateway_outcome(&started.id, account, status::SUCCESS, None, Some(&result(7))).await.unwrap();
+    let row = store.gateway_query(account, &started.id).await.unwrap().unwrap();
+    assert_eq!(row.status, status::SUCCESS);
+    assert!(row.ended_at.is_some());
+    assert_eq!(store.gateway_result(account, &started.id).await.unwrap(), Some(result(7)));
+    assert!(store.gateway_query("other-account", &started.id).await.unwrap().is_none(), "T05");
+    let aborted = handle(1);
+    store.insert_gateway_query(&aborted).await.unwrap();
+    assert!(store.request_gateway_abort(account, &aborted.id).await.unwrap());
+    store
+        .record_gateway_outcome(&aborted.id, account, status::ABORTED, Some(("000604", "cancelled", "57014")), None)
+        .await
+        .unwrap();
+    let failed_late = Some(("000603", "late", "XX000"));
+    store.record_gateway_outcome(&aborted.id, account, status::FAILED, failed_late, None).await.unwrap();
+    assert_eq!(store.gateway_query(account, &aborted.id).await.unwrap().unwrap().status, status::ABORTED);
+
+    // Quick queries, recorded whole when they end: every third failed.
+    let finished: Vec<FinishedGatewayQuery> = (0..300)
+        .map(|n| FinishedGatewayQuery {
+            handle: handle(n),
+            status: if n % 3 == 0 { status::FAILED } else { status::SUCCESS },
+            error: (n % 3 == 0).then(|| QueryError {
+                code: "002003".into(),
+                message: format!("Object 'T{n}' does not exist"),
+                sql_state: "42S02".into(),
+            }),
+            ended_at: 2_000 + n as i64,
+            result: (n % 3 != 0).then(|| result(n)),
+        })
+        .collect();
+    store.record_finished_gateway_queries(&finished).await.unwrap();
+    store.record_finished_gateway_queries(&[]).await.unwrap();
+    for f in &finished {
+        let row = store.gateway_query(account, &f.handle.id).await.unwrap().unwrap();
+        assert_eq!(row.handle, f.handle);
+        assert_eq!(row.status, f.status);
+        assert_eq!(row.ended_at, Some(f.ended_at));
+        let error = f.error.as_ref();
+        assert_eq!(row.error_code.as_deref(), error.map(|e| e.code.as_str()));
+        assert_eq!(row.error_message.as_deref(), error.map(|e| e.message.as_str()));
+        assert_eq!(row.sql_state.as_deref(), error.map(|e| e.sql_state.as_str()));
+        assert_eq!(store.gateway_result(account, &f.handle.id).await.unwrap(), f.result);
+    }
+    // A group is one transaction: a record that cannot be written (its id
+    // taken), in the group's second statement, leaves none of it behind.
+    let mut group: Vec<FinishedGatewayQuery> =
+        (1_000..1_199).map(|n| FinishedGatewayQuery { handle: handle(n), ..finished[1].clone() }).collect();
+    group.push(finished[0].clone());
+    assert!(store.record_finished_gateway_queries(&group).await.is_err());
+    for f in &group[..199] {
+        assert!(store.gateway_query(account, &f.handle.id).await.unwrap().is_none());
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,133 @@
+//! The store's record of quick synchronous queries, written in groups.
+//!
+//! A synchronous statement that ends before it is recorded (most of them:
+//! see `query::start`) has already been answered from this replica's
+//! memory, which also serves its retries, polls and `result_scan` here.
+//! Its record in the store (history, and the result for other replicas)
+//! is not on anyone's path, so instead of a transaction per statement a
+//! writer task gathers the records that arrive within a short window and
+//! writes them in one transaction of a few multi-row statements. Under a
+//! stream of small statements this turns a commit (and the cache reset it
+//! causes in every other SQLite connection) per statement into one per
+//! window. Records not yet written when the server stops are written by
+//! [`History::close`].
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::Store;
+use crate::store::gateway::FinishedGatewayQuery;
+
+/// The most records written in one transaction.
+const MAX_GROUP: usize = 512;
+/// Records queued before a statement's task waits for the writer.
+const QUEUE: usize = 4096;
+
+enum Message {
+    Record(Box<FinishedGatewayQuery>),
+    /// Write what is queued, answer, and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The writer of quick queries' records (one per replica).
+pub struct History {
+    /// How long a record waits for others to share its transaction.
+    window: Duration,
+    sender: OnceLock<mpsc::Sender<Message>>,
+    /// Set once closed: records that come later are written alone.
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("window", &self.window)
+            .field("started", &self.sender.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl History {
+    /// A writer whose records wait up to `window` for others.
+    pub fn new(window: Duration) -> Self {
+        Self { window, sender: OnceLock::new(), closed: AtomicBool::new(false) }
+    }
+
+    /// Queues `record` for the next group (starting the writer on first
+    /// use); waits only when the writer is far behind.
+    pub async fn record(&self, store: &Store, record: FinishedGatewayQuery) {
+        if self.closed.load(Ordering::Acquire) {
+            return write_alone(store, record).await;
+        }
+        let sender = self.sender.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write_groups(store.clone(), self.window, rx));
+            tx
+        });
+        if let Err(mpsc::error::SendError(Message::Record(record))) =
+            sender.send(Message::Record(Box::new(record))).await
+        {
+            write_alone(store, *record).await;
+        }
+    }
+
+    /// Writes every queued record and stops the writer (at shutdown).
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(sender) = self.sender.get() {
+            let (done, written) = oneshot::channel();
+            if sender.send(Message::Close(done)).await.is_ok() {
+                let _ = written.await;
+            }
+        }
+    }
+}
+
+async fn write_alone(store: &Store, record: FinishedGatewayQuery) {
+    write(store, std::slice::from_ref(&record)).await;
+}
+
+async fn write(store: &Store, group: &[FinishedGatewayQuery]) {
+    if let Err(error) = store.record_finished_gateway_queries(group).await {
+        tracing::warn!(%error, queries = group.len(), "recording finished queries failed");
+    }
+}
+
+/// The writer: waits for a record, gathers what else arrives within
+/// `window` (up to [`MAX_GROUP`]), writes the group, and again.
+async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Message>) {
+    let mut group: Vec<FinishedGatewayQuery> = Vec::new();
+    loop {
+        let mut close = None;
+        match rx.recv().await {
+            Some(Message::Record(record)) => group.push(*record),
+            Some(Message::Close(done)) => close = Some(done),
+            None => return,
+        }
+        let deadline = tokio::time::Instant::now() + window;
+        while close.is_none() && group.len() < MAX_GROUP {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Message::Record(record))) => group.push(*record),
+                Ok(Some(Message::Close(done))) => close = Some(done),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if close.is_some() {
+            // Whatever was queued before the close.
+            while let Ok(Message::Record(record)) = rx.try_recv() {
+                group.push(*record);
+            }
+        }
+        if !group.is_empty() {
+            write(&store, &group).await;
+            group.clear();
+        }
+        if let Some(done) = close {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
