@@ -136,7 +136,7 @@ async fn gateway_records(store: &Store, account: &str) {
         account_id: account.to_owned(),
         session_id: "session-1".into(),
         subject: "sp:1".into(),
-        request_id: (n % 2 == 0).then(|| format!("request-{n}")),
+        request_id: n.is_multiple_of(2).then(|| format!("request-{n}")),
         sql_text: format!("SELECT {n}"),
         result_format: "json".into(),
         replica: "replica-1".into(),
@@ -175,14 +175,14 @@ async fn gateway_records(store: &Store, account: &str) {
     let finished: Vec<FinishedGatewayQuery> = (0..300)
         .map(|n| FinishedGatewayQuery {
             handle: handle(n),
-            status: if n % 3 == 0 { status::FAILED } else { status::SUCCESS },
-            error: (n % 3 == 0).then(|| QueryError {
+            status: if n.is_multiple_of(3) { status::FAILED } else { status::SUCCESS },
+            error: n.is_multiple_of(3).then(|| QueryError {
                 code: "002003".into(),
                 message: format!("Object 'T{n}' does not exist"),
                 sql_state: "42S02".into(),
             }),
             ended_at: 2_000 + n as i64,
-            result: (n % 3 != 0).then(|| result(n)),
+            result: (!n.is_multiple_of(3)).then(|| result(n)),
         })
         .collect();
     store.record_finished_gateway_queries(&finished).await.unwrap();
