@@ -1,7 +1,7 @@
 //! The embedded engine: sessions over each account's catalog, statements
 //! under a time limit, a memory limit and a cancellation token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,7 +24,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, ShowStatementOptions, Statement, Use};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt as _, Stream, StreamExt};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TableKey};
@@ -321,10 +321,35 @@ impl Workers {
                 Ok(Compiled::CreateTemp { key, plan, task }) => (Planned::CreateTemp(key), plan, task),
                 Ok(Compiled::Insert { plan, task }) => (Planned::Insert, plan, task),
             };
-            let (tx, rx) = tokio::sync::mpsc::channel(2);
             let schema = plan.schema();
-            if head_tx.send(Ok(Started::Running { planned, schema, batches: rx })).is_ok() {
-                pump(plan, task, tx, cancel, deadline).await;
+            let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let ready = VecDeque::from([Err(WarehouseError::from_datafusion(e))]);
+                    return drop(head_tx.send(Ok(Started::Running { planned, schema, ready, batches: None })));
+                }
+            };
+            // What the plan has ready at once (all of a small result) goes
+            // with the head, saving the caller a wake-up per batch.
+            let mut ready = VecDeque::new();
+            let mut rest = true;
+            while rest && ready.len() < PREFETCH_BATCHES {
+                match stream.next().now_or_never() {
+                    Some(Some(Ok(batch))) => ready.push_back(Ok(batch)),
+                    Some(Some(Err(e))) => {
+                        ready.push_back(Err(WarehouseError::from_datafusion(e)));
+                        rest = false;
+                    }
+                    Some(None) => rest = false,
+                    None => break,
+                }
+            }
+            if !rest {
+                return drop(head_tx.send(Ok(Started::Running { planned, schema, ready, batches: None })));
+            }
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            if head_tx.send(Ok(Started::Running { planned, schema, ready, batches: Some(rx) })).is_ok() {
+                pump(stream, tx, cancel, deadline).await;
             }
         })));
         match head_rx.await {
@@ -345,8 +370,14 @@ impl Workers {
 enum Started {
     /// Answered without a plan to run.
     Ready(QueryStream),
-    /// Planned and running; `Ok(None)` on `batches` marks the end.
-    Running { planned: Planned, schema: SchemaRef, batches: BatchReceiver },
+    /// Planned and running: the batches it had ready at once, then (unless
+    /// those are all) the rest on `batches`, where `Ok(None)` marks the end.
+    Running {
+        planned: Planned,
+        schema: SchemaRef,
+        ready: VecDeque<Result<RecordBatch, WarehouseError>>,
+        batches: Option<BatchReceiver>,
+    },
 }
 
 /// The batches of a running plan, `Ok(None)` marking the end.
@@ -359,12 +390,11 @@ enum Planned {
     Insert,
 }
 
-/// Runs `plan` and sends its batches to `tx` until it ends, fails, or is
+/// Sends the batches of a running plan to `tx` until it ends, fails, or is
 /// stopped: by `cancel`, at `deadline`, or by the receiver going away.
 /// Whichever ends first drops the other, so a stop drops the plan.
 async fn pump(
-    plan: Arc<dyn ExecutionPlan>,
-    task: Arc<TaskContext>,
+    mut stream: datafusion::execution::SendableRecordBatchStream,
     tx: tokio::sync::mpsc::Sender<Result<Option<RecordBatch>, WarehouseError>>,
     cancel: CancellationToken,
     deadline: tokio::time::Instant,
@@ -377,13 +407,6 @@ async fn pump(
         }
     };
     let run = async {
-        let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
-            Ok(stream) => stream,
-            Err(e) => {
-                let _ = tx.send(Err(WarehouseError::from_datafusion(e))).await;
-                return;
-            }
-        };
         while let Some(item) = stream.next().await {
             let failed = item.is_err();
             if tx.send(item.map(Some).map_err(WarehouseError::from_datafusion)).await.is_err() || failed {
@@ -402,7 +425,8 @@ async fn pump(
 /// that stops early ends the stream with the reason as its error, never
 /// as a short result.
 fn receive(
-    batches: BatchReceiver,
+    ready: VecDeque<Result<RecordBatch, WarehouseError>>,
+    batches: Option<BatchReceiver>,
     cancel: CancellationToken,
     deadline: tokio::time::Instant,
     timeout: Duration,
@@ -418,18 +442,21 @@ fn receive(
             )
         }
     };
-    Box::pin(futures::stream::unfold(Some(batches), move |rx| {
-        let stopped = stopped.clone();
-        async move {
-            let mut rx = rx?;
-            match rx.recv().await {
-                Some(Ok(Some(batch))) => Some((Ok(batch), Some(rx))),
-                Some(Ok(None)) => None,
-                Some(Err(e)) => Some((Err(e), None)),
-                None => Some((Err(stopped()), None)),
+    let rest = batches.map(|rx| {
+        futures::stream::unfold(Some(rx), move |rx| {
+            let stopped = stopped.clone();
+            async move {
+                let mut rx = rx?;
+                match rx.recv().await {
+                    Some(Ok(Some(batch))) => Some((Ok(batch), Some(rx))),
+                    Some(Ok(None)) => None,
+                    Some(Err(e)) => Some((Err(e), None)),
+                    None => Some((Err(stopped()), None)),
+                }
             }
-        }
-    }))
+        })
+    });
+    Box::pin(futures::stream::iter(ready).chain(futures::stream::iter(rest).flatten()))
 }
 
 impl Drop for Workers {
@@ -703,13 +730,13 @@ impl Engine {
         let prepared = dialect::prepare(sql)?;
         let session = s.clone();
         let compile = async move { compile(&session, prepared, params).await };
-        let (planned, schema, batches) = match self.workers.start(compile, cancel.clone(), deadline).await? {
+        let (planned, schema, ready, batches) = match self.workers.start(compile, cancel.clone(), deadline).await? {
             Started::Ready(stream) => return Ok(stream),
-            Started::Running { planned, schema, batches } => (planned, schema, batches),
+            Started::Running { planned, schema, ready, batches } => (planned, schema, ready, batches),
         };
         let timeout = self.config.statement_timeout;
         let inner = Box::pin(Limited {
-            inner: receive(batches, cancel.clone(), deadline, timeout),
+            inner: receive(ready, batches, cancel.clone(), deadline, timeout),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
             timeout,
             cancelled: Box::pin(cancel.cancelled_owned()),
@@ -759,6 +786,10 @@ enum Compiled {
     CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
     Insert { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
+
+/// The most batches a plan may hand over with its head (those it has
+/// ready at once).
+const PREFETCH_BATCHES: usize = 16;
 
 /// Stack of the threads that parse, rewrite and plan statements: deep
 /// expressions recurse in sqlparser's visitors and DataFusion's optimizer

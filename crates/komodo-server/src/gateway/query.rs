@@ -476,7 +476,13 @@ pub(super) async fn start(
     let task_state = state.clone();
     let task_caller = caller.clone();
     let task_running = running.clone();
-    let watcher = spawn_abort_watcher(state.clone(), caller.account_id.clone(), query_id.to_owned(), cancel.clone());
+    // Another replica asks to abort a query through its record in the
+    // store, so only a recorded query is watched.
+    let watch_aborts = {
+        let (state, account_id, query_id, cancel) =
+            (state.clone(), caller.account_id.clone(), query_id.to_owned(), cancel.clone());
+        move || spawn_abort_watcher(state, account_id, query_id, cancel)
+    };
     // Run in this task (a panic caught here, not a task of its own to hand
     // the outcome back from).
     let work = work(cancel);
@@ -487,21 +493,28 @@ pub(super) async fn start(
         // before that no client polls it, and one that ends sooner is
         // recorded whole, with its outcome, in a group (`history`).
         let mut recorded = async_exec;
+        let mut watcher = None;
         let joined = if recorded {
+            watcher = Some(watch_aborts());
             work.await
         } else {
             tokio::select! {
                 joined = &mut work => joined,
                 _ = tokio::time::sleep(RECORD_RUNNING_AFTER) => {
                     match state.store().insert_gateway_query(&handle).await {
-                        Ok(()) => recorded = true,
+                        Ok(()) => {
+                            recorded = true;
+                            watcher = Some(watch_aborts());
+                        }
                         Err(error) => tracing::warn!(query = %handle.id, %error, "recording a running query failed"),
                     }
                     work.await
                 }
             }
         };
-        watcher.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         let outcome = joined.unwrap_or_else(|_| Err(GwError::internal("running the statement panicked")));
         let unrecorded = (!recorded).then_some(&handle);
         finish(&state, &caller, &handle.id, &task_running, outcome, tx, unrecorded).await;
