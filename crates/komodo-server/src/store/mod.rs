@@ -83,7 +83,9 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         options = match backend {
-            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _meta| {
+            // A SQLite connection is a file handle that cannot go stale:
+            // no ping (a round trip to its worker thread) before each use.
+            Backend::Sqlite => options.max_connections(8).test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
