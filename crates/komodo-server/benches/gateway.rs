@@ -121,6 +121,7 @@ fn main() {
                 .web_login(None)
         };
 
+        eprintln!("measuring: connect");
         // Connect: credentials (the client credentials token is cached per
         // process, as in any long-running program) and the gateway login,
         // over the HTTP client's open connection.
@@ -134,6 +135,7 @@ fn main() {
         }
 
         // SELECT 1 on an open connection.
+        eprintln!("measuring: SELECT 1 round trips");
         let conn = builder().connect().await.expect("connect");
         let mut round_trips = Vec::new();
         for i in 0..repeats + 50 {
@@ -147,6 +149,7 @@ fn main() {
             }
         }
 
+        eprintln!("measuring: heartbeats");
         // A heartbeat: the HTTP round trip and the session check alone.
         let mut heartbeats = Vec::new();
         for i in 0..repeats + 50 {
@@ -157,6 +160,7 @@ fn main() {
             }
         }
 
+        eprintln!("measuring: SELECT 1 in-process");
         // SELECT 1 on the engine in-process: what the round trip costs
         // before the gateway, the store and the network add theirs.
         let engine = platform.state().gateway().embedded().expect("embedded engine").clone();
@@ -173,6 +177,7 @@ fn main() {
         }
         engine.close_session(&account.id, session).expect("close");
 
+        eprintln!("measuring: the large result in-process");
         // The large result: in-process first (also warms the file cache),
         // then through the gateway; five runs each, medians compared.
         let claims_dir = engine.account_dir(&account.id).expect("account dir").join("DEMO/HEALTHCARE/CLAIMS");
@@ -193,6 +198,7 @@ fn main() {
             local.push(elapsed);
         }
         let local_cpu = (cpu_time() - cpu) / 5;
+        eprintln!("measuring: the large result in chunks");
         for _ in 0..5 {
             let start = Instant::now();
             let mut cursor = conn.execute(SQL, &[]).await.expect("large statement");
@@ -204,6 +210,7 @@ fn main() {
             remote.push(start.elapsed());
             assert_eq!(n as u64, rows, "every row arrives");
         }
+        eprintln!("measuring: the large result streamed");
         let mut streamed = Vec::new();
         let cpu = cpu_time();
         for _ in 0..5 {

