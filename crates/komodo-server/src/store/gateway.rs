@@ -118,6 +118,31 @@ pub struct NewGatewaySession<'a> {
 const QUERY_INSERT_COLUMNS: &str = "id, account_id, session_id, subject, request_id, sql_text, status, \
      result_format, replica, started_at, error_code, error_message, sql_state, ended_at";
 
+/// Binds the 14 values of a query's record ([`QUERY_INSERT_COLUMNS`]).
+fn bind_record<'q>(
+    insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    q: &'q NewGatewayQuery,
+    status: &'q str,
+    error: Option<&'q QueryError>,
+    ended_at: Option<i64>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    insert
+        .bind(&q.id)
+        .bind(&q.account_id)
+        .bind(&q.session_id)
+        .bind(&q.subject)
+        .bind(q.request_id.as_deref())
+        .bind(&q.sql_text)
+        .bind(status)
+        .bind(&q.result_format)
+        .bind(&q.replica)
+        .bind(q.started_at)
+        .bind(error.map(|e| e.code.as_str()))
+        .bind(error.map(|e| e.message.as_str()))
+        .bind(error.map(|e| e.sql_state.as_str()))
+        .bind(ended_at)
+}
+
 /// Rows per multi-row `INSERT` (well under SQLite's and PostgreSQL's
 /// limits on bound values).
 const ROWS_PER_INSERT: usize = 128;
@@ -407,26 +432,11 @@ impl Store {
 
     /// Records a query that starts running.
     pub async fn insert_gateway_query(&self, q: &NewGatewayQuery) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO gateway_queries ({QUERY_INSERT_COLUMNS}) VALUES {}",
             placeholders(1, 14)
-        )))
-        .bind(&q.id)
-        .bind(&q.account_id)
-        .bind(&q.session_id)
-        .bind(&q.subject)
-        .bind(q.request_id.as_deref())
-        .bind(&q.sql_text)
-        .bind(status::RUNNING)
-        .bind(&q.result_format)
-        .bind(&q.replica)
-        .bind(q.started_at)
-        .bind(None::<&str>)
-        .bind(None::<&str>)
-        .bind(None::<&str>)
-        .bind(None::<i64>)
-        .execute(self.pool())
-        .await?;
+        )));
+        bind_record(insert, q, status::RUNNING, None, None).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -480,23 +490,7 @@ impl Store {
             );
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
             for f in group {
-                let q = &f.handle;
-                let error = f.error.as_ref();
-                insert = insert
-                    .bind(&q.id)
-                    .bind(&q.account_id)
-                    .bind(&q.session_id)
-                    .bind(&q.subject)
-                    .bind(q.request_id.as_deref())
-                    .bind(&q.sql_text)
-                    .bind(f.status)
-                    .bind(&q.result_format)
-                    .bind(&q.replica)
-                    .bind(q.started_at)
-                    .bind(error.map(|e| e.code.as_str()))
-                    .bind(error.map(|e| e.message.as_str()))
-                    .bind(error.map(|e| e.sql_state.as_str()))
-                    .bind(f.ended_at);
+                insert = bind_record(insert, &f.handle, f.status, f.error.as_ref(), Some(f.ended_at));
             }
             insert.execute(&mut *tx).await?;
             let results: Vec<_> = group
