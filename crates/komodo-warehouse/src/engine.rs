@@ -333,12 +333,17 @@ impl Workers {
                 }
             };
             // What the plan has ready at once (all of a small result) goes
-            // with the head, saving the caller a wake-up per batch.
+            // with the head, saving the caller a wake-up per batch; a few
+            // MB at most, and nothing more once the caller has gone or the
+            // statement is cancelled.
             let mut ready = VecDeque::new();
-            let mut rest = true;
-            while rest && ready.len() < PREFETCH_BATCHES {
+            let (mut rest, mut bytes) = (true, 0);
+            while rest && bytes < PREFETCH_BYTES && !head_tx.is_closed() && !cancel.is_cancelled() {
                 match stream.next().now_or_never() {
-                    Some(Some(Ok(batch))) => ready.push_back(Ok(batch)),
+                    Some(Some(Ok(batch))) => {
+                        bytes += batch.get_array_memory_size();
+                        ready.push_back(Ok(batch));
+                    }
                     Some(Some(Err(e))) => {
                         ready.push_back(Err(WarehouseError::from_datafusion(e)));
                         rest = false;
@@ -790,9 +795,9 @@ enum Compiled {
     Insert { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
 
-/// The most batches a plan may hand over with its head (those it has
-/// ready at once).
-const PREFETCH_BATCHES: usize = 16;
+/// How much of what a plan has ready at once it may hand over with its
+/// head (batches past this wait for the caller to read them).
+const PREFETCH_BYTES: usize = 8 << 20;
 
 /// Stack of the threads that parse, rewrite and plan statements: deep
 /// expressions recurse in sqlparser's visitors and DataFusion's optimizer

@@ -259,3 +259,34 @@ async fn load_demo_generates_and_reloads() {
         .unwrap();
     assert_eq!(encode::json_rowset(&r.batches).unwrap()[0][0].as_deref(), Some("500"));
 }
+
+/// Large results arrive whole both when the plan has them ready at once
+/// (one batch larger than what goes with the plan's head: it goes, and the
+/// end follows through the channel) and when it produces them as it runs
+/// (an in-memory table scanned in partitions): every row exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_results_arrive_whole_ready_at_once_or_not() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    let result = f.run(s, "SELECT REPEAT('x', 9437184) AS s, LENGTH(REPEAT('y', 3)) AS n").await;
+    assert_eq!(result.num_rows(), 1);
+    let text = result.batches[0].column(0).as_any().downcast_ref::<arrow_array::StringArray>().expect("a string");
+    assert_eq!(text.value(0).len(), 9 << 20);
+
+    f.run(
+        s,
+        "CREATE TEMPORARY TABLE pairs AS
+         SELECT ROW_NUMBER() OVER (ORDER BY c.claim_id, p.patient_id) AS n, c.claim_id, p.patient_id, c.status
+         FROM claims c CROSS JOIN (SELECT patient_id FROM patients) p",
+    )
+    .await;
+    let result = f.run(s, "SELECT n, claim_id, patient_id, status FROM pairs").await;
+    assert_eq!(result.num_rows(), 400_000);
+    let mut seen: Vec<u64> = Vec::with_capacity(400_000);
+    for batch in &result.batches {
+        let n = batch.column(0).as_any().downcast_ref::<arrow_array::UInt64Array>().expect("ROW_NUMBER is UInt64");
+        seen.extend(n.values().iter().copied());
+    }
+    seen.sort_unstable();
+    assert!(seen.iter().copied().eq(1..=400_000), "every row exactly once");
+}
