@@ -656,17 +656,17 @@ async fn finish(
         }
         Err(error) => {
             let final_status = if error.code == codes::CANCELLED { status::ABORTED } else { status::FAILED };
-            (final_status, Some((error.code, error.message.as_str(), error.sql_state.unwrap_or("XX000"))), None)
+            let error = QueryError {
+                code: error.code.to_owned(),
+                message: error.message.clone(),
+                sql_state: error.sql_state.unwrap_or("XX000").to_owned(),
+            };
+            (final_status, Some(error), None)
         }
     };
     match unrecorded {
         // Answered already; written with others that end about now.
         Some(handle) => {
-            let error = error.map(|(code, message, sql_state)| QueryError {
-                code: code.to_owned(),
-                message: message.to_owned(),
-                sql_state: sql_state.to_owned(),
-            });
             let record = FinishedGatewayQuery {
                 handle: handle.clone(),
                 status: final_status,
@@ -679,7 +679,7 @@ async fn finish(
         None => {
             let recorded = state
                 .store()
-                .record_gateway_outcome(query_id, &caller.account_id, final_status, error, result.as_ref())
+                .record_gateway_outcome(query_id, &caller.account_id, final_status, error.as_ref(), result.as_ref())
                 .await;
             if let Err(error) = recorded {
                 tracing::warn!(query = %query_id, %error, "recording a query's outcome failed");

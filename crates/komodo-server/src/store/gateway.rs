@@ -448,22 +448,18 @@ impl Store {
         id: &str,
         account_id: &str,
         final_status: &str,
-        error: Option<(&str, &str, &str)>,
+        error: Option<&QueryError>,
         result: Option<&GatewayResultRow>,
     ) -> Result<(), StoreError> {
-        let (code, message, state) = match error {
-            Some((c, m, s)) => (Some(c), Some(m), Some(s)),
-            None => (None, None, None),
-        };
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE gateway_queries SET status = $1, error_code = $2, error_message = $3, sql_state = $4, \
              ended_at = $5 WHERE id = $6 AND status <> 'ABORTED'",
         )
         .bind(final_status)
-        .bind(code)
-        .bind(message)
-        .bind(state)
+        .bind(error.map(|e| e.code.as_str()))
+        .bind(error.map(|e| e.message.as_str()))
+        .bind(error.map(|e| e.sql_state.as_str()))
         .bind(now_ms())
         .bind(id)
         .execute(&mut *tx)

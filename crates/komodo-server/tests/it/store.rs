@@ -163,24 +163,24 @@ async fn gateway_records(store: &Store, account: &str) {
     let aborted = handle(1);
     store.insert_gateway_query(&aborted).await.unwrap();
     assert!(store.request_gateway_abort(account, &aborted.id).await.unwrap());
-    store
-        .record_gateway_outcome(&aborted.id, account, status::ABORTED, Some(("000604", "cancelled", "57014")), None)
-        .await
-        .unwrap();
-    let failed_late = Some(("000603", "late", "XX000"));
-    store.record_gateway_outcome(&aborted.id, account, status::FAILED, failed_late, None).await.unwrap();
-    assert_eq!(store.gateway_query(account, &aborted.id).await.unwrap().unwrap().status, status::ABORTED);
+    let error = |code: &str, message: &str, sql_state: &str| QueryError {
+        code: code.into(),
+        message: message.into(),
+        sql_state: sql_state.into(),
+    };
+    let cancelled = error("000604", "cancelled", "57014");
+    store.record_gateway_outcome(&aborted.id, account, status::ABORTED, Some(&cancelled), None).await.unwrap();
+    let failed_late = error("000603", "late", "XX000");
+    store.record_gateway_outcome(&aborted.id, account, status::FAILED, Some(&failed_late), None).await.unwrap();
+    let row = store.gateway_query(account, &aborted.id).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.error_code.as_deref()), (status::ABORTED, Some("000604")));
 
     // Quick queries, recorded whole when they end: every third failed.
     let finished: Vec<FinishedGatewayQuery> = (0..300)
         .map(|n| FinishedGatewayQuery {
             handle: handle(n),
             status: if n.is_multiple_of(3) { status::FAILED } else { status::SUCCESS },
-            error: n.is_multiple_of(3).then(|| QueryError {
-                code: "002003".into(),
-                message: format!("Object 'T{n}' does not exist"),
-                sql_state: "42S02".into(),
-            }),
+            error: n.is_multiple_of(3).then(|| error("002003", &format!("Object 'T{n}' does not exist"), "42S02")),
             ended_at: 2_000 + n as i64,
             result: (!n.is_multiple_of(3)).then(|| result(n)),
         })
