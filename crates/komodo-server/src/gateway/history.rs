@@ -91,6 +91,9 @@ async fn write_alone(store: &Store, record: FinishedGatewayQuery) {
 }
 
 async fn write(store: &Store, group: &[FinishedGatewayQuery]) {
+    if group.is_empty() {
+        return;
+    }
     if let Err(error) = store.record_finished_gateway_queries(group).await {
         tracing::warn!(%error, queries = group.len(), "recording finished queries failed");
     }
@@ -115,19 +118,27 @@ async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Mes
                 Ok(None) | Err(_) => break,
             }
         }
-        if close.is_some() {
-            // Whatever was queued before the close.
-            while let Ok(Message::Record(record)) = rx.try_recv() {
-                group.push(*record);
-            }
-        }
-        if !group.is_empty() {
+        let Some(done) = close else {
             write(&store, &group).await;
             group.clear();
+            continue;
+        };
+        // Refuse what comes from now on (its senders write it themselves)
+        // and take what is queued.
+        rx.close();
+        let mut also_done = Vec::new();
+        while let Some(message) = rx.recv().await {
+            match message {
+                Message::Record(record) => group.push(*record),
+                Message::Close(done) => also_done.push(done),
+            }
         }
-        if let Some(done) = close {
+        for part in group.chunks(MAX_GROUP) {
+            write(&store, part).await;
+        }
+        for done in std::iter::once(done).chain(also_done) {
             let _ = done.send(());
-            return;
         }
+        return;
     }
 }
