@@ -2,12 +2,13 @@
 //! (metrics and one log line per request, without query strings, so no
 //! code or token reaches a log) and logging setup.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -86,22 +87,57 @@ async fn metrics_endpoint(State(state): State<AppState>) -> Response {
 }
 
 /// Counts and times every request by route template and status.
+///
+/// The labels are `'static` strings (see [`label`]), so a request costs
+/// the recorder's lookups but no allocation.
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| label(p.as_str()));
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = label(response.status().as_str());
     let elapsed = start.elapsed();
-    metrics::counter!("komodo_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.clone()).increment(1);
-    metrics::histogram!(REQUEST_DURATION, "method" => method.clone(), "route" => route.clone())
-        .record(elapsed.as_secs_f64());
+    metrics::counter!("komodo_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    metrics::histogram!(REQUEST_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
     tracing::debug!(%method, %route, %status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
     response
+}
+
+/// The method's label: the standard methods by name, any other as `other`
+/// (a client choosing method names must not grow the metrics without bound).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// `value` as a string that lives as long as the process, stored once.
+///
+/// Only for values from small, fixed sets: the router's route templates
+/// and HTTP status codes.
+fn label(value: &str) -> &'static str {
+    static LABELS: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let labels = LABELS.get_or_init(Default::default);
+    if let Some(&known) = labels.read().unwrap_or_else(PoisonError::into_inner).get(value) {
+        return known;
+    }
+    let mut labels = labels.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&known) = labels.get(value) {
+        return known;
+    }
+    let stored: &'static str = Box::leak(value.to_owned().into_boxed_str());
+    labels.insert(stored);
+    stored
 }
 
 /// Log output format.
@@ -124,4 +160,25 @@ pub fn init_tracing(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_bounded() {
+        assert_eq!(method_label(&Method::POST), "POST");
+        let invented = Method::from_bytes(b"INVENTED").unwrap();
+        assert_eq!(method_label(&invented), "other");
+    }
+
+    #[test]
+    fn labels_are_stored_once() {
+        let route = String::from("/oauth/token");
+        let first = label(&route);
+        let second = label(&String::from("/oauth/token"));
+        assert_eq!(first, "/oauth/token");
+        assert!(std::ptr::eq(first, second), "the same value must be stored once");
+    }
 }

@@ -21,7 +21,12 @@ pub struct PresentedClient {
     pub basic: bool,
 }
 
+/// Undoes `application/x-www-form-urlencoded` encoding (RFC 6749 section
+/// 2.3.1 encodes the id and secret so before Base64).
 fn form_decode(s: &str) -> Option<String> {
+    if !s.bytes().any(|b| matches!(b, b'%' | b'+' | b'&')) {
+        return Some(s.to_owned());
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
     pairs.into_iter().next().map(|(_, v)| v)
 }
@@ -75,6 +80,18 @@ mod tests {
         assert_eq!(presented.client_id, "my id");
         assert_eq!(presented.secret.unwrap().expose_secret(), "s:cret");
         assert!(presented.basic);
+    }
+
+    #[test]
+    fn basic_credentials_without_escapes_are_taken_as_they_are() {
+        let mut headers = HeaderMap::new();
+        let encoded = STANDARD.encode("sp-123:kmd_sp_abc-DEF_9");
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
+        let presented = presented(&headers, None, None).unwrap();
+        assert_eq!(presented.client_id, "sp-123");
+        assert_eq!(presented.secret.unwrap().expose_secret(), "kmd_sp_abc-DEF_9");
+        assert_eq!(form_decode("a+b").as_deref(), Some("a b"));
+        assert_eq!(form_decode("a&b").as_deref(), Some("a"), "as the form decoder reads it");
     }
 
     #[test]
