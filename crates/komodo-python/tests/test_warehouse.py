@@ -448,7 +448,7 @@ def test_ctrl_c_cancels_a_running_query(home, sp, platform):
         print("running", flush=True)
         started = time.monotonic()
         try:
-            cur.execute("select sum(a.PATIENT_ID * b.PATIENT_ID) from {PATIENTS} a cross join {PATIENTS} b")
+            cur.execute("select sum(a.PATIENT_ID * b.CLAIM_AMOUNT) from {PATIENTS} a cross join {CLAIMS} b")
         except KeyboardInterrupt:
             print(f"interrupted after {{time.monotonic() - started:.1f}} s", flush=True)
             print(cur.execute("select 5").fetchone(), flush=True)
