@@ -71,12 +71,17 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    /// Headers with `client_id:client_secret` in HTTP Basic.
+    fn basic(credentials: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let encoded = STANDARD.encode(credentials);
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
+        headers
+    }
+
     #[test]
     fn basic_credentials_are_form_decoded() {
-        let mut headers = HeaderMap::new();
-        let encoded = STANDARD.encode("my%20id:s%3Acret");
-        headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
-        let presented = presented(&headers, None, None).unwrap();
+        let presented = presented(&basic("my%20id:s%3Acret"), None, None).unwrap();
         assert_eq!(presented.client_id, "my id");
         assert_eq!(presented.secret.unwrap().expose_secret(), "s:cret");
         assert!(presented.basic);
@@ -84,10 +89,7 @@ mod tests {
 
     #[test]
     fn basic_credentials_without_escapes_are_taken_as_they_are() {
-        let mut headers = HeaderMap::new();
-        let encoded = STANDARD.encode("sp-123:kmd_sp_abc-DEF_9");
-        headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
-        let presented = presented(&headers, None, None).unwrap();
+        let presented = presented(&basic("sp-123:kmd_sp_abc-DEF_9"), None, None).unwrap();
         assert_eq!(presented.client_id, "sp-123");
         assert_eq!(presented.secret.unwrap().expose_secret(), "kmd_sp_abc-DEF_9");
         assert_eq!(form_decode("a+b").as_deref(), Some("a b"));
