@@ -88,10 +88,21 @@ pub struct Browser {
 impl Browser {
     /// A browser for the platform at `platform_url`.
     pub fn new(platform_url: &str) -> Browser {
+        Browser::connecting_from(platform_url, None)
+    }
+
+    /// A browser whose connections come from `local` (another loopback
+    /// address such as `127.0.0.2` is another client to the platform).
+    pub fn from_address(platform_url: &str, local: std::net::IpAddr) -> Browser {
+        Browser::connecting_from(platform_url, Some(local))
+    }
+
+    fn connecting_from(platform_url: &str, local: Option<std::net::IpAddr>) -> Browser {
         Browser {
             base: platform_url.trim_end_matches('/').to_owned(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(local)
                 .build()
                 .expect("HTTP client"),
             cookies: Mutex::new(BTreeMap::new()),

@@ -113,6 +113,10 @@ async fn b01_device_codes_high_entropy_single_use_expiring_user_codes_unambiguou
     let csrf = page.field("csrf").unwrap();
     let refused = browser.post_form("/activate", &[("csrf", &csrf), ("user_code", &other.user_code)]).await.unwrap();
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another address is another client, with a budget of its own.
+    let elsewhere = Browser::from_address(platform.url(), "127.0.0.2".parse().unwrap());
+    let login = elsewhere.enter_user_code(&other.user_code).await.unwrap();
+    assert!(login.contains("/oauth/login?request="));
     // Stored hashed, single use: covered by s02 and the approve test.
 }
 

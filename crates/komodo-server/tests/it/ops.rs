@@ -308,3 +308,89 @@ fn environment_variables_configure_the_binary() {
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     assert!(dir.path().join("master.key").exists() && dir.path().join("komodo.db").exists());
 }
+
+/// Reads one HTTP/1.1 response (headers and a `Content-Length` body) from
+/// a raw connection.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection closed before a whole response: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = komodo_testkit::test_config(dir.path());
+    config.demo_claims = 0;
+    let server = komodo_server::Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+
+    // Keep-alive connections, each answered twice and left open (idle)
+    // when the shutdown comes.
+    let mut connections = Vec::new();
+    for _ in 0..7 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for _ in 0..2 {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+            let response = read_response(&mut stream).await;
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        }
+        connections.push(stream);
+    }
+    // A request in flight: its head and half of its body arrive before the
+    // shutdown, the rest after.
+    let body = "grant_type=client_credentials&scope=api";
+    let mut in_flight = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    stop.send(()).unwrap();
+    let mut running = running;
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), &mut running).await;
+    assert!(early.is_err(), "the server waits for the request in flight");
+    in_flight.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let response = read_response(&mut in_flight).await;
+    // Answered in full (no credentials: invalid_client), and the
+    // connection is not kept.
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(response.contains("\"error\":\"invalid_client\""), "{response}");
+    assert!(response.to_ascii_lowercase().contains("connection: close"), "{response}");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the server stops once the request in flight is answered, although idle connections are open")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    for mut stream in connections {
+        use tokio::io::AsyncReadExt;
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(matches!(read, Ok(Ok(0))), "an idle connection is closed at shutdown: {read:?}");
+    }
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens after the shutdown");
+}
