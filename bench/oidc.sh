@@ -8,8 +8,12 @@
 # Prints a table: client_credentials grants per second and p50/p99 latency
 # at 16 and 64 connections (wrk, 2 threads, loopback) for komodo-server
 # (SQLite, secrets stored as HMAC-SHA256, ES256 JWT access tokens) and for
-# oidc-provider (in-memory adapter, ES256 JWT access tokens), the ratio, and
-# JWT verifications per second on one core (criterion, `benches/jwt.rs`).
+# oidc-provider (in-memory adapter, ES256 JWT access tokens), the ratio, the
+# HTTP floor (komodo-server's GET /healthz under the same load), JWT
+# verifications and ES256 signatures per second on one core (criterion,
+# `benches/jwt.rs`), OpenSSL's raw P-256 figures, and the ceiling those
+# set: the grants/s of a server whose grant cost only the floor and one
+# signature.
 # All traffic stays on 127.0.0.1 and every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,11 +80,14 @@ op_url="$(wait_for_line "$work/op.log")"
 curl -sf -u "$komodo_id:$komodo_secret" -d grant_type=client_credentials "$komodo_url/oauth/token" >/dev/null
 curl -sf -u "bench-client:$op_secret" -d grant_type=client_credentials -d scope=api "$op_url/token" >/dev/null
 
-run() { # name url auth connections -> "rps p50 p99"
-  local out
-  out="$(AUTH="$3" wrk -t"$THREADS" -c"$4" -d"$DURATION" --latency -s bench/token.lua "$2" 2>"$work/wrk.err")"
-  if grep -q 'unexpected status' "$work/wrk.err"; then
-    echo "error: $1 answered errors under load:" >&2; head -3 "$work/wrk.err" >&2; exit 1
+run() { # name url auth connections [script] -> "rps p50 p99"
+  local out script="${5:-bench/token.lua}"
+  out="$(AUTH="$3" wrk -t"$THREADS" -c"$4" -d"$DURATION" --latency -s "$script" "$2" 2>"$work/wrk.err")"
+  if grep -q 'Non-2xx' <<<"$out"; then
+    echo "error: $1 answered errors under load:" >&2; grep 'Non-2xx' <<<"$out" >&2; exit 1
+  fi
+  if grep -q 'Socket errors' <<<"$out"; then
+    log "$1: $(grep 'Socket errors' <<<"$out" | sed 's/^ *//')"
   fi
   local rps p50 p99
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
@@ -99,24 +106,46 @@ DURATION=2s run oidc-provider "$op_url/token" "$op_auth" 16 >/dev/null
 printf '\nclient_credentials grant, %s per run, wrk %s threads, loopback, %s cores\n\n' "$DURATION" "$THREADS" "$(nproc)"
 printf '%-6s | %-15s | %12s | %9s | %9s\n' conns server grants/s p50 p99
 printf '%s\n' '-------+-----------------+--------------+-----------+----------'
+declare -A op_rps floor_rps
 for c in $CONNECTIONS; do
   read -r k_rps k_p50 k_p99 <<<"$(run komodo "$komodo_url/oauth/token" "$komodo_auth" "$c")"
   read -r o_rps o_p50 o_p99 <<<"$(run oidc-provider "$op_url/token" "$op_auth" "$c")"
+  # The HTTP floor: komodo-server's cheapest answer (GET /healthz: HTTP,
+  # routing, metrics, loopback TCP and wrk's own share of the cores).
+  read -r h_rps h_p50 h_p99 <<<"$(run healthz "$komodo_url/healthz" "" "$c" bench/get.lua)"
+  op_rps[$c]=$o_rps floor_rps[$c]=$h_rps
   printf '%-6s | %-15s | %12s | %9s | %9s\n' "$c" komodo-server "$k_rps" "$k_p50" "$k_p99"
   printf '%-6s | %-15s | %12s | %9s | %9s\n' "$c" oidc-provider "$o_rps" "$o_p50" "$o_p99"
   printf '%-6s | %-15s | %11sx |\n' "$c" ratio "$(python3 -c "print(f'{$k_rps/$o_rps:.1f}')")"
+  printf '%-6s | %-15s | %12s | %9s | %9s\n' "$c" "GET /healthz" "$h_rps" "$h_p50" "$h_p99"
 done
 
-log "JWT verification (criterion, one core)"
-cargo bench -q -p komodo-server --bench jwt -- --warm-up-time 1 --measurement-time 3 'jwt/verify' 2>/dev/null \
-  | awk '/^jwt\/verify/ {name=$1} /thrpt:/ && /elem\/s/ {gsub(/\[/,""); print name, $4, $5}' \
-  | while read -r name value unit; do
-      printf '%-20s %s %s (one core)\n' "$name" "$value" "$unit"
-    done
+log "JWT verification and signing (criterion, one core)"
+jwt="$(cargo bench -q -p komodo-server --bench jwt -- --warm-up-time 1 --measurement-time 3 'jwt/(verify|sign_ES256)' 2>/dev/null \
+  | awk '/^jwt\// {name=$1} /thrpt:/ && /elem\/s/ {gsub(/\[/,""); print name, $4, $5}')"
+printf '\n'
+while read -r name value unit; do
+  printf '%-24s %s %s (one core)\n' "$name" "$value" "$unit"
+done <<<"$jwt"
 
-# The machine's own ceiling for the ES256 figure: the raw ECDSA P-256
-# signature operations of the system's OpenSSL on one core, in this run.
+# The machine's own ceiling for the ES256 figures: the raw ECDSA P-256
+# operations of the system's OpenSSL on one core, in this run.
 if command -v openssl >/dev/null; then
   openssl speed -seconds 3 ecdsap256 2>/dev/null \
-    | awk '/nistp256/ {printf "%-20s %.2f Kelem/s sign, %.2f Kelem/s verify (OpenSSL %s, raw P-256, one core)\n", "openssl/p256", $(NF-1)/1000, $NF/1000, v}' v="$(openssl version | awk '{print $2}')"
+    | awk '/nistp256/ {printf "%-24s %.2f Kelem/s sign, %.2f Kelem/s verify (OpenSSL %s, raw P-256, one core)\n", "openssl/p256", $(NF-1)/1000, $NF/1000, v}' v="$(openssl version | awk '{print $2}')"
+fi
+
+# What any server answering on this HTTP path could reach if a grant cost
+# nothing beyond the floor and one ES256 JWT signature: per grant, the
+# floor's core-seconds (cores / floor rate) plus one signature's.
+sign="$(awk '$1=="jwt/sign_ES256" {v=$2; if ($3=="Kelem/s") v*=1000; if ($3=="Melem/s") v*=1e6; print v}' <<<"$jwt")"
+if [ -n "$sign" ]; then
+  cores="$(nproc)"
+  printf '\nceiling: the HTTP floor plus one ES256 signature per grant (%s cores)\n' "$cores"
+  for c in $CONNECTIONS; do
+    python3 -c "
+floor, sign, cores, op = ${floor_rps[$c]}, $sign, $cores, ${op_rps[$c]}
+bound = cores / (cores / floor + 1 / sign)
+print(f'{\"$c\":<6} | {bound:,.0f} grants/s at most = {bound / op:.1f}x oidc-provider')"
+  done
 fi

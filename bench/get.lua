@@ -1,0 +1,2 @@
+-- wrk script: a plain GET (the HTTP floor in bench/oidc.sh); AUTH unused.
+wrk.method = "GET"
