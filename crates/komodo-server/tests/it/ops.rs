@@ -342,7 +342,7 @@ async fn a_graceful_shutdown_finishes_requests_in_flight_and_closes_idle_connect
     let server = komodo_server::Server::bind(config).await.unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run(async move {
+    let mut running = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
 
@@ -371,7 +371,6 @@ async fn a_graceful_shutdown_finishes_requests_in_flight_and_closes_idle_connect
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     stop.send(()).unwrap();
-    let mut running = running;
     let early = tokio::time::timeout(std::time::Duration::from_millis(500), &mut running).await;
     assert!(early.is_err(), "the server waits for the request in flight");
     in_flight.write_all(&body.as_bytes()[10..]).await.unwrap();
