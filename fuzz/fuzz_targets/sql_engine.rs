@@ -37,6 +37,7 @@ fn warehouse() -> &'static Warehouse {
             batch_size: 8192,
             target_partitions: 2,
             worker_threads: 2,
+            ..EngineConfig::default()
         };
         let engine = Engine::new(dir.path().join("warehouse"), config).expect("an engine");
         let options = demo::DemoOptions { claims: 200, ..Default::default() };

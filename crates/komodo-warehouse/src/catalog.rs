@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
@@ -20,6 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::WarehouseError;
+use crate::engine::HeldMemory;
 
 /// `database -> schema -> table -> provider`.
 pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>;
@@ -169,20 +172,61 @@ impl TableProvider for ReadOnlyTable {
 /// A fully qualified, case-exact table name.
 pub(crate) type TableKey = (String, String, String);
 
+/// A session's temporary table: its data in memory, counted against the
+/// session's and the server's memory limits (SECURITY.md F05).
+#[derive(Debug)]
+pub(crate) struct TempTable {
+    pub(crate) table: Arc<MemTable>,
+    held: Mutex<HeldMemory>,
+}
+
+impl TempTable {
+    /// A table of `table`'s data, whose memory `held` counts.
+    pub(crate) fn new(table: Arc<MemTable>, held: HeldMemory) -> Self {
+        Self { table, held: Mutex::new(held) }
+    }
+
+    /// The number of batches in each partition.
+    pub(crate) async fn lengths(&self) -> Vec<usize> {
+        let mut lengths = Vec::with_capacity(self.table.batches.len());
+        for partition in &self.table.batches {
+            lengths.push(partition.read().await.len());
+        }
+        lengths
+    }
+
+    /// Counts the table's present size against the memory limits; fails
+    /// (counting nothing new) when it does not fit.
+    pub(crate) async fn account(&self) -> Result<(), WarehouseError> {
+        let mut bytes = 0;
+        for partition in &self.table.batches {
+            bytes += partition.read().await.iter().map(|b| b.get_array_memory_size()).sum::<usize>();
+        }
+        self.held.lock().resize(bytes)
+    }
+
+    /// Drops the batches past `lengths` (what an insert that failed added).
+    pub(crate) async fn truncate(&self, lengths: &[usize]) {
+        for (partition, keep) in self.table.batches.iter().zip(lengths) {
+            partition.write().await.truncate(*keep);
+        }
+    }
+}
+
 /// What a session sees: the account's data (shared, reloadable) and its own
 /// temporary tables.
 #[derive(Debug)]
 pub(crate) struct SessionTables {
     pub(crate) account: Arc<RwLock<Arc<AccountData>>>,
-    pub(crate) temps: Mutex<BTreeMap<TableKey, Arc<MemTable>>>,
+    pub(crate) temps: Mutex<BTreeMap<TableKey, Arc<TempTable>>>,
 }
 
 impl SessionTables {
     pub(crate) fn data(&self) -> Arc<AccountData> {
-        self.account.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.account.read().clone()
     }
-    pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<MemTable>> {
-        self.temps.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<TempTable>> {
+        self.temps.lock().get(key).cloned()
     }
     pub(crate) fn is_temp(&self, key: &TableKey) -> bool {
         self.temp(key).is_some()
@@ -192,15 +236,13 @@ impl SessionTables {
     }
     pub(crate) fn database_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self.data().tables.keys().cloned().collect();
-        names.extend(self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys().map(|k| k.0.clone()));
+        names.extend(self.temps.lock().keys().map(|k| k.0.clone()));
         names
     }
     pub(crate) fn schema_names(&self, db: &str) -> BTreeSet<String> {
         let mut names: BTreeSet<String> =
             self.data().tables.get(db).map(|s| s.keys().cloned().collect()).unwrap_or_default();
-        names.extend(
-            self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys().filter(|k| k.0 == db).map(|k| k.1.clone()),
-        );
+        names.extend(self.temps.lock().keys().filter(|k| k.0 == db).map(|k| k.1.clone()));
         names
     }
     /// `(name, is_temporary)` of the tables in `db.schema`.
@@ -212,7 +254,7 @@ impl SessionTables {
             .and_then(|s| s.get(schema))
             .map(|t| t.keys().map(|k| (k.clone(), false)).collect())
             .unwrap_or_default();
-        for k in self.temps.lock().unwrap_or_else(|e| e.into_inner()).keys() {
+        for k in self.temps.lock().keys() {
             if k.0 == db && k.1 == schema {
                 names.insert(k.2.clone(), true);
             }
@@ -272,7 +314,7 @@ impl SchemaProvider for SessionSchema {
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let key = (self.db.clone(), self.schema.clone(), name.to_owned());
         if let Some(t) = self.tables.temp(&key) {
-            return Ok(Some(t));
+            return Ok(Some(t.table.clone()));
         }
         Ok(self.tables.data().tables.get(&self.db).and_then(|s| s.get(&self.schema)).and_then(|t| t.get(name)).cloned())
     }

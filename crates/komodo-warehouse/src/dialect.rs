@@ -24,6 +24,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::WarehouseError;
+use crate::functions::DatePart;
 
 /// The result of [`prepare`]: SQL text for DataFusion's parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,22 +32,45 @@ pub(crate) struct Prepared {
     pub(crate) sql: String,
 }
 
-fn byte_offsets(sql: &str) -> Vec<usize> {
-    // Byte offset of the start of each line (1-based lines -> index line-1).
-    let mut starts = vec![0];
-    for (i, c) in sql.char_indices() {
-        if c == '\n' {
-            starts.push(i + 1);
-        }
-    }
-    starts
+/// Turns the tokenizer's positions (1-based line, 1-based column counted in
+/// characters) into byte offsets of the text, in one pass over it: the
+/// positions asked for never go backwards (tokens come in order), so the
+/// cursor only moves forward and the whole statement costs time linear in
+/// its length (SECURITY.md F01). Counting each column from the start of its
+/// line instead made a long one-line statement quadratic.
+struct Offsets<'a> {
+    sql: &'a str,
+    line: u64,
+    column: u64,
+    byte: usize,
 }
 
-fn offset_of(sql: &str, lines: &[usize], line: u64, column: u64) -> Option<usize> {
-    let start = *lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
-    let col = usize::try_from(column).ok()?.checked_sub(1)?;
-    let rest = &sql[start..];
-    Some(start + rest.char_indices().nth(col).map(|(i, _)| i).unwrap_or(rest.len()))
+impl<'a> Offsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        Self { sql, line: 1, column: 1, byte: 0 }
+    }
+
+    /// The byte offset of `(line, column)`; `None` for a position outside
+    /// the text (the tokenizer's empty location, or one before the cursor).
+    fn at(&mut self, line: u64, column: u64) -> Option<usize> {
+        if line == 0 || column == 0 || (line, column) < (self.line, self.column) {
+            return None;
+        }
+        let rest = &self.sql[self.byte..];
+        let mut chars = rest.char_indices();
+        let base = self.byte;
+        while (self.line, self.column) < (line, column) {
+            let Some((i, c)) = chars.next() else { break };
+            self.byte = base + i + c.len_utf8();
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        Some(self.byte)
+    }
 }
 
 /// The most binary operators (`+`, `=`, `AND`, ...) one statement may have:
@@ -85,15 +109,15 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
             "statement too complex: {operators} operators, at most {MAX_OPERATORS} are allowed (use IN lists or a temporary table)"
         )));
     }
-    let lines = byte_offsets(sql);
+    let mut offsets = Offsets::new(sql);
     let mut out = String::with_capacity(sql.len() + 8);
     let mut copied = 0usize;
     let mut next_question = 0usize;
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
-        let start = offset_of(sql, &lines, t.span.start.line, t.span.start.column);
-        let end = offset_of(sql, &lines, t.span.end.line, t.span.end.column);
+        let start = offsets.at(t.span.start.line, t.span.start.column);
+        let end = offsets.at(t.span.end.line, t.span.end.column);
         let (Some(start), Some(end)) = (start, end) else {
             i += 1;
             continue;
@@ -115,7 +139,7 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
                         && next.span.start == t.span.end =>
                 {
                     let Token::Number(n, _) = &next.token else { unreachable!() };
-                    let next_end = offset_of(sql, &lines, next.span.end.line, next.span.end.column);
+                    let next_end = offsets.at(next.span.end.line, next.span.end.column);
                     i += 1;
                     next_end.map(|e| (e, format!("${n}")))
                 }
@@ -153,10 +177,34 @@ pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Res
     }
     let mut v = Rewriter { session, error: None };
     let _ = statement.visit(&mut v);
-    match v.error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    if let Some(e) = v.error {
+        return Err(e);
     }
+    let expressions = expression_count(statement);
+    if expressions > MAX_EXPRESSIONS {
+        return Err(WarehouseError::Compilation(format!(
+            "statement too large: {expressions} expressions after rewriting, at most {MAX_EXPRESSIONS} are allowed \
+             (put long IN lists or VALUES into a temporary table)"
+        )));
+    }
+    Ok(())
+}
+
+/// The most expressions a statement may have once rewritten (SECURITY.md
+/// F02): planning time and memory grow with them, and planning cannot be
+/// interrupted half way, so this bounds how long a statement can hold a
+/// thread before its deadline is looked at.
+pub(crate) const MAX_EXPRESSIONS: usize = 200_000;
+
+/// The number of expression nodes in `statement` (every sub-expression
+/// counts).
+pub(crate) fn expression_count(statement: &Statement) -> usize {
+    let mut count = 0usize;
+    let _ = ast::visit_expressions(statement, |_| {
+        count += 1;
+        ControlFlow::<()>::Continue(())
+    });
+    count
 }
 
 struct Rewriter<'a> {
@@ -188,9 +236,38 @@ impl VisitorMut for Rewriter<'_> {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
+        // Snowflake's `TABLE(f(...))` is DataFusion's `f(...)`.
+        if let ast::TableFactor::TableFunction { expr: Expr::Function(f), alias } = factor
+            && let FunctionArguments::List(list) = &f.args
+            && list.clauses.is_empty()
+        {
+            *factor = ast::TableFactor::Table {
+                name: f.name.clone(),
+                alias: alias.take(),
+                args: Some(ast::TableFunctionArgs { args: list.args.clone(), settings: None }),
+                with_hints: vec![],
+                version: None,
+                with_ordinality: false,
+                partitions: vec![],
+                json_path: None,
+                sample: None,
+                index_hints: vec![],
+            };
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         if let Expr::Cast { data_type, .. } = expr {
             snowflake_data_type(data_type);
+        }
+        if matches!(expr, Expr::BinaryOp { op: ast::BinaryOperator::StringConcat, .. }) {
+            let taken = std::mem::replace(expr, Expr::value(Value::Null));
+            if let Expr::BinaryOp { left, right, .. } = taken {
+                *expr = concat(*left, *right);
+            }
+            return ControlFlow::Continue(());
         }
         match self.rewrite_expr(expr) {
             Ok(Some(new)) => {
@@ -257,6 +334,25 @@ fn plain_args(f: &ast::Function) -> Option<Vec<Expr>> {
     }
 }
 
+/// A call of function `name` (a DataFusion or Komodo function, looked up
+/// by its lower-case name) with `args`.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(ast::Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args.into_iter().map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e))).collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
 fn string(s: &str) -> Expr {
     Expr::value(Value::SingleQuotedString(s.to_owned()))
 }
@@ -281,30 +377,18 @@ fn template(text: &str, args: &[Expr]) -> Result<Expr, WarehouseError> {
     Ok(expr)
 }
 
-/// Snowflake date/time part names and their abbreviations.
+/// A Snowflake date or time part named by an identifier (`day`) or a
+/// string (`'day'`), as its canonical name.
 fn date_part(e: &Expr) -> Option<&'static str> {
     let name = match e {
-        Expr::Identifier(id) => id.value.to_ascii_uppercase(),
+        Expr::Identifier(id) => &id.value,
         Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => s.to_ascii_uppercase(),
+            Value::SingleQuotedString(s) => s,
             _ => return None,
         },
         _ => return None,
     };
-    Some(match name.as_str() {
-        "YEAR" | "Y" | "YY" | "YYY" | "YYYY" | "YR" | "YEARS" | "YRS" => "year",
-        "QUARTER" | "Q" | "QTR" | "QTRS" | "QUARTERS" => "quarter",
-        "MONTH" | "MM" | "MON" | "MONS" | "MONTHS" => "month",
-        "WEEK" | "W" | "WK" | "WEEKOFYEAR" | "WOY" | "WY" | "WEEKS" => "week",
-        "DAY" | "D" | "DD" | "DAYS" | "DAYOFMONTH" => "day",
-        "HOUR" | "H" | "HH" | "HR" | "HOURS" | "HRS" => "hour",
-        "MINUTE" | "M" | "MI" | "MIN" | "MINUTES" | "MINS" => "minute",
-        "SECOND" | "S" | "SEC" | "SECONDS" | "SECS" => "second",
-        "MILLISECOND" | "MS" | "MSEC" | "MILLISECONDS" => "millisecond",
-        "MICROSECOND" | "US" | "USEC" | "MICROSECONDS" => "microsecond",
-        "NANOSECOND" | "NS" | "NSEC" | "NANOSEC" | "NSECOND" | "NANOSECONDS" => "nanosecond",
-        _ => return None,
-    })
+    DatePart::parse(name).map(DatePart::name)
 }
 
 /// Snowflake's format elements (`YYYY-MM-DD HH24:MI:SS`) as chrono's.
@@ -388,14 +472,6 @@ impl Rewriter<'_> {
                 arity(1)?;
                 template("nullif(__0, 0)", &args)?
             }
-            "DIV0" => {
-                arity(2)?;
-                template("CASE WHEN __1 = 0 THEN 0 ELSE CAST(__0 AS DOUBLE) / __1 END", &args)?
-            }
-            "DIV0NULL" => {
-                arity(2)?;
-                template("CASE WHEN __1 = 0 OR __1 IS NULL THEN 0 ELSE CAST(__0 AS DOUBLE) / __1 END", &args)?
-            }
             "TO_VARCHAR" | "TO_CHAR" if args.len() == 1 => template("CAST(__0 AS VARCHAR)", &args)?,
             "TO_VARCHAR" | "TO_CHAR" if args.len() == 2 => match &args[1] {
                 Expr::Value(v) if matches!(&v.value, Value::SingleQuotedString(_)) => {
@@ -423,20 +499,7 @@ impl Rewriter<'_> {
                 let part = date_part(&args[0]).ok_or_else(|| {
                     WarehouseError::Compilation(format!("invalid date or time part in {name}: {}", args[0]))
                 })?;
-                let amount = integer_literal(&args[1]).ok_or_else(|| {
-                    WarehouseError::Compilation(format!(
-                        "{name} needs an integer constant as its amount here, not {}",
-                        args[1]
-                    ))
-                })?;
-                // The interval text is built from a parsed integer and a part
-                // name from a fixed list, never from the statement's text.
-                let (amount, part) = match part {
-                    "quarter" => (amount.saturating_mul(3), "month"),
-                    "week" => (amount.saturating_mul(7), "day"),
-                    other => (amount, other),
-                };
-                template(&format!("__2 + INTERVAL '{amount} {part}'"), &args)?
+                call("dateadd", vec![string(part), args[1].clone(), args[2].clone()])
             }
             "YEAR" | "QUARTER" | "MONTH" | "WEEK" | "DAY" | "DAYOFMONTH" | "DAYOFWEEK" | "DAYOFYEAR" | "HOUR"
             | "MINUTE" | "SECOND"
@@ -457,41 +520,42 @@ impl Rewriter<'_> {
                 let part = date_part(&args[0]).ok_or_else(|| {
                     WarehouseError::Compilation(format!("invalid date or time part in {name}: {}", args[0]))
                 })?;
-                let text = match part {
-                    "year" => "date_part('year', __2) - date_part('year', __1)".to_owned(),
-                    "quarter" => "(date_part('year', __2) * 4 + date_part('quarter', __2)) - (date_part('year', __1) * 4 + date_part('quarter', __1))".to_owned(),
-                    "month" => "(date_part('year', __2) * 12 + date_part('month', __2)) - (date_part('year', __1) * 12 + date_part('month', __1))".to_owned(),
-                    unit => {
-                        let (trunc, seconds) = match unit {
-                            "week" => ("week", "604800"),
-                            "day" => ("day", "86400"),
-                            "hour" => ("hour", "3600"),
-                            "minute" => ("minute", "60"),
-                            _ => ("second", "1"),
-                        };
-                        format!(
-                            "(date_part('epoch', date_trunc('{trunc}', CAST(__2 AS TIMESTAMP))) - date_part('epoch', date_trunc('{trunc}', CAST(__1 AS TIMESTAMP)))) / {seconds}"
-                        )
-                    }
-                };
-                template(&format!("CAST(({text}) AS BIGINT)"), &args)?
+                // A function of its own: each operand is evaluated once (F02).
+                call("datediff", vec![string(part), args[1].clone(), args[2].clone()])
             }
             _ => return Ok(None),
         }))
     }
 }
 
-fn integer_literal(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse().ok(),
-            _ => None,
-        },
-        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => integer_literal(expr).map(|n| -n),
-        Expr::UnaryOp { op: ast::UnaryOperator::Plus, expr } => integer_literal(expr),
-        Expr::Nested(e) => integer_literal(e),
-        _ => None,
-    }
+/// `a || b` as Snowflake's `CONCAT` (NULL when either side is NULL, its
+/// size checked before it is built): a chain of `||` becomes one call.
+fn concat(left: Expr, right: Expr) -> Expr {
+    let mut args = match left {
+        Expr::Function(ast::Function { name, args: FunctionArguments::List(list), .. })
+            if is_concat_name(&name) && list.clauses.is_empty() =>
+        {
+            // Only ever this function's own calls: every argument is plain.
+            list.args
+                .into_iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                    _ => None,
+                })
+                .collect()
+        }
+        other => vec![other],
+    };
+    args.push(right);
+    call(CONCAT, args)
+}
+
+/// The name [`concat`] calls (lower case, so a call written `CONCAT(...)`
+/// by a user is not taken for one of its own).
+const CONCAT: &str = "concat";
+
+fn is_concat_name(name: &ObjectName) -> bool {
+    matches!(name.0.as_slice(), [ObjectNamePart::Identifier(id)] if id.value == CONCAT && id.quote_style.is_none())
 }
 
 /// Wraps every `$N` placeholder in a cast to its bound value's type, so the

@@ -46,6 +46,15 @@ pub enum WarehouseError {
     /// The statement needed more memory than the session may use.
     #[error("Statement exceeded the session's memory limit: {0}")]
     MemoryLimit(String),
+    /// A function would build a value larger than a value may be
+    /// (Snowflake's largest `VARCHAR`).
+    #[error("String is too long and would be truncated: a value of {bytes} bytes, at most {max} bytes are allowed")]
+    ValueTooLong {
+        /// The size the value would have had.
+        bytes: usize,
+        /// The largest value allowed.
+        max: usize,
+    },
     /// The session does not exist, was closed, or belongs to another account.
     #[error("Session does not exist or is not authorized")]
     SessionNotFound,
@@ -80,6 +89,7 @@ impl WarehouseError {
             WarehouseError::Cancelled => "000604",
             WarehouseError::Timeout(_) => "000630",
             WarehouseError::MemoryLimit(_) => "000625",
+            WarehouseError::ValueTooLong { .. } => "100078",
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
@@ -96,7 +106,8 @@ impl WarehouseError {
             WarehouseError::Binding(_) => "22000",
             WarehouseError::Cancelled | WarehouseError::Timeout(_) => "57014",
             WarehouseError::SessionNotFound => "08003",
-            WarehouseError::Execution(_) => "22000",
+            WarehouseError::Execution(_) | WarehouseError::ValueTooLong { .. } => "22000",
+            WarehouseError::MemoryLimit(_) => "53200",
             _ => "XX000",
         }
     }
@@ -109,8 +120,18 @@ impl WarehouseError {
             E::Plan(msg) => classify_plan_error(msg),
             E::SchemaError(e, _) => WarehouseError::Compilation(e.to_string()),
             E::NotImplemented(msg) => WarehouseError::Compilation(format!("unsupported feature: {msg}")),
-            E::Execution(msg) => WarehouseError::Execution(msg),
-            E::ArrowError(e, _) => WarehouseError::Execution(e.to_string()),
+            E::Execution(msg) => classify_text(msg),
+            E::ArrowError(e, _) => match *e {
+                // An operator's error passed through an Arrow kernel.
+                arrow_schema::ArrowError::ExternalError(inner) => match inner.downcast::<E>() {
+                    Ok(inner) => WarehouseError::from_datafusion(*inner),
+                    Err(inner) => match inner.downcast::<WarehouseError>() {
+                        Ok(ours) => *ours,
+                        Err(inner) => classify_text(inner.to_string()),
+                    },
+                },
+                other => classify_text(other.to_string()),
+            },
             E::Context(ctx, inner) => match WarehouseError::from_datafusion(*inner) {
                 WarehouseError::Execution(m) => WarehouseError::Execution(format!("{ctx}: {m}")),
                 other => other,
@@ -119,11 +140,15 @@ impl WarehouseError {
             E::Collection(mut errors) if !errors.is_empty() => WarehouseError::from_datafusion(errors.swap_remove(0)),
             E::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
                 Ok(e) => WarehouseError::from_datafusion(e),
-                Err(shared) => WarehouseError::Execution(shared.to_string()),
+                Err(shared) => classify_text(shared.to_string()),
             },
-            E::External(e) => match e.downcast::<E>() {
-                Ok(inner) => WarehouseError::from_datafusion(*inner),
-                Err(e) => WarehouseError::Execution(e.to_string()),
+            E::External(e) => match e.downcast::<WarehouseError>() {
+                // A statement stopped by its guard, or a function's own error.
+                Ok(ours) => *ours,
+                Err(e) => match e.downcast::<E>() {
+                    Ok(inner) => WarehouseError::from_datafusion(*inner),
+                    Err(e) => classify_text(e.to_string()),
+                },
             },
             other => {
                 let text = other.to_string();
@@ -135,6 +160,12 @@ impl WarehouseError {
             }
         }
     }
+}
+
+/// An execution error known only by its text: the memory limit's when it
+/// says so (an operator may have turned DataFusion's error into text).
+fn classify_text(msg: String) -> WarehouseError {
+    if msg.contains("Resources exhausted") { WarehouseError::MemoryLimit(msg) } else { WarehouseError::Execution(msg) }
 }
 
 fn classify_plan_error(msg: String) -> WarehouseError {

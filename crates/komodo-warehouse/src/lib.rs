@@ -42,6 +42,7 @@ mod dialect;
 pub mod encode;
 mod engine;
 mod error;
+mod functions;
 mod params;
 mod parser;
 

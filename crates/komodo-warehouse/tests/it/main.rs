@@ -2,5 +2,6 @@
 
 mod dialect;
 mod engine;
+mod hardening;
 mod security;
 mod support;

@@ -11,7 +11,7 @@ pub const A: &str = "acct-a";
 pub const B: &str = "acct-b";
 
 pub struct Fixture {
-    pub engine: Engine,
+    pub engine: std::sync::Arc<Engine>,
     _dir: tempfile::TempDir,
 }
 
@@ -22,12 +22,13 @@ pub fn config() -> EngineConfig {
         batch_size: 8192,
         target_partitions: 2,
         worker_threads: 2,
+        ..EngineConfig::default()
     }
 }
 
 pub async fn fixture_with(config: EngineConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::new(dir.path().join("warehouse"), config).unwrap();
+    let engine = std::sync::Arc::new(Engine::new(dir.path().join("warehouse"), config).unwrap());
     let options = demo::DemoOptions { claims: 2_000, ..Default::default() };
     demo::generate(&engine.account_dir(A).unwrap(), &options, |_| {}).unwrap();
     // Account B: its own database with one table.

@@ -1,0 +1,314 @@
+//! Statements the engine answers itself: `USE`, `ALTER SESSION`, `DROP
+//! TABLE` of a temporary table, `SHOW`.
+
+use std::time::Duration;
+
+use datafusion::sql::sqlparser::ast::helpers::key_value_options::{KeyValueOptionKind, KeyValueOptions};
+use datafusion::sql::sqlparser::ast::{self, ObjectName, ShowStatementOptions, Use, Value};
+
+use super::compile::{not_allowed, object_name_parts};
+use super::result::{QueryStream, StatementKind, status_result, strings_result};
+use super::session::SessionEntry;
+use crate::WarehouseError;
+use crate::catalog::TableKey;
+
+/// Statements the engine answers itself (no DataFusion plan).
+pub(crate) struct Commands<'a>(pub(crate) &'a SessionEntry);
+
+impl Commands<'_> {
+    pub(crate) fn use_statement(&self, u: &Use) -> Result<QueryStream, WarehouseError> {
+        let s = self.0;
+        let mut current = s.current.lock();
+        match u {
+            Use::Warehouse(_) => Err(WarehouseError::UseWarehouse),
+            Use::Database(name) | Use::Catalog(name) => {
+                let parts = object_name_parts(name);
+                let [db] = parts.as_slice() else {
+                    return Err(WarehouseError::Compilation(format!("invalid database name {name}")));
+                };
+                if !s.tables.database_names().contains(db) {
+                    return Err(WarehouseError::ObjectNotFound(db.clone()));
+                }
+                *current =
+                    (Some(db.clone()), Some("PUBLIC".to_owned()).filter(|p| s.tables.schema_names(db).contains(p)));
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Schema(name) | Use::Object(name) => {
+                let parts = object_name_parts(name);
+                let (db, schema) = match parts.as_slice() {
+                    [schema] if matches!(u, Use::Schema(_)) => match &current.0 {
+                        Some(db) => (db.clone(), schema.clone()),
+                        None => return Err(WarehouseError::NoCurrentDatabase("USE SCHEMA".into())),
+                    },
+                    [db] => {
+                        // `USE x`: a database.
+                        if !s.tables.database_names().contains(db) {
+                            return Err(WarehouseError::ObjectNotFound(db.clone()));
+                        }
+                        *current = (Some(db.clone()), None);
+                        return Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()));
+                    }
+                    [db, schema] => (db.clone(), schema.clone()),
+                    _ => return Err(WarehouseError::Compilation(format!("invalid schema name {name}"))),
+                };
+                if !s.tables.schema_names(&db).contains(&schema) {
+                    return Err(WarehouseError::ObjectNotFound(format!("{db}.{schema}")));
+                }
+                *current = (Some(db), Some(schema));
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Role(_) | Use::SecondaryRoles(_) => {
+                Ok(status_result(StatementKind::Use, "Statement executed successfully.".into()))
+            }
+            Use::Default => Err(WarehouseError::Compilation("USE DEFAULT is not supported".into())),
+        }
+    }
+
+    /// `ALTER SESSION SET|UNSET ...` of the parameters the engine honours
+    /// (all or none of them):
+    ///
+    /// - `STATEMENT_TIMEOUT_IN_SECONDS`: a lower time limit than the
+    ///   engine's (0 or `UNSET`: the engine's); a higher one is refused.
+    /// - `QUERY_TAG`: kept with the session.
+    /// - `QUERY_RESULT_FORMAT` and the connectors' own names for it
+    ///   (`PYTHON_CONNECTOR_QUERY_RESULT_FORMAT`, `JDBC_...`, `ODBC_...`):
+    ///   `JSON` or `ARROW`, for the gateway to answer in.
+    /// - `AUTOCOMMIT = TRUE` and `TIMEZONE = 'UTC'`, what the engine does
+    ///   anyway.
+    ///
+    /// Anything else is refused with an error naming the parameter: no
+    /// parameter is accepted and then ignored.
+    pub(crate) fn alter_session(&self, set: bool, options: &KeyValueOptions) -> Result<QueryStream, WarehouseError> {
+        let s = self.0;
+        let mut params = s.params.lock().clone();
+        for option in &options.options {
+            let name = option.option_name.to_ascii_uppercase();
+            let value = if set { Some(option_text(&name, &option.option_value)?) } else { None };
+            let invalid = |what: &str| {
+                WarehouseError::Compilation(format!(
+                    "invalid value [{}] for parameter '{name}': {what}",
+                    value.as_deref().unwrap_or("")
+                ))
+            };
+            match name.as_str() {
+                "STATEMENT_TIMEOUT_IN_SECONDS" => {
+                    params.statement_timeout = match &value {
+                        None => None,
+                        Some(v) => match v.parse::<u64>() {
+                            Ok(0) => None,
+                            Ok(n) if Duration::from_secs(n) <= s.max_timeout => Some(Duration::from_secs(n)),
+                            Ok(_) => {
+                                return Err(invalid(&format!(
+                                    "the platform's limit is {} seconds; set a lower one or 0 for the platform's",
+                                    s.max_timeout.as_secs()
+                                )));
+                            }
+                            Err(_) => return Err(invalid("a whole number of seconds is expected")),
+                        },
+                    }
+                }
+                "QUERY_TAG" => params.query_tag = value.filter(|v| !v.is_empty()),
+                "QUERY_RESULT_FORMAT"
+                | "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT"
+                | "JDBC_QUERY_RESULT_FORMAT"
+                | "ODBC_QUERY_RESULT_FORMAT" => {
+                    params.result_format = match value.as_deref().map(str::to_ascii_uppercase) {
+                        None => None,
+                        Some(f) if f == "JSON" || f == "ARROW" => Some(f),
+                        Some(_) => return Err(invalid("JSON or ARROW is expected")),
+                    }
+                }
+                "AUTOCOMMIT" => {
+                    if value.as_deref().is_some_and(|v| !v.eq_ignore_ascii_case("true")) {
+                        return Err(WarehouseError::NotAllowed(
+                            "AUTOCOMMIT = FALSE is not supported: every statement commits on its own".into(),
+                        ));
+                    }
+                }
+                "TIMEZONE" => {
+                    if value
+                        .as_deref()
+                        .is_some_and(|v| !matches!(v.to_ascii_uppercase().as_str(), "UTC" | "ETC/UTC" | "GMT"))
+                    {
+                        return Err(WarehouseError::NotAllowed(
+                            "TIMEZONE other than 'UTC' is not supported: the warehouse works in UTC".into(),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(WarehouseError::NotAllowed(format!(
+                        "session parameter {other} is not supported; ALTER SESSION can set STATEMENT_TIMEOUT_IN_SECONDS, \
+                         QUERY_TAG, QUERY_RESULT_FORMAT, AUTOCOMMIT (TRUE) and TIMEZONE ('UTC')"
+                    )));
+                }
+            }
+        }
+        *s.params.lock() = params;
+        Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()))
+    }
+
+    pub(crate) fn drop_tables(
+        &self,
+        names: &[ObjectName],
+        if_exists: bool,
+        database: &Option<String>,
+        schema: &Option<String>,
+    ) -> Result<QueryStream, WarehouseError> {
+        let s = self.0;
+        let mut dropped = Vec::new();
+        for name in names {
+            let parts = object_name_parts(name);
+            let key: TableKey = match parts.as_slice() {
+                [t] => (database.clone().unwrap_or_default(), schema.clone().unwrap_or_default(), t.clone()),
+                [sc, t] => (database.clone().unwrap_or_default(), sc.clone(), t.clone()),
+                [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
+                _ => return Err(WarehouseError::Compilation(format!("invalid table name {name}"))),
+            };
+            let mut temps = s.tables.temps.lock();
+            if temps.remove(&key).is_some() {
+                dropped.push(key.2);
+            } else if s.tables.subscription_has(&key) {
+                return Err(not_allowed("dropping subscription data"));
+            } else if !if_exists {
+                return Err(WarehouseError::ObjectNotFound(key.2));
+            }
+        }
+        let message = match dropped.as_slice() {
+            [] => "Drop statement executed successfully (table already dropped).".to_owned(),
+            names => format!("{} successfully dropped.", names.join(", ")),
+        };
+        Ok(status_result(StatementKind::DropTable, message))
+    }
+
+    pub(crate) fn show_tables(
+        &self,
+        options: &ShowStatementOptions,
+        database: &Option<String>,
+        schema: &Option<String>,
+    ) -> QueryStream {
+        let s = self.0;
+        let like = match &options.filter_position {
+            Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
+            | Some(ast::ShowStatementFilterPosition::Suffix(ast::ShowStatementFilter::Like(p))) => Some(p.clone()),
+            _ => None,
+        };
+        let scope: Option<Vec<String>> =
+            options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()).map(object_name_parts);
+        let (mut names, mut dbs, mut schemas, mut kinds) = (vec![], vec![], vec![], vec![]);
+        for db in s.tables.database_names() {
+            for sc in s.tables.schema_names(&db) {
+                let in_scope = match scope.as_deref() {
+                    Some([d, x]) => *d == db && *x == sc,
+                    Some([x]) => match database {
+                        Some(cur) if *cur == db => *x == sc || *x == db,
+                        _ => *x == db,
+                    },
+                    _ => match (database, schema) {
+                        (Some(d), Some(x)) => *d == db && *x == sc,
+                        (Some(d), None) => *d == db,
+                        _ => true,
+                    },
+                };
+                if !in_scope {
+                    continue;
+                }
+                for (t, temp) in s.tables.table_names(&db, &sc) {
+                    if let Some(p) = &like
+                        && !like_matches(p, &t)
+                    {
+                        continue;
+                    }
+                    names.push(t);
+                    dbs.push(db.clone());
+                    schemas.push(sc.clone());
+                    kinds.push(if temp { "TEMPORARY" } else { "TABLE" });
+                }
+            }
+        }
+        strings_result(
+            &["name", "database_name", "schema_name", "kind"],
+            vec![names, dbs, schemas, kinds.into_iter().map(str::to_owned).collect()],
+        )
+    }
+
+    pub(crate) fn show_databases(&self) -> QueryStream {
+        let s = self.0;
+        let names: Vec<String> = s.tables.database_names().into_iter().collect();
+        strings_result(&["name"], vec![names])
+    }
+
+    pub(crate) fn show_schemas(&self, database: &Option<String>) -> QueryStream {
+        let s = self.0;
+        let (mut names, mut dbs) = (vec![], vec![]);
+        for db in s.tables.database_names() {
+            if database.as_ref().is_some_and(|d| *d != db) {
+                continue;
+            }
+            for sc in s.tables.schema_names(&db) {
+                names.push(sc);
+                dbs.push(db.clone());
+            }
+        }
+        strings_result(&["name", "database_name"], vec![names, dbs])
+    }
+}
+
+/// The text of a session parameter's value (`'x'`, `x`, `10`, `TRUE`).
+fn option_text(name: &str, value: &KeyValueOptionKind) -> Result<String, WarehouseError> {
+    let KeyValueOptionKind::Single(v) = value else {
+        return Err(WarehouseError::Compilation(format!("parameter '{name}' takes a single value")));
+    };
+    Ok(match &v.value {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) | Value::Placeholder(s) => s.clone(),
+        Value::Number(n, _) => n.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// `LIKE` of `SHOW ... LIKE` (`%`, `_`, ASCII case-insensitive), in time
+/// proportional to the pattern's length times the text's: a pattern of many
+/// `%` would make a backtracking matcher exponential.
+fn like_matches(pattern: &str, text: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    // matched[j]: whether the pattern read so far matches `t[..j]`.
+    let mut matched = vec![false; t.len() + 1];
+    matched[0] = true;
+    for p in pattern.chars() {
+        let mut next = vec![false; t.len() + 1];
+        match p {
+            '%' => {
+                let mut any = false;
+                for (n, m) in next.iter_mut().zip(&matched) {
+                    any |= *m;
+                    *n = any;
+                }
+            }
+            _ => {
+                for j in 1..=t.len() {
+                    next[j] = matched[j - 1] && (p == '_' || t[j - 1].eq_ignore_ascii_case(&p));
+                }
+            }
+        }
+        matched = next;
+    }
+    matched[t.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_matches;
+
+    #[test]
+    fn show_like_patterns() {
+        assert!(like_matches("CLA%", "CLAIMS"));
+        assert!(like_matches("%ims", "CLAIMS"));
+        assert!(!like_matches("PAT_", "PATIENTS"));
+        assert!(like_matches("P_T%S", "PATIENTS"));
+        assert!(like_matches("%", ""));
+        assert!(!like_matches("_", ""));
+        // Many wildcards stay linear in each (a backtracking matcher would not finish).
+        assert!(!like_matches(&format!("{}X", "%".repeat(10_000)), "PRESCRIPTIONS_AND_MORE"));
+        assert!(like_matches(&"%_".repeat(1_000), &"A".repeat(1_000)));
+    }
+}

@@ -1,0 +1,241 @@
+//! From statement text to what runs: parsing, the statements the engine
+//! allows, rewriting and planning.
+
+use std::sync::Arc;
+
+use datafusion::common::{ParamValues, TableReference};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
+
+use super::commands::Commands;
+use super::guard::guard;
+use super::result::{QueryStream, StatementKind, status_result};
+use super::session::{Planning, SessionEntry};
+use super::stop::Stop;
+use super::workers::PLANNING_STACK;
+use crate::catalog::TableKey;
+use crate::dialect::{self, SessionValues};
+use crate::parser::BudgetedSnowflake;
+use crate::{Param, WarehouseError};
+
+pub(crate) fn not_allowed(what: &str) -> WarehouseError {
+    WarehouseError::NotAllowed(format!(
+        "{what} is not allowed: the embedded warehouse runs queries on the account's data and the session's temporary tables only"
+    ))
+}
+
+pub(crate) fn object_name_parts(name: &ObjectName) -> Vec<String> {
+    name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect()
+}
+
+/// What the planning thread hands back.
+pub(crate) enum Compiled {
+    Ready(QueryStream),
+    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+}
+
+/// Parses the text of [`dialect::prepare`] into its one statement:
+/// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
+/// limited by [`BudgetedSnowflake`], and DataFusion's own statements
+/// (`CREATE EXTERNAL TABLE`, `COPY ... TO`, `EXPLAIN`, `RESET`) refused.
+fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
+    let dialect = BudgetedSnowflake::for_statement(&prepared.sql);
+    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
+        .with_dialect(&dialect)
+        .with_recursion_limit(64)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| {
+            if dialect.exhausted() {
+                WarehouseError::Compilation(
+                    "statement too complex to parse: simplify the nesting of CASE, CAST and function calls".into(),
+                )
+            } else {
+                WarehouseError::Compilation(e.to_string())
+            }
+        })?;
+    if statements.len() != 1 {
+        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
+    }
+    match statements.pop_front().expect("one statement") {
+        DfStatement::Statement(s) => Ok(*s),
+        DfStatement::CreateExternalTable(_) => Err(not_allowed("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => Err(not_allowed("COPY")),
+        DfStatement::Explain(_) => Err(not_allowed("EXPLAIN")),
+        DfStatement::Reset(_) => Err(not_allowed("RESET")),
+    }
+}
+
+/// Runs the engine's SQL front end on `sql` without an account or a
+/// session: the token pass (identifier case, placeholders, the operator
+/// budget), the parser and the rewrite of Snowflake functions, on a thread
+/// with the planning thread's stack, as [`Engine::execute`] does before it
+/// plans. Nothing is planned or run, so table names need not exist, and
+/// which statements may run (SECURITY.md T04) is decided at execution.
+///
+/// This is the entry point of the SQL fuzz target and property tests
+/// (SECURITY.md I01): for any text it returns `Ok` or an error, and never
+/// panics. A panic inside it is resumed on the caller's thread, so a
+/// fuzzer sees it as a crash.
+///
+/// ```
+/// use komodo_warehouse::{WarehouseError, parse_check};
+///
+/// assert!(parse_check("select iff(a > 1, 'x', 'y') from t where b = ?").is_ok());
+/// assert!(matches!(parse_check("SELEC 1"), Err(WarehouseError::Compilation(_))));
+/// ```
+pub fn parse_check(sql: &str) -> Result<(), WarehouseError> {
+    let prepared = dialect::prepare(sql)?;
+    std::thread::scope(|scope| {
+        let front_end = std::thread::Builder::new()
+            .name("warehouse-parse".into())
+            .stack_size(PLANNING_STACK)
+            .spawn_scoped(scope, || {
+                let mut statement = parse_one(&prepared)?;
+                let values = SessionValues {
+                    account: "ACCOUNT".into(),
+                    database: Some("DATABASE".into()),
+                    schema: Some("SCHEMA".into()),
+                };
+                dialect::rewrite(&mut statement, &values)
+            })
+            .map_err(|e| WarehouseError::Internal(format!("cannot start the parsing thread: {e}")))?;
+        front_end.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Prepares, parses, checks, rewrites and plans one statement of session
+/// `s` with `params`, its plan guarded by `stop` (see [`guard`]).
+pub(crate) async fn compile(
+    s: &SessionEntry,
+    sql: &str,
+    params: Vec<Param>,
+    stop: &Stop,
+) -> Result<Compiled, WarehouseError> {
+    let this = Commands(s);
+    let prepared = dialect::prepare(sql)?;
+    let statement = parse_one(&prepared)?;
+    let (database, schema) = s.current.lock().clone();
+    let mut statement = statement;
+    match &statement {
+        Statement::Query(_) | Statement::Insert(_) => {}
+        Statement::CreateTable(ct) => {
+            if !ct.temporary {
+                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+            }
+            if ct.external || ct.location.is_some() {
+                return Err(not_allowed("CREATE TABLE ... LOCATION"));
+            }
+        }
+        Statement::Use(u) => return this.use_statement(u).map(Compiled::Ready),
+        Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+            return this.drop_tables(names, *if_exists, &database, &schema).map(Compiled::Ready);
+        }
+        Statement::ShowTables { show_options, .. } => {
+            return Ok(Compiled::Ready(this.show_tables(show_options, &database, &schema)));
+        }
+        Statement::ShowDatabases { .. } => return Ok(Compiled::Ready(this.show_databases())),
+        Statement::ShowSchemas { .. } => return Ok(Compiled::Ready(this.show_schemas(&database))),
+        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => {
+            return Ok(Compiled::Ready(status_result(StatementKind::NoOp, "Statement executed successfully.".into())));
+        }
+        Statement::AlterSession { set, session_params } => {
+            return this.alter_session(*set, session_params).map(Compiled::Ready);
+        }
+        Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
+        other => {
+            let text = other.to_string();
+            let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            return Err(not_allowed(&verb));
+        }
+    }
+    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+    dialect::rewrite(&mut statement, &values)?;
+    // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
+    // keeps every table it creates in the session (checked above).
+    let creates_temp = matches!(&statement, Statement::CreateTable(_));
+    if let Statement::CreateTable(ct) = &mut statement {
+        ct.temporary = false;
+    }
+
+    let mut state = Planning::borrow(s);
+    // Fixes now(), current_date() and friends for this statement.
+    state.mark_start_execution();
+    {
+        let catalog = &mut state.config_mut().options_mut().catalog;
+        catalog.default_catalog = database.clone().unwrap_or_default();
+        catalog.default_schema = schema.clone().unwrap_or_default();
+    }
+    let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+    if !scalars.is_empty() {
+        dialect::type_placeholders(&mut statement, &scalars)?;
+    }
+    let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
+        match WarehouseError::from_datafusion(e) {
+            WarehouseError::ObjectNotFound(name) if name.starts_with('.') || name.contains("..") => {
+                WarehouseError::NoCurrentDatabase("SELECT".into())
+            }
+            other => other,
+        }
+    })?;
+    let plan = if scalars.is_empty() {
+        plan
+    } else {
+        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+    };
+    let resolve = |r: &TableReference| -> TableKey {
+        let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
+        (full.catalog.to_string(), full.schema.to_string(), full.table.to_string())
+    };
+    let physical = |plan: LogicalPlan| {
+        let state = &state;
+        async move {
+            let plan = state.create_physical_plan(&plan).await.map_err(WarehouseError::from_datafusion)?;
+            guard(plan, stop).map_err(WarehouseError::from_datafusion)
+        }
+    };
+    match plan {
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
+            if !creates_temp {
+                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+            }
+            let key = resolve(&cmt.name);
+            if key.0.is_empty() || key.1.is_empty() {
+                return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
+            }
+            let exists = s.tables.is_temp(&key);
+            if exists && cmt.if_not_exists {
+                return Ok(Compiled::Ready(status_result(
+                    StatementKind::CreateTable,
+                    format!("{} already exists, statement succeeded.", key.2),
+                )));
+            }
+            if exists && !cmt.or_replace {
+                return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
+            }
+            let plan = physical(Arc::unwrap_or_clone(cmt.input)).await?;
+            Ok(Compiled::CreateTemp { key, plan, task: s.task.clone() })
+        }
+        LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),
+        LogicalPlan::Copy(_) => Err(not_allowed("COPY")),
+        LogicalPlan::Statement(_) | LogicalPlan::Extension(_) => Err(not_allowed("this statement")),
+        LogicalPlan::Dml(dml) => {
+            let key = resolve(&dml.table_name);
+            let table = s.tables.temp(&key).filter(|_| matches!(dml.op, WriteOp::Insert(_)));
+            let Some(table) = table else {
+                return Err(not_allowed("changing subscription data"));
+            };
+            let plan = physical(LogicalPlan::Dml(dml)).await?;
+            Ok(Compiled::Insert { key, before: table.lengths().await, plan, task: s.task.clone() })
+        }
+        plan => {
+            let plan = physical(plan).await?;
+            Ok(Compiled::Query { plan, task: s.task.clone() })
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The embedded engine: sessions over each account's catalog, statements
+//! under a time limit, a memory limit and a cancellation token.
+//!
+//! - [`config`]: the limits and tuning.
+//! - [`session`]: a session's state; [`commands`]: the statements the
+//!   engine answers itself; [`compile`]: from text to a plan.
+//! - [`workers`]: the engine's own threads; [`stop`] and [`guard`]: what
+//!   stops a statement, checked by every operator of its plan;
+//!   [`memory`]: the session's and the server's memory limits.
+//! - [`result`]: what a statement produces.
+
+mod commands;
+mod compile;
+mod config;
+mod guard;
+mod memory;
+mod result;
+mod session;
+mod stop;
+mod workers;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use datafusion::config::Dialect;
+use datafusion::datasource::MemTable;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionConfig;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
+use crate::{Param, WarehouseError};
+
+pub use compile::parse_check;
+pub use config::EngineConfig;
+pub use result::{HeldMemory, QueryResult, QueryStream, SessionId, StatementKind};
+pub use session::SessionParams;
+
+use compile::compile;
+use memory::SessionPool;
+use result::status_result;
+use session::{SessionEntry, identifier};
+use stop::Stop;
+use workers::{Limited, Planned, Started, Workers, receive};
+
+/// The embedded warehouse over a directory of accounts:
+/// `<root>/<account_id>/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet`.
+///
+/// Cheap to share (`Arc<Engine>`); every method takes `&self`.
+pub struct Engine {
+    root: PathBuf,
+    config: EngineConfig,
+    accounts: Mutex<HashMap<String, Arc<RwLock<Arc<AccountData>>>>>,
+    sessions: RwLock<HashMap<SessionId, Arc<SessionEntry>>>,
+    /// Statements each account may run at once (the rest wait their turn).
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The memory every session's statements and held results share.
+    memory: Arc<GreedyMemoryPool>,
+    workers: Workers,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `root` (created if missing).
+    pub fn new(root: impl Into<PathBuf>, config: EngineConfig) -> Result<Self, WarehouseError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|source| WarehouseError::Io { path: root.clone(), source })?;
+        let workers = Workers::new(config.worker_threads)?;
+        let memory = Arc::new(GreedyMemoryPool::new(config.server_memory_limit));
+        Ok(Self {
+            root,
+            config,
+            accounts: Mutex::default(),
+            sessions: RwLock::default(),
+            slots: Mutex::default(),
+            memory,
+            workers,
+        })
+    }
+
+    /// Tasks of statements alive on the engine's threads: planning,
+    /// running, or streaming results (0 when the engine is idle). A
+    /// statement that is cancelled, times out or whose result is dropped
+    /// leaves none behind.
+    pub fn active_tasks(&self) -> usize {
+        self.workers.handle().metrics().num_alive_tasks()
+    }
+
+    /// Bytes in use by all sessions' statements and held results together
+    /// (what [`EngineConfig::server_memory_limit`] bounds).
+    pub fn memory_in_use(&self) -> usize {
+        self.memory.reserved()
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The engine's limits.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The directory of an account's subscription data (where
+    /// [`crate::demo::generate`] writes).
+    pub fn account_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
+        if !catalog::is_safe_segment(account_id) {
+            return Err(WarehouseError::SessionNotFound);
+        }
+        Ok(self.root.join(account_id))
+    }
+
+    async fn account(&self, account_id: &str) -> Result<Arc<RwLock<Arc<AccountData>>>, WarehouseError> {
+        if let Some(a) = self.accounts.lock().get(account_id) {
+            return Ok(a.clone());
+        }
+        let data = catalog::load_account(&self.account_dir(account_id)?).await?;
+        let mut accounts = self.accounts.lock();
+        Ok(accounts.entry(account_id.to_owned()).or_insert_with(|| Arc::new(RwLock::new(Arc::new(data)))).clone())
+    }
+
+    /// Re-reads an account's directory (after loading data into it); open
+    /// sessions see the new tables from their next statement.
+    pub async fn reload_account(&self, account_id: &str) -> Result<(), WarehouseError> {
+        let data = Arc::new(catalog::load_account(&self.account_dir(account_id)?).await?);
+        let cell = self.account(account_id).await?;
+        *cell.write() = data;
+        Ok(())
+    }
+
+    /// Generates the demo data set into the account's directory on a
+    /// blocking thread, then reloads the account (see [`crate::demo`]).
+    pub async fn load_demo(
+        &self,
+        account_id: &str,
+        options: crate::demo::DemoOptions,
+        progress: impl FnMut(&crate::demo::Progress) + Send + 'static,
+    ) -> Result<crate::demo::DemoSummary, WarehouseError> {
+        let dir = self.account_dir(account_id)?;
+        let summary = tokio::task::spawn_blocking(move || crate::demo::generate(&dir, &options, progress))
+            .await
+            .map_err(|e| WarehouseError::Internal(format!("demo generation failed: {e}")))??;
+        self.reload_account(account_id).await?;
+        Ok(summary)
+    }
+
+    /// Opens a session on `account_id`'s warehouse with an optional current
+    /// database and schema, as identifiers: `demo` means `DEMO`, `"demo"`
+    /// (with the quotes) means `demo` (the login request's `databaseName`
+    /// and `schemaName` can be passed as they come).
+    pub async fn open_session(
+        &self,
+        account_id: &str,
+        database: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<SessionId, WarehouseError> {
+        let account = self.account(account_id).await?;
+        let tables = Arc::new(SessionTables { account, temps: Mutex::default() });
+        let mut config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_batch_size(self.config.batch_size)
+            .with_target_partitions(self.config.target_partitions.max(1));
+        {
+            let options = config.options_mut();
+            options.sql_parser.enable_ident_normalization = false;
+            options.sql_parser.dialect = Dialect::Snowflake;
+        }
+        let pool = TrackConsumersPool::new(
+            SessionPool::new(self.config.session_memory_limit, self.memory.clone()),
+            std::num::NonZeroUsize::new(3).expect("3 > 0"),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            // Listings are not cached: reloaded data is visible at once.
+            .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+            .build_arc()
+            .map_err(WarehouseError::from_datafusion)?;
+        let mut base = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_catalog_list(Arc::new(SessionCatalogList(tables.clone())))
+            .build();
+        let limits = crate::functions::Limits {
+            max_value_bytes: crate::functions::MAX_VALUE_BYTES,
+            max_batch_bytes: self.config.session_memory_limit,
+        };
+        crate::functions::register(&mut base, limits);
+        // Identifiers arrive UPPERCASE; table functions are registered lower case.
+        let functions: Vec<_> = base.table_functions().iter().map(|(n, f)| (n.clone(), f.function().clone())).collect();
+        for (name, function) in functions {
+            base.register_udtf(&name.to_uppercase(), function);
+        }
+        let id = SessionId(uuid::Uuid::new_v4());
+        let entry = SessionEntry {
+            account_id: account_id.to_owned(),
+            tables,
+            current: Mutex::new((database.map(identifier), schema.map(identifier))),
+            params: Mutex::default(),
+            max_timeout: self.config.statement_timeout,
+            task: base.task_ctx(),
+            spare: Mutex::new(None),
+            base,
+        };
+        self.sessions.write().insert(id, Arc::new(entry));
+        Ok(id)
+    }
+
+    /// Closes a session and drops its temporary tables. Closing a session
+    /// that does not exist (or is another account's) is an error.
+    pub fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError> {
+        let mut sessions = self.sessions.write();
+        match sessions.get(&session) {
+            Some(s) if s.account_id == account_id => {
+                sessions.remove(&session);
+                Ok(())
+            }
+            _ => Err(WarehouseError::SessionNotFound),
+        }
+    }
+
+    /// The current database and schema of a session.
+    pub fn session_context(
+        &self,
+        account_id: &str,
+        session: SessionId,
+    ) -> Result<(Option<String>, Option<String>), WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let current = s.current.lock().clone();
+        Ok(current)
+    }
+
+    /// The parameters a session has set with `ALTER SESSION`.
+    pub fn session_params(&self, account_id: &str, session: SessionId) -> Result<SessionParams, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let params = s.params.lock().clone();
+        Ok(params)
+    }
+
+    fn session(&self, account_id: &str, session: SessionId) -> Result<Arc<SessionEntry>, WarehouseError> {
+        match self.sessions.read().get(&session) {
+            Some(s) if s.account_id == account_id => Ok(s.clone()),
+            _ => Err(WarehouseError::SessionNotFound),
+        }
+    }
+
+    /// The time limit of a session's next statement: the engine's, or the
+    /// lower one the session set.
+    fn timeout(&self, s: &SessionEntry) -> Duration {
+        let own = s.params.lock().statement_timeout;
+        own.map_or(self.config.statement_timeout, |t| t.min(self.config.statement_timeout))
+    }
+
+    /// Runs one statement and collects its result.
+    ///
+    /// `params` bind `?` (in order) and `:1`-style positional placeholders;
+    /// they are bound on the plan, never spliced into the text. The
+    /// statement stops with [`WarehouseError::Cancelled`] when `cancel` is
+    /// cancelled, with [`WarehouseError::Timeout`] after the statement time
+    /// limit.
+    pub async fn execute(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError> {
+        self.execute_stream(account_id, session, sql, params, cancel).await?.collect().await
+    }
+
+    /// Runs one statement once per row of `rows` (an array binding, what a
+    /// connector's `executemany` sends), all under one time limit
+    /// (SECURITY.md F06), stopping at the first failure. The result is the
+    /// last row's, with the rows affected by all of them.
+    pub async fn execute_many(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        rows: Vec<Vec<Param>>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let stop = Stop::after(self.timeout(&s), cancel);
+        let mut last = None;
+        let mut affected: Option<u64> = None;
+        for params in rows {
+            let result = self.limited(s.clone(), sql, params, &stop).await?.collect().await?;
+            if let Some(n) = result.rows_affected {
+                affected = Some(affected.unwrap_or(0) + n);
+            }
+            last = Some(result);
+        }
+        let mut result = last.ok_or_else(|| WarehouseError::Binding("an array binding with no rows".into()))?;
+        if result.rows_affected.is_some() && result.rows_affected != affected {
+            let count = affected.unwrap_or(0);
+            result.rows_affected = Some(count);
+            if let Some(field) = result.schema.fields().first().filter(|_| result.schema.fields().len() == 1) {
+                let schema = Arc::new(Schema::new(vec![Field::new(field.name(), DataType::UInt64, false)]));
+                let column = Arc::new(UInt64Array::from(vec![count])) as ArrayRef;
+                let batch = RecordBatch::try_new(schema.clone(), vec![column])
+                    .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+                (result.schema, result.batches) = (schema, vec![batch]);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Runs one statement and returns its result as a stream of batches
+    /// (for large results). See [`Engine::execute`].
+    pub async fn execute_stream(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+        cancel: CancellationToken,
+    ) -> Result<QueryStream, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let stop = Stop::after(self.timeout(&s), cancel);
+        self.limited(s, sql, params, &stop).await
+    }
+
+    /// [`Engine::run`] until `stop`.
+    async fn limited(
+        &self,
+        s: Arc<SessionEntry>,
+        sql: &str,
+        params: Vec<Param>,
+        stop: &Stop,
+    ) -> Result<QueryStream, WarehouseError> {
+        tokio::select! {
+            biased;
+            reason = stop.stopped() => Err(reason),
+            r = self.run(s, sql, params, stop) => r,
+        }
+    }
+
+    /// A turn of `account_id` to run a statement: each account runs at
+    /// most [`EngineConfig::account_concurrency`] statements at once, so
+    /// one account's runaway statements leave the others the threads
+    /// (SECURITY.md F03).
+    async fn slot(&self, account_id: &str) -> Result<OwnedSemaphorePermit, WarehouseError> {
+        let semaphore = self
+            .slots
+            .lock()
+            .entry(account_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.account_concurrency.max(1))))
+            .clone();
+        semaphore.acquire_owned().await.map_err(|_| WarehouseError::Internal("the engine is shutting down".into()))
+    }
+
+    async fn run(
+        &self,
+        s: Arc<SessionEntry>,
+        sql: &str,
+        params: Vec<Param>,
+        stop: &Stop,
+    ) -> Result<QueryStream, WarehouseError> {
+        let slot = self.slot(&s.account_id).await?;
+        // The token pass and everything after it run on the engine's
+        // threads inside the deadline (SECURITY.md F01).
+        let (session, sql, task_stop) = (s.clone(), sql.to_owned(), stop.clone());
+        let compile = async move { compile(&session, &sql, params, &task_stop).await };
+        let (planned, schema, ready, batches) = match self.workers.start(compile, stop.clone(), slot).await? {
+            Started::Ready(stream) => return Ok(stream),
+            Started::Running { planned, schema, ready, batches } => (planned, schema, ready, batches),
+        };
+        let inner = Box::pin(Limited::new(receive(ready, batches, stop.clone()), stop.clone()));
+        let pool: Arc<dyn MemoryPool> = s.task.memory_pool().clone();
+        match planned {
+            Planned::Query => Ok(QueryStream::new(StatementKind::Query, schema, None, inner, Some(pool))),
+            Planned::CreateTemp(key) => {
+                let result =
+                    QueryStream::new(StatementKind::Query, schema.clone(), None, inner, Some(pool)).collect().await?;
+                let table = MemTable::try_new(schema, vec![result.batches]).map_err(WarehouseError::from_datafusion)?;
+                s.tables.temps.lock().insert(key.clone(), Arc::new(TempTable::new(Arc::new(table), result.held)));
+                Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
+            }
+            Planned::Insert { key, before } => {
+                let outcome = QueryStream::new(StatementKind::Insert, Arc::new(Schema::empty()), None, inner, None)
+                    .collect()
+                    .await;
+                let table = s.tables.temp(&key);
+                // What the insert added counts against the memory limits
+                // like the rest of the table; one that does not fit (or
+                // fails half way) is taken back out (SECURITY.md F05, I02).
+                let outcome = match (outcome, &table) {
+                    (Ok(result), Some(table)) => table.account().await.map(|()| result),
+                    (outcome, _) => outcome,
+                };
+                let result = match outcome {
+                    Ok(result) => result,
+                    Err(e) => {
+                        if let Some(table) = table {
+                            table.truncate(&before).await;
+                        }
+                        return Err(e);
+                    }
+                };
+                let mut count = 0u64;
+                for b in &result.batches {
+                    if let Some(c) = b.column(0).as_any().downcast_ref::<UInt64Array>() {
+                        count += c.iter().flatten().sum::<u64>();
+                    }
+                }
+                let schema =
+                    Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)]));
+                let batch =
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![count])) as ArrayRef])
+                        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+                Ok(QueryStream::ready(StatementKind::Insert, schema, vec![batch], Some(count)))
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! What a statement produces: its kind, its result collected or as a stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
+use futures::{Stream, StreamExt};
+
+use crate::WarehouseError;
+
+/// A session's identifier (a random UUID); meaningful only together with
+/// the account that opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub uuid::Uuid);
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What kind of statement ran (the gateway derives Snowflake's
+/// `statementTypeId` and the DB-API `rowcount` from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatementKind {
+    /// `SELECT`, `WITH`, `VALUES`.
+    Query,
+    /// `INSERT` into a temporary table.
+    Insert,
+    /// `CREATE TEMPORARY TABLE`.
+    CreateTable,
+    /// `DROP TABLE` of a temporary table.
+    DropTable,
+    /// `USE DATABASE` / `USE SCHEMA`.
+    Use,
+    /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW DATABASES`.
+    Show,
+    /// Accepted and ignored: `BEGIN`, `COMMIT`, `ROLLBACK`, `ALTER SESSION SET`.
+    NoOp,
+}
+
+impl StatementKind {
+    /// Snowflake's `statementTypeId` for this kind (the connectors use it to
+    /// decide whether `rowcount` is the number of rows or of rows changed).
+    pub fn snowflake_statement_type_id(self) -> i64 {
+        match self {
+            StatementKind::Query | StatementKind::Show => 0x1000,
+            StatementKind::Insert => 0x3000 + 0x100,
+            StatementKind::CreateTable | StatementKind::DropTable => 0x6000 + 0x200,
+            StatementKind::Use | StatementKind::NoOp => 0x4000,
+        }
+    }
+}
+
+/// A finished statement's result, fully collected.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// What ran.
+    pub kind: StatementKind,
+    /// The result's Arrow schema.
+    pub schema: SchemaRef,
+    /// The result rows.
+    pub batches: Vec<RecordBatch>,
+    /// Rows inserted, for DML.
+    pub rows_affected: Option<u64>,
+    /// The memory the batches hold, counted against the session's and the
+    /// server's limits for as long as any clone of it lives (keep it with
+    /// the batches when holding a result for a client).
+    pub held: HeldMemory,
+}
+
+/// Memory counted against a session's and the server's memory limits
+/// until the last clone is dropped (SECURITY.md F05). The default holds
+/// nothing.
+#[derive(Debug, Clone, Default)]
+pub struct HeldMemory(Option<Arc<MemoryReservation>>);
+
+impl HeldMemory {
+    /// Bytes counted.
+    pub fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |r| r.size())
+    }
+
+    /// Counts `bytes` instead (an exclusive holder only: a shared one
+    /// cannot change). Fails, changing nothing, past the limits.
+    pub(crate) fn resize(&mut self, bytes: usize) -> Result<(), WarehouseError> {
+        match self.0.as_mut().and_then(Arc::get_mut) {
+            Some(r) => r.try_resize(bytes).map_err(WarehouseError::from_datafusion),
+            None => Ok(()),
+        }
+    }
+}
+
+impl QueryResult {
+    /// The number of rows in [`QueryResult::batches`].
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A statement's result as a stream of Arrow batches, still under the
+/// statement's time limit and cancellation token: polling it after the
+/// deadline yields [`WarehouseError::Timeout`], after cancellation
+/// [`WarehouseError::Cancelled`]. Dropping it stops the statement.
+pub struct QueryStream {
+    /// What ran.
+    pub kind: StatementKind,
+    /// The result's Arrow schema.
+    pub schema: SchemaRef,
+    /// Rows inserted, for DML.
+    pub rows_affected: Option<u64>,
+    inner: BatchStream,
+    /// The session's memory pool, which [`QueryStream::collect`] counts
+    /// the collected batches against.
+    pool: Option<Arc<dyn MemoryPool>>,
+}
+
+pub(crate) type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, WarehouseError>> + Send>>;
+
+impl std::fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryStream").field("kind", &self.kind).field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+impl Stream for QueryStream {
+    type Item = Result<RecordBatch, WarehouseError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl QueryStream {
+    /// A stream of `inner`'s batches whose collection counts against `pool`.
+    pub(crate) fn new(
+        kind: StatementKind,
+        schema: SchemaRef,
+        rows_affected: Option<u64>,
+        inner: BatchStream,
+        pool: Option<Arc<dyn MemoryPool>>,
+    ) -> Self {
+        Self { kind, schema, rows_affected, inner, pool }
+    }
+
+    /// Collects the remaining batches. Their memory counts against the
+    /// session's limit (and the server's), as long as the result lives: a
+    /// result larger than what is left fails with
+    /// [`WarehouseError::MemoryLimit`].
+    pub async fn collect(mut self) -> Result<QueryResult, WarehouseError> {
+        let pool = self.pool.take();
+        let mut reservation = pool.as_ref().map(|pool| MemoryConsumer::new("query result").register(pool));
+        let mut batches = Vec::new();
+        while let Some(batch) = self.next().await {
+            let batch = batch?;
+            if let (Some(r), Some(pool)) = (&mut reservation, &pool)
+                && r.try_grow(batch.get_array_memory_size()).is_err()
+            {
+                let limit = match pool.memory_limit() {
+                    MemoryLimit::Finite(n) => format!("{} MiB", n >> 20),
+                    _ => "its limit".to_owned(),
+                };
+                return Err(WarehouseError::MemoryLimit(format!(
+                    "the result does not fit in the memory a session may hold ({limit}, results held included); \
+                     fetch fewer rows or columns, or aggregate"
+                )));
+            }
+            batches.push(batch);
+        }
+        Ok(QueryResult {
+            kind: self.kind,
+            schema: self.schema,
+            batches,
+            rows_affected: self.rows_affected,
+            held: HeldMemory(reservation.map(Arc::new)),
+        })
+    }
+
+    pub(crate) fn ready(
+        kind: StatementKind,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        rows_affected: Option<u64>,
+    ) -> Self {
+        let inner = Box::pin(futures::stream::iter(batches.into_iter().map(Ok)));
+        Self { kind, schema, rows_affected, inner, pool: None }
+    }
+}
+
+pub(crate) fn status_result(kind: StatementKind, message: String) -> QueryStream {
+    let schema = Arc::new(Schema::new(vec![Field::new("status", DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![message])) as ArrayRef])
+        .expect("one utf8 column");
+    QueryStream::ready(kind, schema, vec![batch], None)
+}
+
+pub(crate) fn strings_result(names: &[&str], columns: Vec<Vec<String>>) -> QueryStream {
+    let schema = Arc::new(Schema::new(names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>()));
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|c| Arc::new(StringArray::from(c)) as ArrayRef).collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+    QueryStream::ready(StatementKind::Show, schema, vec![batch], None)
+}

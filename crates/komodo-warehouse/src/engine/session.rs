@@ -1,0 +1,99 @@
+//! A session's state: its tables, current database and schema, session
+//! parameters, and its planning state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::execution::TaskContext;
+use datafusion::execution::session_state::SessionState;
+use parking_lot::Mutex;
+
+use crate::catalog::SessionTables;
+
+/// One open session of an account.
+pub(crate) struct SessionEntry {
+    pub(crate) account_id: String,
+    pub(crate) tables: Arc<SessionTables>,
+    /// The current database and schema.
+    pub(crate) current: Mutex<(Option<String>, Option<String>)>,
+    /// What `ALTER SESSION` set.
+    pub(crate) params: Mutex<SessionParams>,
+    /// The engine's statement time limit, above which a session cannot
+    /// set its own.
+    pub(crate) max_timeout: Duration,
+    pub(crate) base: SessionState,
+    /// A copy of `base` kept between statements: planning one sets its
+    /// defaults and start time on a copy, and copying the state (its
+    /// function registries) is a good part of planning a small statement.
+    pub(crate) spare: Mutex<Option<SessionState>>,
+    /// What plans run with (the function registries, the memory pool);
+    /// the same for every statement of the session.
+    pub(crate) task: Arc<TaskContext>,
+}
+
+/// The session parameters a session has set with `ALTER SESSION` (those
+/// the engine honours; see `commands::alter_session` for the list).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionParams {
+    /// `STATEMENT_TIMEOUT_IN_SECONDS`: a lower limit than the engine's
+    /// (never a higher one).
+    pub statement_timeout: Option<Duration>,
+    /// `QUERY_TAG`.
+    pub query_tag: Option<String>,
+    /// `QUERY_RESULT_FORMAT` (or a connector's own name for it): `JSON`
+    /// or `ARROW`, upper case.
+    pub result_format: Option<String>,
+}
+
+/// A session's planning state, lent for one statement and put back as
+/// the spare when the statement is planned (or dropped on the way).
+pub(crate) struct Planning<'a> {
+    slot: &'a Mutex<Option<SessionState>>,
+    state: Option<SessionState>,
+}
+
+impl<'a> Planning<'a> {
+    pub(crate) fn borrow(s: &'a SessionEntry) -> Self {
+        let spare = s.spare.lock().take();
+        Self { slot: &s.spare, state: Some(spare.unwrap_or_else(|| s.base.clone())) }
+    }
+}
+
+impl std::ops::Deref for Planning<'_> {
+    type Target = SessionState;
+    fn deref(&self) -> &SessionState {
+        self.state.as_ref().expect("lent until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Planning<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        self.state.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Planning<'_> {
+    fn drop(&mut self) {
+        *self.slot.lock() = self.state.take();
+    }
+}
+
+/// A Snowflake identifier's stored form: quoted names keep their case
+/// (`""` escapes a quote), unquoted ones are upper-cased.
+pub(crate) fn identifier(name: &str) -> String {
+    let name = name.trim();
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_uppercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn session_identifiers_follow_snowflake_case_rules() {
+        assert_eq!(super::identifier("demo"), "DEMO");
+        assert_eq!(super::identifier("\"demo\""), "demo");
+        assert_eq!(super::identifier("\"a\"\"b\""), "a\"b");
+    }
+}
