@@ -87,9 +87,20 @@ struct ServeArgs {
     /// Statement time limit of the embedded warehouse, in seconds.
     #[arg(long, default_value_t = 300)]
     statement_timeout: u64,
-    /// Memory a warehouse session's statements may use at once, in MiB.
+    /// Memory a warehouse session's statements and held results may use at
+    /// once, in MiB.
     #[arg(long, default_value_t = 1024)]
     session_memory_mib: usize,
+    /// Memory all warehouse sessions together may use, in MiB.
+    #[arg(long, default_value_t = 2048)]
+    server_memory_mib: usize,
+    /// Statements one account may run at once on the warehouse (more wait
+    /// their turn).
+    #[arg(long, default_value_t = 4)]
+    account_concurrency: usize,
+    /// The most rows an array binding (`executemany`) may have.
+    #[arg(long, default_value_t = 65_536)]
+    max_binding_rows: usize,
     /// Log format.
     #[arg(long, env = config::ENV_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -245,6 +256,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.demo_claims = args.demo_claims;
     config.engine.statement_timeout = Duration::from_secs(args.statement_timeout.max(1));
     config.engine.session_memory_limit = args.session_memory_mib.max(16) << 20;
+    config.engine.server_memory_limit = args.server_memory_mib.max(16) << 20;
+    config.engine.account_concurrency = args.account_concurrency.max(1);
+    config.gateway.max_binding_rows = args.max_binding_rows.max(1);
     let data_dir = config.data_dir.clone();
     let mut server = Server::bind(config).await.map_err(|e| e.to_string())?;
     if let Some(report) = server.take_bootstrap_report() {

@@ -80,6 +80,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+    let engine = state.gateway().engine();
+    metrics::gauge!("komodo_warehouse_active_tasks").set(engine.active_tasks() as f64);
+    metrics::gauge!("komodo_warehouse_memory_bytes").set(engine.memory_in_use() as f64);
     match state.metrics() {
         Some(handle) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),

@@ -1,7 +1,7 @@
 //! The engine trait: what the gateway needs from a warehouse, so the
 //! embedded engine and an upstream warehouse can stand behind it.
 
-use crate::engine::{Engine, QueryResult, QueryStream, SessionId};
+use crate::engine::{Engine, QueryResult, QueryStream, SessionId, SessionParams};
 use crate::{CancellationToken, Param, WarehouseError};
 
 /// A warehouse the gateway runs statements on: the embedded [`Engine`], or
@@ -28,6 +28,27 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         account_id: &str,
         session: SessionId,
     ) -> Result<(Option<String>, Option<String>), WarehouseError>;
+
+    /// Tasks of statements alive on the warehouse's threads (0 when idle).
+    fn active_tasks(&self) -> usize;
+
+    /// Bytes the warehouse's statements and held results use together.
+    fn memory_in_use(&self) -> usize;
+
+    /// The parameters the session set with `ALTER SESSION`.
+    fn session_params(&self, account_id: &str, session: SessionId) -> Result<SessionParams, WarehouseError>;
+
+    /// Runs one statement once per row of parameters (an array binding),
+    /// all under one time limit, and collects the last result with the
+    /// rows affected by all of them.
+    async fn execute_many(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        rows: Vec<Vec<Param>>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError>;
 
     /// Runs one statement with positional parameters; its result streams,
     /// stopping on `cancel` or at the engine's time limit.
@@ -74,6 +95,29 @@ impl WarehouseEngine for Engine {
         session: SessionId,
     ) -> Result<(Option<String>, Option<String>), WarehouseError> {
         Engine::session_context(self, account_id, session)
+    }
+
+    fn active_tasks(&self) -> usize {
+        Engine::active_tasks(self)
+    }
+
+    fn memory_in_use(&self) -> usize {
+        Engine::memory_in_use(self)
+    }
+
+    fn session_params(&self, account_id: &str, session: SessionId) -> Result<SessionParams, WarehouseError> {
+        Engine::session_params(self, account_id, session)
+    }
+
+    async fn execute_many(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        rows: Vec<Vec<Param>>,
+        cancel: CancellationToken,
+    ) -> Result<QueryResult, WarehouseError> {
+        Engine::execute_many(self, account_id, session, sql, rows, cancel).await
     }
 
     async fn execute_stream(

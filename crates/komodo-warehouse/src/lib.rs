@@ -47,7 +47,9 @@ mod params;
 mod parser;
 
 pub use backend::WarehouseEngine;
-pub use engine::{Engine, EngineConfig, QueryResult, QueryStream, SessionId, StatementKind, parse_check};
+pub use engine::{
+    Engine, EngineConfig, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind, parse_check,
+};
 pub use error::WarehouseError;
 pub use params::Param;
 pub use tokio_util::sync::CancellationToken;

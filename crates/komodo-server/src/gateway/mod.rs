@@ -65,6 +65,8 @@ pub struct GatewayConfig {
     /// memory) waits to be written to the store together with others:
     /// one transaction per window instead of one per statement.
     pub history_window: Duration,
+    /// The most rows an array binding may have (SECURITY.md F06).
+    pub max_binding_rows: usize,
 }
 
 impl Default for GatewayConfig {
@@ -79,6 +81,7 @@ impl Default for GatewayConfig {
             result_ttl: Duration::from_secs(15 * 60),
             history_ttl: Duration::from_secs(24 * 3600),
             history_window: Duration::from_millis(20),
+            max_binding_rows: 65_536,
         }
     }
 }

@@ -12,7 +12,7 @@ use komodo_protocol::gateway::{
     AbortRequest, Binding, MonitoringData, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, QueryStatusEntry,
     codes,
 };
-use komodo_warehouse::{CancellationToken, Param, SessionId, StatementKind};
+use komodo_warehouse::{CancellationToken, Param, SessionId};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -146,8 +146,8 @@ pub fn result_scan_target(sql: &str) -> Option<String> {
 
 /// Converts the request's bindings to rows of parameters: one row for
 /// scalar bindings, one row per element when the values are arrays
-/// (`executemany`).
-pub fn binding_rows(bindings: Option<BTreeMap<String, Binding>>) -> Result<Vec<Vec<Param>>, GwError> {
+/// (`executemany`), at most `max_rows` of them (SECURITY.md F06).
+pub fn binding_rows(bindings: Option<BTreeMap<String, Binding>>, max_rows: usize) -> Result<Vec<Vec<Param>>, GwError> {
     let Some(bindings) = bindings.filter(|b| !b.is_empty()) else {
         return Ok(vec![Vec::new()]);
     };
@@ -181,6 +181,16 @@ pub fn binding_rows(bindings: Option<BTreeMap<String, Binding>>) -> Result<Vec<V
             }
         };
     let array_len = ordered.iter().find_map(|(_, b)| b.value.as_array().map(Vec::len));
+    if let Some(rows) = array_len.filter(|rows| *rows > max_rows) {
+        return Err(GwError::new(
+            "002049",
+            format!(
+                "Array binding of {rows} rows is larger than the {max_rows} rows a statement may bind; \
+                 send the rows in several statements"
+            ),
+        )
+        .state("22000"));
+    }
     match array_len {
         None => Ok(vec![ordered.iter().map(|(_, b)| scalar(&b.type_name, &b.value)).collect::<Result<_, _>>()?]),
         Some(rows) => {
@@ -263,7 +273,8 @@ pub async fn query_request(
             finished.schema.clone(),
             finished.batches.clone(),
             finished.final_context.clone(),
-        );
+        )
+        .holding(finished.held.clone());
         let copy = Arc::new(copy);
         gateway.results.insert(&query_id, copy.clone());
         return respond(&state, &query_id, Ok(copy), format);
@@ -272,7 +283,7 @@ pub async fn query_request(
     if body.sql_text.trim().is_empty() {
         return Err(GwError::new(codes::COMPILATION, "SQL compilation error:\nEmpty SQL statement.").state("42000"));
     }
-    let mut rows = binding_rows(body.bindings)?;
+    let mut rows = binding_rows(body.bindings, gateway.config().max_binding_rows)?;
     if format == Format::Arrow && !body.async_exec && rows.len() == 1 && super::stream::wanted(&body.parameters) {
         let params = rows.pop().unwrap_or_default();
         return super::stream::stream_query(&state, &caller, query_id, body.sql_text, params, request_id).await;
@@ -565,43 +576,18 @@ async fn execute(
     let engine = state.gateway().engine().clone();
     let opened = statement_session(&state, &caller).await?;
     let session = opened.0;
-    let mut result = None;
-    let mut inserted = 0u64;
-    let many = rows.len() > 1;
-    let mut failure = None;
-    for params in rows {
-        match engine.execute(&caller.account_id, session, &sql, params, cancel.clone()).await {
-            Ok(r) => {
-                inserted += r.rows_affected.unwrap_or(0);
-                result = Some(r);
-            }
-            Err(e) => {
-                failure = Some(GwError::from(e));
-                break;
-            }
-        }
-    }
+    // An array binding runs as one statement under one time limit (F06).
+    let outcome = match <[_; 1]>::try_from(rows) {
+        Ok([params]) => engine.execute(&caller.account_id, session, &sql, params, cancel).await,
+        Err(rows) => engine.execute_many(&caller.account_id, session, &sql, rows, cancel).await,
+    };
     let context = end_statement(&state, &caller, opened).await;
-    if let Some(error) = failure {
-        return Err(error);
-    }
+    let result = outcome?;
     let context = context?;
-    let result = result.ok_or_else(|| GwError::internal("a statement produced no result"))?;
     let type_id = result.kind.snowflake_statement_type_id();
-    if many && result.kind == StatementKind::Insert {
-        let schema = result.schema.clone();
-        let column: arrow_array::ArrayRef = Arc::new(arrow_array::UInt64Array::from(vec![inserted]));
-        let batch = arrow_array::RecordBatch::try_new(schema.clone(), vec![column]).map_err(GwError::internal)?;
-        return Ok(Arc::new(Finished::new(&caller.account_id, type_id, Some(inserted), schema, vec![batch], context)));
-    }
-    Ok(Arc::new(Finished::new(
-        &caller.account_id,
-        type_id,
-        result.rows_affected,
-        result.schema,
-        result.batches,
-        context,
-    )))
+    let finished =
+        Finished::new(&caller.account_id, type_id, result.rows_affected, result.schema, result.batches, context);
+    Ok(Arc::new(finished.holding(result.held)))
 }
 
 /// Cancels `cancel` when the store says another replica asked to abort.
@@ -925,20 +911,32 @@ mod tests {
         assert_eq!(result_scan_target(&format!("select a from table(result_scan('{id}'))")), None);
     }
 
+    fn binding_rows_of(bindings: Option<BTreeMap<String, Binding>>) -> Result<Vec<Vec<Param>>, GwError> {
+        binding_rows(bindings, 1_000)
+    }
+
+    #[test]
+    fn array_bindings_past_the_cap_are_refused() {
+        let values = json!((0..1_001).map(|i| i.to_string()).collect::<Vec<_>>());
+        let e = binding_rows(Some(BTreeMap::from([("1".to_owned(), binding("FIXED", values))])), 1_000).unwrap_err();
+        assert_eq!(e.code, "002049");
+        assert!(e.message.contains("1001 rows"), "{}", e.message);
+    }
+
     fn binding(type_name: &str, value: Value) -> Binding {
         Binding { type_name: type_name.into(), value }
     }
 
     #[test]
     fn scalar_and_array_bindings_become_rows_in_position_order() {
-        let one = binding_rows(Some(BTreeMap::from([
+        let one = binding_rows_of(Some(BTreeMap::from([
             ("2".to_owned(), binding("TEXT", json!("x"))),
             ("1".to_owned(), binding("FIXED", json!("42"))),
         ])))
         .unwrap();
         assert_eq!(one, vec![vec![Param::new("FIXED", Some("42".into())), Param::new("TEXT", Some("x".into()))]]);
 
-        let many = binding_rows(Some(BTreeMap::from([
+        let many = binding_rows_of(Some(BTreeMap::from([
             ("1".to_owned(), binding("FIXED", json!(["1", "2", null]))),
             ("2".to_owned(), binding("TEXT", json!(["a", "b", "c"]))),
         ])))
@@ -946,14 +944,14 @@ mod tests {
         assert_eq!(many.len(), 3);
         assert_eq!(many[2], vec![Param::new("FIXED", None), Param::new("TEXT", Some("c".into()))]);
 
-        assert!(binding_rows(Some(BTreeMap::from([("2".to_owned(), binding("TEXT", json!("x")))]))).is_err());
+        assert!(binding_rows_of(Some(BTreeMap::from([("2".to_owned(), binding("TEXT", json!("x")))]))).is_err());
         assert!(
-            binding_rows(Some(BTreeMap::from([
+            binding_rows_of(Some(BTreeMap::from([
                 ("1".to_owned(), binding("FIXED", json!(["1", "2"]))),
                 ("2".to_owned(), binding("TEXT", json!(["a"]))),
             ])))
             .is_err()
         );
-        assert_eq!(binding_rows(None).unwrap(), vec![Vec::<Param>::new()]);
+        assert_eq!(binding_rows_of(None).unwrap(), vec![Vec::<Param>::new()]);
     }
 }

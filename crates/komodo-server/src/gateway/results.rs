@@ -76,6 +76,9 @@ pub struct Finished {
     /// False for a result streamed to its client as it was produced: its
     /// rows are gone, only its size remains.
     pub kept: bool,
+    /// The memory the rows hold, counted against the warehouse's limits
+    /// while the result is kept (SECURITY.md F05).
+    pub held: komodo_warehouse::HeldMemory,
 }
 
 impl Finished {
@@ -99,7 +102,15 @@ impl Finished {
             chunk_token: crate::crypto::random_token::<24>(),
             final_context,
             kept: true,
+            held: komodo_warehouse::HeldMemory::default(),
         }
+    }
+
+    /// The same result, its memory counted by `held` for as long as it is
+    /// kept.
+    pub fn holding(mut self, held: komodo_warehouse::HeldMemory) -> Self {
+        self.held = held;
+        self
     }
 
     /// The record of a result that was streamed to its client: `total`

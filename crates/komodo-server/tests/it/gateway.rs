@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// A raw protocol client: what a connector sends, nothing more.
-struct Conn {
+pub(crate) struct Conn {
     base: String,
     token: String,
     master: String,
@@ -39,7 +39,7 @@ async fn post_raw(url: &str, authorization: Option<&str>, body: &Value) -> Value
     response.json().await.unwrap()
 }
 
-async fn login_raw(platform: &Platform, access_token: &str, account: &str, query: &str) -> Value {
+pub(crate) async fn login_raw(platform: &Platform, access_token: &str, account: &str, query: &str) -> Value {
     let body = json!({"data": {
         "CLIENT_APP_ID": "PythonConnector", "CLIENT_APP_VERSION": "4.7.1", "ACCOUNT_NAME": account,
         "LOGIN_NAME": "", "AUTHENTICATOR": "OAUTH", "TOKEN": access_token,
@@ -49,7 +49,7 @@ async fn login_raw(platform: &Platform, access_token: &str, account: &str, query
     post_raw(&url, Some("Snowflake Token=\"None\""), &body).await
 }
 
-async fn connect(platform: &Platform, access_token: &str, account: &str) -> Conn {
+pub(crate) async fn connect(platform: &Platform, access_token: &str, account: &str) -> Conn {
     let response = login_raw(platform, access_token, account, "&databaseName=demo&schemaName=healthcare").await;
     assert_eq!(response["success"], true, "{response}");
     Conn {
@@ -64,18 +64,18 @@ impl Conn {
         format!("Snowflake Token=\"{}\"", self.token)
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Value {
         post_raw(&format!("{}{path}", self.base), Some(&self.auth()), body).await
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let response =
             http().get(format!("{}{path}", self.base)).header("authorization", self.auth()).send().await.unwrap();
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
 
-    async fn query_with(&self, sql: &str, extra: Value, request_id: &str) -> Value {
+    pub(crate) async fn query_with(&self, sql: &str, extra: Value, request_id: &str) -> Value {
         let mut body =
             json!({"sqlText": sql, "asyncExec": false, "sequenceId": 1, "parameters": {}, "queryContextDTO": {}});
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -84,12 +84,12 @@ impl Conn {
         self.post(&format!("/queries/v1/query-request?requestId={request_id}"), &body).await
     }
 
-    async fn query(&self, sql: &str) -> Value {
+    pub(crate) async fn query(&self, sql: &str) -> Value {
         self.query_with(sql, json!({}), &uuid::Uuid::new_v4().to_string()).await
     }
 
     /// The rows of a successful JSON result, chunks included.
-    async fn rows(&self, sql: &str) -> Vec<Vec<Value>> {
+    pub(crate) async fn rows(&self, sql: &str) -> Vec<Vec<Value>> {
         let response = self.query(sql).await;
         assert_eq!(response["success"], true, "{sql}: {response}");
         all_rows(&response["data"]).await

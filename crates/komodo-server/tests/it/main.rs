@@ -4,6 +4,7 @@ mod common;
 mod device;
 mod flows;
 mod gateway;
+mod hostile;
 mod iam;
 mod jwt;
 mod keys;

@@ -401,7 +401,7 @@ fn gateway_body(bytes: &[u8], gzip_header: bool) {
     let _ = parse_body::<AbortRequest>(bytes, gzip_header);
     if let Ok(request) = parse_body::<QueryRequest>(bytes, gzip_header) {
         let _ = result_scan_target(&request.sql_text);
-        if let Ok(rows) = binding_rows(request.bindings) {
+        if let Ok(rows) = binding_rows(request.bindings, 65_536) {
             for param in rows.iter().flatten() {
                 let _ = param.to_scalar();
             }
