@@ -64,6 +64,12 @@ async fn a01_redirect_uris_match_exactly_except_loopback_port() {
         ("https://127.0.0.1:5555/callback", false),
         ("http://127.0.0.1:5555/callback?x=1", false),
         ("http://evil.example/callback", false),
+        // The registered text exactly, nothing normalised (F11).
+        ("http://127.0.0.1:5555/x/../callback", false),
+        ("http://127.0.0.1:040001/callback", false),
+        ("http://127.0.0.1:5555/call\tback", false),
+        ("http://127.0.0.1:05555/callback", false),
+        ("http://127.0.0.1:5555/%63allback", false),
     ] {
         let response = get(&authorize_with(&platform, &as_refs(&with(&base, "redirect_uri", Some(uri))))).await;
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
@@ -90,6 +96,54 @@ async fn a01_redirect_uris_match_exactly_except_loopback_port() {
     )
     .await;
     assert_eq!(body["error"], "invalid_grant");
+}
+
+/// F11: the outside review's redirect URIs, which today's parser
+/// normalises into the registered one, are refused with an error page;
+/// and a code can only be redeemed with the text the authorization used.
+#[tokio::test]
+async fn f11_redirect_uri_must_be_the_registered_text_exactly() {
+    let platform = Platform::start().await;
+    let pair = pkce::Pair::new();
+    let base = good_params(&pair);
+    for uri in [
+        "http://127.0.0.1:41234/x/../callback",
+        "http://127.0.0.1:040001/callback",
+        "http://127.0.0.1:41234/call\tback",
+        "http://127.0.0.1:41234/callback\t",
+        "http://127.0.0.1:41234/./callback",
+        "http://127.0.0.1:41234/%63allback",
+        "http://127.0.0.1:041234/callback",
+        "http://127.0.0.1:141234/callback",
+        "http://127.0.0.1:0/callback",
+        "HTTP://127.0.0.1:41234/callback",
+        "http://127.1:41234/callback",
+        "http://[0:0:0:0:0:0:0:1]:41234/callback",
+        "http://127.0.0.1:41234//callback",
+        "http://127.0.0.1:41234/callback?",
+    ] {
+        let response = get(&authorize_with(&platform, &as_refs(&with(&base, "redirect_uri", Some(uri))))).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri:?} must be refused");
+        assert!(response.headers().get("location").is_none(), "{uri:?}: never a redirect");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("not registered"), "{uri:?}: {page}");
+    }
+    // The registered text with a port is accepted, and its code is bound
+    // to that exact text: a normalised spelling of it does not redeem it.
+    let ada = user(&platform, "ada@example.com").await;
+    let code = authorize_code(&platform, &ada, "openid", &pair).await;
+    let (status, body) = token_request(
+        &platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:41234/x/../callback"),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
 }
 
 #[tokio::test]
