@@ -331,8 +331,13 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
         }
         AdminCommand::ResetPassword { email, password_stdin: _ } => {
             let password = read_password()?;
-            admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
-            json!({"email": crate::store::iam::normalise_email(&email), "password_reset": true})
+            let reset = admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
+            json!({
+                "email": crate::store::iam::normalise_email(&email),
+                "password_reset": true,
+                "logins_ended": reset.logins_ended,
+                "sessions_ended": reset.sessions_ended,
+            })
         }
         AdminCommand::LoadDemo { account, claims, seed } => {
             let options = komodo_warehouse::demo::DemoOptions { claims, seed, ..Default::default() };

@@ -6,7 +6,9 @@
 //! hashes. Every later request is authorised again: the session must be
 //! open and unexpired, and its principal must still have the account (a
 //! removed member, a deleted service principal or a revoked login stops
-//! the session at once: T01, T02).
+//! the session at once: T01, T02), with the credential it was opened with
+//! still standing (a revoked access token, a password reset or a rotated
+//! secret ends the session: F07).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -181,6 +183,7 @@ pub async fn login(
             account_id: &account_id,
             subject: &claims.sub,
             token_family: claims.sid.as_deref(),
+            token_jti: Some(&claims.jti),
             token_hash: &token_hash(session_token.expose_secret()),
             token_expires_at: issued + config.session_token_ttl.as_secs() as i64,
             master_hash: &token_hash(master_token.expose_secret()),
@@ -322,7 +325,7 @@ pub async fn token_request(
         )
         .state("08001"));
     }
-    if !store.subject_has_account(&session.subject, &session.account_id, session.token_family.as_deref()).await? {
+    if !store.gateway_session_allowed(&session.id).await? {
         return Err(GwError::no_access());
     }
     let config = state.gateway().config();
