@@ -14,3 +14,4 @@ mod replicas;
 mod revocation;
 mod security;
 mod store;
+mod transport;
