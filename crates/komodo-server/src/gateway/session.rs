@@ -28,6 +28,12 @@ use crate::state::AppState;
 use crate::store::gateway::{GatewaySessionRow, NewGatewaySession};
 use crate::store::now;
 
+/// The path of the login request (the one gateway request without a
+/// credential in its headers).
+pub const LOGIN_PATH: &str = "/session/v1/login-request";
+/// The path of a session token renewal (its credential is the master token).
+pub const TOKEN_REQUEST_PATH: &str = "/session/token-request";
+
 /// Who is calling, in which account and session.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -287,6 +293,35 @@ pub async fn authorize_request(
     }
 }
 
+/// Checks the credential of a gateway request to `path` from its headers
+/// alone, before its body is read (F10): the master token of an open,
+/// unexpired session for a token renewal, and for every other request
+/// what [`authorize`] checks. The handler checks again with what the body
+/// says.
+pub async fn check_credential(state: &AppState, path: &str, headers: &HeaderMap) -> Result<(), GwError> {
+    if path != TOKEN_REQUEST_PATH {
+        return authorize(state, headers).await.map(|_| ());
+    }
+    let Credential::Snowflake(master) = credential(headers) else {
+        return Err(master_token_invalid());
+    };
+    match state.store().gateway_session_by_master(&token_hash(master)).await? {
+        Some(session) if session.closed_at.is_none() && session.master_expires_at > now() => Ok(()),
+        Some(session) if session.closed_at.is_some() => Err(GwError::session_gone()),
+        Some(_) => Err(master_token_expired()),
+        None => Err(master_token_invalid()),
+    }
+}
+
+fn master_token_invalid() -> GwError {
+    GwError::new(codes::MASTER_TOKEN_INVALID, "Invalid master token. The user must authenticate again.").state("08001")
+}
+
+fn master_token_expired() -> GwError {
+    GwError::new(codes::MASTER_TOKEN_EXPIRED, "Authentication token has expired. The user must authenticate again.")
+        .state("08001")
+}
+
 /// `POST /session/heartbeat`: keeps the session alive (and checks it).
 pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, GwError> {
     authorize(&state, &headers).await?;
@@ -300,10 +335,7 @@ pub async fn token_request(
     headers: HeaderMap,
     GwJson(body): GwJson<TokenRequest>,
 ) -> Result<Response, GwError> {
-    let invalid = || {
-        GwError::new(codes::MASTER_TOKEN_INVALID, "Invalid master token. The user must authenticate again.")
-            .state("08001")
-    };
+    let invalid = master_token_invalid;
     let Credential::Snowflake(master) = credential(&headers) else {
         return Err(invalid());
     };
@@ -319,11 +351,7 @@ pub async fn token_request(
     }
     let t = now();
     if session.master_expires_at <= t {
-        return Err(GwError::new(
-            codes::MASTER_TOKEN_EXPIRED,
-            "Authentication token has expired. The user must authenticate again.",
-        )
-        .state("08001"));
+        return Err(master_token_expired());
     }
     if !store.gateway_session_allowed(&session.id).await? {
         return Err(GwError::no_access());

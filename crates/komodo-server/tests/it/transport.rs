@@ -1,5 +1,6 @@
 //! The HTTP transport under hostile clients: read deadlines and the
-//! connection cap (F09), and who may read `/metrics`.
+//! connection cap (F09), compressed gateway bodies (F10), and who may read
+//! `/metrics`.
 
 use std::io::BufRead as _;
 use std::process::{Command, Stdio};
@@ -11,6 +12,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::common::*;
+use crate::gateway_client::{Session, gzip, post_bytes};
 
 /// A request head cut short: the last empty line never comes.
 const HALF_SENT: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
@@ -34,6 +36,10 @@ async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> Option<Ve
 /// The value of an unlabelled counter or gauge in `/metrics` text.
 fn metric(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+async fn metrics_text(platform: &Platform) -> String {
+    http().get(platform.url_for("/metrics")).send().await.unwrap().text().await.unwrap()
 }
 
 /// F09: a head that is never finished and a body that never arrives are
@@ -202,6 +208,81 @@ async fn f09_eleven_hundred_half_sent_connections_do_not_starve_the_binary() {
     assert!(answered, "a normal request behind 1,100 half-sent connections: {response:?}\n{log}");
     assert!(log.contains("--max-connections lowered"), "{log}");
     assert!(log.contains("connection limit reached"), "{log}");
+}
+
+/// F10: the credential comes before the body. A compressed body that
+/// cannot even be inflated is answered with the credential's failure,
+/// never with the body's, on every endpoint that has a credential.
+#[tokio::test]
+async fn f10_credentials_are_checked_before_a_compressed_body_is_inflated() {
+    let platform = Platform::builder().config(|c| c.demo_claims = 0).start().await;
+    let garbage = vec![0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x00, 0xff];
+    let bomb = gzip(&vec![b' '; 100 << 20]);
+    for body in [garbage.clone(), bomb.clone()] {
+        for (path, authorization, code) in [
+            ("/queries/v1/query-request", None, "390100"),
+            ("/queries/v1/query-request", Some("Snowflake Token=\"kmd_st_forged\""), "390111"),
+            ("/queries/v1/query-request", Some("Bearer not-a-token"), "390303"),
+            ("/queries/v1/abort-request", Some("Snowflake Token=\"kmd_st_forged\""), "390111"),
+            ("/session/token-request", Some("Snowflake Token=\"kmd_mt_forged\""), "390115"),
+        ] {
+            let answer = post_bytes(&platform.url_for(path), authorization, body.clone()).await;
+            assert_eq!(answer["success"], false, "{path}: {answer}");
+            assert_eq!(answer["code"], code, "{path} {authorization:?}: {answer}");
+        }
+    }
+    // The login has no credential before its body; its body is capped
+    // small, and inflating stops at the cap.
+    let answer = post_bytes(&platform.url_for("/session/v1/login-request"), None, bomb.clone()).await;
+    assert_eq!(answer["success"], false);
+    assert!(answer["message"].as_str().unwrap().contains("larger than 1 MiB"), "{answer}");
+    // With a valid session the body is inflated, up to the cap and no more.
+    let account = platform.demo_account_id().unwrap().to_owned();
+    let sp = platform.create_service_principal("demo", "etl").await;
+    let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let session = Session::open(&platform, &token, &account).await;
+    let url = platform.url_for("/queries/v1/query-request");
+    let answer = post_bytes(&url, Some(&session.authorization()), bomb).await;
+    assert_eq!(answer["success"], false);
+    assert!(answer["message"].as_str().unwrap().contains("larger than 64 MiB"), "{answer}");
+    let answer = post_bytes(&url, Some(&session.authorization()), garbage).await;
+    assert!(answer["message"].as_str().unwrap().contains("cannot be decompressed"), "{answer}");
+    assert_eq!(session.query("select 1").await["success"], true, "the session still works");
+}
+
+/// F10: a compressed body is inflated off the threads that serve other
+/// requests. The platform and this test share one thread; while a large
+/// body is being inflated, `/metrics` is still answered and shows it.
+#[tokio::test(flavor = "current_thread")]
+async fn f10_compressed_bodies_are_inflated_off_the_request_threads() {
+    let platform = Platform::builder().config(|c| c.demo_claims = 0).start().await;
+    let account = platform.demo_account_id().unwrap().to_owned();
+    let sp = platform.create_service_principal("demo", "etl").await;
+    let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let session = Session::open(&platform, &token, &account).await;
+    // 60 MiB of JSON padding that inflates and parses slowly, then fails.
+    let mut large = br#"{"sqlText": "select 1", "padding": ""#.to_vec();
+    large.resize(60 << 20, b'x');
+    let large = gzip(&large);
+    let url = platform.url_for("/queries/v1/query-request");
+    let mut seen_inflating = false;
+    for _ in 0..5 {
+        let (url, authorization, body) = (url.clone(), session.authorization(), large.clone());
+        let sent = tokio::spawn(async move { post_bytes(&url, Some(&authorization), body).await });
+        while !sent.is_finished() {
+            let metrics = metrics_text(&platform).await;
+            if metric(&metrics, "komodo_gateway_bodies_decoding").is_some_and(|n| n >= 1.0) {
+                seen_inflating = true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let answer = sent.await.unwrap();
+        assert_eq!(answer["success"], false, "{answer}");
+        if seen_inflating {
+            break;
+        }
+    }
+    assert!(seen_inflating, "/metrics was never answered while a body was being inflated");
 }
 
 /// `/metrics` answers anyone by default (local use); with a token it asks
