@@ -420,6 +420,61 @@ async fn a10_remembered_tokens_still_expire_and_forgeries_are_not_remembered() {
     assert!(expired.to_string().contains("expired"), "{expired}");
 }
 
+/// A10 at the gateway: a `login-request` (and a bearer request) with a
+/// token of another audience or issuer, expired, not yet valid or of
+/// another type is refused, where the genuine token logs in.
+#[tokio::test]
+async fn a10_the_gateway_login_checks_audience_issuer_expiry_and_type() {
+    let platform = Platform::builder().config(|c| c.clock_leeway = Duration::ZERO).start().await;
+    let account = platform.demo_account_id().unwrap().to_owned();
+    let sp = platform.create_service_principal("demo", "etl").await;
+    let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let genuine = crate::gateway_client::login(&platform, &token, &account).await;
+    assert_eq!(genuine["success"], true, "{genuine}");
+    let claims: AccessTokenClaims = serde_json::from_value(jwt_part(&token, 1)).unwrap();
+    let t = now();
+    let fresh = |claims: AccessTokenClaims| AccessTokenClaims { jti: uuid::Uuid::new_v4().to_string(), ..claims };
+    let cases = [
+        (
+            "another audience",
+            fresh(AccessTokenClaims { aud: "another-api".into(), ..claims.clone() }),
+            "at+jwt",
+            "390303",
+        ),
+        (
+            "another issuer",
+            fresh(AccessTokenClaims { iss: "http://evil.example".into(), ..claims.clone() }),
+            "at+jwt",
+            "390303",
+        ),
+        (
+            "expired",
+            fresh(AccessTokenClaims { iat: t - 120, nbf: Some(t - 120), exp: t - 60, ..claims.clone() }),
+            "at+jwt",
+            "390318",
+        ),
+        ("not yet valid", fresh(AccessTokenClaims { nbf: Some(t + 600), ..claims.clone() }), "at+jwt", "390303"),
+        ("not an access token", fresh(claims.clone()), "JWT", "390303"),
+    ];
+    for (what, forged, typ, code) in cases {
+        let forged = platform.state().keys().sign(typ, &forged).await.unwrap();
+        let refused = crate::gateway_client::login(&platform, &forged, &account).await;
+        assert_eq!(refused["success"], false, "{what}: {refused}");
+        assert_eq!(refused["code"], code, "{what}: {refused}");
+        let response = http()
+            .post(platform.url_for("/queries/v1/query-request"))
+            .bearer_auth(&forged)
+            .header("x-account-id", &account)
+            .json(&json!({"sqlText": "select 1"}))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["success"], false, "{what} as a bearer token: {body}");
+        assert_eq!(body["code"], code, "{what} as a bearer token: {body}");
+    }
+}
+
 #[tokio::test]
 async fn a11_service_principal_subs_cannot_collide_with_user_subs() {
     let platform = Platform::start().await;
