@@ -98,8 +98,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = config::DEFAULT_BODY_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     body_read_timeout: u64,
     /// Connections served at once (lowered to what the open-file limit
-    /// allows); when all are taken, connections that have not sent a
-    /// request are closed and new ones wait.
+    /// allows); when all are taken, connections without a request in
+    /// flight for a second are closed and new ones wait.
     #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_connections: usize,
     /// The largest gateway `login-request` body, decompressed, in KiB.

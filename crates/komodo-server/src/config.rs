@@ -165,8 +165,9 @@ pub struct Config {
     /// its head arrived.
     pub body_read_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog, and
-    /// connections that have not sent a whole request head are closed to
-    /// make room. Lowered at start to what the open-file limit allows.
+    /// connections without a request in flight (half-sent heads, idle
+    /// kept-alive connections) are closed to make room. Lowered at start
+    /// to what the open-file limit allows.
     pub max_connections: usize,
     /// The largest gateway `login-request` body, decompressed: that request
     /// carries no credential to check before its body is read.

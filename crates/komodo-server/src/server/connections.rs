@@ -5,26 +5,27 @@
 //! - A connection is served only with one of `max_connections` permits.
 //!   When none is free, the loop says so in the log (at most every
 //!   [`LIMIT_LOG_EVERY`]), counts it in `komodo_connection_limit_reached_total`,
-//!   and closes the connections that have been open for
-//!   [`SHED_AFTER`] without sending a whole request head (idle or
-//!   half-sent connections, which is what a slow-headers attack holds),
-//!   until a permit is free; new connections meanwhile wait in the kernel's
-//!   listen backlog.
+//!   and closes the connections that have had no request in flight for
+//!   [`SHED_AFTER`] (half-sent heads, which is what a slow-headers attack
+//!   holds, and idle kept-alive connections, which a client reopens at no
+//!   cost) until a permit is free; new connections meanwhile wait in the
+//!   kernel's listen backlog. A request in flight (from its head to the
+//!   last byte of its response) is never cut.
 //! - hyper closes a connection whose request head (also the next one on a
 //!   kept-alive connection) does not arrive within `header_read_timeout`.
 //! - A request body that has not arrived in full `body_read_timeout` after
 //!   its head fails to read ([`BodyReadError::Timeout`]); the handler
 //!   answers its usual "cannot read the body" error and the connection is
 //!   closed.
-//! - On shutdown the listener is closed at once, idle connections and
-//!   connections that never sent a whole request head are closed, and
-//!   requests in flight are answered (with `Connection: close`) before
-//!   [`serve`] returns.
+//! - On shutdown the listener is closed at once, connections without a
+//!   request in flight (idle or half-sent) are closed, and requests in
+//!   flight are answered (with `Connection: close`) before [`serve`]
+//!   returns.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
-/// How long a connection may stay without a whole request head before it
+/// How long a connection may stay without a request in flight before it
 /// may be closed to make room when every permit is taken.
 pub(crate) const SHED_AFTER: Duration = Duration::from_secs(1);
 
@@ -190,8 +191,8 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, limits: Limits, sh
                     tracing::warn!(
                         max_connections = max,
                         "connection limit reached: {max} connections are open; new connections wait, and open ones \
-                         that have not sent a request within {} s are closed to make room (raise --max-connections \
-                         if this is normal load)",
+                         without a request in flight for {} s are closed to make room (raise --max-connections if \
+                         this is normal load)",
                         SHED_AFTER.as_secs()
                     );
                 }
@@ -280,18 +281,92 @@ struct Connection {
     shutdown: watch::Receiver<bool>,
 }
 
+/// What a connection is doing: whether it may be closed to make room.
+struct Activity {
+    /// When the connection was accepted.
+    opened: Instant,
+    /// Requests whose response has not been written in full.
+    in_flight: AtomicUsize,
+    /// When the last request in flight ended, in milliseconds since
+    /// `opened`.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity { opened: Instant::now(), in_flight: AtomicUsize::new(0), idle_since_ms: AtomicU64::new(0) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// No request in flight, for at least `for_at_least`.
+    fn idle(&self, for_at_least: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && self.now_ms().saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
+                >= u64::try_from(for_at_least.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// One request in flight on a connection, from its head until its
+/// response's body is written in full (or dropped).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.idle_since_ms.store(self.0.now_ms(), Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight.
+struct TrackedBody {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 impl Connection {
     async fn run(self, permit: OwnedSemaphorePermit) {
         let Connection { stream, peer, app, http, body_read_timeout, shed, mut shutdown } = self;
-        let opened = Instant::now();
-        let served = Arc::new(AtomicBool::new(false));
+        let activity = Arc::new(Activity::new());
         let service = {
-            let served = served.clone();
+            let activity = activity.clone();
             hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                served.store(true, Ordering::Relaxed);
+                let in_flight = InFlight::start(&activity);
                 request.extensions_mut().insert(ConnectInfo(peer));
                 let request = request.map(|body| Body::new(TimedBody::new(body, body_read_timeout)));
-                app.clone().oneshot(request)
+                let app = app.clone();
+                async move {
+                    let response = app.oneshot(request).await?;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|inner| TrackedBody { inner, _in_flight: in_flight }),
+                    )
+                }
             })
         };
         let connection = http.serve_connection(TokioIo::new(stream), service);
@@ -306,18 +381,17 @@ impl Connection {
                     break;
                 }
                 () = stopped(&mut shutdown), if !draining => {
-                    if !served.load(Ordering::Relaxed) {
-                        // Nothing in flight, and nothing owed to a client
-                        // that has not finished a request head.
+                    if activity.idle(Duration::ZERO) {
+                        // Nothing in flight: nothing is owed to the client.
                         break;
                     }
                     draining = true;
                     connection.as_mut().graceful_shutdown();
                 }
-                () = shed.notified(), if !served.load(Ordering::Relaxed) => {
-                    if !served.load(Ordering::Relaxed) && opened.elapsed() >= SHED_AFTER {
+                () = shed.notified(), if !draining => {
+                    if activity.idle(SHED_AFTER) {
                         metrics::counter!(SHED).increment(1);
-                        tracing::debug!(%peer, "closed a connection without a request to make room");
+                        tracing::debug!(%peer, "closed a connection without a request in flight to make room");
                         break;
                     }
                 }
