@@ -175,7 +175,9 @@ pub struct AccessTokenClaims {
     /// For a service principal: the one account it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    /// For a user login: the session (refresh-token family) id.
+    /// For a user login: the session (refresh-token family) id. For a
+    /// service principal: the id of the secret the token was minted from
+    /// (not the secret), which a rotation of the secret retires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }

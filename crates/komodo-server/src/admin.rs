@@ -12,7 +12,7 @@ use crate::crypto::Secrets;
 use crate::iam::{password, service_principals};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::{OpenError, open_store_and_secrets};
-use crate::store::iam::{AccountRow, OrganizationRow, UserRow};
+use crate::store::iam::{AccountRow, OrganizationRow, PasswordReset, UserRow};
 use crate::store::{Store, StoreError};
 
 /// Errors of admin operations.
@@ -136,11 +136,20 @@ impl Admin {
             .await?)
     }
 
-    /// `reset-password`.
-    pub async fn reset_password(&self, email: &str, password: &Password) -> Result<(), AdminError> {
+    /// `reset-password`: sets the password and ends the user's logins
+    /// (refresh-token families, and the access tokens they issued) and open
+    /// gateway sessions, so that whoever held the old password keeps
+    /// nothing it opened (F07).
+    pub async fn reset_password(&self, email: &str, password: &Password) -> Result<PasswordReset, AdminError> {
         password::check_new(password).map_err(AdminError::Invalid)?;
         let hash = password::hash(password).await;
-        Ok(self.store.set_password_hash(email, &hash).await?)
+        let reset = self.store.set_password_hash(email, &hash).await?;
+        tracing::info!(
+            logins_ended = reset.logins_ended,
+            sessions_ended = reset.sessions_ended,
+            "password reset; the user's logins and gateway sessions ended"
+        );
+        Ok(reset)
     }
 
     /// `rotate-keys`: a new key, published now, signing after the configured

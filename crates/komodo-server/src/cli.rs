@@ -101,9 +101,55 @@ struct ServeArgs {
     /// The most rows an array binding (`executemany`) may have.
     #[arg(long, default_value_t = 65_536)]
     max_binding_rows: usize,
+    /// Seconds a client may take to send a request's headers (also the
+    /// longest a kept-alive connection waits idle for its next request).
+    #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Seconds a client may take to send a request's body, from its headers.
+    #[arg(long, default_value_t = config::DEFAULT_BODY_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout: u64,
+    /// Connections served at once (lowered to what the open-file limit
+    /// allows); when all are taken, connections without a request in
+    /// flight for a second are closed and new ones wait.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// The largest gateway `login-request` body, decompressed, in KiB.
+    #[arg(long, default_value_t = config::DEFAULT_LOGIN_BODY_MAX >> 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65536))]
+    login_body_max_kib: usize,
+    /// Compressed or large gateway request bodies decompressed and parsed
+    /// at once (default: half the cores).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    body_decode_threads: Option<usize>,
+    /// Wrong device user codes accepted per minute from all addresses
+    /// together; then every entry is refused until the minute is over.
+    #[arg(long, default_value_t = config::DEFAULT_USER_CODE_GUESSES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    user_code_guesses_per_minute: u32,
+    /// Serve `/metrics` only on this address (`HOST:PORT`), not on `--listen`.
+    #[arg(long, env = config::ENV_METRICS_LISTEN)]
+    metrics_listen: Option<String>,
+    /// Answer `/metrics` only with `Authorization: Bearer <token>` (at least
+    /// 16 characters). Prefer the environment variable: arguments show in
+    /// the process list.
+    #[arg(long, env = config::ENV_METRICS_TOKEN, hide_env_values = true, value_parser = secret_arg)]
+    metrics_token: Option<SecretArg>,
     /// Log format.
     #[arg(long, env = config::ENV_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// A secret given as an argument: `Debug` does not show it, and it is
+/// checked after parsing so that no parse error repeats it.
+#[derive(Clone)]
+struct SecretArg(zeroize::Zeroizing<String>);
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+fn secret_arg(value: &str) -> Result<SecretArg, std::convert::Infallible> {
+    Ok(SecretArg(zeroize::Zeroizing::new(value.to_owned())))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -259,6 +305,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.engine.server_memory_limit = args.server_memory_mib.max(16) << 20;
     config.engine.account_concurrency = args.account_concurrency.max(1);
     config.gateway.max_binding_rows = args.max_binding_rows.max(1);
+    config.header_read_timeout = Duration::from_secs(args.header_read_timeout);
+    config.body_read_timeout = Duration::from_secs(args.body_read_timeout);
+    config.max_connections = args.max_connections;
+    config.login_body_max = args.login_body_max_kib << 10;
+    config.body_decode_threads = args.body_decode_threads;
+    config.user_code_limit_platform.max = args.user_code_guesses_per_minute;
+    config.metrics_listen = args.metrics_listen.clone();
+    config.metrics_token = match &args.metrics_token {
+        None => None,
+        // Long enough to resist guessing: the endpoint has no lockout.
+        Some(SecretArg(token)) => Some(config::MetricsToken::new(token.as_str()).ok_or(
+            "the metrics token must be at least 16 characters with no surrounding spaces: set \
+             KOMODO_SERVER_METRICS_TOKEN to a long random value (`openssl rand -hex 32`)",
+        )?),
+    };
     let data_dir = config.data_dir.clone();
     let mut server = Server::bind(config).await.map_err(|e| e.to_string())?;
     if let Some(report) = server.take_bootstrap_report() {
@@ -345,8 +406,13 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
         }
         AdminCommand::ResetPassword { email, password_stdin: _ } => {
             let password = read_password()?;
-            admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
-            json!({"email": crate::store::iam::normalise_email(&email), "password_reset": true})
+            let reset = admin.reset_password(&email, &password).await.map_err(|e| e.to_string())?;
+            json!({
+                "email": crate::store::iam::normalise_email(&email),
+                "password_reset": true,
+                "logins_ended": reset.logins_ended,
+                "sessions_ended": reset.sessions_ended,
+            })
         }
         AdminCommand::LoadDemo { account, claims, seed } => {
             let options = komodo_warehouse::demo::DemoOptions { claims, seed, ..Default::default() };

@@ -27,6 +27,23 @@ pub const ENV_DEMO_CLAIMS: &str = "KOMODO_SERVER_DEMO_CLAIMS";
 pub const DEFAULT_DEMO_CLAIMS: u64 = 100_000;
 /// Environment variable for `--log-format`.
 pub const ENV_LOG_FORMAT: &str = "KOMODO_SERVER_LOG_FORMAT";
+/// Environment variable for `--metrics-listen`.
+pub const ENV_METRICS_LISTEN: &str = "KOMODO_SERVER_METRICS_LISTEN";
+/// Environment variable for `--metrics-token` (better than the flag, which
+/// other local users can read in the process list).
+pub const ENV_METRICS_TOKEN: &str = "KOMODO_SERVER_METRICS_TOKEN";
+/// How long a client may take to send a request's head by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's body by default.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Open connections served at once by default (lowered to what the
+/// process's open-file limit leaves room for).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The largest gateway `login-request` body by default, decompressed.
+pub const DEFAULT_LOGIN_BODY_MAX: usize = 1 << 20;
+/// Wrong device user codes accepted per minute from all addresses together
+/// by default.
+pub const DEFAULT_USER_CODE_GUESSES_PER_MINUTE: u32 = 60;
 
 /// The algorithm new signing keys are made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +85,30 @@ pub struct RateLimit {
     pub max: u32,
     /// Window length.
     pub window: Duration,
+}
+
+/// The bearer token `/metrics` asks for. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsToken(zeroize::Zeroizing<String>);
+
+impl MetricsToken {
+    /// Wraps a token; `None` when it is empty or shorter than 16
+    /// characters (too easy to guess for an endpoint without a lockout).
+    pub fn new(token: impl Into<String>) -> Option<Self> {
+        let token = token.into();
+        (token.trim().len() >= 16 && token.trim() == token).then(|| MetricsToken(zeroize::Zeroizing::new(token)))
+    }
+
+    /// The token.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken([redacted])")
+    }
 }
 
 /// Everything the platform needs to run. `Debug` redacts the password of
@@ -115,6 +156,30 @@ pub struct Config {
     pub login_limit_per_address: RateLimit,
     /// User code entries per client address.
     pub user_code_limit_per_address: RateLimit,
+    /// Wrong user code entries from all addresses together (F08).
+    pub user_code_limit_platform: RateLimit,
+    /// The longest a client may take to send a request's head (the request
+    /// line and headers), also between requests on a kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// The longest a client may take to send a request's body, from when
+    /// its head arrived.
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog, and
+    /// connections without a request in flight (half-sent heads, idle
+    /// kept-alive connections) are closed to make room. Lowered at start
+    /// to what the open-file limit allows.
+    pub max_connections: usize,
+    /// The largest gateway `login-request` body, decompressed: that request
+    /// carries no credential to check before its body is read.
+    pub login_body_max: usize,
+    /// Compressed or large gateway bodies decompressed and parsed at once,
+    /// on blocking threads; `None`: half the cores (at least one).
+    pub body_decode_threads: Option<usize>,
+    /// Serve `/metrics` on this address only (`HOST:PORT`) instead of the
+    /// main listener.
+    pub metrics_listen: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<MetricsToken>,
     /// Create the first admin, the `demo` organisation and account and the
     /// CLI client when the store is empty.
     pub bootstrap: bool,
@@ -144,6 +209,13 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("device_code_ttl", &self.device_code_ttl)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("login_body_max", &self.login_body_max)
+            .field("body_decode_threads", &self.body_decode_threads)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("metrics_token", &self.metrics_token)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +245,17 @@ impl Config {
             login_limit_per_account: RateLimit { max: 5, window: Duration::from_secs(15 * 60) },
             login_limit_per_address: RateLimit { max: 50, window: Duration::from_secs(15 * 60) },
             user_code_limit_per_address: RateLimit { max: 10, window: Duration::from_secs(15 * 60) },
+            user_code_limit_platform: RateLimit {
+                max: DEFAULT_USER_CODE_GUESSES_PER_MINUTE,
+                window: Duration::from_secs(60),
+            },
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            login_body_max: DEFAULT_LOGIN_BODY_MAX,
+            body_decode_threads: None,
+            metrics_listen: None,
+            metrics_token: None,
             bootstrap: true,
             bootstrap_admin_email: "admin@komodo.local".to_owned(),
             warehouse_dir: None,
@@ -195,6 +278,14 @@ impl Config {
         self.warehouse_dir.clone().unwrap_or_else(|| self.data_dir.join("warehouse"))
     }
 
+    /// Bodies decoded at once: the configured number, else half the cores
+    /// (at least one), so that the threads serving requests keep CPU.
+    pub fn effective_body_decode_threads(&self) -> usize {
+        self.body_decode_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1) / 2)
+            .max(1)
+    }
+
     /// The path of the master key file.
     pub fn master_key_path(&self) -> PathBuf {
         self.data_dir.join("master.key")
@@ -206,6 +297,10 @@ impl Config {
         self.auth_code_ttl = self.auth_code_ttl.min(Duration::from_secs(60));
         self.device_code_ttl = self.device_code_ttl.min(Duration::from_secs(15 * 60));
         self.device_poll_interval = self.device_poll_interval.max(Duration::from_secs(1));
+        self.header_read_timeout = self.header_read_timeout.max(Duration::from_millis(100));
+        self.body_read_timeout = self.body_read_timeout.max(Duration::from_millis(100));
+        self.max_connections = self.max_connections.max(1);
+        self.login_body_max = self.login_body_max.max(1024);
         self
     }
 
@@ -251,6 +346,16 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("REDACTED"));
+    }
+
+    #[test]
+    fn debug_redacts_the_metrics_token() {
+        let mut config = Config::new("/tmp/x");
+        config.metrics_token = MetricsToken::new("s3cret-metrics-token-value");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(MetricsToken::new("short").is_none());
+        assert!(MetricsToken::new(" padded-metrics-token-value ").is_none());
     }
 
     #[test]

@@ -54,11 +54,12 @@ pub use state::AppState;
 
 /// The platform's HTTP application.
 pub fn app(state: AppState) -> Router {
+    let metrics_here = state.config().metrics_listen.is_none();
     Router::new()
         .merge(oidc::router())
         .merge(iam::router())
         .merge(gateway::router())
-        .merge(ops::router())
+        .merge(ops::router(metrics_here))
         .route_layer(axum::middleware::from_fn(ops::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -59,9 +59,19 @@ pub(crate) fn metrics_handle() -> Option<PrometheusHandle> {
 /// The request latency histogram's name.
 const REQUEST_DURATION: &str = "komodo_http_request_duration_seconds";
 
-/// The operational routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_endpoint))
+/// The operational routes; `/metrics` among them unless it is served on
+/// an address of its own ([`metrics_app`], `--metrics-listen`).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if with_metrics { router.route("/metrics", get(metrics_endpoint)) } else { router }
+}
+
+/// The application of the `--metrics-listen` address: `/metrics` only.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_endpoint))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "only /metrics is served here") })
+        .with_state(state)
 }
 
 async fn healthz() -> &'static str {
@@ -79,7 +89,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+/// `/metrics`: the Prometheus text format; with `--metrics-token`, only
+/// for `Authorization: Bearer <token>`.
+async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config().metrics_token {
+        let presented = crate::iam::auth::bearer(&headers).unwrap_or_default();
+        if !crate::crypto::ct_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need `Authorization: Bearer <token>` with the server's metrics token (--metrics-token)",
+            )
+                .into_response();
+        }
+    }
     let engine = state.gateway().engine();
     metrics::gauge!("komodo_warehouse_active_tasks").set(engine.active_tasks() as f64);
     metrics::gauge!("komodo_warehouse_memory_bytes").set(engine.memory_in_use() as f64);

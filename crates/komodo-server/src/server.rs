@@ -1,4 +1,7 @@
-//! Binding, serving and graceful shutdown.
+//! Binding, serving and graceful shutdown; the accept loop and its limits
+//! are in [`connections`].
+
+pub mod connections;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +37,7 @@ pub enum ServeError {
 pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: AppState,
     bootstrap: Option<BootstrapReport>,
 }
@@ -52,17 +56,33 @@ impl Server {
             .await
             .map_err(|source| ServeError::Bind { addr: config.listen.clone(), source })?;
         let addr = listener.local_addr()?;
+        let metrics = match &config.metrics_listen {
+            Some(metrics_addr) => {
+                let listener = TcpListener::bind(metrics_addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr: metrics_addr.clone(), source })?;
+                let bound = listener.local_addr()?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
         if config.issuer.is_none() && addr.ip().is_unspecified() {
             tracing::warn!(%addr, "listening on an unspecified address without --issuer; tokens will name http://{addr} as issuer, set --issuer to the URL clients use");
         }
         let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
         let (state, bootstrap) = AppState::open(config, issuer).await?;
-        Ok(Server { listener, addr, state, bootstrap })
+        Ok(Server { listener, addr, metrics, state, bootstrap })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on when it has a listener of its
+    /// own (`--metrics-listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// `http://HOST:PORT` of the bound address.
@@ -94,15 +114,31 @@ impl Server {
         });
         let janitor = crate::gateway::spawn_janitor(self.state.clone());
         let follower = self.state.store().listen_for_changes(&self.state.config().effective_database_url());
-        let app = crate::app(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        // Responses go out as soon as they are written (no Nagle delay
-        // behind an unacknowledged segment).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set on a connection");
-            }
+        let config = self.state.config();
+        let limits = connections::Limits {
+            header_read_timeout: config.header_read_timeout,
+            body_read_timeout: config.body_read_timeout,
+            max_connections: connections::affordable_connections(config.max_connections),
+        };
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+            // Kept until the connections are closed: a dropped sender reads
+            // as a shutdown too, which is what it is.
+            stop
         });
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let metrics = self.metrics.map(|(listener, addr)| {
+            tracing::info!(%addr, "serving /metrics on its own address");
+            let app = crate::ops::metrics_app(self.state.clone());
+            let limits = connections::Limits { max_connections: METRICS_CONNECTIONS, ..limits };
+            tokio::spawn(connections::serve(listener, app, limits, stopping.clone()))
+        });
+        connections::serve(self.listener, crate::app(self.state.clone()), limits, stopping).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
+        signal.abort();
         purge.abort();
         janitor.abort();
         if let Some(follower) = follower {
@@ -110,9 +146,12 @@ impl Server {
         }
         self.state.gateway().history().close().await;
         self.state.store().close().await;
-        Ok(result?)
+        Ok(())
     }
 }
+
+/// Connections served at once on the `--metrics-listen` address.
+const METRICS_CONNECTIONS: usize = 64;
 
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

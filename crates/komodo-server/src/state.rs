@@ -52,6 +52,7 @@ struct Inner {
     keys: KeyRing,
     metrics: Option<PrometheusHandle>,
     gateway: Arc<Gateway>,
+    body_decoders: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for AppState {
@@ -108,7 +109,11 @@ impl AppState {
         }
         let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
         let metrics = crate::ops::metrics_handle();
-        Ok((AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway })), report))
+        let body_decoders = tokio::sync::Semaphore::new(config.effective_body_decode_threads());
+        Ok((
+            AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway, body_decoders })),
+            report,
+        ))
     }
 
     /// The configuration in force.
@@ -143,6 +148,12 @@ impl AppState {
 
     pub(crate) fn secrets_arc(&self) -> Arc<Secrets> {
         self.0.secrets.clone()
+    }
+
+    /// Permits to decompress or parse a request body off the request
+    /// threads (`--body-decode-threads`).
+    pub(crate) fn body_decoders(&self) -> &tokio::sync::Semaphore {
+        &self.0.body_decoders
     }
 
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {

@@ -240,9 +240,9 @@ pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
 /// The gateway's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/session/v1/login-request", post(session::login))
+        .route(session::LOGIN_PATH, post(session::login))
         .route("/session/heartbeat", post(session::heartbeat))
-        .route("/session/token-request", post(session::token_request))
+        .route(session::TOKEN_REQUEST_PATH, post(session::token_request))
         .route("/session", post(session::close))
         .route("/queries/v1/query-request", post(query::query_request))
         .route("/queries/v1/abort-request", post(query::abort_by_request))

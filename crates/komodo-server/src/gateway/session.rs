@@ -6,7 +6,9 @@
 //! hashes. Every later request is authorised again: the session must be
 //! open and unexpired, and its principal must still have the account (a
 //! removed member, a deleted service principal or a revoked login stops
-//! the session at once: T01, T02).
+//! the session at once: T01, T02), with the credential it was opened with
+//! still standing (a revoked access token, a password reset or a rotated
+//! secret ends the session: F07).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -25,6 +27,12 @@ use crate::keys::TokenError;
 use crate::state::AppState;
 use crate::store::gateway::{GatewaySessionRow, NewGatewaySession};
 use crate::store::now;
+
+/// The path of the login request (the one gateway request without a
+/// credential in its headers).
+pub const LOGIN_PATH: &str = "/session/v1/login-request";
+/// The path of a session token renewal (its credential is the master token).
+pub const TOKEN_REQUEST_PATH: &str = "/session/token-request";
 
 /// Who is calling, in which account and session.
 #[derive(Debug, Clone)]
@@ -181,6 +189,7 @@ pub async fn login(
             account_id: &account_id,
             subject: &claims.sub,
             token_family: claims.sid.as_deref(),
+            token_jti: Some(&claims.jti),
             token_hash: &token_hash(session_token.expose_secret()),
             token_expires_at: issued + config.session_token_ttl.as_secs() as i64,
             master_hash: &token_hash(master_token.expose_secret()),
@@ -284,6 +293,35 @@ pub async fn authorize_request(
     }
 }
 
+/// Checks the credential of a gateway request to `path` from its headers
+/// alone, before its body is read (F10): the master token of an open,
+/// unexpired session for a token renewal, and for every other request
+/// what [`authorize`] checks. The handler checks again with what the body
+/// says.
+pub async fn check_credential(state: &AppState, path: &str, headers: &HeaderMap) -> Result<(), GwError> {
+    if path != TOKEN_REQUEST_PATH {
+        return authorize(state, headers).await.map(|_| ());
+    }
+    let Credential::Snowflake(master) = credential(headers) else {
+        return Err(master_token_invalid());
+    };
+    match state.store().gateway_session_by_master(&token_hash(master)).await? {
+        Some(session) if session.closed_at.is_none() && session.master_expires_at > now() => Ok(()),
+        Some(session) if session.closed_at.is_some() => Err(GwError::session_gone()),
+        Some(_) => Err(master_token_expired()),
+        None => Err(master_token_invalid()),
+    }
+}
+
+fn master_token_invalid() -> GwError {
+    GwError::new(codes::MASTER_TOKEN_INVALID, "Invalid master token. The user must authenticate again.").state("08001")
+}
+
+fn master_token_expired() -> GwError {
+    GwError::new(codes::MASTER_TOKEN_EXPIRED, "Authentication token has expired. The user must authenticate again.")
+        .state("08001")
+}
+
 /// `POST /session/heartbeat`: keeps the session alive (and checks it).
 pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, GwError> {
     authorize(&state, &headers).await?;
@@ -297,10 +335,7 @@ pub async fn token_request(
     headers: HeaderMap,
     GwJson(body): GwJson<TokenRequest>,
 ) -> Result<Response, GwError> {
-    let invalid = || {
-        GwError::new(codes::MASTER_TOKEN_INVALID, "Invalid master token. The user must authenticate again.")
-            .state("08001")
-    };
+    let invalid = master_token_invalid;
     let Credential::Snowflake(master) = credential(&headers) else {
         return Err(invalid());
     };
@@ -316,13 +351,9 @@ pub async fn token_request(
     }
     let t = now();
     if session.master_expires_at <= t {
-        return Err(GwError::new(
-            codes::MASTER_TOKEN_EXPIRED,
-            "Authentication token has expired. The user must authenticate again.",
-        )
-        .state("08001"));
+        return Err(master_token_expired());
     }
-    if !store.subject_has_account(&session.subject, &session.account_id, session.token_family.as_deref()).await? {
+    if !store.gateway_session_allowed(&session.id).await? {
         return Err(GwError::no_access());
     }
     let config = state.gateway().config();

@@ -55,7 +55,8 @@ impl From<StoreError> for Inactive {
 
 /// The slow path after signature verification: the token is not revoked and
 /// its principal still exists (T02: a deleted service principal's tokens
-/// stop at once; A09: a revoked session's access tokens stop too).
+/// stop at once; A09: a revoked session's access tokens stop too; F07: so
+/// do a service principal's tokens minted from a secret since rotated).
 pub async fn resolve(state: &AppState, claims: AccessTokenClaims) -> Result<Principal, Inactive> {
     let store = state.store();
     if store.jti_is_revoked(&claims.jti).await? {
@@ -75,6 +76,12 @@ pub async fn resolve(state: &AppState, claims: AccessTokenClaims) -> Result<Prin
             store.service_principal_by_id(id).await?.ok_or(Inactive::Gone("the service principal has been deleted"))?;
         if claims.account_id.as_deref() != Some(principal.account_id.as_str()) {
             return Err(Inactive::Gone("the token does not match its service principal's account"));
+        }
+        if claims.sid != principal.secret_id {
+            return Err(Inactive::Gone(
+                "the service principal's secret was rotated since this token was issued; get a new token with the \
+                 current secret",
+            ));
         }
         return Ok(Principal::ServicePrincipal { principal, claims });
     }

@@ -29,30 +29,57 @@ pub struct AuthorizeQuery {
     prompt: Option<String>,
 }
 
-/// Whether `requested` matches one of `registered` exactly, except for the
-/// port of a loopback IP literal redirect (A01, RFC 8252 §7.3).
+/// Whether `requested` matches one of `registered` exactly, character for
+/// character, except for the port of a loopback IP literal redirect (A01,
+/// F11; RFC 9700 §2.1, RFC 8252 §7.3).
+///
+/// Nothing is normalised before comparing: `/x/../callback`, `%2e`, a
+/// different case, a tab or a default port written out are all different
+/// text and refused. The loopback port is the only part that may differ,
+/// and it must be written as a plain decimal port (no leading zero, at most
+/// 65535).
 pub fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
-    let Ok(req) = url::Url::parse(requested) else { return false };
-    registered.iter().any(|r| {
-        if r == requested {
-            return true;
+    if requested.is_empty() || requested.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return false;
+    }
+    registered.iter().any(|r| r == requested || loopback_port_only_differs(r, requested))
+}
+
+/// `registered` is `http://<loopback IP literal>[:port]<rest>` and
+/// `requested` is the same text with some valid port.
+fn loopback_port_only_differs(registered: &str, requested: &str) -> bool {
+    let (Some((reg_host, _, reg_rest)), Some((req_host, req_port, req_rest))) =
+        (split_loopback(registered), split_loopback(requested))
+    else {
+        return false;
+    };
+    reg_host == req_host && reg_rest == req_rest && req_port.is_some_and(valid_port)
+}
+
+/// Splits `http://HOST[:PORT]REST` where HOST is `127.0.0.1` or `[::1]`
+/// as written (no other spelling of a loopback address) and REST starts
+/// with `/`.
+fn split_loopback(uri: &str) -> Option<(&str, Option<&str>, &str)> {
+    let after_scheme = uri.strip_prefix("http://")?;
+    let host = ["127.0.0.1", "[::1]"].into_iter().find(|h| after_scheme.starts_with(h))?;
+    let after_host = &after_scheme[host.len()..];
+    let (port, rest) = match after_host.strip_prefix(':') {
+        Some(with_port) => {
+            let end = with_port.find('/')?;
+            (Some(&with_port[..end]), &with_port[end..])
         }
-        let Ok(reg) = url::Url::parse(r) else { return false };
-        let loopback = matches!(reg.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(reg.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
-        loopback
-            && reg.scheme() == "http"
-            && req.scheme() == "http"
-            && reg.host() == req.host()
-            && reg.path() == req.path()
-            && reg.query() == req.query()
-            && req.fragment().is_none()
-            && req.username().is_empty()
-            && req.password().is_none()
-            && req.port().is_some()
-            // The raw text must not smuggle anything the parser normalised.
-            && requested.starts_with(&format!("http://{}:", req.host_str().unwrap_or_default()))
-    })
+        None => (None, after_host),
+    };
+    rest.starts_with('/').then_some((host, port, rest))
+}
+
+/// A port as a browser writes it: 1 to 65535 in decimal, no leading zero.
+fn valid_port(port: &str) -> bool {
+    !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !port.starts_with('0')
+        && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
 }
 
 /// Builds the redirect back to the client with `params`, `state` and `iss`.
@@ -204,5 +231,36 @@ mod tests {
         assert!(!redirect_uri_matches(&r, "https://app.example/cb/"));
         assert!(!redirect_uri_matches(&r, "https://app.example:444/cb"));
         assert!(!redirect_uri_matches(&r, "http://127.0.0.1:1/callback#frag"));
+    }
+
+    #[test]
+    fn nothing_is_normalised_before_comparing() {
+        let r = registered();
+        for refused in [
+            "http://127.0.0.1:53123/x/../callback",
+            "http://127.0.0.1:53123/./callback",
+            "http://127.0.0.1:53123/%63allback",
+            "http://127.0.0.1:040001/callback",
+            "http://127.0.0.1:0/callback",
+            "http://127.0.0.1:65536/callback",
+            "http://127.0.0.1:+80/callback",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:53123/call\tback",
+            "http://127.0.0.1:53123/callback\t",
+            "http://127.0.0.1:53123/callback ",
+            "HTTP://127.0.0.1:53123/callback",
+            "http://127.1:53123/callback",
+            "http://0x7f.0.0.1:53123/callback",
+            "http://[0:0:0:0:0:0:0:1]:53123/callback",
+            "http://127.0.0.1:53123//callback",
+            "http://127.0.0.1:53123/callback?",
+            "https://app.example/x/../cb",
+            "https://APP.example/cb",
+            "https://app.example:443/cb",
+        ] {
+            assert!(!redirect_uri_matches(&r, refused), "{refused:?} must be refused");
+        }
+        assert!(redirect_uri_matches(&r, "http://127.0.0.1:65535/callback"));
+        assert!(redirect_uri_matches(&r, "http://127.0.0.1:1/callback"));
     }
 }

@@ -37,6 +37,13 @@ pub fn new_user_code() -> String {
     out
 }
 
+/// The counter of user-code entries of the whole platform.
+const USER_CODE_PLATFORM_KEY: &str = "user_code:platform";
+
+/// The metric counting user-code entries refused by a limit (label
+/// `limit`: `address` or `platform`).
+pub const USER_CODE_REFUSALS: &str = "komodo_user_code_refusals_total";
+
 /// Normalises typed input: case-insensitive, dashes and spaces ignored.
 pub fn normalise_user_code(input: &str) -> String {
     input.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_uppercase()).collect()
@@ -156,8 +163,8 @@ pub struct ActivateForm {
     user_code: String,
 }
 
-/// `POST /activate`: looks the code up (rate-limited per address, B01) and
-/// continues to the login page.
+/// `POST /activate`: looks the code up (rate-limited per address, B01, and
+/// wrong codes platform-wide, F08) and continues to the login page.
 pub async fn activate_submit(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -182,20 +189,47 @@ pub async fn activate_submit(
         .into_response();
     }
     let csrf = state.secrets().csrf_token(&browser);
-    let limit = state.config().user_code_limit_per_address;
-    let key = format!("user_code:address:{addr}");
     let internal = |e: StoreError| {
         tracing::error!(error = %e, "store error on /activate");
         pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Something went wrong. Try again.").into_response()
     };
-    let count = match state.store().rate_hit(&key, limit.window.as_secs() as i64).await {
-        Ok(count) => count,
+    let too_many =
+        |message: &str| pages::activate(&csrf, "", Some(message)).status(StatusCode::TOO_MANY_REQUESTS).into_response();
+    // Per address: every entry counts (B01).
+    let per_address = state.config().user_code_limit_per_address;
+    let address_key = format!("user_code:address:{addr}");
+    match state.store().rate_hit(&address_key, per_address.window.as_secs() as i64).await {
+        Ok(count) if count > i64::from(per_address.max) => {
+            metrics::counter!(USER_CODE_REFUSALS, "limit" => "address").increment(1);
+            return too_many("Too many attempts. Wait a few minutes and try again.");
+        }
+        Ok(_) => {}
         Err(e) => return internal(e),
-    };
-    if count > limit.max as i64 {
-        return pages::activate(&csrf, "", Some("Too many attempts. Wait a few minutes and try again."))
-            .status(StatusCode::TOO_MANY_REQUESTS)
-            .into_response();
+    }
+    // Platform-wide: wrong entries from every address together (F08). The
+    // entry is counted before the code is looked up, so that parallel
+    // guesses each get their own number, and given back when it was right.
+    let platform = state.config().user_code_limit_platform;
+    let window = platform.window.as_secs() as i64;
+    match state.store().rate_hit(USER_CODE_PLATFORM_KEY, window).await {
+        Ok(count) if count > i64::from(platform.max) => {
+            metrics::counter!(USER_CODE_REFUSALS, "limit" => "platform").increment(1);
+            if count == i64::from(platform.max) + 1 {
+                // Once per window: the first entry refused.
+                tracing::warn!(
+                    limit = platform.max,
+                    window_secs = window,
+                    address = %addr,
+                    "platform-wide limit of wrong device user codes reached; every user-code entry is refused \
+                     until the window ends (--user-code-guesses-per-minute)"
+                );
+            }
+            return too_many(
+                "Too many wrong codes have been entered on this platform just now. Wait a minute and try again.",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return internal(e),
     }
     let code = normalise_user_code(&form.user_code);
     let device = match state.store().device_by_user_code(&code).await {
@@ -211,6 +245,9 @@ pub async fn activate_submit(
         .status(StatusCode::BAD_REQUEST)
         .into_response();
     };
+    if let Err(e) = state.store().rate_refund(USER_CODE_PLATFORM_KEY, window).await {
+        return internal(e);
+    }
     let t = now();
     let row = AuthRequestRow {
         id: random_token::<24>(),

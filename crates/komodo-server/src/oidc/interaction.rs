@@ -3,9 +3,10 @@
 //!
 //! A pending request is bound to the browser that started it (an HttpOnly
 //! cookie whose hash the request stores) and every form carries a CSRF token
-//! derived from that cookie (A12). Successful POSTs answer 303 (A13). Failed
-//! logins count against the email address and the client address; the
-//! answers for unknown users and wrong passwords are identical (A15).
+//! derived from that cookie (A12). Successful POSTs answer 303 (A13). Login
+//! attempts count against the email address and the client address before
+//! the password is checked (F04); the answers for unknown users and wrong
+//! passwords are identical (A15).
 
 use std::net::SocketAddr;
 
@@ -168,42 +169,52 @@ pub async fn login_submit(
     let address_key = format!("login:address:{addr}");
     let (acct_limit, addr_limit) = (config.login_limit_per_account, config.login_limit_per_address);
     let store = state.store();
-    let locked = async {
-        Ok::<bool, crate::store::StoreError>(
-            store.rate_count(&account_key, acct_limit.window.as_secs() as i64).await? >= acct_limit.max as i64
-                || store.rate_count(&address_key, addr_limit.window.as_secs() as i64).await? >= addr_limit.max as i64,
-        )
-    };
-    match locked.await {
-        Ok(true) => {
-            metrics::counter!("komodo_failed_logins_total", "reason" => "locked").increment(1);
-            tracing::info!(address = %addr, "login refused: rate limit");
-            return pages::login(&row.id, &csrf, &name, &form.email, Some(LOCKED_OUT))
-                .status(StatusCode::TOO_MANY_REQUESTS)
-                .into_response();
-        }
-        Ok(false) => {}
+    // Every attempt is counted before its password is checked, in one
+    // statement per counter that returns the new count (F04): parallel
+    // attempts, on one replica or several, each get their own number, and
+    // only the first `max` of a window reach the password check. The
+    // address is counted first, so that an address over its budget cannot
+    // add to any account's count.
+    let address_count = match store.rate_hit(&address_key, addr_limit.window.as_secs() as i64).await {
+        Ok(count) => count,
         Err(e) => return internal(e),
+    };
+    let over = if address_count > i64::from(addr_limit.max) {
+        Some("address")
+    } else {
+        match store.rate_hit(&account_key, acct_limit.window.as_secs() as i64).await {
+            Ok(count) if count > i64::from(acct_limit.max) => Some("account"),
+            Ok(_) => None,
+            Err(e) => return internal(e),
+        }
+    };
+    if let Some(limit) = over {
+        metrics::counter!("komodo_failed_logins_total", "reason" => "locked").increment(1);
+        // The same answer whether or not the account exists (A15).
+        tracing::info!(address = %addr, limit, "login refused: too many attempts");
+        return pages::login(&row.id, &csrf, &name, &form.email, Some(LOCKED_OUT))
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .into_response();
     }
     let credentials = match store.credentials_by_email(&email).await {
         Ok(found) => found,
         Err(e) => return internal(e),
     };
     let (user_id, hash) = credentials.map(|(id, hash)| (Some(id), Some(hash))).unwrap_or((None, None));
-    if !password::verify(&form.password, hash).await {
+    let verified = password::verify(&form.password, hash).await;
+    let Some(user_id) = user_id.filter(|_| verified) else {
         metrics::counter!("komodo_failed_logins_total", "reason" => "invalid_credentials").increment(1);
         tracing::info!(address = %addr, "login failed");
-        for (key, limit) in [(&account_key, acct_limit), (&address_key, addr_limit)] {
-            if let Err(e) = store.rate_hit(key, limit.window.as_secs() as i64).await {
-                return internal(e);
-            }
-        }
         return pages::login(&row.id, &csrf, &name, &form.email, Some(INVALID_LOGIN))
             .status(StatusCode::UNAUTHORIZED)
             .into_response();
-    }
-    let user_id = user_id.expect("a verified password belongs to a user");
+    };
+    // A successful login clears the account's count and gives back the
+    // address's attempt: the address budget counts failures.
     if let Err(e) = store.rate_reset(&account_key).await {
+        return internal(e);
+    }
+    if let Err(e) = store.rate_refund(&address_key, addr_limit.window.as_secs() as i64).await {
         return internal(e);
     }
     if let Err(e) = store.set_auth_request_user(&row.id, &user_id, now()).await {

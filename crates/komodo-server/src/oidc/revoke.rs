@@ -60,7 +60,9 @@ async fn caller(state: &AppState, client: &PresentedClient) -> Result<Caller, OA
 
 /// `POST /oauth/revoke`: refresh tokens revoke their whole family (A09);
 /// access tokens revoke their session (users) or themselves (service
-/// principals). Always 200 for a token that is unknown or not the caller's.
+/// principals); either way the gateway sessions opened with what was
+/// revoked end (F07). Always 200 for a token that is unknown or not the
+/// caller's.
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -62,7 +62,8 @@ pub async fn mint_service_principal(
         client_id: principal.client_id.clone(),
         scope: SERVICE_PRINCIPAL_SCOPE.to_owned(),
         account_id: Some(principal.account_id.clone()),
-        sid: None,
+        // The secret it was minted from: rotating the secret ends it.
+        sid: principal.secret_id.clone(),
     };
     let token = state.keys().sign(ACCESS_TOKEN_TYP, &claims).await?;
     metrics::counter!("komodo_tokens_issued_total", "grant" => "client_credentials").increment(1);

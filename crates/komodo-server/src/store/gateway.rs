@@ -18,9 +18,14 @@ pub struct GatewaySessionRow {
     pub account_id: String,
     /// Who opened it (`user:<id>` or `sp:<id>`).
     pub subject: String,
-    /// The refresh-token family of the user's login, if any: revoking the
-    /// login ends the session too.
+    /// The `sid` of the access token it was opened with: for a user, the
+    /// refresh-token family of the login (revoking the login ends the
+    /// session too); for a service principal, the id of the secret the
+    /// token was minted from (rotating the secret ends the session).
     pub token_family: Option<String>,
+    /// The `jti` of the access token it was opened with: revoking that
+    /// token ends the session.
+    pub token_jti: Option<String>,
     /// When the session token expires, epoch seconds.
     pub token_expires_at: i64,
     /// When the master token expires, epoch seconds.
@@ -58,8 +63,32 @@ pub struct SessionCheck {
     pub prior_query: Option<String>,
 }
 
-const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_expires_at, \
+const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_jti, token_expires_at, \
      master_expires_at, database_name, schema_name, client_app, closed_at";
+
+/// Whether the principal of session `s` may still act in its account, as
+/// SQL (1 or 0): a user who is a member and whose login is not revoked, or
+/// a live service principal of that account whose secret is still the one
+/// the session's token was minted from; and in both cases the token the
+/// session was opened with is not revoked (F07).
+fn session_allowed_sql() -> String {
+    use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX as SP, USER_SUB_PREFIX as USER};
+    format!(
+        "CASE WHEN s.token_jti IS NOT NULL AND EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = s.token_jti) \
+           THEN 0 \
+         WHEN s.subject LIKE '{USER}%' THEN CASE WHEN EXISTS (SELECT 1 FROM memberships m \
+             WHERE m.user_id = SUBSTR(s.subject, {user_from}) AND m.account_id = s.account_id) \
+           AND (s.token_family IS NULL OR EXISTS (SELECT 1 FROM token_families f \
+             WHERE f.id = s.token_family AND f.revoked_at IS NULL)) THEN 1 ELSE 0 END \
+         WHEN s.subject LIKE '{SP}%' THEN CASE WHEN EXISTS (SELECT 1 FROM service_principals p \
+             WHERE p.id = SUBSTR(s.subject, {sp_from}) AND p.account_id = s.account_id \
+             AND p.deleted_at IS NULL AND COALESCE(p.secret_id, '') = COALESCE(s.token_family, '')) \
+           THEN 1 ELSE 0 END \
+         ELSE 0 END",
+        user_from = USER.len() + 1,
+        sp_from = SP.len() + 1,
+    )
+}
 
 /// A query's handle as recorded when it starts (or, for a quick
 /// synchronous query, when it ends).
@@ -96,8 +125,11 @@ pub struct NewGatewaySession<'a> {
     pub account_id: &'a str,
     /// Subject.
     pub subject: &'a str,
-    /// Refresh-token family of the login, if any.
+    /// The `sid` of the access token it is opened with (a user's login, a
+    /// service principal's secret).
     pub token_family: Option<&'a str>,
+    /// The `jti` of the access token it is opened with.
+    pub token_jti: Option<&'a str>,
     /// Hash of the session token.
     pub token_hash: &'a str,
     /// Session token expiry, epoch seconds.
@@ -274,8 +306,8 @@ impl Store {
     pub async fn insert_gateway_session(&self, s: &NewGatewaySession<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO gateway_sessions (id, numeric_id, account_id, subject, token_family, token_hash, \
-             token_expires_at, master_hash, master_expires_at, database_name, schema_name, client_app, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             token_expires_at, master_hash, master_expires_at, database_name, schema_name, client_app, created_at, \
+             token_jti) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(s.id)
         .bind(s.numeric_id)
@@ -290,6 +322,7 @@ impl Store {
         .bind(s.schema_name)
         .bind(s.client_app)
         .bind(now())
+        .bind(s.token_jti)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -306,32 +339,24 @@ impl Store {
     }
 
     /// The session whose session token hashes to `token_hash`, and whether
-    /// its principal may still act in its account (as
-    /// [`Store::subject_has_account`] decides), in one round trip: every
-    /// gateway request asks both.
+    /// its principal may still act in its account (a member whose login is
+    /// not revoked, or a live service principal of the account whose
+    /// secret was not rotated since; and the token the session was opened
+    /// with not revoked), in one round trip: every gateway request asks
+    /// both.
     pub async fn gateway_session_for_request(
         &self,
         token_hash: &str,
         request_id: Option<&str>,
     ) -> Result<Option<SessionCheck>, StoreError> {
-        use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX as SP, USER_SUB_PREFIX as USER};
         let columns: Vec<String> = SESSION_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
         let sql = format!(
-            "SELECT {columns}, CASE \
-               WHEN s.subject LIKE '{USER}%' THEN CASE WHEN EXISTS (SELECT 1 FROM memberships m \
-                   WHERE m.user_id = SUBSTR(s.subject, {user_from}) AND m.account_id = s.account_id) \
-                 AND (s.token_family IS NULL OR EXISTS (SELECT 1 FROM token_families f \
-                   WHERE f.id = s.token_family AND f.revoked_at IS NULL)) THEN 1 ELSE 0 END \
-               WHEN s.subject LIKE '{SP}%' THEN CASE WHEN EXISTS (SELECT 1 FROM service_principals p \
-                   WHERE p.id = SUBSTR(s.subject, {sp_from}) AND p.account_id = s.account_id \
-                   AND p.deleted_at IS NULL) THEN 1 ELSE 0 END \
-               ELSE 0 END AS allowed, \
+            "SELECT {columns}, {allowed} AS allowed, \
              (SELECT q.id FROM gateway_queries q WHERE q.session_id = s.id AND q.request_id = $2 \
                ORDER BY q.started_at DESC LIMIT 1) AS prior_query \
              FROM gateway_sessions s WHERE s.token_hash = $1",
             columns = columns.join(", "),
-            user_from = USER.len() + 1,
-            sp_from = SP.len() + 1,
+            allowed = session_allowed_sql(),
         );
         let row: Option<SessionAndAccess> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
@@ -399,35 +424,13 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `subject` may still act in `account_id`: a user who is a
-    /// member (and whose login, when `family` is given, is not revoked), or
-    /// a live service principal of that very account.
-    pub async fn subject_has_account(
-        &self,
-        subject: &str,
-        account_id: &str,
-        family: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        use komodo_protocol::oauth::{SERVICE_PRINCIPAL_SUB_PREFIX, USER_SUB_PREFIX};
-        if let Some(user_id) = subject.strip_prefix(USER_SUB_PREFIX) {
-            if let Some(family) = family
-                && self.family_is_revoked(family).await?
-            {
-                return Ok(false);
-            }
-            return Ok(self.role_of(user_id, account_id).await?.is_some());
-        }
-        if let Some(sp_id) = subject.strip_prefix(SERVICE_PRINCIPAL_SUB_PREFIX) {
-            let found: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM service_principals WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
-            )
-            .bind(sp_id)
-            .bind(account_id)
-            .fetch_optional(self.pool())
-            .await?;
-            return Ok(found.is_some());
-        }
-        Ok(false)
+    /// Whether the principal of session `id` may still act in its account
+    /// (as [`Store::gateway_session_for_request`] decides).
+    pub async fn gateway_session_allowed(&self, id: &str) -> Result<bool, StoreError> {
+        let sql = format!("SELECT {} AS allowed FROM gateway_sessions s WHERE s.id = $1", session_allowed_sql());
+        let allowed: Option<i32> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        Ok(allowed == Some(1))
     }
 
     /// Records a query that starts running.

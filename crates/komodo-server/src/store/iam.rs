@@ -84,6 +84,11 @@ pub struct ServicePrincipalRow {
     pub description: Option<String>,
     /// Creation time, epoch seconds.
     pub created_at: i64,
+    /// The id of its current secret (not the secret): tokens minted from
+    /// the secret carry it as `sid`, and rotating the secret changes it,
+    /// which ends those tokens and their gateway sessions (F07). `None`
+    /// for a principal created before secrets had ids and never rotated.
+    pub secret_id: Option<String>,
 }
 
 /// A registered public OAuth client.
@@ -110,10 +115,20 @@ struct SpAuthRow {
     name: String,
     description: Option<String>,
     created_at: i64,
+    secret_id: Option<String>,
     secret_hash: String,
 }
 
-const SP_COLUMNS: &str = "id, account_id, client_id, name, description, created_at";
+const SP_COLUMNS: &str = "id, account_id, client_id, name, description, created_at, secret_id";
+
+/// What a password reset ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PasswordReset {
+    /// Logins (refresh-token families) revoked.
+    pub logins_ended: u64,
+    /// Open gateway sessions closed.
+    pub sessions_ended: u64,
+}
 
 impl Store {
     /// Creates an organisation.
@@ -228,17 +243,37 @@ impl Store {
             .await?)
     }
 
-    /// Replaces a user's password hash.
-    pub async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<(), StoreError> {
-        let result = sqlx::query("UPDATE users SET password_hash = $1, password_change_required = 0 WHERE email = $2")
-            .bind(password_hash)
-            .bind(normalise_email(email))
-            .execute(self.pool())
+    /// Replaces a user's password hash (an administrator's reset) and ends
+    /// everything the old password opened, in one transaction: every login
+    /// of the user (refresh-token families, and so their access tokens) and
+    /// every open gateway session of the user (F07).
+    pub async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<PasswordReset, StoreError> {
+        let email = normalise_email(email);
+        let mut tx = self.pool().begin().await?;
+        let user_id: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET password_hash = $1, password_change_required = 0 WHERE email = $2 RETURNING id",
+        )
+        .bind(password_hash)
+        .bind(&email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user_id) = user_id else {
+            return Err(StoreError::NotFound(format!("user `{email}`")));
+        };
+        let t = now();
+        let logins = sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(t)
+            .bind(&user_id)
+            .execute(&mut *tx)
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("user `{}`", normalise_email(email))));
-        }
-        Ok(())
+        let sessions =
+            sqlx::query("UPDATE gateway_sessions SET closed_at = $1 WHERE subject = $2 AND closed_at IS NULL")
+                .bind(t)
+                .bind(format!("{}{user_id}", komodo_protocol::oauth::USER_SUB_PREFIX))
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(PasswordReset { logins_ended: logins.rows_affected(), sessions_ended: sessions.rows_affected() })
     }
 
     /// Replaces a user's password hash by id and clears any pending
@@ -327,10 +362,11 @@ impl Store {
             name: name.to_owned(),
             description: description.map(str::to_owned),
             created_at: now(),
+            secret_id: Some(Uuid::new_v4().to_string()),
         };
         sqlx::query(
-            "INSERT INTO service_principals (id, account_id, client_id, name, description, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO service_principals (id, account_id, client_id, name, description, secret_hash, created_at, \
+             secret_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&row.id)
         .bind(&row.account_id)
@@ -339,6 +375,7 @@ impl Store {
         .bind(&row.description)
         .bind(secret_hash)
         .bind(row.created_at)
+        .bind(&row.secret_id)
         .execute(self.pool())
         .await
         .map_err(conflict_as("service principal client id"))?;
@@ -357,7 +394,7 @@ impl Store {
         }
         let generation = self.principals.generation();
         let row: Option<SpAuthRow> = sqlx::query_as(
-            "SELECT id, account_id, client_id, name, description, created_at, secret_hash \
+            "SELECT id, account_id, client_id, name, description, created_at, secret_id, secret_hash \
              FROM service_principals WHERE client_id = $1 AND deleted_at IS NULL",
         )
         .bind(client_id)
@@ -371,6 +408,7 @@ impl Store {
                 name: r.name,
                 description: r.description,
                 created_at: r.created_at,
+                secret_id: r.secret_id,
             };
             let found = Arc::new(PrincipalSecret { principal, secret_hash: r.secret_hash });
             self.principals.insert(generation, found.clone());
@@ -421,7 +459,11 @@ impl Store {
         Ok(deleted.is_some())
     }
 
-    /// Replaces a service principal's secret hash; returns the principal.
+    /// Replaces a service principal's secret hash and gives the new secret
+    /// a new id; returns the principal. In the same transaction, closes the
+    /// principal's open gateway sessions: every one of them was opened with
+    /// a token minted from the old secret (F07). Those tokens stop working
+    /// too, since their `sid` no longer names the current secret.
     pub async fn rotate_service_principal_secret(
         &self,
         account_id: &str,
@@ -430,15 +472,21 @@ impl Store {
     ) -> Result<Option<ServicePrincipalRow>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let rotated: Option<ServicePrincipalRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE service_principals SET secret_hash = $1 WHERE id = $2 AND account_id = $3 AND deleted_at IS NULL \
-             RETURNING {SP_COLUMNS}"
+            "UPDATE service_principals SET secret_hash = $1, secret_id = $2 \
+             WHERE id = $3 AND account_id = $4 AND deleted_at IS NULL RETURNING {SP_COLUMNS}"
         )))
         .bind(secret_hash)
+        .bind(Uuid::new_v4().to_string())
         .bind(id)
         .bind(account_id)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &rotated {
+            sqlx::query("UPDATE gateway_sessions SET closed_at = $1 WHERE subject = $2 AND closed_at IS NULL")
+                .bind(now())
+                .bind(format!("{}{}", komodo_protocol::oauth::SERVICE_PRINCIPAL_SUB_PREFIX, row.id))
+                .execute(&mut *tx)
+                .await?;
             self.announce_principal_change(&mut tx, &row.client_id).await?;
         }
         tx.commit().await?;

@@ -275,15 +275,24 @@ impl Store {
     }
 
     /// Revokes a family: its refresh tokens and its access tokens (`sid`)
-    /// stop working. Creates a revoked tombstone when the family was never
-    /// started (a replayed code whose first redemption failed).
+    /// stop working, and the gateway sessions opened with them are closed
+    /// (F07; the sessions' checks refuse a revoked family anyway). Creates
+    /// nothing when the family was never started (a replayed code whose
+    /// first redemption failed): an unknown family counts as revoked.
     pub async fn revoke_family(&self, id: &str) -> Result<(), StoreError> {
         let t = now();
+        let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(t)
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE gateway_sessions SET closed_at = $1 WHERE token_family = $2 AND closed_at IS NULL")
+            .bind(t)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -446,13 +455,22 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Revokes one access token by `jti` until it would have expired anyway.
+    /// Revokes one access token by `jti` until it would have expired
+    /// anyway, and closes the gateway sessions opened with it (F07), in one
+    /// transaction.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
             .bind(jti)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE gateway_sessions SET closed_at = $1 WHERE token_jti = $2 AND closed_at IS NULL")
+            .bind(now())
+            .bind(jti)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -469,6 +487,17 @@ impl Store {
     pub async fn purge_expired(&self) -> Result<(), StoreError> {
         let t = now();
         let day = 24 * 3600;
+        // A session opened with a token that is revoked stays closed after
+        // the token's revocation entry is gone (one that was opened while
+        // the token was being revoked is refused only through that entry).
+        sqlx::query(
+            "UPDATE gateway_sessions SET closed_at = $1 WHERE closed_at IS NULL \
+             AND token_jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $2)",
+        )
+        .bind(t)
+        .bind(t - day)
+        .execute(self.pool())
+        .await?;
         for sql in [
             "DELETE FROM auth_requests WHERE expires_at < $1",
             "DELETE FROM auth_codes WHERE expires_at < $1",

@@ -227,6 +227,7 @@ mod tests {
                 name: "etl".into(),
                 description: None,
                 created_at: 0,
+                secret_id: None,
             },
             secret_hash: hash.into(),
         })

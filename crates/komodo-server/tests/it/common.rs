@@ -133,9 +133,17 @@ impl SharedStore {
 /// Two replicas of one platform on a fresh PostgreSQL database, sharing a
 /// data directory (so the master key) and the issuer.
 pub async fn two_replicas() -> (Platform, Platform, SharedStore) {
+    two_replicas_with(|_| {}).await
+}
+
+/// [`two_replicas`], both configured by `adjust`.
+pub async fn two_replicas_with(
+    adjust: impl Fn(&mut komodo_server::Config) + Clone + Send + 'static,
+) -> (Platform, Platform, SharedStore) {
     let db = komodo_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).start().await;
-    let b = Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).start().await;
+    let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).config(adjust.clone()).start().await;
+    let b =
+        Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).config(adjust).start().await;
     (a, b, SharedStore { db, _dir: dir })
 }

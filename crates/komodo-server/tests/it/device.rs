@@ -83,12 +83,20 @@ async fn device_flow_expires() {
     assert!(err.to_string().contains("not valid or has expired"), "{err}");
 }
 
+/// Enters `code` on the verification page from `browser`; the status.
+async fn enter(browser: &Browser, code: &str) -> StatusCode {
+    let page = browser.get("/activate").await.unwrap();
+    let csrf = page.field("csrf").unwrap();
+    browser.post_form("/activate", &[("csrf", &csrf), ("user_code", code)]).await.unwrap().status
+}
+
 #[tokio::test]
 async fn b01_device_codes_high_entropy_single_use_expiring_user_codes_unambiguous_and_rate_limited() {
     let platform = Platform::builder()
         .config(|c| {
             c.device_code_ttl = Duration::from_secs(3600);
             c.user_code_limit_per_address.max = 3;
+            c.user_code_limit_platform.max = 4;
         })
         .start()
         .await;
@@ -109,15 +117,70 @@ async fn b01_device_codes_high_entropy_single_use_expiring_user_codes_unambiguou
     // Entry is rate-limited per address: the 4th entry within the window is refused.
     browser.enter_user_code("BBBB-BBBB").await.unwrap_err();
     browser.enter_user_code("BBBB-BBBB").await.unwrap_err();
-    let page = browser.get("/activate").await.unwrap();
-    let csrf = page.field("csrf").unwrap();
-    let refused = browser.post_form("/activate", &[("csrf", &csrf), ("user_code", &other.user_code)]).await.unwrap();
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(enter(&browser, &other.user_code).await, StatusCode::TOO_MANY_REQUESTS);
     // Another address is another client, with a budget of its own.
     let elsewhere = Browser::from_address(platform.url(), "127.0.0.2".parse().unwrap());
     let login = elsewhere.enter_user_code(&other.user_code).await.unwrap();
     assert!(login.contains("/oauth/login?request="));
+    // Wrong codes also count platform-wide (F08): 2 so far, 2 more from a
+    // third address reach the limit of 4, and from then on every entry
+    // from any address is refused, a right code included.
+    let third = Browser::from_address(platform.url(), "127.0.0.3".parse().unwrap());
+    assert_eq!(enter(&third, "BBBB-CCCC").await, StatusCode::BAD_REQUEST);
+    assert_eq!(enter(&third, "BBBB-DDDD").await, StatusCode::BAD_REQUEST);
+    let valid = start_device(&platform, "openid").await;
+    let fourth = Browser::from_address(platform.url(), "127.0.0.4".parse().unwrap());
+    assert_eq!(enter(&fourth, "BBBB-FFFF").await, StatusCode::TOO_MANY_REQUESTS);
+    let page = fourth.get("/activate").await.unwrap();
+    let csrf = page.field("csrf").unwrap();
+    let refused = fourth.post_form("/activate", &[("csrf", &csrf), ("user_code", &valid.user_code)]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.error_message().unwrap_or_default().contains("Wait a minute"), "{}", refused.body);
     // Stored hashed, single use: covered by s02 and the approve test.
+}
+
+/// F08: wrong user codes from many addresses at once are limited for the
+/// platform as a whole: of 100 guesses from 10 addresses (each within its
+/// own budget), sent together, only the platform's 5 per minute are
+/// looked up; the limit is counted in a metric.
+#[tokio::test]
+async fn f08_wrong_user_codes_are_limited_platform_wide() {
+    let platform = Platform::builder()
+        .config(|c| {
+            c.user_code_limit_per_address.max = 100;
+            c.user_code_limit_platform.max = 5;
+        })
+        .start()
+        .await;
+    let browsers: Vec<Browser> =
+        (2..12).map(|host| Browser::from_address(platform.url(), format!("127.0.0.{host}").parse().unwrap())).collect();
+    // Ten forms per address, each with a different wrong code.
+    let mut forms = Vec::new();
+    for browser in &browsers {
+        for letter in ["C", "D", "F", "G", "H", "J", "K", "L", "M", "N"] {
+            let page = browser.get("/activate").await.unwrap();
+            forms.push((browser, page.field("csrf").unwrap(), format!("BBBB-{}", letter.repeat(4))));
+        }
+    }
+    let posts = forms.iter().map(|(browser, csrf, code)| async move {
+        browser.post_form("/activate", &[("csrf", csrf.as_str()), ("user_code", code.as_str())]).await.unwrap().status
+    });
+    let statuses = futures::future::join_all(posts).await;
+    let looked_up = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((looked_up, refused), (5, 95), "{statuses:?}");
+    // A right code from an address that has not tried yet is refused too
+    // until the minute is over.
+    let device = start_device(&platform, "openid").await;
+    let newcomer = Browser::from_address(platform.url(), "127.0.0.20".parse().unwrap());
+    assert_eq!(enter(&newcomer, &device.user_code).await, StatusCode::TOO_MANY_REQUESTS);
+    let metrics = http().get(platform.url_for("/metrics")).send().await.unwrap().text().await.unwrap();
+    let refusals = metrics
+        .lines()
+        .find(|l| l.starts_with("komodo_user_code_refusals_total") && l.contains("limit=\"platform\""))
+        .unwrap_or_else(|| panic!("no platform refusals in the metrics:\n{metrics}"));
+    let counted: f64 = refusals.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(counted >= 96.0, "{refusals}");
 }
 
 #[tokio::test]

@@ -176,6 +176,44 @@ async fn d04_private_keys_encrypted_at_rest_master_key_never_in_database() {
     assert!(!err.to_string().contains(&master_b64));
 }
 
+/// HMAC-SHA256 (RFC 2104) from SHA-256 alone, so that S01 does not check
+/// the product's keyed hash with the product's own HMAC.
+fn hmac_sha256_by_hand(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let sha256 = |parts: &[&[u8]]| {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in parts {
+            context.update(part);
+        }
+        let digest = context.finish();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    };
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&sha256(&[key]));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let inner_pad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let outer_pad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = sha256(&[&inner_pad, message]);
+    sha256(&[&outer_pad, &inner])
+}
+
+#[test]
+fn hmac_by_hand_matches_rfc_4231() {
+    // Test cases 1 and 6 of RFC 4231 (a short key, a key longer than a block).
+    assert_eq!(
+        hex::encode(hmac_sha256_by_hand(&[0x0b; 20], b"Hi There")),
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    );
+    assert_eq!(
+        hex::encode(hmac_sha256_by_hand(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    );
+}
+
 #[tokio::test]
 async fn s01_service_principal_secrets_prefixed_random_shown_once_keyed_hash() {
     let platform = Platform::start().await;
@@ -194,7 +232,13 @@ async fn s01_service_principal_secrets_prefixed_random_shown_once_keyed_hash() {
         .unwrap();
     assert_eq!(stored.len(), 64, "hex HMAC-SHA256");
     assert_ne!(stored, komodo_server::crypto::token_hash(&secret), "keyed, not a plain hash");
-    assert_eq!(stored, platform.state().secrets().hash_client_secret(&secret));
+    // Computed here from the master key file, independently of the
+    // product's code: the pepper is HMAC-SHA256(master key,
+    // "komodo/secret-pepper/v1"), the stored hash HMAC-SHA256(pepper, secret).
+    let master_b64 = std::fs::read_to_string(platform.data_dir().join("master.key")).unwrap();
+    let master = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, master_b64.trim()).unwrap();
+    let pepper = hmac_sha256_by_hand(&master, b"komodo/secret-pepper/v1");
+    assert_eq!(stored, hex::encode(hmac_sha256_by_hand(&pepper, secret.as_bytes())), "HMAC-SHA256 with the pepper");
     assert!(platform.state().secrets().verify_client_secret(&secret, &stored));
     // Never shown again: listing and identity carry no secret.
     let admin = user(&platform, "admin@example.com").await;

@@ -64,6 +64,12 @@ async fn a01_redirect_uris_match_exactly_except_loopback_port() {
         ("https://127.0.0.1:5555/callback", false),
         ("http://127.0.0.1:5555/callback?x=1", false),
         ("http://evil.example/callback", false),
+        // The registered text exactly, nothing normalised (F11).
+        ("http://127.0.0.1:5555/x/../callback", false),
+        ("http://127.0.0.1:040001/callback", false),
+        ("http://127.0.0.1:5555/call\tback", false),
+        ("http://127.0.0.1:05555/callback", false),
+        ("http://127.0.0.1:5555/%63allback", false),
     ] {
         let response = get(&authorize_with(&platform, &as_refs(&with(&base, "redirect_uri", Some(uri))))).await;
         let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
@@ -90,6 +96,54 @@ async fn a01_redirect_uris_match_exactly_except_loopback_port() {
     )
     .await;
     assert_eq!(body["error"], "invalid_grant");
+}
+
+/// F11: the outside review's redirect URIs, which today's parser
+/// normalises into the registered one, are refused with an error page;
+/// and a code can only be redeemed with the text the authorization used.
+#[tokio::test]
+async fn f11_redirect_uri_must_be_the_registered_text_exactly() {
+    let platform = Platform::start().await;
+    let pair = pkce::Pair::new();
+    let base = good_params(&pair);
+    for uri in [
+        "http://127.0.0.1:41234/x/../callback",
+        "http://127.0.0.1:040001/callback",
+        "http://127.0.0.1:41234/call\tback",
+        "http://127.0.0.1:41234/callback\t",
+        "http://127.0.0.1:41234/./callback",
+        "http://127.0.0.1:41234/%63allback",
+        "http://127.0.0.1:041234/callback",
+        "http://127.0.0.1:141234/callback",
+        "http://127.0.0.1:0/callback",
+        "HTTP://127.0.0.1:41234/callback",
+        "http://127.1:41234/callback",
+        "http://[0:0:0:0:0:0:0:1]:41234/callback",
+        "http://127.0.0.1:41234//callback",
+        "http://127.0.0.1:41234/callback?",
+    ] {
+        let response = get(&authorize_with(&platform, &as_refs(&with(&base, "redirect_uri", Some(uri))))).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri:?} must be refused");
+        assert!(response.headers().get("location").is_none(), "{uri:?}: never a redirect");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("not registered"), "{uri:?}: {page}");
+    }
+    // The registered text with a port is accepted, and its code is bound
+    // to that exact text: a normalised spelling of it does not redeem it.
+    let ada = user(&platform, "ada@example.com").await;
+    let code = authorize_code(&platform, &ada, "openid", &pair).await;
+    let (status, body) = token_request(
+        &platform,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:41234/x/../callback"),
+            ("client_id", CLI_CLIENT_ID),
+            ("code_verifier", &pair.verifier),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
 }
 
 #[tokio::test]
@@ -366,6 +420,61 @@ async fn a10_remembered_tokens_still_expire_and_forgeries_are_not_remembered() {
     assert!(expired.to_string().contains("expired"), "{expired}");
 }
 
+/// A10 at the gateway: a `login-request` (and a bearer request) with a
+/// token of another audience or issuer, expired, not yet valid or of
+/// another type is refused, where the genuine token logs in.
+#[tokio::test]
+async fn a10_the_gateway_login_checks_audience_issuer_expiry_and_type() {
+    let platform = Platform::builder().config(|c| c.clock_leeway = Duration::ZERO).start().await;
+    let account = platform.demo_account_id().unwrap().to_owned();
+    let sp = platform.create_service_principal("demo", "etl").await;
+    let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let genuine = crate::gateway_client::login(&platform, &token, &account).await;
+    assert_eq!(genuine["success"], true, "{genuine}");
+    let claims: AccessTokenClaims = serde_json::from_value(jwt_part(&token, 1)).unwrap();
+    let t = now();
+    let fresh = |claims: AccessTokenClaims| AccessTokenClaims { jti: uuid::Uuid::new_v4().to_string(), ..claims };
+    let cases = [
+        (
+            "another audience",
+            fresh(AccessTokenClaims { aud: "another-api".into(), ..claims.clone() }),
+            "at+jwt",
+            "390303",
+        ),
+        (
+            "another issuer",
+            fresh(AccessTokenClaims { iss: "http://evil.example".into(), ..claims.clone() }),
+            "at+jwt",
+            "390303",
+        ),
+        (
+            "expired",
+            fresh(AccessTokenClaims { iat: t - 120, nbf: Some(t - 120), exp: t - 60, ..claims.clone() }),
+            "at+jwt",
+            "390318",
+        ),
+        ("not yet valid", fresh(AccessTokenClaims { nbf: Some(t + 600), ..claims.clone() }), "at+jwt", "390303"),
+        ("not an access token", fresh(claims.clone()), "JWT", "390303"),
+    ];
+    for (what, forged, typ, code) in cases {
+        let forged = platform.state().keys().sign(typ, &forged).await.unwrap();
+        let refused = crate::gateway_client::login(&platform, &forged, &account).await;
+        assert_eq!(refused["success"], false, "{what}: {refused}");
+        assert_eq!(refused["code"], code, "{what}: {refused}");
+        let response = http()
+            .post(platform.url_for("/queries/v1/query-request"))
+            .bearer_auth(&forged)
+            .header("x-account-id", &account)
+            .json(&json!({"sqlText": "select 1"}))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["success"], false, "{what} as a bearer token: {body}");
+        assert_eq!(body["code"], code, "{what} as a bearer token: {body}");
+    }
+}
+
 #[tokio::test]
 async fn a11_service_principal_subs_cannot_collide_with_user_subs() {
     let platform = Platform::start().await;
@@ -521,12 +630,38 @@ async fn attempt(platform: &Platform, browser: &Browser, email: &str, password: 
     (posted.status, message)
 }
 
+/// A login form ready to be posted: (request id, CSRF token).
+async fn login_form(platform: &Platform, browser: &Browser) -> (String, String) {
+    let login_url = start_login(platform, browser).await;
+    let page = browser.get(&login_url).await.unwrap();
+    (page.field("request").unwrap(), page.field("csrf").unwrap())
+}
+
+/// Posts prepared login forms all at once; the statuses, in order.
+async fn post_logins_at_once(
+    browser: &Browser,
+    forms: &[(String, String)],
+    attempts: &[(&str, &str)],
+) -> Vec<StatusCode> {
+    let posts = forms.iter().zip(attempts).map(|((request, csrf), (email, password))| async move {
+        browser
+            .post_form(
+                "/oauth/login",
+                &[("request", request.as_str()), ("csrf", csrf.as_str()), ("email", email), ("password", password)],
+            )
+            .await
+            .unwrap()
+            .status
+    });
+    futures::future::join_all(posts).await
+}
+
 #[tokio::test]
 async fn a15_logins_rate_limited_per_account_and_address_without_revealing_users() {
     let platform = Platform::builder()
         .config(|c| {
             c.login_limit_per_account.max = 3;
-            c.login_limit_per_address.max = 8;
+            c.login_limit_per_address.max = 10;
         })
         .start()
         .await;
@@ -545,17 +680,109 @@ async fn a15_logins_rate_limited_per_account_and_address_without_revealing_users
     // Locked: even the right password is refused now.
     let (status, _) = attempt(&platform, &browser, &ada.email, PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    // Per address: 8 failures from this address lock out every account
-    // (6 so far; locked-out attempts do not count).
-    for email in ["carol@example.com", "dave@example.com"] {
-        let (status, _) = attempt(&platform, &browser, email, "wrong password!").await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-    }
+    // Per address: every attempt counts (9 so far), so the 11th from this
+    // address is refused whatever the account and the password.
+    let (status, _) = attempt(&platform, &browser, "carol@example.com", "wrong password!").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let bob = user(&platform, "bob@example.com").await;
     let (status, _) = attempt(&platform, &browser, &bob.email, PASSWORD).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the address has failed 8 times");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the address has used its 10 attempts");
+    // Another address has a budget of its own.
+    let elsewhere = Browser::from_address(platform.url(), "127.0.0.2".parse().unwrap());
+    let (status, _) = attempt(&platform, &elsewhere, &bob.email, PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "bob signs in from another address");
+    // Parallel attempts are counted before any password is checked (F04):
+    // of 12 at once against one account, 3 are checked, and an unknown
+    // account is answered the same way.
+    for (address, email) in [("127.0.0.3", bob.email.as_str()), ("127.0.0.4", "nobody-else@example.com")] {
+        let browser = Browser::from_address(platform.url(), address.parse().unwrap());
+        let mut forms = Vec::new();
+        for _ in 0..12 {
+            forms.push(login_form(&platform, &browser).await);
+        }
+        let statuses = post_logins_at_once(&browser, &forms, &[(email, "wrong password!"); 12]).await;
+        let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((checked, refused), (3, 9), "{email}: {statuses:?}");
+    }
     let metrics = http().get(platform.url_for("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("komodo_failed_logins_total"));
+}
+
+/// F04: the review's attack. Many password guesses sent at once for one
+/// account, each in its own sign-in: only as many passwords are checked as
+/// the limit allows, however the requests interleave, and the right
+/// password is refused afterwards.
+#[tokio::test]
+async fn f04_parallel_login_attempts_are_counted_before_the_password_is_checked() {
+    let platform = Platform::builder()
+        .config(|c| {
+            c.login_limit_per_account.max = 5;
+            c.login_limit_per_address.max = 1000;
+        })
+        .start()
+        .await;
+    let ada = user(&platform, "ada@example.com").await;
+    let browser = Browser::new(platform.url());
+    let mut forms = Vec::new();
+    for _ in 0..30 {
+        forms.push(login_form(&platform, &browser).await);
+    }
+    let statuses = post_logins_at_once(&browser, &forms, &[(ada.email.as_str(), "wrong password!"); 30]).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (5, 25), "5 passwords checked, 25 attempts refused: {statuses:?}");
+    let (status, _) = attempt(&platform, &browser, &ada.email, PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the right password comes too late");
+
+    // The per-address budget is counted the same way: from one address, 20
+    // attempts at once against 20 accounts, 8 allowed.
+    let platform = Platform::builder()
+        .config(|c| {
+            c.login_limit_per_account.max = 1000;
+            c.login_limit_per_address.max = 8;
+        })
+        .start()
+        .await;
+    let browser = Browser::new(platform.url());
+    let mut forms = Vec::new();
+    for _ in 0..20 {
+        forms.push(login_form(&platform, &browser).await);
+    }
+    let emails: Vec<String> = (0..20).map(|i| format!("user{i}@example.com")).collect();
+    let attempts: Vec<(&str, &str)> = emails.iter().map(|e| (e.as_str(), "wrong password!")).collect();
+    let statuses = post_logins_at_once(&browser, &forms, &attempts).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(checked, 8, "{statuses:?}");
+}
+
+/// F04 across replicas: two replicas on one PostgreSQL, guesses for one
+/// account sent at once to both; the limit holds for the two together.
+#[tokio::test]
+async fn f04_the_login_limit_holds_across_replicas() {
+    let (a, b, db) = two_replicas_with(|c| {
+        c.login_limit_per_account.max = 4;
+        c.login_limit_per_address.max = 1000;
+    })
+    .await;
+    let ada = user(&a, "ada@example.com").await;
+    let on_a = Browser::new(a.url());
+    let mut on_b = Browser::new(a.url());
+    let (mut forms_a, mut forms_b) = (Vec::new(), Vec::new());
+    for _ in 0..12 {
+        forms_a.push(login_form(&a, &on_a).await);
+        forms_b.push(login_form(&a, &on_b).await);
+    }
+    // The second browser's sign-ins started on A and are posted to B.
+    on_b.set_base(b.url());
+    let attempts = [(ada.email.as_str(), "wrong password!"); 12];
+    let (statuses_a, statuses_b) =
+        tokio::join!(post_logins_at_once(&on_a, &forms_a, &attempts), post_logins_at_once(&on_b, &forms_b, &attempts));
+    let all: Vec<StatusCode> = statuses_a.into_iter().chain(statuses_b).collect();
+    let checked = all.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(checked, 4, "4 passwords checked over both replicas: {all:?}");
+    drop((a, b));
+    db.drop_now().await;
 }
 
 #[tokio::test]
