@@ -38,6 +38,14 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
     /// The parameters the session set with `ALTER SESSION`.
     fn session_params(&self, account_id: &str, session: SessionId) -> Result<SessionParams, WarehouseError>;
 
+    /// Sets the session's parameters (recorded by another replica).
+    fn set_session_params(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        params: SessionParams,
+    ) -> Result<(), WarehouseError>;
+
     /// Runs one statement once per row of parameters (an array binding),
     /// all under one time limit, and collects the last result with the
     /// rows affected by all of them.
@@ -107,6 +115,15 @@ impl WarehouseEngine for Engine {
 
     fn session_params(&self, account_id: &str, session: SessionId) -> Result<SessionParams, WarehouseError> {
         Engine::session_params(self, account_id, session)
+    }
+
+    fn set_session_params(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        params: SessionParams,
+    ) -> Result<(), WarehouseError> {
+        Engine::set_session_params(self, account_id, session, params)
     }
 
     async fn execute_many(

@@ -181,9 +181,18 @@ impl Gateway {
         &self,
         session: &crate::store::gateway::GatewaySessionRow,
     ) -> Result<SessionId, komodo_warehouse::WarehouseError> {
-        if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&session.id) {
+        let cached = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&session.id).map(|s| {
             s.last_used = Instant::now();
-            return Ok(s.id);
+            s.id
+        });
+        if let Some(id) = cached {
+            // What another replica set since (ALTER SESSION there).
+            let here = self.engine.session_params(&session.account_id, id)?.to_json();
+            if here != session.parameters {
+                let params = session.parameters.as_deref().map(komodo_warehouse::SessionParams::from_json);
+                self.engine.set_session_params(&session.account_id, id, params.unwrap_or_default())?;
+            }
+            return Ok(id);
         }
         // Stored names are already normalised identifiers: quote them so
         // they are taken as they are.
@@ -196,6 +205,10 @@ impl Gateway {
                 quote(&session.schema_name).as_deref(),
             )
             .await?;
+        if let Some(parameters) = &session.parameters {
+            let params = komodo_warehouse::SessionParams::from_json(parameters);
+            self.engine.set_session_params(&session.account_id, id, params)?;
+        }
         self.adopt_engine_session(&session.id, &session.account_id, id);
         Ok(id)
     }

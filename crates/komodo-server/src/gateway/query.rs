@@ -553,13 +553,18 @@ pub(super) async fn end_statement(
 ) -> Result<(Option<String>, Option<String>), GwError> {
     let engine = state.gateway().engine();
     let context = engine.session_context(&caller.account_id, session).unwrap_or((None, None));
+    let parameters = engine.session_params(&caller.account_id, session).ok().and_then(|p| p.to_json());
     if transient {
         let _ = engine.close_session(&caller.account_id, session);
     }
-    if let Some(s) = &caller.session
-        && (s.database_name != context.0 || s.schema_name != context.1)
-    {
-        state.store().set_gateway_session_context(&s.id, context.0.as_deref(), context.1.as_deref()).await?;
+    if let Some(s) = &caller.session {
+        if s.database_name != context.0 || s.schema_name != context.1 {
+            state.store().set_gateway_session_context(&s.id, context.0.as_deref(), context.1.as_deref()).await?;
+        }
+        // For another replica serving the session to apply (ALTER SESSION).
+        if s.parameters != parameters {
+            state.store().set_gateway_session_parameters(&s.id, parameters.as_deref()).await?;
+        }
     }
     Ok(context)
 }

@@ -34,6 +34,8 @@ pub struct GatewaySessionRow {
     pub database_name: Option<String>,
     /// The current schema.
     pub schema_name: Option<String>,
+    /// What the session set with `ALTER SESSION`, as JSON.
+    pub parameters: Option<String>,
     /// The client that opened it (`PythonConnector`, `KomodoRust`, ...).
     pub client_app: Option<String>,
     /// When it was closed, epoch seconds.
@@ -64,7 +66,7 @@ pub struct SessionCheck {
 }
 
 const SESSION_COLUMNS: &str = "id, numeric_id, account_id, subject, token_family, token_jti, token_expires_at, \
-     master_expires_at, database_name, schema_name, client_app, closed_at";
+     master_expires_at, database_name, schema_name, parameters, client_app, closed_at";
 
 /// Whether the principal of session `s` may still act in its account, as
 /// SQL (1 or 0): a user who is a member and whose login is not revoked, or
@@ -408,6 +410,16 @@ impl Store {
         sqlx::query("UPDATE gateway_sessions SET database_name = $1, schema_name = $2 WHERE id = $3")
             .bind(database)
             .bind(schema)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records what a session set with `ALTER SESSION` (JSON).
+    pub async fn set_gateway_session_parameters(&self, id: &str, parameters: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gateway_sessions SET parameters = $1 WHERE id = $2")
+            .bind(parameters)
             .bind(id)
             .execute(self.pool())
             .await?;

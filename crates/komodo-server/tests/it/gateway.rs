@@ -540,7 +540,7 @@ async fn t04_gateway_sql_cannot_reach_files_and_runaway_statements_stop() {
 
 /// Two replicas on one PostgreSQL and one session of a service principal
 /// of `demo`, opened on the first, as a client of each replica sees it.
-async fn one_session_on_two_replicas() -> ((Platform, Platform, SharedStore), Conn, Conn) {
+pub(crate) async fn one_session_on_two_replicas() -> ((Platform, Platform, SharedStore), Conn, Conn) {
     let (a, b, db) = two_replicas().await;
     let account = a.demo_account_id().unwrap().to_owned();
     let sp = a.create_service_principal("demo", "etl").await;

@@ -170,3 +170,22 @@ async fn f06_array_bindings_share_one_deadline_and_are_capped() {
     assert_eq!(capped["code"], "002049", "{capped}");
     assert!(capped["message"].as_str().unwrap().contains("100 rows"), "{capped}");
 }
+
+/// `ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS` lowers the session's
+/// limit on every replica that serves it (never above the platform's), and
+/// a parameter the platform does not honour is refused, not ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alter_session_statement_timeout_holds_on_every_replica() {
+    let (_replicas, on_a, on_b) = crate::gateway::one_session_on_two_replicas().await;
+    assert_eq!(on_b.rows("SELECT 1").await, vec![vec![json!("1")]]);
+    let set = on_a.query("ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 1").await;
+    assert_eq!(set["success"], true, "{set}");
+    let started = Instant::now();
+    let timed_out = on_b.query(RUNAWAY).await;
+    assert_eq!(timed_out["code"], "000630", "{timed_out} after {:?}", started.elapsed());
+    assert!(timed_out["message"].as_str().unwrap().contains("1 second"), "{timed_out}");
+    for refused in ["ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 100000", "ALTER SESSION SET WEEK_START = 1"] {
+        let answer = on_a.query(refused).await;
+        assert_eq!(answer["success"], false, "{refused}: {answer}");
+    }
+}

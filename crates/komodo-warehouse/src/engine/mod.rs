@@ -255,6 +255,21 @@ impl Engine {
         Ok(params)
     }
 
+    /// Sets a session's parameters (those another process serving the
+    /// same session recorded); a time limit above the engine's is lowered
+    /// to it.
+    pub fn set_session_params(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        mut params: SessionParams,
+    ) -> Result<(), WarehouseError> {
+        let s = self.session(account_id, session)?;
+        params.statement_timeout = params.statement_timeout.filter(|t| *t < self.config.statement_timeout);
+        *s.params.lock() = params;
+        Ok(())
+    }
+
     fn session(&self, account_id: &str, session: SessionId) -> Result<Arc<SessionEntry>, WarehouseError> {
         match self.sessions.read().get(&session) {
             Some(s) if s.account_id == account_id => Ok(s.clone()),

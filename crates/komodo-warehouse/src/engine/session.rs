@@ -45,6 +45,42 @@ pub struct SessionParams {
     pub result_format: Option<String>,
 }
 
+impl SessionParams {
+    /// The parameters as a JSON object (what a store keeps, for another
+    /// process serving the same session to apply); `None` when none is set.
+    pub fn to_json(&self) -> Option<String> {
+        if *self == Self::default() {
+            return None;
+        }
+        let mut o = serde_json::Map::new();
+        if let Some(t) = self.statement_timeout {
+            o.insert("STATEMENT_TIMEOUT_IN_SECONDS".into(), t.as_secs().into());
+        }
+        if let Some(t) = &self.query_tag {
+            o.insert("QUERY_TAG".into(), t.clone().into());
+        }
+        if let Some(f) = &self.result_format {
+            o.insert("QUERY_RESULT_FORMAT".into(), f.clone().into());
+        }
+        Some(serde_json::Value::Object(o).to_string())
+    }
+
+    /// Parameters from [`SessionParams::to_json`]'s text (what it cannot
+    /// read is left unset).
+    pub fn from_json(text: &str) -> Self {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let text = |k: &str| value.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+        Self {
+            statement_timeout: value
+                .get("STATEMENT_TIMEOUT_IN_SECONDS")
+                .and_then(serde_json::Value::as_u64)
+                .map(Duration::from_secs),
+            query_tag: text("QUERY_TAG"),
+            result_format: text("QUERY_RESULT_FORMAT"),
+        }
+    }
+}
+
 /// A session's planning state, lent for one statement and put back as
 /// the spare when the statement is planned (or dropped on the way).
 pub(crate) struct Planning<'a> {
@@ -90,6 +126,20 @@ pub(crate) fn identifier(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::SessionParams;
+
+    #[test]
+    fn session_params_round_trip_as_json() {
+        assert_eq!(SessionParams::default().to_json(), None);
+        let params = SessionParams {
+            statement_timeout: Some(std::time::Duration::from_secs(7)),
+            query_tag: Some("it's \"tagged\"".into()),
+            result_format: Some("ARROW".into()),
+        };
+        assert_eq!(SessionParams::from_json(&params.to_json().unwrap()), params);
+        assert_eq!(SessionParams::from_json("not json"), SessionParams::default());
+    }
+
     #[test]
     fn session_identifiers_follow_snowflake_case_rules() {
         assert_eq!(super::identifier("demo"), "DEMO");
