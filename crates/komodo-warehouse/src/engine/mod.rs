@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
 use crate::{Param, WarehouseError};
 
-pub use compile::parse_check;
+pub use compile::{FrontEndSizes, parse_check};
 pub use config::EngineConfig;
 pub use result::{HeldMemory, QueryResult, QueryStream, SessionId, StatementKind};
 pub use session::SessionParams;
