@@ -43,23 +43,33 @@
 //! new login with a fresh access token from the credential source, so a
 //! connection keeps working long after the access token it started with
 //! expired.
+//!
+//! Inside, each module uses only those below it: `http` (one request and
+//! its answer) <- `session` (the login, its renewal, the calls made with the
+//! session token) <- `stream` and `result` (reading results) <- `connection`
+//! and `cursor`.
 
 mod connection;
 mod cursor;
 mod decode;
 mod error;
+mod http;
+mod query;
 mod result;
+mod session;
 mod stream;
 mod value;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use connection::{CLIENT_APP_ID, Connection, QueryId, QueryStatus, SessionInfo};
+pub use connection::Connection;
 pub use cursor::{CancelHandle, Cursor};
 pub use decode::ColumnDescription;
 pub use error::{GatewayError, InterfaceError, WarehouseError};
+pub use query::{QueryId, QueryStatus};
 pub use result::{ArrowBatches, PREFETCH_CHUNKS, Row};
+pub use session::{CLIENT_APP_ID, SessionInfo};
 pub use value::{Decimal, ParseDecimalError, Value};
 
 use crate::auth::{AuthArgs, WebLogin};
