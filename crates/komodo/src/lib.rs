@@ -32,10 +32,11 @@ mod error;
 pub mod iam;
 pub mod oauth;
 pub mod platform;
+mod token;
 pub mod warehouse;
 
 pub use client::Client;
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use komodo_protocol::secret;
 pub use warehouse::get_snowflake_connection;
 

@@ -1,9 +1,8 @@
 //! `komodo account get | list | set`.
 
 use komodo::Error;
-use komodo::auth::{AuthError, CredentialChain};
+use komodo::auth::AuthError;
 use komodo::credentials::keys;
-use komodo::oauth::HttpTokenEndpoint;
 use komodo_protocol::iam::{Account, UserMe};
 
 use super::edit_error;
@@ -22,9 +21,7 @@ pub(crate) async fn run(ctx: &Context, command: AccountCommand) -> Result<(), Fa
 /// The selected account, from the credentials the chain picks; no network
 /// call unless a token must be refreshed.
 async fn get(ctx: &Context) -> Result<(), Failure> {
-    let endpoint = std::sync::Arc::new(HttpTokenEndpoint::new(ctx.config.clone()));
-    let chain = CredentialChain::cli(ctx.config.clone(), Some(endpoint));
-    let resolved = chain.resolve(&ctx.args()).await.map_err(Error::Auth)?;
+    let resolved = ctx.resolve(true).await?;
     let Some(account_id) = resolved.account_id else {
         return Err(Failure::from(Error::Auth(AuthError::UnsetAccount { provenance: resolved.provenance })));
     };

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::login::{InteractiveLogin, LoginError};
 use super::pkce::{pkce_pair, random_token};
 use super::{CLI_SCOPES, DeviceAuthorization, DevicePoll, LoopbackListener, OAuthClient};
-use crate::auth::{LoginError, TokenSet};
+use crate::BoxFuture;
 use crate::config::ProviderConfig;
 use crate::env::Env;
+use crate::token::TokenSet;
 
 /// How the login reaches the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,5 +184,11 @@ pub fn open_browser(env: &Env, url: &str) -> bool {
             })
         }
         None => webbrowser::open(url).is_ok(),
+    }
+}
+
+impl InteractiveLogin for BrowserLogin {
+    fn login<'a>(&'a self, api_url: Option<&'a str>) -> BoxFuture<'a, Result<TokenSet, LoginError>> {
+        Box::pin(self.run(api_url))
     }
 }

@@ -197,7 +197,7 @@ impl ConnectionBuilder {
     pub async fn connect(self) -> Result<Connection, Error> {
         let mut builder = Client::builder(self.config.clone()).args(self.args).require_account(true);
         match self.web_login {
-            WebLoginChoice::Default => builder = builder.web_login(crate::client::sdk_web_login(&self.config)),
+            WebLoginChoice::Default => builder = builder.web_login(WebLogin::process(&self.config)),
             WebLoginChoice::Given(login) => builder = builder.web_login(login),
             WebLoginChoice::Disabled => {}
         }

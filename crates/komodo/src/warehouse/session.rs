@@ -22,7 +22,6 @@ use url::Url;
 
 use super::error::{GatewayError, InterfaceError, WarehouseError};
 use super::http::{Answer, Envelope, authorized, describe, endpoint, protocol_error, send};
-use crate::auth::{Credential, Source};
 use crate::{Client, Error};
 
 /// The name the SDK logs in with (`CLIENT_APP_ID`).
@@ -340,17 +339,6 @@ impl Session {
     }
 }
 
-/// Whether the client can obtain a new access token when the gateway
-/// refuses the current one (a token passed explicitly cannot be renewed).
-fn renewable(client: &Client) -> bool {
-    match &client.resolved().credential {
-        Credential::ClientCredentials { .. } => true,
-        Credential::Token { .. } => {
-            matches!(client.resolved().provenance.winner(), Some((Source::DefaultProfile | Source::WebLogin, _)))
-        }
-    }
-}
-
 /// `POST /session/v1/login-request` with a fresh access token; a token the
 /// gateway refuses is renewed once when the source can renew it.
 async fn login(
@@ -400,7 +388,7 @@ async fn login(
             envelope.data.as_ref(),
             "the warehouse gateway refused the login",
         );
-        if error.is_token_rejected() && !retried && renewable(client) {
+        if error.is_token_rejected() && !retried && client.renews_tokens() {
             retried = true;
             token = client.renew_after_rejection(&token).await?;
             continue;
