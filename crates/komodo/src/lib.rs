@@ -30,6 +30,7 @@ pub mod credentials;
 pub mod env;
 mod error;
 pub mod iam;
+pub mod login;
 pub mod oauth;
 pub mod platform;
 mod token;

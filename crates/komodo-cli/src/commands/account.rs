@@ -2,10 +2,8 @@
 
 use komodo::Error;
 use komodo::auth::AuthError;
-use komodo::credentials::keys;
 use komodo_protocol::iam::{Account, UserMe};
 
-use super::edit_error;
 use crate::Context;
 use crate::cli::AccountCommand;
 use crate::output::{Failure, exit};
@@ -111,15 +109,7 @@ async fn set(ctx: &Context, wanted: Option<String>) -> Result<(), Failure> {
                 .hint(format!("run `komodo account set ACCOUNT` with one of: {}", names.join(", "))));
         }
     };
-    let store = ctx.store()?;
-    store
-        .update(|doc| {
-            let edit = edit_error(store.path());
-            doc.set("default", keys::ACCOUNT_ID, &chosen.account_id).map_err(&edit)?;
-            doc.set("default", keys::ACCOUNT_SLUG, &chosen.slug).map_err(edit)?;
-            Ok(())
-        })
-        .map_err(Error::Credentials)?;
+    komodo::login::select_account(&ctx.config, chosen)?;
     if ctx.ui.json() {
         ctx.ui.json_data(&serde_json::json!({ "account_id": chosen.account_id, "account_slug": chosen.slug }));
     }

@@ -233,6 +233,31 @@ impl<'a> LoginProfileEdit<'a> {
     }
 }
 
+impl ClientCredentialsProfile {
+    /// Writes these credentials into section `name` of `doc` (the file at
+    /// `path`): client id, secret and account, the slug when known, and
+    /// the platform URL when one is recorded.
+    pub fn write(&self, doc: &mut Document, name: &str, path: &Path) -> Result<(), CredentialsError> {
+        let edit = |doc: &mut Document, key: &str, value: &str| {
+            doc.set(name, key, value)
+                .map(drop)
+                .map_err(|source| CredentialsError::Edit { path: path.to_owned(), source })
+        };
+        edit(doc, keys::CLIENT_ID, &self.client_id)?;
+        edit(doc, keys::CLIENT_SECRET, self.client_secret.expose_secret())?;
+        if let Some(account_id) = &self.account_id {
+            edit(doc, keys::ACCOUNT_ID, account_id)?;
+        }
+        if let Some(slug) = &self.account_slug {
+            edit(doc, keys::ACCOUNT_SLUG, slug)?;
+        }
+        if let Some(api_url) = &self.api_url {
+            edit(doc, keys::API_URL, api_url)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +317,21 @@ mod tests {
         assert!(doc.render().contains("# a note\n") && doc.get("default", "extra") == Some("kept"));
         LoginProfileEdit::new(&mut doc, "default", path).clear_tokens().account(None).unwrap().api_url(None).unwrap();
         assert_eq!(doc.render(), "[default]\n# a note\nextra = kept\n");
+    }
+
+    #[test]
+    fn client_credentials_are_written_as_they_are_read() {
+        let path = Path::new("/tmp/credentials");
+        let written = ClientCredentialsProfile {
+            client_id: "c".into(),
+            client_secret: ClientSecret::new("s"),
+            account_id: Some("1".into()),
+            account_slug: None,
+            api_url: Some("https://platform.example.com/".into()),
+        };
+        let mut doc = Document::default();
+        written.write(&mut doc, "ci", path).unwrap();
+        assert_eq!(Profile::from_document(&doc, "ci", path).unwrap(), Some(Profile::ClientCredentials(written)));
     }
 
     #[test]

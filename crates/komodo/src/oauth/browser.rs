@@ -38,6 +38,23 @@ pub enum LoginMode {
     Auto,
 }
 
+impl LoginMode {
+    /// The mode of an interactive command: the device flow when asked
+    /// (`device`), or when no browser can come back to this machine
+    /// (`BROWSER=none`, an SSH session without a display) and no `port` is
+    /// pinned for forwarding; else the browser flow on `port`. With
+    /// `no_browser` the address is shown and no browser opened.
+    pub fn choose(env: &Env, device: bool, port: Option<u16>, no_browser: bool) -> Self {
+        let browser_none = env.get("BROWSER").is_some_and(|b| b.trim() == "none");
+        let remote = env.get("SSH_CONNECTION").is_some() && env.get("DISPLAY").is_none();
+        if device || ((browser_none || remote) && port.is_none() && !no_browser) {
+            LoginMode::Device { open: !(no_browser || browser_none || remote) }
+        } else {
+            LoginMode::Browser { port, open: !(no_browser || browser_none) }
+        }
+    }
+}
+
 /// What the user is shown during a login. The CLI draws a spinner; the
 /// SDK's default writes plain lines to stderr.
 pub trait LoginPrompt: Send + Sync + fmt::Debug {
