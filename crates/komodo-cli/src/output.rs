@@ -208,3 +208,42 @@ impl Ui {
         self.interactive && std::io::stdin().is_terminal()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_kind_of_error_as_the_readme_documents() {
+        let cases = [
+            (ErrorKind::InvalidArguments, 3),
+            (ErrorKind::Configuration, 3),
+            (ErrorKind::LoginRequired, 4),
+            (ErrorKind::Refused, 5),
+            (ErrorKind::Unreachable, 6),
+            (ErrorKind::ServerError, 6),
+            (ErrorKind::Cancelled, 130),
+            (ErrorKind::LoginFailed, 1),
+            (ErrorKind::Protocol, 1),
+            (ErrorKind::Statement, 1),
+            (ErrorKind::Interface, 1),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(Failure::exit_code(kind), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn causes_are_printed_as_they_are_and_known_fixes_once() {
+        use komodo::auth::{LoginError, TokenError};
+        let err = Error::Auth(AuthError::from(LoginError::Token(TokenError::Unavailable("refused".into()))));
+        let failure = Failure::from(err);
+        assert_eq!(failure.message, "login failed");
+        assert_eq!(failure.causes, ["cannot reach the platform: refused"]);
+        assert_eq!(failure.code, exit::UNAVAILABLE);
+        let unset = Failure::from(Error::Auth(AuthError::UnsetAccount { provenance: Default::default() }));
+        assert!(unset.message.contains("run `komodo account set`") && unset.hint.is_none(), "{unset:?}");
+        let expired = Failure::from(Error::Auth(AuthError::TokenExpired { origin: "`jwt`".into(), at: "then".into() }));
+        assert_eq!((expired.code, expired.hint.as_deref()), (exit::LOGIN_REQUIRED, Some("run `komodo login`")));
+    }
+}

@@ -272,9 +272,9 @@ pub enum AuthError {
     /// A login was to be saved to, or removed from, a profile that holds
     /// service principal credentials.
     #[error(
-        "profile [{name}] in {} holds service principal credentials, not a login; move them to a named profile \
-         (`komodo login` saves to [default]), or remove them from the file",
-        path.display()
+        "profile [{name}] in {} holds service principal credentials, not a login; {}",
+        path.display(),
+        holds_client_credentials_fix(name)
     )]
     HoldsClientCredentials {
         /// The profile.
@@ -351,6 +351,14 @@ impl AuthError {
             self,
             AuthError::LoginRequired { .. } | AuthError::LoginExpired { .. } | AuthError::TokenExpired { .. }
         )
+    }
+}
+
+fn holds_client_credentials_fix(name: &str) -> &'static str {
+    if name == "default" {
+        "move them to a named profile (a login is saved in [default]), then log in again"
+    } else {
+        "to retire them, delete the service principal (`komodo service-principal delete ID`) and remove the profile"
     }
 }
 

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use komodo_protocol::secret::ClientSecret;
+
 use super::args::{ARGUMENTS, ENVIRONMENT, Method, Names};
 use super::provider::{ClientCredentialsToken, ProvideToken, SavedLoginToken, StaticToken, WebLoginToken};
 use super::refresh::{Refreshed, profile_expiry, refresh_profile};
@@ -123,7 +125,7 @@ fn client_credentials(
     ctx: &ChainContext<'_>,
     api_url: Option<&str>,
     client_id: &str,
-    client_secret: &komodo_protocol::secret::ClientSecret,
+    client_secret: &ClientSecret,
 ) -> Arc<dyn ProvideToken> {
     Arc::new(ClientCredentialsToken::new(
         ctx.config().clone(),
