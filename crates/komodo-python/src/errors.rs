@@ -124,7 +124,7 @@ pub(crate) fn args_error(err: &ArgsError) -> PyErr {
 }
 
 /// The one conversion from the core's errors to Python exceptions; the
-/// message is the core's, word for word.
+/// message is the core's, word for word, followed by its causes.
 pub(crate) fn to_py(err: komodo::Error) -> PyErr {
     convert(err, None)
 }

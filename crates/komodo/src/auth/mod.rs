@@ -26,10 +26,10 @@
 //! is). A client keeps that provider behind a [`TokenCache`], which asks it
 //! again when the token is due or the platform refused it.
 //!
-//! The modules are layered: `args` (the six rules) and `provider` (token
-//! providers, over `refresh` and `web_login`) at the bottom, `source` (the
-//! provider trait and what a resolution shares) above them, `sources` (the
-//! four sources) above that, and `chain` on top.
+//! The modules are layered: `args` (the six rules), `provider` (token
+//! providers, over `refresh` and `web_login`) and `cache` at the bottom,
+//! `source` (the source trait and what a resolution shares) above them,
+//! `sources` (the four sources) above that, and `chain` on top.
 
 mod args;
 mod cache;
@@ -115,9 +115,7 @@ impl Credential {
             Credential::ClientCredentials { .. } => "client credentials",
         }
     }
-}
 
-impl Credential {
     /// The token the credential holds already, if it is one.
     pub fn token_set(&self) -> Option<TokenSet> {
         match self {
@@ -309,8 +307,8 @@ pub enum AuthError {
         at: String,
     },
     /// The login the credentials stand for no longer works: the saved
-    /// login expired or was refused, the web login expired, or the platform
-    /// refused a token passed as it is.
+    /// login expired or was refused, or the platform refused a token passed
+    /// as it is.
     #[error("login required: {reason}; run `komodo login`")]
     LoginExpired {
         /// What no longer works.
