@@ -10,7 +10,7 @@
 //!   cache.
 //! - [`login`]: `komodo login`, `komodo logout` and the account choice, the
 //!   login saved in `[default]`.
-//! - [`env`]: every `KOMODO_*` variable, and the injectable [`env::Env`].
+//! - [`env`](mod@env): every `KOMODO_*` variable, and the injectable [`env::Env`].
 //! - [`warehouse`]: connections to the account's warehouse
 //!   ([`get_snowflake_connection`]), cursors, rows and Arrow results.
 //!

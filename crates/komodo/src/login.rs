@@ -85,6 +85,8 @@ pub async fn login(config: &ProviderConfig, mode: LoginMode, prompt: Arc<dyn Log
 
     let user = IamClient::new(config.http().clone(), api_url.clone()).me(&tokens.access_token).await?;
     let accounts: Vec<&Account> = user.organizations.iter().flat_map(|o| o.accounts.iter()).collect();
+    // The previous choice is kept while the user still belongs to it, and
+    // dropped otherwise.
     let kept = previous.account_id.as_deref().and_then(|id| accounts.iter().find(|a| a.account_id == id));
     let account = kept.or(if accounts.len() == 1 { accounts.first() } else { None }).map(|a| (*a).clone());
     let recorded_url = (!platform::is_default(&api_url)).then_some(api_url.as_str());

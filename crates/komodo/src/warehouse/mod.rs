@@ -34,9 +34,9 @@
 //! statement still runs, instead of after it ends (the gateway's one
 //! extension to Snowflake's protocol; nothing of the result is kept on the
 //! platform). Statement
-//! errors are [`Error::Warehouse`](crate::Error::Warehouse) with Snowflake's
+//! errors are [`Error::Warehouse`] with Snowflake's
 //! code and SQLSTATE; trouble reaching the gateway is
-//! [`Error::Gateway`](crate::Error::Gateway).
+//! [`Error::Gateway`].
 //!
 //! A connection renews its session itself: an expired session token is
 //! renewed with the master token, and an ended session is replaced by a
