@@ -41,4 +41,4 @@ mod platform;
 pub use browser::{Browser, BrowserError, BrowserResponse, Decision};
 pub use database::{TestDatabase, test_database_url};
 pub use home::TempHome;
-pub use platform::{Platform, PlatformBuilder, TEST_DEMO_CLAIMS, TestAccount, TestUser, test_config};
+pub use platform::{Platform, PlatformBuilder, RUNAWAY_SQL, TEST_DEMO_CLAIMS, TestAccount, TestUser, test_config};

@@ -48,7 +48,8 @@ mod parser;
 
 pub use backend::WarehouseEngine;
 pub use engine::{
-    Engine, EngineConfig, FrontEndSizes, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind, parse_check,
+    Engine, EngineConfig, FrontEndSizes, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind,
+    parse_check,
 };
 pub use error::WarehouseError;
 pub use params::Param;
