@@ -4,40 +4,22 @@
 use std::sync::Arc;
 
 use datafusion::common::{ParamValues, TableReference};
-use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 
 use super::commands::Commands;
+use super::config::PLANNING_STACK;
 use super::guard::guard;
-use super::result::{QueryStream, StatementKind, status_result};
+use super::result::{StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
+use super::statements::not_allowed;
 use super::stop::Stop;
-use super::workers::PLANNING_STACK;
+use super::workers::Compiled;
 use crate::catalog::TableKey;
 use crate::dialect::{self, SessionValues};
 use crate::parser::BudgetedSnowflake;
 use crate::{Param, WarehouseError};
-
-pub(crate) fn not_allowed(what: &str) -> WarehouseError {
-    WarehouseError::NotAllowed(format!(
-        "{what} is not allowed: the embedded warehouse runs queries on the account's data and the session's temporary tables only"
-    ))
-}
-
-pub(crate) fn object_name_parts(name: &ObjectName) -> Vec<String> {
-    name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect()
-}
-
-/// What the planning thread hands back.
-pub(crate) enum Compiled {
-    Ready(QueryStream),
-    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-    Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-}
 
 /// Parses the text of [`dialect::prepare`] into its one statement:
 /// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
