@@ -173,7 +173,7 @@ def test_timeout_and_abort_stop_the_statement_where_it_runs(connector_env, platf
         cur = conn.cursor()
         cur.execute_async(RUNAWAY)
         time.sleep(1)
-        assert conn.abort_query(cur.sfqid)
+        assert cur.abort_query(cur.sfqid)
         platform.assert_warehouse_idle_within(2)
         assert conn.cursor().execute("select 7").fetchone() == (7,)
 
