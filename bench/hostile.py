@@ -101,8 +101,16 @@ class Session:
         headers = headers or {"content-type": "application/json"}
         if hasattr(self, "token"):
             headers["authorization"] = f'Snowflake Token="{self.token}"'
-        self.http.request(method, path, body=body.encode(), headers=headers)
-        return json.loads(self.http.getresponse().read())
+        for attempt in range(2):
+            try:
+                self.http.request(method, path, body=body.encode(), headers=headers)
+                return json.loads(self.http.getresponse().read())
+            except (ConnectionError, http.client.HTTPException):
+                # The server closes keep-alive connections idle for a while.
+                self.http.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def query(self, sql: str) -> dict:
         return self.call("POST", f"/queries/v1/query-request?requestId={uuid.uuid4()}",
