@@ -55,6 +55,9 @@ pub enum WarehouseError {
         /// The largest value allowed.
         max: usize,
     },
+    /// A division by zero (`DIV0` answers 0 instead).
+    #[error("Division by zero")]
+    DivisionByZero,
     /// The session does not exist, was closed, or belongs to another account.
     #[error("Session does not exist or is not authorized")]
     SessionNotFound,
@@ -90,6 +93,7 @@ impl WarehouseError {
             WarehouseError::Timeout(_) => "000630",
             WarehouseError::MemoryLimit(_) => "000625",
             WarehouseError::ValueTooLong { .. } => "100078",
+            WarehouseError::DivisionByZero => "100051",
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
@@ -108,6 +112,7 @@ impl WarehouseError {
             WarehouseError::SessionNotFound => "08003",
             WarehouseError::Execution(_) | WarehouseError::ValueTooLong { .. } => "22000",
             WarehouseError::MemoryLimit(_) => "53200",
+            WarehouseError::DivisionByZero => "22012",
             _ => "XX000",
         }
     }

@@ -14,12 +14,14 @@
 
 mod ast;
 mod functions;
+mod names;
 mod placeholders;
 mod prepare;
 mod rewrite;
 mod session;
 mod types;
 
+pub(crate) use names::OutputNames;
 pub(crate) use placeholders::type_placeholders;
 pub(crate) use prepare::{Prepared, prepare};
 pub(crate) use rewrite::{expression_count, rewrite};

@@ -155,7 +155,7 @@ pub(crate) async fn compile(
         }
     }
     let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
-    dialect::rewrite(&mut statement, &values)?;
+    let names = dialect::rewrite(&mut statement, &values)?;
     // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
     // keeps every table it creates in the session (checked above).
     let creates_temp = matches!(&statement, Statement::CreateTable(_));
@@ -235,7 +235,7 @@ pub(crate) async fn compile(
         }
         plan => {
             let plan = physical(plan).await?;
-            Ok(Compiled::Query { plan, task: s.task.clone() })
+            Ok(Compiled::Query { plan, task: s.task.clone(), names })
         }
     }
 }

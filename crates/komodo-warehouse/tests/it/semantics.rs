@@ -1,0 +1,86 @@
+//! Snowflake's semantics where DataFusion's differ (issue 16, "no silent
+//! wrong answers"): each case is Snowflake's documented result, and each
+//! gave another answer, without an error, before.
+
+use komodo_warehouse::WarehouseError;
+
+use crate::support::{A, fixture};
+
+/// `(statement, expected first value as Snowflake JSON text)`.
+const CASES: &[(&str, &str)] = &[
+    // Division follows Snowflake's scale rule, never integer division.
+    ("SELECT 7 / 2", "3.500000"),
+    ("SELECT 1 / 3", "0.333333"),
+    ("SELECT 10.01 / 1.1", "9.10000000"),
+    ("SELECT -7 / 2", "-3.500000"),
+    ("SELECT 2 / 3", "0.666667"),
+    ("SELECT 7.0 / 2.0", "3.5000000"),
+    ("SELECT CAST(7 AS DOUBLE) / 2", "3.5"),
+    ("SELECT COUNT(*) / 3 FROM (VALUES (1), (2)) AS t", "0.666667"),
+    // Numeric strings in arithmetic are numbers.
+    ("SELECT '1.5' + 1", "2.5"),
+    ("SELECT 2 * '3'", "6"),
+    // FLOAT, REAL and DOUBLE are 64-bit.
+    ("SELECT CAST(1.23 AS FLOAT)", "1.23"),
+    ("SELECT CAST(1.23 AS REAL)", "1.23"),
+    ("SELECT 1.23::FLOAT4", "1.23"),
+    // DATEADD of hours to a DATE keeps the hours (a TIMESTAMP_NTZ).
+    ("SELECT DATEADD(hour, 3, '2024-01-01'::DATE)", "1704078000.000000000"),
+    ("SELECT DATEADD(minute, 90, TO_DATE('2024-01-01'))", "1704072600.000000000"),
+    ("SELECT DATEADD(day, x, '2024-01-01'::DATE) FROM (VALUES (2)) AS t(x)", "19725"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_snowflakes() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    let mut wrong = Vec::new();
+    for (sql, expected) in CASES {
+        match f.try_run(A, s, sql, vec![]).await {
+            Ok(r) => {
+                let rows = komodo_warehouse::encode::json_rowset(&r.batches).unwrap();
+                let got = rows.first().and_then(|r| r[0].clone()).unwrap_or_default();
+                if got != *expected {
+                    wrong.push(format!("{sql}: {got} (expected {expected})"));
+                }
+            }
+            Err(e) => wrong.push(format!("{sql}: {e}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn division_by_zero_is_an_error() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    for sql in
+        ["SELECT 1 / 0", "SELECT 1.5 / 0", "SELECT 1e0 / 0", "SELECT claim_id / (claim_id - claim_id) FROM claims"]
+    {
+        let e = f.try_run(A, s, sql, vec![]).await.unwrap_err();
+        assert!(matches!(e, WarehouseError::DivisionByZero), "{sql}: {e:?}");
+        assert_eq!((e.code(), e.sql_state()), ("100051", "22012"));
+    }
+    assert_eq!(f.value(s, "SELECT DIV0(1, 0)").await.as_deref(), Some("0"));
+}
+
+/// Unaliased columns are named as Snowflake names them; names may repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_columns_are_named_as_snowflake_names_them() {
+    let f = fixture().await;
+    let no_database = f.engine.open_session(A, None, None).await.unwrap();
+    let names =
+        |r: &komodo_warehouse::QueryResult| r.schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let r = f.try_run(A, no_database, "select current_database(), current_schema()", vec![]).await.unwrap();
+    assert_eq!(names(&r), ["CURRENT_DATABASE()", "CURRENT_SCHEMA()"]);
+    assert_eq!(komodo_warehouse::encode::json_rowset(&r.batches).unwrap(), vec![vec![None, None]]);
+    let s = f.session(A).await;
+    let r = f.run(s, "select count(*), 1, 'x', claim_id, c.status, 1 as a, 2 as a from claims c group by claim_id, c.status limit 1").await;
+    assert_eq!(names(&r), ["COUNT(*)", "1", "'X'", "CLAIM_ID", "STATUS", "A", "A"]);
+    let r = f.run(s, "select * from (values (1, 'a'), (2, 'b'))").await;
+    assert_eq!(names(&r), ["COLUMN1", "COLUMN2"]);
+    let r = f.run(s, "values (1, 'a')").await;
+    assert_eq!(names(&r), ["COLUMN1", "COLUMN2"]);
+    let r = f.run(s, "select iff(true, 1, 2), current_database(), current_database()").await;
+    assert_eq!(names(&r), ["IFF(TRUE, 1, 2)", "CURRENT_DATABASE()", "CURRENT_DATABASE()"]);
+}
