@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
@@ -107,6 +109,52 @@ pub fn parse_check(sql: &str) -> Result<FrontEndSizes, WarehouseError> {
             .map_err(|e| WarehouseError::Internal(format!("cannot start the parsing thread: {e}")))?;
         front_end.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// What a statement would return, without running it (`describeOnly`,
+/// what a connector's `cursor.describe()` sends): a query's result columns
+/// from its plan; a command's status column. Nothing is changed: an
+/// `INSERT` is planned but not run, `USE` and `ALTER SESSION` change no
+/// session state.
+pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) -> Result<SchemaRef, WarehouseError> {
+    let prepared = dialect::prepare(sql)?;
+    let mut statement = parse_one(&prepared)?;
+    let (database, schema) = s.current.lock().clone();
+    let status = || Arc::new(Schema::new(vec![Field::new("status", DataType::Utf8, false)]));
+    match &statement {
+        Statement::Query(_) | Statement::Insert(_) => {}
+        Statement::ShowTables { .. } | Statement::ShowDatabases { .. } | Statement::ShowSchemas { .. } => {
+            // Read-only: its columns are what it returns.
+            return match Box::pin(compile(s, sql, params, &Stop::after(s.max_timeout, Default::default()))).await? {
+                Compiled::Ready(stream) => Ok(stream.schema),
+                _ => Ok(status()),
+            };
+        }
+        _ => return Ok(status()),
+    }
+    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+    let names = dialect::rewrite(&mut statement, &values)?;
+    let inserts = matches!(statement, Statement::Insert(_));
+    let mut state = Planning::borrow(s);
+    {
+        let catalog = &mut state.config_mut().options_mut().catalog;
+        catalog.default_catalog = database.unwrap_or_default();
+        catalog.default_schema = schema.unwrap_or_default();
+    }
+    let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+    if !scalars.is_empty() {
+        dialect::type_placeholders(&mut statement, &scalars)?;
+    }
+    let plan = state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+        .await
+        .map_err(WarehouseError::from_datafusion)?;
+    if inserts {
+        return Ok(Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)])));
+    }
+    let fields: Vec<Field> =
+        plan.schema().fields().iter().map(|f| f.as_ref().clone().with_name(names.wanted(f.name()))).collect();
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// Prepares, parses, checks, rewrites and plans one statement of session

@@ -318,6 +318,33 @@ impl Engine {
         self.execute_stream(account_id, session, sql, params, cancel).await?.collect().await
     }
 
+    /// What `sql` would return, without running it: its result's columns
+    /// and no rows (a connector's `describe`). Nothing is changed by it.
+    pub async fn describe(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<QueryResult, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let stop = Stop::after(self.timeout(&s), CancellationToken::new());
+        let (task_session, sql) = (s.clone(), sql.to_owned());
+        let describing =
+            self.workers.handle().spawn(async move { compile::describe(&task_session, &sql, params).await });
+        let schema = tokio::select! {
+            reason = stop.stopped() => return Err(reason),
+            joined = describing => joined.map_err(|_| WarehouseError::Internal("describing the statement failed".into()))??,
+        };
+        Ok(QueryResult {
+            kind: StatementKind::Query,
+            schema,
+            batches: Vec::new(),
+            rows_affected: None,
+            held: HeldMemory::default(),
+        })
+    }
+
     /// Runs one statement once per row of `rows` (an array binding, what a
     /// connector's `executemany` sends), all under one time limit
     /// (SECURITY.md F06), stopping at the first failure. The result is the

@@ -84,3 +84,26 @@ async fn result_columns_are_named_as_snowflake_names_them() {
     let r = f.run(s, "select iff(true, 1, 2), current_database(), current_database()").await;
     assert_eq!(names(&r), ["IFF(TRUE, 1, 2)", "CURRENT_DATABASE()", "CURRENT_DATABASE()"]);
 }
+
+/// A describe-only request (what `cursor.describe()` sends) never runs
+/// the statement: an `INSERT` inserts nothing, `USE` changes nothing; a
+/// query's columns come from its plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_never_executes() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    f.run(s, "create temporary table t (a int, b varchar)").await;
+    let d = f.engine.describe(A, s, "insert into t values (1, 'x')", vec![]).await.unwrap();
+    assert_eq!(d.schema.field(0).name(), "number of rows inserted");
+    assert!(d.batches.is_empty());
+    assert_eq!(f.value(s, "select count(*) from t").await.as_deref(), Some("0"));
+    let d = f.engine.describe(A, s, "select claim_id, count(*) from claims group by claim_id", vec![]).await.unwrap();
+    let names: Vec<_> = d.schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["CLAIM_ID", "COUNT(*)"]);
+    f.engine.describe(A, s, "use schema demo.nothing_here", vec![]).await.unwrap();
+    f.engine.describe(A, s, "drop table t", vec![]).await.unwrap();
+    assert_eq!(f.value(s, "select count(*) from t").await.as_deref(), Some("0"));
+    assert_eq!(f.engine.session_context(A, s).unwrap().1.as_deref(), Some("HEALTHCARE"));
+    let e = f.engine.describe(A, s, "select nope from claims", vec![]).await.unwrap_err();
+    assert!(matches!(e, WarehouseError::InvalidIdentifier(_) | WarehouseError::Compilation(_)), "{e:?}");
+}
