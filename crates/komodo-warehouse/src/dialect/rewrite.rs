@@ -39,6 +39,12 @@ pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Res
     if let Some(e) = v.error {
         return Err(e);
     }
+    check_size(statement)?;
+    Ok(names)
+}
+
+/// Fails a statement larger than [`MAX_EXPRESSIONS`] (SECURITY.md F02).
+pub(crate) fn check_size(statement: &Statement) -> Result<(), WarehouseError> {
     let expressions = expression_count(statement);
     if expressions > MAX_EXPRESSIONS {
         return Err(WarehouseError::Compilation(format!(
@@ -46,7 +52,7 @@ pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Res
              (put long IN lists or VALUES into a temporary table)"
         )));
     }
-    Ok(names)
+    Ok(())
 }
 
 /// The most expressions a statement may have once rewritten (SECURITY.md

@@ -231,6 +231,7 @@ impl Engine {
             tables,
             current: Mutex::new((database.map(identifier), schema.map(identifier))),
             params: Mutex::default(),
+            variables: Mutex::default(),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
             spare: Mutex::new(None),

@@ -107,3 +107,66 @@ async fn describe_never_executes() {
     let e = f.engine.describe(A, s, "select nope from claims", vec![]).await.unwrap_err();
     assert!(matches!(e, WarehouseError::InvalidIdentifier(_) | WarehouseError::Compilation(_)), "{e:?}");
 }
+
+/// Session variables: `SET`, `$x` (bound, not spliced), `UNSET`, `SHOW
+/// VARIABLES`, and `IDENTIFIER(...)` naming objects from strings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_variables_and_identifier() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    f.run(s, "SET min_id = 1990").await;
+    f.run(s, "SET (tbl, label) = ('demo.healthcare.claims', 'it''s')").await;
+    f.run(s, "SET total = (SELECT COUNT(*) FROM claims)").await;
+    assert_eq!(f.value(s, "SELECT COUNT(*) FROM claims WHERE claim_id > $min_id").await.as_deref(), Some("10"));
+    assert_eq!(f.value(s, "SELECT $label || '!'").await.as_deref(), Some("it's!"));
+    assert_eq!(f.value(s, "SELECT $TOTAL").await.as_deref(), Some("2000"));
+    assert_eq!(f.value(s, "SELECT COUNT(*) FROM IDENTIFIER($tbl)").await.as_deref(), Some("2000"));
+    assert_eq!(f.value(s, "SELECT COUNT(*) FROM IDENTIFIER('claims')").await.as_deref(), Some("2000"));
+    assert_eq!(f.value(s, "SELECT MAX(IDENTIFIER('claim_id')) FROM claims").await.as_deref(), Some("2000"));
+    let shown = f.rows(s, "SHOW VARIABLES LIKE 'MIN%'").await;
+    assert_eq!(shown, vec![vec![Some("MIN_ID".into()), Some("1990".into()), Some("fixed".into())]]);
+    f.run(s, "UNSET min_id").await;
+    let e = f.try_run(A, s, "SELECT $min_id", vec![]).await.unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+    // A string variable's value is bound, never spliced into the SQL.
+    f.run(s, "SET evil = '1; DROP TABLE claims'").await;
+    assert_eq!(f.value(s, "SELECT $evil").await.as_deref(), Some("1; DROP TABLE claims"));
+    assert!(f.try_run(A, s, &format!("SET big = '{}'", "x".repeat(300)), vec![]).await.is_err());
+    assert!(f.try_run(A, s, "SELECT * FROM IDENTIFIER('claims; drop table claims')", vec![]).await.is_err());
+}
+
+/// Lateral column aliases: an alias is usable later in the list, in
+/// WHERE, GROUP BY, HAVING and QUALIFY; a column of the same name wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lateral_column_aliases() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    let rows = f
+        .rows(
+            s,
+            "SELECT claim_id * 2 AS doubled, doubled + 1 AS next FROM claims WHERE doubled > 3990 ORDER BY claim_id",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("3992".into()), Some("3993".into())],
+            vec![Some("3994".into()), Some("3995".into())],
+            vec![Some("3996".into()), Some("3997".into())],
+            vec![Some("3998".into()), Some("3999".into())],
+            vec![Some("4000".into()), Some("4001".into())]
+        ]
+    );
+    let n = f
+        .value(
+            s,
+            "SELECT COUNT(*) FROM (SELECT YEAR(service_date) AS y, COUNT(*) AS n FROM claims GROUP BY y HAVING n > 0 QUALIFY ROW_NUMBER() OVER (ORDER BY y) = 1)",
+        )
+        .await;
+    assert_eq!(n.as_deref(), Some("1"));
+    // A column named like the alias wins in WHERE.
+    assert_eq!(
+        f.value(s, "SELECT COUNT(*) FROM (SELECT 0 AS claim_id FROM claims WHERE claim_id = 1)").await.as_deref(),
+        Some("1")
+    );
+}
