@@ -18,7 +18,7 @@ use super::config::PLANNING_STACK;
 use super::guard::guard;
 use super::result::{StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
-use super::statements::not_allowed;
+use super::statements::{not_allowed, object_name_parts};
 use super::stop::Stop;
 use super::workers::Compiled;
 use crate::catalog::TableKey;
@@ -222,6 +222,18 @@ async fn plan_statement<'a>(
 ) -> Result<Planned<'a>, WarehouseError> {
     let variables = s.variables.lock().clone();
     dialect::resolve_identifiers(&mut statement, &variables)?;
+    let columns = |name: &ObjectName| -> Option<Vec<String>> {
+        let parts = object_name_parts(name);
+        let key: TableKey = match parts.as_slice() {
+            [t] => (database.clone()?, schema.clone()?, t.clone()),
+            [sc, t] => (database.clone()?, sc.clone(), t.clone()),
+            [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
+            _ => return None,
+        };
+        let fields = s.tables.table_schema(&key)?;
+        Some(fields.fields().iter().map(|f| f.name().clone()).collect())
+    };
+    dialect::rewrite_samples(&mut statement, &columns)?;
     let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
     let names = dialect::rewrite(&mut statement, &values)?;
     let mut scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;

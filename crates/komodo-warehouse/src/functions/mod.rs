@@ -13,6 +13,7 @@ use datafusion::logical_expr::ScalarUDF;
 
 mod arithmetic;
 mod datetime;
+mod sample;
 mod strings;
 
 pub(crate) use arithmetic::fixed_digits;
@@ -69,6 +70,7 @@ pub(crate) fn register(state: &mut SessionState, limits: Limits) {
         ScalarUDF::new_from_impl(arithmetic::Div0::new(false)),
         ScalarUDF::new_from_impl(arithmetic::Div0::new(true)),
         divide(),
+        ScalarUDF::new_from_impl(sample::SampleHash::new()),
         ScalarUDF::new_from_impl(datetime::DateDiff::new()),
         ScalarUDF::new_from_impl(datetime::DateAdd::new()),
         ScalarUDF::new_from_impl(strings::Repeat::new(limits)),

@@ -170,3 +170,31 @@ async fn lateral_column_aliases() {
         Some("1")
     );
 }
+
+/// `SAMPLE` / `TABLESAMPLE`: a percentage or a number of rows, the same
+/// rows again for the same seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_and_tablesample() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    let count = |sql: &'static str| {
+        let f = &f;
+        async move { f.value(s, sql).await.unwrap().parse::<i64>().unwrap() }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM claims SAMPLE (10 ROWS)").await, 10);
+    assert_eq!(count("SELECT COUNT(*) FROM claims TABLESAMPLE BERNOULLI (100)").await, 2000);
+    assert_eq!(count("SELECT COUNT(*) FROM claims SAMPLE (0)").await, 0);
+    let some = count("SELECT COUNT(*) FROM claims c SAMPLE (50) WHERE c.claim_id > 0").await;
+    assert!((700..1300).contains(&some), "{some} of 2000 rows for 50%");
+    let seeded = "SELECT LISTAGG(claim_id, ',') WITHIN GROUP (ORDER BY claim_id) FROM claims SAMPLE (1) SEED (42)";
+    let first = f.value(s, seeded).await;
+    assert!(first.as_deref().is_some_and(|v| !v.is_empty()));
+    assert_eq!(f.value(s, seeded).await, first);
+    let other = f
+        .value(s, "SELECT LISTAGG(claim_id, ',') WITHIN GROUP (ORDER BY claim_id) FROM claims SAMPLE (1) SEED (7)")
+        .await;
+    assert_ne!(other, first);
+    let rows =
+        "SELECT LISTAGG(claim_id, ',') WITHIN GROUP (ORDER BY claim_id) FROM claims SAMPLE (5 ROWS) REPEATABLE (3)";
+    assert_eq!(f.value(s, rows).await, f.value(s, rows).await);
+}
