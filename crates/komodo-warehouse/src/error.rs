@@ -61,6 +61,9 @@ pub enum WarehouseError {
         /// The largest value allowed.
         max: usize,
     },
+    /// Text given as JSON is not JSON (or a path into JSON is malformed).
+    #[error("Error parsing JSON: {0}")]
+    InvalidJson(String),
     /// A division by zero (`DIV0` answers 0 instead).
     #[error("Division by zero")]
     DivisionByZero,
@@ -102,6 +105,7 @@ impl WarehouseError {
             WarehouseError::MemoryLimit(_) => "000625",
             WarehouseError::ValueTooLong { .. } => "100078",
             WarehouseError::DivisionByZero => "100051",
+            WarehouseError::InvalidJson(_) => "100069",
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
@@ -123,6 +127,7 @@ impl WarehouseError {
             WarehouseError::Execution(_) | WarehouseError::ValueTooLong { .. } => "22000",
             WarehouseError::MemoryLimit(_) => "53200",
             WarehouseError::DivisionByZero => "22012",
+            WarehouseError::InvalidJson(_) => "22000",
             _ => "XX000",
         }
     }

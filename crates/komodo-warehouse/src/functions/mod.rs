@@ -15,6 +15,7 @@ mod arithmetic;
 mod datetime;
 mod sample;
 mod strings;
+pub(crate) mod variant;
 
 pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
@@ -79,6 +80,7 @@ pub(crate) fn register(state: &mut SessionState, limits: Limits) {
         ScalarUDF::new_from_impl(strings::Concat::new(limits)),
         ScalarUDF::new_from_impl(strings::Replace::new(limits)),
     ];
+    let functions = functions.into_iter().chain(variant::scalar_functions());
     for function in functions {
         // Replacing a function of the same name is what registering means
         // here; there is nothing to fail.

@@ -10,4 +10,4 @@ mod operators;
 mod types;
 
 pub(crate) use operators::SnowflakeExprPlanner;
-pub(crate) use types::SnowflakeTypePlanner;
+pub(crate) use types::{LOGICAL_TYPE, SnowflakeTypePlanner};
