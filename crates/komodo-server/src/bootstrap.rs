@@ -52,6 +52,6 @@ pub(crate) async fn run(store: &Store, config: &Config) -> Result<Option<Bootstr
     let user = store.create_user(&config.bootstrap_admin_email, Some("Administrator"), &hash).await?;
     store.set_password_change_required(&user.id, true).await?;
     store.upsert_membership(&account.id, &user.id, Role::Admin).await?;
-    store.meta_insert_once("bootstrapped", &crate::store::now().to_string()).await?;
+    store.meta_insert_once("bootstrapped", &crate::clock::now().to_string()).await?;
     Ok(Some(BootstrapReport { admin_email: user.email, admin_password: one_time, account_id: account.id }))
 }

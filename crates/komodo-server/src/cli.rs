@@ -429,7 +429,7 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
         }
         AdminCommand::RotateKeys => {
             let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;
-            json!({"kid": kid, "active_from": crate::store::rfc3339(active_from)})
+            json!({"kid": kid, "active_from": crate::clock::rfc3339(active_from)})
         }
     };
     print(output, value);

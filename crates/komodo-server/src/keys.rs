@@ -29,10 +29,11 @@ use serde::Serialize;
 use tokio::sync::{Mutex, RwLock};
 use zeroize::Zeroizing;
 
+use crate::clock::now;
 use crate::config::SigningAlg;
 use crate::crypto::{CryptoError, Secrets, random_token};
 use crate::store::keys::SigningKeyRow;
-use crate::store::{Store, StoreError, now};
+use crate::store::{Store, StoreError};
 
 /// Errors of the key ring.
 #[derive(Debug, thiserror::Error)]

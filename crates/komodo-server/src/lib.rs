@@ -29,6 +29,7 @@
 pub mod admin;
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod gateway;

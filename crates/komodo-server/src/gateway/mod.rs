@@ -241,8 +241,8 @@ pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
             let gateway = state.gateway();
             gateway.purge_memory();
             let history = gateway.config().history_ttl;
-            let before_ms = crate::store::now_ms() - history.as_millis() as i64;
-            let before_s = crate::store::now() - history.as_secs() as i64;
+            let before_ms = crate::clock::now_ms() - history.as_millis() as i64;
+            let before_s = crate::clock::now() - history.as_secs() as i64;
             if let Err(error) = state.store().purge_gateway(before_ms, before_s).await {
                 tracing::warn!(%error, "purging old gateway sessions and queries failed");
             }

@@ -459,7 +459,7 @@ pub(super) async fn start(
         request_id: request_id.clone(),
         format,
         async_exec,
-        started_ms: crate::store::now_ms(),
+        started_ms: crate::clock::now_ms(),
         sql_text: sql.clone(),
         cancel: cancel.clone(),
         outcome: rx,
@@ -662,7 +662,7 @@ async fn finish(
                 handle: handle.clone(),
                 status: final_status,
                 error,
-                ended_at: crate::store::now_ms(),
+                ended_at: crate::clock::now_ms(),
                 result,
             };
             gateway.history().record(state.store(), record).await;
@@ -677,7 +677,7 @@ async fn finish(
             }
         }
     }
-    let elapsed = crate::store::now_ms() - running.started_ms;
+    let elapsed = crate::clock::now_ms() - running.started_ms;
     match &outcome {
         Ok(f) => {
             tracing::info!(query = %query_id, account = %caller.account_id, rows = f.total, elapsed_ms = elapsed, "query finished")

@@ -21,12 +21,12 @@ use komodo_protocol::secret::SessionToken;
 use serde_json::json;
 
 use super::wire::{Credential, GwError, GwJson, credential, ok};
+use crate::clock::now;
 use crate::crypto::{random_token, token_hash};
 use crate::iam::auth::{Inactive, Principal, resolve};
 use crate::keys::TokenError;
 use crate::state::AppState;
 use crate::store::gateway::{GatewaySessionRow, NewGatewaySession};
-use crate::store::now;
 
 /// The path of the login request (the one gateway request without a
 /// credential in its headers).

@@ -12,10 +12,11 @@ use komodo_protocol::secret::ClientSecret;
 
 use super::ApiFailure;
 use super::auth::{account_header, authenticate, require_admin};
+use crate::clock::rfc3339;
 use crate::crypto::{Secrets, random_token};
 use crate::state::AppState;
 use crate::store::iam::ServicePrincipalRow;
-use crate::store::{Store, StoreError, rfc3339};
+use crate::store::{Store, StoreError};
 
 /// A new client secret: the prefix and 256 random bits.
 pub fn new_secret() -> ClientSecret {

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::parse_scope;
+use crate::clock::now;
 use crate::crypto::{random_token, token_hash};
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::oauth::AuthRequestRow;
 use crate::web::{browser_cookie, pages, see_other};
 

@@ -13,10 +13,11 @@ use uuid::Uuid;
 
 use super::interaction::{ClientAddr, login_redirect};
 use super::{OAuthError, no_store, parse_scope};
+use crate::clock::now;
 use crate::crypto::{random_bytes, random_token, token_hash};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::oauth::{AuthRequestRow, DeviceRow};
-use crate::store::{StoreError, now};
 use crate::web::{BROWSER_COOKIE, cookie, pages};
 
 /// The user-code alphabet: consonants only, no vowels (no words), no

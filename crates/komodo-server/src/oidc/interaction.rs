@@ -20,10 +20,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::authorize::client_redirect;
+use crate::clock::now;
 use crate::crypto::{ct_eq, random_token, token_hash};
 use crate::iam::password;
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::oauth::{AuthCodeRow, AuthRequestRow};
 use crate::web::{BROWSER_COOKIE, cookie, pages, see_other};
 

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use super::client_auth::{PresentedClient, presented};
 use super::tokens::{mint_service_principal, mint_user};
 use super::{OAuthError, no_store};
+use crate::clock::{now, now_ms};
 use crate::crypto::{ct_eq, pkce_s256, token_hash};
 use crate::iam::service_principals::authenticate_secret;
 use crate::state::AppState;
 use crate::store::iam::ClientRow;
 use crate::store::oauth::{CodeRedemption, FamilyRow, RefreshUse};
-use crate::store::{now, now_ms};
 
 /// The token request form (secrets in their redacting types).
 #[derive(Debug, Default, Deserialize)]

@@ -5,12 +5,13 @@ use komodo_protocol::oauth::{
 };
 use komodo_protocol::secret::{AccessToken, IdToken, RefreshToken};
 
+use crate::clock::now;
 use crate::crypto::{random_bytes, random_token, token_hash};
 use crate::keys::KeyError;
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::iam::{ServicePrincipalRow, UserRow};
 use crate::store::oauth::FamilyRow;
-use crate::store::{StoreError, now};
 
 /// The scope every service principal token carries.
 pub const SERVICE_PRINCIPAL_SCOPE: &str = "api";

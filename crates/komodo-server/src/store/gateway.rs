@@ -5,7 +5,8 @@
 //! schema), every query's status, and finished results that fit under the
 //! persistence cap.
 
-use super::{Store, StoreError, now, now_ms};
+use super::{Store, StoreError};
+use crate::clock::{now, now_ms};
 
 /// A gateway session.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

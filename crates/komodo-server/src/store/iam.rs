@@ -7,7 +7,8 @@ use komodo_protocol::iam::Role;
 use uuid::Uuid;
 
 use super::principals::PrincipalSecret;
-use super::{Store, StoreError, conflict_as, now};
+use super::{Store, StoreError, conflict_as};
+use crate::clock::now;
 
 /// A user, without the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use komodo_protocol::oauth::{AccessTokenClaims, CLI_CLIENT_ID};
-use komodo_server::store::now;
+use komodo_server::clock::now;
 use komodo_testkit::{Platform, pkce};
 use reqwest::{Method, StatusCode};
 use serde_json::json;

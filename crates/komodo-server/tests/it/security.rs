@@ -6,7 +6,7 @@ mod i01;
 use std::time::Duration;
 
 use komodo_protocol::oauth::{AccessTokenClaims, CLI_CLIENT_ID};
-use komodo_server::store::now;
+use komodo_server::clock::now;
 use komodo_server::store::oauth::AuthCodeRow;
 use komodo_testkit::{Browser, Decision, Platform, pkce};
 use reqwest::{Method, StatusCode};

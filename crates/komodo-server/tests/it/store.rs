@@ -1,9 +1,10 @@
 //! The store suite, run on SQLite and on PostgreSQL.
 
 use komodo_protocol::iam::Role;
+use komodo_server::clock::now;
 use komodo_server::store::gateway::{FinishedGatewayQuery, GatewayResultRow, NewGatewayQuery, QueryError, status};
 use komodo_server::store::oauth::{AuthCodeRow, CodeRedemption, DeviceRow, FamilyRow, RefreshUse};
-use komodo_server::store::{Backend, Store, StoreError, now};
+use komodo_server::store::{Backend, Store, StoreError};
 use komodo_testkit::{Platform, TestDatabase};
 use reqwest::{Method, StatusCode};
 
