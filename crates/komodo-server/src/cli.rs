@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::admin::Admin;
 use crate::config::{self, Config, SigningAlg};
-use crate::ops::{LogFormat, init_tracing};
 use crate::server::{Server, shutdown_signal};
+use crate::telemetry::{LogFormat, init_tracing};
 
 /// `komodo-server`.
 #[derive(Debug, Parser)]

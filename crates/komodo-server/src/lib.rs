@@ -40,6 +40,7 @@ pub mod ops;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod web;
 
 use axum::Router;

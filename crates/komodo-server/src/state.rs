@@ -108,7 +108,7 @@ impl AppState {
             crate::admin::load_demo_into(&engine, &report.account_id, options).await?;
         }
         let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
-        let metrics = crate::ops::metrics_handle();
+        let metrics = crate::telemetry::metrics_handle();
         let body_decoders = tokio::sync::Semaphore::new(config.effective_body_decode_threads());
         Ok((
             AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway, body_decoders })),
