@@ -105,7 +105,7 @@ impl AppState {
             && config.demo_claims > 0
         {
             let options = komodo_warehouse::demo::DemoOptions { claims: config.demo_claims, ..Default::default() };
-            crate::admin::load_demo_into(&engine, &report.account_id, options).await?;
+            bootstrap::load_demo_into(&engine, &report.account_id, options).await?;
         }
         let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
         let metrics = crate::telemetry::metrics_handle();
