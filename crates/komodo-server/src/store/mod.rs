@@ -56,7 +56,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    principals: std::sync::Arc<principals::PrincipalCache>,
+    principals: std::sync::Arc<principals::PrincipalCache<iam::PrincipalSecret>>,
 }
 
 /// Only the backend: the pool's options hold the database password.
