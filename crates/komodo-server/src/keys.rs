@@ -63,12 +63,13 @@ pub enum KeyError {
 
 /// Why a presented token was rejected. Deliberately coarse: the messages go
 /// back to callers and never contain the token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
-    /// Not a well-formed JWS.
+    /// Not a well-formed JWS (or longer than any token this issuer signs).
     #[error("the token is malformed")]
     Malformed,
-    /// The `kid` is not one of ours.
+    /// The `kid` is missing or not one of ours.
     #[error("the token was not signed by a key of this issuer")]
     UnknownKey,
     /// `alg` is not the algorithm of that `kid`.
@@ -77,9 +78,24 @@ pub enum TokenError {
     /// `typ` is not `at+jwt`.
     #[error("the token is not an access token")]
     Type,
-    /// Signature, expiry, issuer or audience check failed.
-    #[error("the token is invalid: {0}")]
-    Invalid(String),
+    /// The signature does not verify with the key the token names.
+    #[error("the token is invalid: bad signature")]
+    Signature,
+    /// The signed claims are not those of an access token.
+    #[error("the token is invalid: missing or malformed claims")]
+    Claims,
+    /// `exp` has passed (beyond the clock leeway).
+    #[error("the token is invalid: expired")]
+    Expired,
+    /// `nbf` or `iat` lies in the future (beyond the clock leeway).
+    #[error("the token is invalid: not yet valid")]
+    NotYetValid,
+    /// `iss` is not this platform.
+    #[error("the token is invalid: wrong issuer")]
+    Issuer,
+    /// `aud` is not this platform's audience.
+    #[error("the token is invalid: wrong audience")]
+    Audience,
 }
 
 /// A usable key.
@@ -324,28 +340,25 @@ impl KeyRing {
             Some(claims) => claims,
             None => {
                 let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-                key.verifier
-                    .verify_sig(signing_input.as_bytes(), &signature)
-                    .map_err(|_| TokenError::Invalid("bad signature".into()))?;
-                decode_part::<AccessTokenClaims>(claims)
-                    .map_err(|_| TokenError::Invalid("missing or malformed claims".into()))?
+                key.verifier.verify_sig(signing_input.as_bytes(), &signature).map_err(|_| TokenError::Signature)?;
+                decode_part::<AccessTokenClaims>(claims).map_err(|_| TokenError::Claims)?
             }
         };
         let t = now();
         // Saturating: `exp` is whatever integer the signed claims hold.
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
         if claims.exp.saturating_add(leeway) <= t {
-            return Err(TokenError::Invalid("expired".into()));
+            return Err(TokenError::Expired);
         }
         let latest = t.saturating_add(leeway);
         if claims.nbf.is_some_and(|nbf| nbf > latest) || claims.iat > latest {
-            return Err(TokenError::Invalid("not yet valid".into()));
+            return Err(TokenError::NotYetValid);
         }
         if claims.iss != self.issuer {
-            return Err(TokenError::Invalid("wrong issuer".into()));
+            return Err(TokenError::Issuer);
         }
         if claims.aud != self.audience {
-            return Err(TokenError::Invalid("wrong audience".into()));
+            return Err(TokenError::Audience);
         }
         if fresh {
             let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());

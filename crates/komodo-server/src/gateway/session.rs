@@ -73,7 +73,7 @@ fn session_parameters() -> Vec<NameValue> {
 
 fn token_failure(error: &TokenError) -> GwError {
     match error {
-        TokenError::Invalid(why) if why == "expired" => GwError::new(
+        TokenError::Expired => GwError::new(
             codes::OAUTH_TOKEN_EXPIRED,
             "OAuth access token expired. Get a fresh one (`komodo jwt` prints one) and connect again.",
         )
