@@ -10,7 +10,7 @@ use komodo_protocol::secret::Password;
 use crate::bootstrap::load_demo_into;
 use crate::config::Config;
 use crate::crypto::Secrets;
-use crate::iam::{password, service_principals};
+use crate::identity::{password, service_principals};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::{OpenError, open_store_and_secrets};
 use crate::store::iam::{AccountRow, OrganizationRow, PasswordReset, UserRow};
@@ -133,8 +133,7 @@ impl Admin {
             .account_by_ref(account)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?;
-        Ok(service_principals::create_in_account(&self.store, &self.secrets, &account_row.id, name.trim(), description)
-            .await?)
+        Ok(service_principals::create(&self.store, &self.secrets, &account_row.id, name.trim(), description).await?)
     }
 
     /// `reset-password`: sets the password and ends the user's logins

@@ -8,7 +8,7 @@ use komodo_protocol::secret::Password;
 
 use crate::config::Config;
 use crate::crypto::random_token;
-use crate::iam::password;
+use crate::identity::password;
 use crate::store::iam::ClientRow;
 use crate::store::{Store, StoreError};
 

@@ -32,8 +32,10 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod extract;
 pub mod gateway;
 pub mod iam;
+pub mod identity;
 pub mod keys;
 pub mod oidc;
 pub mod ops;
@@ -41,6 +43,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 pub mod web;
 
 use axum::Router;
@@ -69,5 +72,5 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> impl IntoResponse {
-    iam::ApiFailure { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such endpoint".into() }
+    web::api::ApiFailure { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such endpoint".into() }
 }

@@ -50,7 +50,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// for `Authorization: Bearer <token>`.
 async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.config().metrics_token {
-        let presented = crate::iam::auth::bearer(&headers).unwrap_or_default();
+        let presented = crate::web::request::bearer(&headers).unwrap_or_default();
         if !crate::crypto::ct_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
             return (
                 StatusCode::UNAUTHORIZED,

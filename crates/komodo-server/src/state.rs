@@ -14,6 +14,7 @@ use crate::crypto::{CryptoError, MasterKey, Secrets};
 use crate::gateway::Gateway;
 use crate::keys::{KeyError, KeyRing, KeyRingSettings};
 use crate::store::{Store, StoreError};
+use crate::tokens::Minter;
 
 /// Errors while opening the platform.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +159,11 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {
         self.0.metrics.as_ref()
+    }
+
+    /// Mints tokens with this platform's keys, store and lifetimes.
+    pub fn minter(&self) -> Minter<'_> {
+        Minter::new(&self.0.keys, &self.0.store, &self.0.config)
     }
 
     /// An absolute URL on this platform.

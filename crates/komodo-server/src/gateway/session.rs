@@ -23,7 +23,8 @@ use serde_json::json;
 use super::wire::{Credential, GwError, GwJson, credential, ok};
 use crate::clock::now;
 use crate::crypto::{random_token, token_hash};
-use crate::iam::auth::{Inactive, Principal, resolve};
+use crate::identity::access::{AccessError, account_access};
+use crate::identity::{AuthError, Principal, authenticate};
 use crate::keys::TokenError;
 use crate::state::AppState;
 use crate::store::gateway::{GatewaySessionRow, NewGatewaySession};
@@ -88,16 +89,15 @@ fn token_failure(error: &TokenError) -> GwError {
 
 /// Verifies a Komodo access token and the principal behind it.
 async fn principal_of(state: &AppState, token: &str) -> Result<Principal, GwError> {
-    let claims = state.keys().verify_access_token(token).await.map_err(|e| token_failure(&e))?;
-    match resolve(state, claims).await {
-        Ok(p) => Ok(p),
-        Err(Inactive::Gone(why)) => Err(GwError::new(
+    authenticate(state.keys(), state.store(), token).await.map_err(|error| match error {
+        AuthError::Token(rejected) => token_failure(&rejected),
+        AuthError::Gone(why) => GwError::new(
             codes::INVALID_OAUTH_TOKEN,
             format!("Invalid OAuth access token: {why}. Log in again (`komodo login`)."),
         )
-        .state("08001")),
-        Err(Inactive::Store(e)) => Err(e.into()),
-    }
+        .state("08001"),
+        AuthError::Store(e) => e.into(),
+    })
 }
 
 /// The account a principal names (id or slug) and the role it has there.
@@ -113,8 +113,9 @@ async fn account_for(state: &AppState, principal: &Principal, reference: &str) -
     let Some(account) = state.store().account_by_ref(reference).await? else {
         return Err(GwError::no_access());
     };
-    let access = crate::iam::auth::account_access(state, principal, &account.id).await.map_err(|failure| {
-        if failure.status.is_server_error() { GwError::internal(failure.message) } else { GwError::no_access() }
+    let access = account_access(state.store(), principal, &account.id).await.map_err(|error| match error {
+        AccessError::Store(e) => GwError::internal(e),
+        _ => GwError::no_access(),
     })?;
     let role = match access.role {
         Some(Role::Admin) => "ADMIN",

@@ -286,7 +286,7 @@ pub fn credential(headers: &HeaderMap) -> Credential<'_> {
         }
         return Credential::None;
     }
-    match crate::iam::auth::bearer(headers) {
+    match crate::web::request::bearer(headers) {
         Some(token) => Credential::Bearer(token),
         None => Credential::None,
     }
