@@ -39,6 +39,7 @@ pub mod identity;
 pub mod keys;
 pub mod oidc;
 pub mod ops;
+pub mod queries;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -11,8 +11,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::bootstrap::{self, BootstrapReport};
 use crate::config::Config;
 use crate::crypto::{CryptoError, MasterKey, Secrets};
-use crate::gateway::Gateway;
 use crate::keys::{KeyError, KeyRing, KeyRingSettings};
+use crate::queries::Gateway;
 use crate::store::{Store, StoreError};
 use crate::tokens::Minter;
 

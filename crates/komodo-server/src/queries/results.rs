@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use komodo_protocol::gateway::{Chunk, QueryResponseData};
 use komodo_warehouse::encode::{self, ColumnOrigin};
 
-use super::wire::GwError;
+use super::error::GwError;
 use crate::store::gateway::GatewayResultRow;
 
 /// The header that authenticates chunk downloads (chunk requests carry no
