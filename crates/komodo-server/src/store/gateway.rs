@@ -331,16 +331,6 @@ impl Store {
         Ok(())
     }
 
-    /// The session whose session token hashes to `token_hash`.
-    pub async fn gateway_session_by_token(&self, token_hash: &str) -> Result<Option<GatewaySessionRow>, StoreError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLUMNS} FROM gateway_sessions WHERE token_hash = $1"
-        )))
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?)
-    }
-
     /// The session whose session token hashes to `token_hash`, and whether
     /// its principal may still act in its account (a member whose login is
     /// not revoked, or a live service principal of the account whose
