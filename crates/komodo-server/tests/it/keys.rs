@@ -139,6 +139,44 @@ async fn d03_key_rotation_is_staged() {
     assert_eq!(jwks_kids(&platform).await, vec![new_kid]);
 }
 
+/// D03's end: a retired key is deleted from the store once every token it
+/// signed has expired, and not a moment before.
+#[tokio::test]
+async fn d03_retired_keys_are_deleted_once_every_token_they_signed_has_expired() {
+    let platform = Platform::builder()
+        .config(|c| {
+            c.key_publish_delay = Duration::ZERO;
+            c.access_token_ttl = Duration::from_secs(2);
+            c.id_token_ttl = Duration::from_secs(2);
+            c.clock_leeway = Duration::ZERO;
+        })
+        .start()
+        .await;
+    let keys = platform.state().keys();
+    let stored = || async {
+        platform.state().store().signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect::<Vec<_>>()
+    };
+    let old_kid = keys.active_kid().await.unwrap();
+    let ada = user(&platform, "ada@example.com").await;
+    let token = login(&platform, &ada, "openid").await.access_token.expose_secret().to_owned();
+    assert_eq!(jwt_part(&token, 0)["kid"], old_kid.as_str());
+    let (new_kid, _) = platform.admin().rotate_keys().await.unwrap();
+    // Retired now, but a token it signed is still valid: it stays.
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), Vec::<String>::new());
+    assert!(stored().await.contains(&old_kid));
+    let (status, _) = api(&platform, Method::GET, "/v1/iam/identity", Some(&token), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Every token it signed has expired: deleted, and only it.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), vec![old_kid.clone()]);
+    assert_eq!(stored().await, vec![new_kid.clone()]);
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), Vec::<String>::new());
+    assert_eq!(jwks_kids(&platform).await, vec![new_kid.clone()]);
+    // The new key signs on.
+    let fresh = login(&platform, &ada, "openid").await.access_token.expose_secret().to_owned();
+    assert_eq!(jwt_part(&fresh, 0)["kid"], new_kid.as_str());
+}
+
 #[tokio::test]
 async fn d04_private_keys_encrypted_at_rest_master_key_never_in_database() {
     let platform = Platform::start().await;
