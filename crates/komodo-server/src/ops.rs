@@ -4,7 +4,7 @@
 //! set up in [`telemetry`](crate::telemetry).
 
 use std::collections::HashSet;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::state::AppState;
@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use parking_lot::RwLock;
 
 /// The operational routes; `/metrics` among them unless it is served on
 /// an address of its own ([`metrics_app`], `--metrics-listen`).
@@ -111,10 +112,10 @@ fn method_label(method: &Method) -> &'static str {
 fn label(value: &str) -> &'static str {
     static LABELS: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
     let labels = LABELS.get_or_init(Default::default);
-    if let Some(&known) = labels.read().unwrap_or_else(PoisonError::into_inner).get(value) {
+    if let Some(&known) = labels.read().get(value) {
         return known;
     }
-    let mut labels = labels.write().unwrap_or_else(PoisonError::into_inner);
+    let mut labels = labels.write();
     if let Some(&known) = labels.get(value) {
         return known;
     }

@@ -18,7 +18,7 @@ pub mod results;
 pub mod running;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use komodo_warehouse::{Engine, SessionId, WarehouseEngine};
@@ -26,6 +26,7 @@ use komodo_warehouse::{Engine, SessionId, WarehouseEngine};
 use crate::config::GatewayConfig;
 use crate::store::gateway::GatewaySessionRow;
 use history::History;
+use parking_lot::Mutex;
 use results::ResultCache;
 use running::{Running, RunningQueries};
 
@@ -106,13 +107,13 @@ impl Gateway {
     /// Records the engine session that serves gateway session `id` here.
     pub fn adopt_engine_session(&self, id: &str, account_id: &str, session: SessionId) {
         let entry = EngineSession { account_id: account_id.to_owned(), id: session, last_used: Instant::now() };
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), entry);
+        self.sessions.lock().insert(id.to_owned(), entry);
     }
 
     /// Drops the engine session of gateway session `id` (and its
     /// temporary tables).
     pub fn drop_engine_session(&self, id: &str) {
-        let removed = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let removed = self.sessions.lock().remove(id);
         if let Some(s) = removed {
             let _ = self.engine.close_session(&s.account_id, s.id);
         }
@@ -124,7 +125,7 @@ impl Gateway {
         &self,
         session: &GatewaySessionRow,
     ) -> Result<SessionId, komodo_warehouse::WarehouseError> {
-        let cached = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&session.id).map(|s| {
+        let cached = self.sessions.lock().get_mut(&session.id).map(|s| {
             s.last_used = Instant::now();
             s.id
         });
@@ -160,10 +161,10 @@ impl Gateway {
     /// query entries, engine sessions idle longer than a master token.
     pub fn purge_memory(&self) {
         self.results.purge();
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).purge();
+        self.running.lock().purge();
         let idle = self.config.master_token_ttl;
         let stale: Vec<(String, SessionId)> = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut sessions = self.sessions.lock();
             let stale: Vec<_> =
                 sessions.iter().filter(|(_, s)| s.last_used.elapsed() > idle).map(|(k, s)| (k.clone(), s.id)).collect();
             stale.into_iter().filter_map(|(k, id)| sessions.remove(&k).map(|s| (s.account_id, id))).collect()
@@ -180,29 +181,29 @@ impl Gateway {
 
     /// Registers a statement that starts on this replica.
     pub fn register_running(&self, query_id: &str, running: Arc<Running>) {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(query_id, running);
+        self.running.lock().insert(query_id, running);
     }
 
     /// Forgets a statement that could not start.
     pub fn forget_running(&self, query_id: &str) {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(query_id);
+        self.running.lock().remove(query_id);
     }
 
     /// The query this replica runs (or ran recently) for gateway session
     /// `session_key` with the client's `request_id`.
     pub fn running_by_request(&self, session_key: &str, request_id: &str) -> Option<String> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).by_request(session_key, request_id).cloned()
+        self.running.lock().by_request(session_key, request_id).cloned()
     }
 
     /// The entry of query `query_id` of `account_id` on this replica (none
     /// for another account's: T05).
     pub fn running_of(&self, account_id: &str, query_id: &str) -> Option<Arc<Running>> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let running = self.running.lock();
         running.get(query_id).filter(|r| r.account_id == account_id).cloned()
     }
 
     /// Whether query `query_id` is still running on this replica.
     pub fn running_here(&self, query_id: &str) -> bool {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).get(query_id).is_some_and(|r| r.current().is_none())
+        self.running.lock().get(query_id).is_some_and(|r| r.current().is_none())
     }
 }

@@ -23,9 +23,11 @@
 //! token checks that its principal still exists (T02).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
 
 use super::{Backend, Store};
 
@@ -72,7 +74,7 @@ impl<V> PrincipalCache<V> {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.read();
         entries.get(client_id).filter(|e| e.at.elapsed() < self.ttl).map(|e| e.value.clone())
     }
 
@@ -87,7 +89,7 @@ impl<V> PrincipalCache<V> {
         if !self.live.load(Ordering::Acquire) {
             return;
         }
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.write();
         // Checked under the lock that invalidations take, so none slips in
         // between the check and the insert.
         if self.generation.load(Ordering::Acquire) != generation {
@@ -101,14 +103,14 @@ impl<V> PrincipalCache<V> {
 
     /// Forgets `client_id`.
     pub(crate) fn invalidate(&self, client_id: &str) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(client_id);
     }
 
     /// Forgets everything, and uses the cache from now on only if `live`.
     pub(crate) fn reset(&self, live: bool) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.live.store(live, Ordering::Release);
         entries.clear();
