@@ -759,12 +759,12 @@ async fn f04_parallel_login_attempts_are_counted_before_the_password_is_checked(
 /// F04 across replicas: two replicas on one PostgreSQL, guesses for one
 /// account sent at once to both; the limit holds for the two together.
 #[tokio::test]
-async fn f04_the_login_limit_holds_across_replicas() {
+async fn f04_the_login_limit_holds_across_replicas() -> Result<(), TestDatabaseError> {
     let (a, b, db) = two_replicas_with(|c| {
         c.login_limit_per_account.max = 4;
         c.login_limit_per_address.max = 1000;
     })
-    .await;
+    .await?;
     let ada = user(&a, "ada@example.com").await;
     let on_a = Browser::new(a.url());
     let mut on_b = Browser::new(a.url());
@@ -783,6 +783,7 @@ async fn f04_the_login_limit_holds_across_replicas() {
     assert_eq!(checked, 4, "4 passwords checked over both replicas: {all:?}");
     drop((a, b));
     db.drop_now().await;
+    Ok(())
 }
 
 #[tokio::test]
