@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = parse_body::<AbortRequest>(rest, gzip_header);
             if let Ok(request) = parse_body::<QueryRequest>(rest, gzip_header) {
                 let _ = result_scan_target(&request.sql_text);
-                if let Ok(rows) = binding_rows(request.bindings) {
+                if let Ok(rows) = binding_rows(request.bindings, 65_536) {
                     for param in rows.iter().flatten() {
                         let _ = param.to_scalar();
                     }

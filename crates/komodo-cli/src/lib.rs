@@ -17,7 +17,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use komodo::auth::AuthArgs;
+use komodo::auth::{AuthArgs, ResolvedCredentials};
+use komodo::client::ClientBuilder;
 use komodo::config::ProviderConfig;
 use komodo::credentials::CredentialsStore;
 use komodo::{Client, Error};
@@ -44,7 +45,17 @@ impl Context {
 
     /// A client for the credentials the chain picks.
     pub async fn client(&self, require_account: bool) -> Result<Client, Failure> {
-        Ok(Client::builder(self.config.clone()).args(self.args()).require_account(require_account).build().await?)
+        Ok(self.client_builder(require_account).build().await?)
+    }
+
+    /// The credentials the chain picks, without a client (no platform URL
+    /// needed yet).
+    pub async fn resolve(&self, require_account: bool) -> Result<ResolvedCredentials, Failure> {
+        Ok(self.client_builder(require_account).resolve().await?)
+    }
+
+    fn client_builder(&self, require_account: bool) -> ClientBuilder {
+        Client::builder(self.config.clone()).args(self.args()).require_account(require_account)
     }
 
     /// The credentials file.

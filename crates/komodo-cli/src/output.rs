@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
-use komodo::Error;
 use komodo::auth::AuthError;
-use komodo::warehouse::GatewayError;
+use komodo::{Error, ErrorKind};
 
 use crate::cli::OutputFormat;
 
@@ -61,28 +60,29 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The exit code of an SDK error of `kind`.
+    pub fn exit_code(kind: ErrorKind) -> u8 {
+        match kind {
+            ErrorKind::InvalidArguments | ErrorKind::Configuration => exit::CONFIG,
+            ErrorKind::LoginRequired => exit::LOGIN_REQUIRED,
+            ErrorKind::Refused => exit::REFUSED,
+            ErrorKind::Unreachable | ErrorKind::ServerError => exit::UNAVAILABLE,
+            ErrorKind::Cancelled => exit::INTERRUPTED,
+            _ => exit::FAILURE,
+        }
+    }
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
-        use komodo::auth::TokenError;
-        let code = match &err {
-            Error::Auth(AuthError::LoginRequired { .. }) | Error::LoginExpired(_) | Error::TokenExpired { .. } => {
-                exit::LOGIN_REQUIRED
-            }
-            Error::Auth(AuthError::Refresh(TokenError::Unavailable(_))) | Error::Token(TokenError::Unavailable(_)) => {
-                exit::UNAVAILABLE
-            }
-            Error::Iam(komodo::iam::IamError::Unavailable(_)) => exit::UNAVAILABLE,
-            Error::Warehouse(e) if e.is_token_rejected() => exit::LOGIN_REQUIRED,
-            Error::Warehouse(e) if e.is_access_denied() => exit::REFUSED,
-            Error::Gateway(GatewayError::Unavailable { .. }) => exit::UNAVAILABLE,
-            Error::Gateway(GatewayError::Http { status, .. }) if *status >= 500 => exit::UNAVAILABLE,
-            Error::Iam(e) if e.is_unauthorized() => exit::LOGIN_REQUIRED,
-            Error::Iam(_) | Error::Token(TokenError::Rejected { .. }) => exit::REFUSED,
-            Error::Auth(_) | Error::Credentials(_) | Error::Platform(_) => exit::CONFIG,
-            _ => exit::FAILURE,
-        };
+        let kind = err.kind();
+        let code = Failure::exit_code(kind);
+        // A hint only where the SDK's message does not name the fix already.
         let hint = match &err {
-            Error::Auth(AuthError::UnsetAccount { .. }) => Some("run `komodo account set` to choose an account"),
+            Error::Auth(
+                AuthError::UnsetAccount { .. } | AuthError::LoginRequired { .. } | AuthError::LoginExpired { .. },
+            ) => None,
             Error::Auth(AuthError::ProfileHoldsToken { .. }) => {
                 Some("create service principal credentials with `komodo service-principal create --save-profile NAME`")
             }
@@ -91,22 +91,16 @@ impl From<Error> for Failure {
             Error::Warehouse(e) if e.is_access_denied() => {
                 Some("check the account with `komodo account get`; you need to be a member of it")
             }
-            _ if code == exit::LOGIN_REQUIRED => Some("run `komodo login`"),
+            _ if kind == ErrorKind::LoginRequired => Some("run `komodo login`"),
             _ => None,
         };
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            let text = cause.to_string();
-            if !err.to_string().contains(&text) {
-                causes.push(text);
-            }
+            causes.push(cause.to_string());
             source = cause.source();
         }
-        let message = err.to_string();
-        // The SDK's own messages already name some fixes; say them once.
-        let hint = hint.filter(|h| h.split('`').nth(1).is_none_or(|command| !message.contains(command)));
-        Failure { message, causes, hint: hint.map(str::to_owned), code }
+        Failure { message: err.to_string(), causes, hint: hint.map(str::to_owned), code }
     }
 }
 
@@ -212,5 +206,44 @@ impl Ui {
     /// Whether stdin and stderr are terminals (prompts are possible).
     pub fn can_prompt(&self) -> bool {
         self.interactive && std::io::stdin().is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_kind_of_error_as_the_readme_documents() {
+        let cases = [
+            (ErrorKind::InvalidArguments, 3),
+            (ErrorKind::Configuration, 3),
+            (ErrorKind::LoginRequired, 4),
+            (ErrorKind::Refused, 5),
+            (ErrorKind::Unreachable, 6),
+            (ErrorKind::ServerError, 6),
+            (ErrorKind::Cancelled, 130),
+            (ErrorKind::LoginFailed, 1),
+            (ErrorKind::Protocol, 1),
+            (ErrorKind::Statement, 1),
+            (ErrorKind::Interface, 1),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(Failure::exit_code(kind), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn causes_are_printed_as_they_are_and_known_fixes_once() {
+        use komodo::auth::{LoginError, TokenError};
+        let err = Error::Auth(AuthError::from(LoginError::Token(TokenError::Unavailable("refused".into()))));
+        let failure = Failure::from(err);
+        assert_eq!(failure.message, "login failed");
+        assert_eq!(failure.causes, ["cannot reach the platform: refused"]);
+        assert_eq!(failure.code, exit::UNAVAILABLE);
+        let unset = Failure::from(Error::Auth(AuthError::UnsetAccount { provenance: Default::default() }));
+        assert!(unset.message.contains("run `komodo account set`") && unset.hint.is_none(), "{unset:?}");
+        let expired = Failure::from(Error::Auth(AuthError::TokenExpired { origin: "`jwt`".into(), at: "then".into() }));
+        assert_eq!((expired.code, expired.hint.as_deref()), (exit::LOGIN_REQUIRED, Some("run `komodo login`")));
     }
 }

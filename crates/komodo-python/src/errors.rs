@@ -20,6 +20,7 @@
 //! `None` unless the warehouse sent it), as snowflake-connector-python's do.
 //! Messages never hold a secret: they are the core's, which redacts them.
 
+use komodo::ErrorKind;
 use komodo::auth::{ArgsError, AuthError};
 use komodo::warehouse::{InterfaceError as WhInterfaceError, WarehouseError};
 use pyo3::create_exception;
@@ -123,43 +124,68 @@ pub(crate) fn args_error(err: &ArgsError) -> PyErr {
 }
 
 /// The one conversion from the core's errors to Python exceptions; the
-/// message is the core's, word for word.
+/// message is the core's, word for word, followed by its causes.
 pub(crate) fn to_py(err: komodo::Error) -> PyErr {
     convert(err, None)
 }
 
+/// The core's message followed by its causes, on one line: the exception's
+/// text.
+fn message(err: &komodo::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// [`to_py`] for an error of the statement `sql` (kept as the exception's
-/// `query`).
+/// `query`). The class follows the core's classification
+/// ([`komodo::Error::kind`]); errors the warehouse reported take the PEP 249
+/// class their SQLSTATE or code names, with their attributes.
 pub(crate) fn convert(err: komodo::Error, sql: Option<&str>) -> PyErr {
     use komodo::Error as E;
-    let message = err.to_string();
-    match &err {
-        E::Auth(AuthError::InvalidArguments(args)) => args_error(args),
-        E::Auth(AuthError::InvalidEnvironment(args)) => {
-            let converted = args_error(args);
-            Python::attach(|py| PyErr::from_type(converted.get_type(py), message))
-        }
-        E::Auth(AuthError::UnsetAccount { .. }) => UnsetAccountError::new_err(message),
-        E::Auth(AuthError::ProfileNotFound { .. }) => ProfileNotFoundError::new_err(message),
-        E::Auth(AuthError::ProfileHoldsToken { .. }) => ProfileError::new_err(message),
-        E::Auth(AuthError::Credentials(_)) | E::Credentials(_) => CredentialsFileError::new_err(message),
-        _ if err.is_login_required() => LoginRequiredError::new_err(message),
-        E::TokenExpired { .. } => LoginRequiredError::new_err(message),
-        E::Auth(AuthError::Login(_)) => LoginError::new_err(message),
-        E::Platform(_) => InterfaceError::new_err(message),
-        E::Warehouse(warehouse) => {
-            let py_err = warehouse_class(warehouse)(message);
-            Python::attach(|py| set_attributes(py, &py_err, warehouse, sql));
-            py_err
-        }
-        E::Interface(interface) => match interface {
-            WhInterfaceError::NoResult | WhInterfaceError::InvalidQueryId(_) => ProgrammingError::new_err(message),
-            WhInterfaceError::NotArrow => NotSupportedError::new_err(message),
-            WhInterfaceError::UnsupportedType { .. } => NotSupportedError::new_err(message),
-            WhInterfaceError::BadValue { .. } => DataError::new_err(message),
-            _ => InterfaceError::new_err(message),
+    let text = message(&err);
+    if let E::Warehouse(warehouse) = &err {
+        let py_err = warehouse_class(warehouse)(text);
+        Python::attach(|py| set_attributes(py, &py_err, warehouse, sql));
+        return py_err;
+    }
+    match err.kind() {
+        ErrorKind::InvalidArguments => match err.args_error() {
+            // The rule's own class, with the core's message (which names
+            // the variables when the environment broke it).
+            Some(args) => {
+                let class = args_error(args);
+                Python::attach(|py| PyErr::from_type(class.get_type(py), text))
+            }
+            None => ArgumentError::new_err(text),
         },
-        _ => PlatformError::new_err(message),
+        ErrorKind::Configuration => match &err {
+            E::Auth(AuthError::UnsetAccount { .. }) => UnsetAccountError::new_err(text),
+            E::Auth(AuthError::ProfileNotFound { .. }) => ProfileNotFoundError::new_err(text),
+            E::Auth(AuthError::ProfileHoldsToken { .. } | AuthError::HoldsClientCredentials { .. }) => {
+                ProfileError::new_err(text)
+            }
+            E::Auth(AuthError::Credentials(_)) | E::Credentials(_) => CredentialsFileError::new_err(text),
+            _ => InterfaceError::new_err(text),
+        },
+        ErrorKind::LoginRequired => LoginRequiredError::new_err(text),
+        ErrorKind::LoginFailed | ErrorKind::Cancelled => LoginError::new_err(text),
+        ErrorKind::Interface => match &err {
+            E::Interface(WhInterfaceError::NoResult | WhInterfaceError::InvalidQueryId(_)) => {
+                ProgrammingError::new_err(text)
+            }
+            E::Interface(WhInterfaceError::NotArrow | WhInterfaceError::UnsupportedType { .. }) => {
+                NotSupportedError::new_err(text)
+            }
+            E::Interface(WhInterfaceError::BadValue { .. }) => DataError::new_err(text),
+            _ => InterfaceError::new_err(text),
+        },
+        _ => PlatformError::new_err(text),
     }
 }
 

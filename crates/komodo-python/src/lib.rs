@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use komodo::Client as CoreClient;
-use komodo::auth::AuthArgs;
+use komodo::auth::{AuthArgs, WebLogin};
 use komodo::config::ProviderConfig;
 use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
@@ -84,21 +84,21 @@ fn json_to_py<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyA
 }
 
 /// The environment as it is now, with one HTTP client (and its pool of
-/// open connections) for every call of the process: they all run on the
-/// process's one runtime, and a new client per connection would pay for
-/// its setup and a new TCP connection each time.
-fn provider_config() -> ProviderConfig {
+/// open connections) for every call of the process (`Client`, `connect`,
+/// `gateway_login`): they all run on the process's one runtime, and a new
+/// client per connection would pay for its setup and a new TCP connection
+/// each time.
+pub(crate) fn provider_config() -> ProviderConfig {
     static SHARED: OnceLock<ProviderConfig> = OnceLock::new();
     let http = SHARED.get_or_init(ProviderConfig::from_process).http().clone();
     ProviderConfig::from_process().with_http(http)
 }
 
-/// Validates `args` (before any I/O), then resolves them through the SDK's
-/// chain, falling back to the process's one in-memory web login.
+/// Resolves `args` through the SDK's chain (which validates them before any
+/// I/O), falling back to the process's one in-memory web login.
 fn resolve(py: Python<'_>, args: AuthArgs, require_account: bool) -> PyResult<CoreClient> {
-    args.validate().map_err(|e| args_error(&e))?;
     let config = provider_config();
-    let login = komodo::client::sdk_web_login(&config);
+    let login = WebLogin::process(&config);
     let builder = CoreClient::builder(config).args(args).web_login(login).require_account(require_account);
     block_on(py, builder.build())?.map_err(to_py)
 }

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::ffi::CStr;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
@@ -23,11 +23,12 @@ use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{Array, RecordBatch, RecordBatchIterator, StructArray};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use komodo::warehouse::{self as wh, ArrowBatches, ColumnDescription, QueryId, Row};
+use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyList, PyTuple};
 
 use crate::errors::{self, InterfaceError, NotSupportedError, OperationalError, ProgrammingError};
-use crate::{auth_args, block_on, block_on_with, runtime, values};
+use crate::{auth_args, block_on, block_on_with, provider_config, runtime, values};
 
 /// Rows fetched ahead for `fetchone` and iteration, so that each row costs
 /// no trip into the runtime.
@@ -36,7 +37,9 @@ const ROW_BUFFER: usize = 1024;
 /// How long Ctrl-C or a timeout waits for the warehouse to accept the abort.
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
-/// Opens a warehouse session with credentials resolved through the chain.
+/// Opens a warehouse session with credentials resolved through the chain
+/// (which validates them before any I/O), over the package's one HTTP
+/// client.
 #[pyfunction]
 #[pyo3(signature = (account_id=None, jwt=None, client_id=None, client_secret=None, profile=None, database=None, schema=None))]
 #[allow(clippy::too_many_arguments)]
@@ -51,8 +54,7 @@ pub(crate) fn connect(
     schema: Option<String>,
 ) -> PyResult<Connection> {
     let args = auth_args(account_id, jwt, client_id, client_secret, profile);
-    args.validate().map_err(|e| errors::args_error(&e))?;
-    let mut builder = wh::get_snowflake_connection().args(args);
+    let mut builder = wh::ConnectionBuilder::new(provider_config()).args(args);
     if let Some(database) = database {
         builder = builder.database(database);
     }
@@ -192,8 +194,8 @@ impl Cursor {
         Self { state: Arc::new(tokio::sync::Mutex::new(state)), cancel, snapshot: Mutex::default() }
     }
 
-    fn snapshot(&self) -> std::sync::MutexGuard<'_, Snapshot> {
-        self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
+    fn snapshot(&self) -> MutexGuard<'_, Snapshot> {
+        self.snapshot.lock()
     }
 
     /// Records the cursor's result metadata after a statement.
@@ -572,12 +574,8 @@ impl ArrowBatch {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
         no_requested_schema(requested_schema)?;
-        let batch = self
-            .batch
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| InterfaceError::new_err("this Arrow batch was already exported"))?;
+        let batch =
+            self.batch.lock().take().ok_or_else(|| InterfaceError::new_err("this Arrow batch was already exported"))?;
         let schema = FFI_ArrowSchema::try_from(batch.schema().as_ref()).map_err(arrow_error)?;
         let array = FFI_ArrowArray::new(&StructArray::from(batch).to_data());
         Ok((PyCapsule::new_with_value(py, schema, ARROW_SCHEMA)?, PyCapsule::new_with_value(py, array, ARROW_ARRAY)?))
@@ -604,7 +602,6 @@ impl ArrowStream {
         let (schema, batches) = self
             .stream
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| InterfaceError::new_err("this Arrow stream was already exported"))?;
         let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);

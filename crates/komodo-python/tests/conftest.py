@@ -17,6 +17,12 @@ REPO = Path(__file__).resolve().parents[3]
 SERVER = Path(os.environ.get("KOMODO_SERVER_BIN", REPO / "target" / "debug" / "komodo-server"))
 BROWSER_SCRIPT = REPO / "crates" / "komodo-cli" / "tests" / "browser" / "chromium_login.py"
 
+# A statement whose operators never wait on anything and that, in practice,
+# never ends: a cross join of two generated series (10^12 rows) counted.
+RUNAWAY = (
+    "SELECT COUNT(*) FROM TABLE(GENERATE_SERIES(1, 1000000)) a CROSS JOIN TABLE(GENERATE_SERIES(1, 1000000)) b"
+)
+
 
 class Platform:
     """A running `komodo-server` and its admin command."""
@@ -60,6 +66,31 @@ class Platform:
 
     def service_principal(self, name: str, account: str = "demo") -> dict:
         return self.admin("create-service-principal", "--account", account, "--name", name)
+
+    def warehouse_tasks(self) -> int:
+        """Tasks of statements alive on the warehouse's threads (`/metrics`)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        match = re.search(r"^komodo_warehouse_active_tasks (\S+)$", text, re.M)
+        assert match, "no komodo_warehouse_active_tasks in /metrics"
+        return int(float(match.group(1)))
+
+    def assert_warehouse_idle_within(self, seconds: float) -> None:
+        """Fails unless the warehouse runs nothing within `seconds` (SECURITY.md F03)."""
+        deadline = time.monotonic() + seconds
+        while (tasks := self.warehouse_tasks()) > 0:
+            assert time.monotonic() < deadline, f"{tasks} warehouse tasks alive {seconds} s after the statement ended"
+            time.sleep(0.05)
+
+    def other_account_service_principal(self) -> dict:
+        """A service principal of an account of its own (created once)."""
+        if not hasattr(self, "_other_sp"):
+            self.admin("create-org", "--name", "Acme", "--slug", "acme")
+            self.admin("create-account", "--org", "acme", "--name", "Acme", "--slug", "acme")
+            self._other_sp = self.service_principal("other-account", account="acme")
+        return self._other_sp
 
     def stop(self) -> None:
         # A graceful stop waits for running statements (a cancelled one

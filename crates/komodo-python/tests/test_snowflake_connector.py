@@ -140,6 +140,44 @@ def test_a_bad_token_is_refused_at_login(connector_env, platform, sp):
     assert raised.value.errno == 390303
 
 
+def test_timeout_and_abort_stop_the_statement_where_it_runs(connector_env, platform, sp):
+    """The connector's `execute(timeout=...)` and `abort_query` stop a
+    statement whose operators never yield (SECURITY.md F03): no warehouse
+    task is left 2 s later, and another account is served meanwhile."""
+    import threading
+    import time
+
+    from conftest import RUNAWAY
+
+    other = platform.other_account_service_principal()
+    with raw_connect(platform, sp) as conn, raw_connect(platform, other) as other_conn:
+        errors = []
+
+        def run() -> None:
+            try:
+                conn.cursor().execute(RUNAWAY, timeout=3)
+            except sf_errors.Error as e:
+                errors.append(e)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(1)
+        for _ in range(3):
+            started = time.monotonic()
+            assert other_conn.cursor().execute("select 1").fetchone() == (1,)
+            assert time.monotonic() - started < 10
+        worker.join(timeout=60)
+        assert len(errors) == 1 and errors[0].errno == 604, errors
+        platform.assert_warehouse_idle_within(2)
+
+        cur = conn.cursor()
+        cur.execute_async(RUNAWAY)
+        time.sleep(1)
+        assert cur.abort_query(cur.sfqid)
+        platform.assert_warehouse_idle_within(2)
+        assert conn.cursor().execute("select 7").fetchone() == (7,)
+
+
 def test_async_query_and_results_by_query_id(connector_env, platform, sp):
     with raw_connect(platform, sp) as conn:
         cur = conn.cursor()

@@ -20,7 +20,7 @@ import pyarrow
 import pytest
 
 import komodo
-from conftest import BROWSER_SCRIPT, write_credentials
+from conftest import BROWSER_SCRIPT, RUNAWAY, write_credentials
 
 CLAIMS = "DEMO.HEALTHCARE.CLAIMS"
 PATIENTS = "DEMO.HEALTHCARE.PATIENTS"
@@ -323,13 +323,39 @@ def test_async_execution_and_results_by_query_id(conn):
     assert n == count(conn, f"select count(*) from {CLAIMS}")
 
 
-def test_a_timeout_cancels_the_statement(conn):
+def other_account_stays_fast(platform) -> None:
+    """Another account's `select 1` is answered within a few seconds, three times."""
+    other = platform.other_account_service_principal()
+    with komodo.get_snowflake_connection(
+        client_id=other["client_id"], client_secret=other["client_secret"], account_id=other["account_id"]
+    ) as connection:
+        for _ in range(3):
+            started = time.monotonic()
+            assert connection.cursor().execute("select 1").fetchone() == (1,)
+            assert time.monotonic() - started < 10, "another account's select 1 waited"
+
+
+def test_a_timeout_cancels_the_statement(conn, platform):
+    """`execute(timeout=...)` stops a statement whose operators never yield
+    where it runs (SECURITY.md F03): no warehouse task is left 2 s later,
+    and another account is served meanwhile."""
     cur = conn.cursor()
-    started = time.monotonic()
-    with pytest.raises(komodo.OperationalError, match="timeout") as raised:
-        cur.execute(f"select sum(a.PATIENT_ID * b.PATIENT_ID) from {PATIENTS} a cross join {PATIENTS} b", timeout=1)
-    assert time.monotonic() - started < 15
-    assert raised.value.errno == 604
+    errors = []
+
+    def run() -> None:
+        try:
+            cur.execute(RUNAWAY, timeout=4)
+        except komodo.OperationalError as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(1)
+    other_account_stays_fast(platform)
+    worker.join(timeout=60)
+    assert len(errors) == 1 and "timeout" in str(errors[0]), errors
+    assert errors[0].errno == 604
+    platform.assert_warehouse_idle_within(2)
     assert cur.execute("select 3").fetchone() == (3,)
 
 
@@ -448,7 +474,7 @@ def test_ctrl_c_cancels_a_running_query(home, sp, platform):
         print("running", flush=True)
         started = time.monotonic()
         try:
-            cur.execute("select sum(a.PATIENT_ID * b.CLAIM_AMOUNT) from {PATIENTS} a cross join {CLAIMS} b")
+            cur.execute("{RUNAWAY}")
         except KeyboardInterrupt:
             print(f"interrupted after {{time.monotonic() - started:.1f}} s", flush=True)
             print(cur.execute("select 5").fetchone(), flush=True)
@@ -462,8 +488,10 @@ def test_ctrl_c_cancels_a_running_query(home, sp, platform):
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert process.stdout.readline().strip() == "running"
     time.sleep(1.5)
+    other_account_stays_fast(platform)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, (out, err)
     lines = out.splitlines()
     assert lines[0].startswith("interrupted after") and lines[1] == "(5,)", out
+    platform.assert_warehouse_idle_within(2)

@@ -44,4 +44,4 @@ pub use database::{
     test_database_url,
 };
 pub use home::TempHome;
-pub use platform::{Platform, PlatformBuilder, TEST_DEMO_CLAIMS, TestAccount, TestUser, test_config};
+pub use platform::{Platform, PlatformBuilder, RUNAWAY_SQL, TEST_DEMO_CLAIMS, TestAccount, TestUser, test_config};

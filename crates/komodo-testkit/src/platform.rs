@@ -12,6 +12,13 @@ use komodo_server::{AppState, Config, Server};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A statement that, in practice, never ends and whose operators never
+/// wait on anything: a cross join of two generated series (10^12 rows)
+/// counted. What SECURITY.md F03 is about: cancelling it, or reaching its
+/// deadline, must stop it where it runs.
+pub const RUNAWAY_SQL: &str =
+    "SELECT COUNT(*) FROM TABLE(GENERATE_SERIES(1, 1000000)) a CROSS JOIN TABLE(GENERATE_SERIES(1, 1000000)) b";
+
 /// A user created by a fixture, with the password it was given.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -241,6 +248,26 @@ impl Platform {
             .await
             .unwrap_or_else(|e| panic!("create user {email}: {e}"));
         TestUser { id: user.id, email: user.email, password }
+    }
+
+    /// Tasks of statements alive on the warehouse's threads.
+    pub fn warehouse_tasks(&self) -> usize {
+        self.state().gateway().engine().active_tasks()
+    }
+
+    /// Waits until the warehouse runs no statement, failing the test if
+    /// one is still alive after `within` (SECURITY.md F03: a cancelled or
+    /// timed-out statement stops within a second or so).
+    pub async fn assert_warehouse_idle_within(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.warehouse_tasks() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} warehouse tasks still alive {within:?} after the statement ended",
+                self.warehouse_tasks()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Creates an account `slug` in organisation `org_slug` (created if

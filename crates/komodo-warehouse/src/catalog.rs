@@ -22,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::WarehouseError;
-use crate::engine::HeldMemory;
+use crate::memory::HeldMemory;
 
 /// `database -> schema -> table -> provider`.
 pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>;

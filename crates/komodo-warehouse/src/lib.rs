@@ -43,12 +43,14 @@ pub mod encode;
 mod engine;
 mod error;
 mod functions;
+mod memory;
 mod params;
 mod parser;
 
 pub use backend::WarehouseEngine;
 pub use engine::{
-    Engine, EngineConfig, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind, parse_check,
+    Engine, EngineConfig, FrontEndSizes, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind,
+    parse_check,
 };
 pub use error::WarehouseError;
 pub use params::Param;

@@ -1,40 +1,18 @@
 //! [`Client`]: resolved credentials plus a token that stays fresh, and the
 //! platform calls made with it.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use komodo_protocol::iam::{CreatedServicePrincipal, Identity, RotatedSecret, ServicePrincipal, UserMe};
-use komodo_protocol::secret::{AccessToken, ClientSecret};
+use komodo_protocol::secret::AccessToken;
 use url::Url;
 
 use crate::Error;
-use crate::auth::{
-    AuthArgs, Credential, CredentialChain, ResolvedCredentials, Source, TokenSet, TokenState, WebLogin, format_time,
-    refresh::Refreshed, refresh_profile,
-};
+use crate::auth::{AuthArgs, CredentialChain, ResolvedCredentials, TokenCache, TokenSet, WebLogin};
 use crate::config::ProviderConfig;
-use crate::credentials::CredentialsStore;
 use crate::iam::IamClient;
-use crate::oauth::{BrowserLogin, HttpTokenEndpoint, OAuthClient};
-
-/// Client credentials tokens, shared by every client of the process.
-static CLIENT_CREDENTIALS_CACHE: LazyLock<Mutex<HashMap<String, TokenSet>>> = LazyLock::new(Default::default);
-
-/// The SDK's web login, one per process.
-static SDK_WEB_LOGIN: LazyLock<Mutex<Option<Arc<WebLogin>>>> = LazyLock::new(Default::default);
-
-/// The process-wide web login the SDK falls back to, created on first use.
-pub fn sdk_web_login(config: &ProviderConfig) -> Arc<WebLogin> {
-    let mut slot = SDK_WEB_LOGIN.lock().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| {
-        let endpoint = Arc::new(HttpTokenEndpoint::new(config.clone()));
-        Arc::new(WebLogin::new(Arc::new(BrowserLogin::sdk_default(config.clone())), Some(endpoint)))
-    })
-    .clone()
-}
+use crate::oauth::OAuthClient;
 
 /// How a [`Client`] finds its credentials.
 #[derive(Debug, Clone)]
@@ -66,28 +44,34 @@ impl ClientBuilder {
     }
 
     /// Resolves the credentials (this may refresh a token or run the web
-    /// login) and returns the client.
-    pub async fn build(self) -> Result<Client, Error> {
-        let endpoint = Arc::new(HttpTokenEndpoint::new(self.config.clone()));
+    /// login) and returns them, with their provenance and token provider,
+    /// without building a client.
+    pub async fn resolve(&self) -> Result<ResolvedCredentials, Error> {
         let chain = match &self.web_login {
-            Some(login) => CredentialChain::sdk(self.config.clone(), Some(endpoint), login.clone()),
-            None => CredentialChain::cli(self.config.clone(), Some(endpoint)),
+            Some(login) => CredentialChain::sdk(self.config.clone(), None, login.clone()),
+            None => CredentialChain::cli(self.config.clone(), None),
         }
         .require_account(self.require_account);
-        let resolved = chain.resolve(&self.args).await?;
-        Client::from_resolved(self.config, resolved, self.web_login)
+        Ok(chain.resolve(&self.args).await?)
+    }
+
+    /// Resolves the credentials (this may refresh a token or run the web
+    /// login) and returns the client.
+    pub async fn build(self) -> Result<Client, Error> {
+        let resolved = self.resolve().await?;
+        Client::from_resolved(self.config, resolved)
     }
 }
 
 /// A handle on the platform for one set of credentials: it keeps an access
-/// token fresh (client credentials grant, refresh of the `[default]` login,
-/// or the in-memory web login) and makes IAM calls with it.
+/// token fresh through the provider its source handed over (client
+/// credentials grant, refresh of the `[default]` login, or the in-memory
+/// web login) and makes IAM calls with it.
 pub struct Client {
     config: ProviderConfig,
     api_url: Url,
     resolved: ResolvedCredentials,
-    web_login: Option<Arc<WebLogin>>,
-    current: tokio::sync::Mutex<Option<TokenSet>>,
+    tokens: TokenCache,
 }
 
 impl fmt::Debug for Client {
@@ -105,22 +89,13 @@ impl Client {
         ClientBuilder { config, args: AuthArgs::new(), web_login: None, require_account: true }
     }
 
-    /// A client for credentials already resolved.
-    pub fn from_resolved(
-        config: ProviderConfig,
-        resolved: ResolvedCredentials,
-        web_login: Option<Arc<WebLogin>>,
-    ) -> Result<Self, Error> {
+    /// A client for credentials already resolved: its tokens come from
+    /// their provider, starting with the token the source held, if any.
+    pub fn from_resolved(config: ProviderConfig, resolved: ResolvedCredentials) -> Result<Self, Error> {
         let api_url = crate::platform::api_url(config.env(), resolved.api_url.as_deref())?;
-        let current = match &resolved.credential {
-            Credential::Token { access_token, expires_at, refresh_token } => Some(TokenSet {
-                access_token: access_token.clone(),
-                expires_at: *expires_at,
-                refresh_token: refresh_token.clone(),
-            }),
-            Credential::ClientCredentials { .. } => None,
-        };
-        Ok(Self { config, api_url, resolved, web_login, current: tokio::sync::Mutex::new(current) })
+        let tokens = TokenCache::new(resolved.token_provider.clone(), config.clone())
+            .with_tokens(resolved.credential.token_set());
+        Ok(Self { config, api_url, resolved, tokens })
     }
 
     /// The credentials and their provenance.
@@ -155,97 +130,23 @@ impl Client {
 
     /// A usable access token, renewed when it is about to expire.
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
-        self.token(None).await.map(|t| t.access_token)
+        Ok(self.tokens.token().await?.access_token)
     }
 
     /// The current token set (its expiry included), renewed when due.
     pub async fn token_set(&self) -> Result<TokenSet, Error> {
-        self.token(None).await
+        Ok(self.tokens.token().await?)
     }
 
     /// A new access token after the platform refused `rejected` (HTTP 401).
     pub async fn renew_after_rejection(&self, rejected: &AccessToken) -> Result<AccessToken, Error> {
-        self.token(Some(rejected)).await.map(|t| t.access_token)
+        Ok(self.tokens.renew_after_refusal(rejected).await?.access_token)
     }
 
-    async fn token(&self, rejected: Option<&AccessToken>) -> Result<TokenSet, Error> {
-        let now = self.config.clock().now();
-        let mut current = self.current.lock().await;
-        if let Some(tokens) = current.as_ref()
-            && !tokens.state(now).needs_refresh()
-            && rejected.is_none_or(|r| *r != tokens.access_token)
-        {
-            return Ok(tokens.clone());
-        }
-        let source = self.resolved.provenance.winner().map(|(s, _)| s);
-        let fresh = match (&self.resolved.credential, source) {
-            (Credential::ClientCredentials { client_id, client_secret }, _) => {
-                self.client_credentials(client_id, client_secret, rejected).await?
-            }
-            (Credential::Token { .. }, Some(Source::DefaultProfile)) => self.refresh_default(rejected).await?,
-            (Credential::Token { .. }, Some(Source::WebLogin)) => match &self.web_login {
-                Some(login) => login.tokens(self.resolved.api_url.as_deref(), self.config.clock()).await?,
-                None => return Err(Error::LoginExpired("the web login expired".into())),
-            },
-            (Credential::Token { .. }, source) => {
-                let tokens = current.clone().expect("token credentials start with a token");
-                let origin = match source {
-                    Some(Source::Environment) => "KOMODO_ACCESS_TOKEN",
-                    _ => "`jwt`",
-                };
-                match (tokens.state(now), tokens.expires_at) {
-                    (TokenState::Expired, Some(at)) => {
-                        return Err(Error::TokenExpired { origin: origin.into(), at: format_time(at) });
-                    }
-                    _ if rejected.is_some() => {
-                        return Err(Error::LoginExpired(format!("the platform refused the token passed as {origin}")));
-                    }
-                    _ => tokens,
-                }
-            }
-        };
-        *current = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    async fn client_credentials(
-        &self,
-        client_id: &str,
-        client_secret: &ClientSecret,
-        rejected: Option<&AccessToken>,
-    ) -> Result<TokenSet, Error> {
-        let fingerprint = digest(&SHA256, client_secret.expose_secret().as_bytes());
-        let key = format!("{}|{client_id}|{}", self.api_url, hex_encode(fingerprint.as_ref()));
-        let now = self.config.clock().now();
-        {
-            let cache = CLIENT_CREDENTIALS_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(tokens) = cache.get(&key)
-                && !tokens.state(now).needs_refresh()
-                && rejected.is_none_or(|r| *r != tokens.access_token)
-            {
-                return Ok(tokens.clone());
-            }
-        }
-        let tokens = self.oauth().client_credentials(client_id, client_secret).await?;
-        CLIENT_CREDENTIALS_CACHE.lock().unwrap_or_else(|e| e.into_inner()).insert(key, tokens.clone());
-        Ok(tokens)
-    }
-
-    async fn refresh_default(&self, rejected: Option<&AccessToken>) -> Result<TokenSet, Error> {
-        let store = CredentialsStore::locate(self.config.env())?;
-        let endpoint = HttpTokenEndpoint::new(self.config.clone());
-        let outcome = refresh_profile(&store, "default", self.config.clock(), &endpoint, rejected).await?;
-        match outcome {
-            Refreshed::Token { profile, .. } => Ok(TokenSet {
-                expires_at: crate::auth::refresh::profile_expiry(&profile),
-                access_token: profile.token.unwrap_or_else(|| "".into()),
-                refresh_token: profile.refresh_token,
-            }),
-            Refreshed::NoRefreshToken(_) => {
-                Err(Error::LoginExpired("the saved login has expired and holds no refresh token".into()))
-            }
-            Refreshed::Rejected(err) => Err(Error::LoginExpired(format!("the saved login was refused ({err})"))),
-        }
+    /// Whether a refused token can be replaced by another (false for a
+    /// token passed as it is).
+    pub fn renews_tokens(&self) -> bool {
+        self.tokens.renews()
     }
 
     /// Runs `call` with a fresh token, and once more with a renewed token
@@ -329,8 +230,4 @@ impl Client {
     pub async fn rotate_service_principal_secret(&self, id: &str) -> Result<RotatedSecret, Error> {
         self.account_call(|iam, token, account| async move { iam.rotate_secret(&token, &account, id).await }).await
     }
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

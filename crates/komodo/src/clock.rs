@@ -1,8 +1,9 @@
 //! The clock, injected so that expiry logic can be tested at any instant.
 
 use std::fmt::Debug;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + Debug {
@@ -37,13 +38,13 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut now = self.0.lock();
         *now += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        *self.0.lock()
     }
 }

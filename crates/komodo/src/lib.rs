@@ -5,10 +5,18 @@
 //!   edited in place with locked, atomic writes.
 //! - [`auth`]: argument validation and the credential resolution chain
 //!   (explicit arguments, the environment, the `[default]` profile, web
-//!   login), with provenance on every result.
-//! - [`env`]: every `KOMODO_*` variable, and the injectable [`env::Env`].
+//!   login), with provenance on every result; each source hands over the
+//!   provider of its token, which a [`Client`] keeps behind a refreshing
+//!   cache.
+//! - [`login`]: `komodo login`, `komodo logout` and the account choice, the
+//!   login saved in `[default]`.
+//! - [`env`](mod@env): every `KOMODO_*` variable, and the injectable [`env::Env`].
 //! - [`warehouse`]: connections to the account's warehouse
 //!   ([`get_snowflake_connection`]), cursors, rows and Arrow results.
+//!
+//! Every failure is an [`Error`], whose [`kind`](Error::kind) says what the
+//! caller can do about it; the CLI's exit codes and the Python package's
+//! exceptions follow that one classification.
 //!
 //! ```no_run
 //! use komodo::auth::{AuthArgs, CredentialChain};
@@ -30,12 +38,14 @@ pub mod credentials;
 pub mod env;
 mod error;
 pub mod iam;
+pub mod login;
 pub mod oauth;
 pub mod platform;
+mod token;
 pub mod warehouse;
 
 pub use client::Client;
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use komodo_protocol::secret;
 pub use warehouse::get_snowflake_connection;
 

@@ -65,6 +65,12 @@ pub fn api_url(env: &Env, profile_api_url: Option<&str>) -> Result<Url, Platform
     parse(DEFAULT_API_URL, "the default platform URL")
 }
 
+/// Whether `url` is the local platform of [`DEFAULT_API_URL`], which a
+/// profile need not record.
+pub fn is_default(url: &Url) -> bool {
+    parse(DEFAULT_API_URL, "the default platform URL").is_ok_and(|default| default == *url)
+}
+
 /// Parses a platform URL, refusing plain http beyond this machine.
 pub fn parse(value: &str, origin: &str) -> Result<Url, PlatformError> {
     let invalid =
@@ -114,5 +120,12 @@ mod tests {
         let err = api_url(&Env::from_slice(&[(KOMODO_ENVIRONMENT, "moon")]), None).unwrap_err();
         assert!(err.to_string().contains("local, staging, production"));
         assert!(api_url(&Env::from_slice(&[(KOMODO_API_URL, "ftp://x")]), None).is_err());
+    }
+
+    #[test]
+    fn only_the_local_platform_is_the_default() {
+        assert!(is_default(&parse("http://127.0.0.1:8787", "test").unwrap()));
+        assert!(!is_default(&parse("http://127.0.0.1:9000", "test").unwrap()));
+        assert!(!is_default(&parse("https://connector-gateway.onkomodo.com", "test").unwrap()));
     }
 }

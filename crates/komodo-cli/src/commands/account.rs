@@ -1,12 +1,9 @@
 //! `komodo account get | list | set`.
 
 use komodo::Error;
-use komodo::auth::{AuthError, CredentialChain};
-use komodo::credentials::keys;
-use komodo::oauth::HttpTokenEndpoint;
+use komodo::auth::AuthError;
 use komodo_protocol::iam::{Account, UserMe};
 
-use super::edit_error;
 use crate::Context;
 use crate::cli::AccountCommand;
 use crate::output::{Failure, exit};
@@ -22,9 +19,7 @@ pub(crate) async fn run(ctx: &Context, command: AccountCommand) -> Result<(), Fa
 /// The selected account, from the credentials the chain picks; no network
 /// call unless a token must be refreshed.
 async fn get(ctx: &Context) -> Result<(), Failure> {
-    let endpoint = std::sync::Arc::new(HttpTokenEndpoint::new(ctx.config.clone()));
-    let chain = CredentialChain::cli(ctx.config.clone(), Some(endpoint));
-    let resolved = chain.resolve(&ctx.args()).await.map_err(Error::Auth)?;
+    let resolved = ctx.resolve(true).await?;
     let Some(account_id) = resolved.account_id else {
         return Err(Failure::from(Error::Auth(AuthError::UnsetAccount { provenance: resolved.provenance })));
     };
@@ -114,15 +109,7 @@ async fn set(ctx: &Context, wanted: Option<String>) -> Result<(), Failure> {
                 .hint(format!("run `komodo account set ACCOUNT` with one of: {}", names.join(", "))));
         }
     };
-    let store = ctx.store()?;
-    store
-        .update(|doc| {
-            let edit = edit_error(store.path());
-            doc.set("default", keys::ACCOUNT_ID, &chosen.account_id).map_err(&edit)?;
-            doc.set("default", keys::ACCOUNT_SLUG, &chosen.slug).map_err(edit)?;
-            Ok(())
-        })
-        .map_err(Error::Credentials)?;
+    komodo::login::select_account(&ctx.config, chosen)?;
     if ctx.ui.json() {
         ctx.ui.json_data(&serde_json::json!({ "account_id": chosen.account_id, "account_slug": chosen.slug }));
     }

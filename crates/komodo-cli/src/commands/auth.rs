@@ -1,8 +1,7 @@
 //! `komodo auth describe` (alias `komodo whoami`).
 
 use base64::Engine as _;
-use komodo::auth::{Credential, CredentialChain, TokenState, format_time};
-use komodo::oauth::HttpTokenEndpoint;
+use komodo::auth::{Credential, TokenState, format_time};
 use komodo::{Client, Error, platform};
 use komodo_protocol::iam::JwtType;
 
@@ -28,9 +27,7 @@ fn claims(token: &str) -> Claims {
 }
 
 pub(crate) async fn describe(ctx: &Context, args: DescribeArgs) -> Result<(), Failure> {
-    let endpoint = std::sync::Arc::new(HttpTokenEndpoint::new(ctx.config.clone()));
-    let chain = CredentialChain::cli(ctx.config.clone(), Some(endpoint)).require_account(false);
-    let resolved = chain.resolve(&ctx.args()).await.map_err(Error::Auth)?;
+    let resolved = ctx.resolve(false).await?;
     let api_url = platform::api_url(ctx.config.env(), resolved.api_url.as_deref()).map_err(Error::Platform)?;
     let (source, detail) = resolved.provenance.winner().map(|(s, d)| (s.to_string(), d.to_owned())).unwrap_or_default();
     let shadowed: Vec<String> = resolved.provenance.shadowed().map(|(s, d)| format!("{s} ({d})")).collect();
@@ -62,7 +59,7 @@ pub(crate) async fn describe(ctx: &Context, args: DescribeArgs) -> Result<(), Fa
 
     let mut verified = None;
     if args.check {
-        let client = Client::from_resolved(ctx.config.clone(), resolved.clone(), None)?;
+        let client = Client::from_resolved(ctx.config.clone(), resolved.clone())?;
         let identity = client.identity().await?;
         verified = Some(match (identity.jwt_type, &identity.user, &identity.service_principal) {
             (JwtType::User, Some(user), _) => format!("user {} ({})", user.email, user.user_id),

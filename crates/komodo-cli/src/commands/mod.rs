@@ -64,11 +64,3 @@ async fn jwt(ctx: &Context) -> Result<(), Failure> {
     }
     Ok(())
 }
-
-/// Turns an edit refused by the credentials document into an error naming
-/// the file.
-pub(crate) fn edit_error(
-    path: &std::path::Path,
-) -> impl Fn(komodo::credentials::EditError) -> komodo::credentials::CredentialsError + '_ {
-    move |source| komodo::credentials::CredentialsError::Edit { path: path.to_owned(), source }
-}

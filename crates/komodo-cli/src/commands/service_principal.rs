@@ -1,11 +1,10 @@
 //! `komodo service-principal create | list | delete | rotate-secret`.
 
 use komodo::Error;
-use komodo::credentials::{CredentialsStore, keys};
+use komodo::credentials::{ClientCredentialsProfile, CredentialsStore, keys};
 use komodo::platform;
 use komodo::secret::ClientSecret;
 
-use super::edit_error;
 use crate::Context;
 use crate::cli::ServicePrincipalCommand;
 use crate::output::{Failure, exit};
@@ -64,22 +63,14 @@ struct Saved<'a> {
 
 fn save_profile(ctx: &Context, store: &CredentialsStore, name: &str, saved: Saved<'_>) -> Result<(), Failure> {
     let Saved { client_id, secret, account_id, account_slug, api_url } = saved;
-    let default_url = platform::parse(platform::DEFAULT_API_URL, "the default platform URL").ok();
-    store
-        .update(|doc| {
-            let edit = edit_error(store.path());
-            doc.set(name, keys::CLIENT_ID, client_id).map_err(&edit)?;
-            doc.set(name, keys::CLIENT_SECRET, secret.expose_secret()).map_err(&edit)?;
-            doc.set(name, keys::ACCOUNT_ID, account_id).map_err(&edit)?;
-            if let Some(slug) = account_slug {
-                doc.set(name, keys::ACCOUNT_SLUG, slug).map_err(&edit)?;
-            }
-            if default_url.as_ref() != Some(api_url) {
-                doc.set(name, keys::API_URL, api_url.as_str()).map_err(&edit)?;
-            }
-            Ok(())
-        })
-        .map_err(Error::Credentials)?;
+    let profile = ClientCredentialsProfile {
+        client_id: client_id.to_owned(),
+        client_secret: secret.clone(),
+        account_id: Some(account_id.to_owned()),
+        account_slug: account_slug.map(str::to_owned),
+        api_url: (!platform::is_default(api_url)).then(|| api_url.to_string()),
+    };
+    store.update(|doc| profile.write(doc, name, store.path())).map_err(Error::Credentials)?;
     ctx.ui.success(format!(
         "Saved to profile [{name}] in {}; use it with `--profile {name}` or `get_snowflake_connection(profile=\"{name}\")`",
         store.path().display()

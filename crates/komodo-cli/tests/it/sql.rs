@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use komodo_testkit::{Platform, TEST_DEMO_CLAIMS};
+use komodo_testkit::{Platform, RUNAWAY_SQL, TEST_DEMO_CLAIMS};
 
 use crate::{Home, Run, filter};
 
@@ -154,19 +154,42 @@ async fn sql_errors_carry_snowflakes_code() {
     Home::new(s.platform.url()).run(&["sql", "SELECT 1"]).failure(4);
 }
 
+/// Ctrl-C cancels the statement on the platform (SECURITY.md F03): a
+/// statement whose operators never yield leaves no live warehouse task
+/// within 2 s of the interrupt, and another account's `SELECT 1` is
+/// answered while it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ctrl_c_cancels_the_running_statement() {
     let s = setup().await;
-    let endless = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT MAX(n) FROM t";
     let child = s
         .home
-        .command(&["sql", "--profile", "production", endless])
+        .command(&["sql", "--profile", "production", RUNAWAY_SQL])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Long enough to connect and submit the statement.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(s.platform.warehouse_tasks() > 0, "the statement is not running");
+
+    let other = s.platform.create_account("acme", "acme").await;
+    let sp = s.platform.create_service_principal(&other.slug, "bi").await;
+    let mut other_home = Home::new(s.platform.url());
+    other_home.extra_env = vec![
+        ("KOMODO_CLIENT_ID".into(), sp.client_id.clone()),
+        ("KOMODO_CLIENT_SECRET".into(), sp.client_secret.expose_secret().to_owned()),
+        ("KOMODO_ACCOUNT_ID".into(), other.id.clone()),
+    ];
+    let answered = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || other_home.run(&["sql", "--output", "csv", "SELECT 1 AS ONE"])),
+    )
+    .await
+    .expect("another account's SELECT 1 waited more than 20 s")
+    .unwrap();
+    answered.success();
+    assert_eq!(answered.stdout(), "ONE\n1\n");
+
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let output: Output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
@@ -174,4 +197,5 @@ async fn ctrl_c_cancels_the_running_statement() {
     run.failure(130);
     assert_eq!(run.stdout(), "");
     assert!(run.stderr().contains("interrupted: the statement was cancelled"), "{}", run.stderr());
+    s.platform.assert_warehouse_idle_within(Duration::from_secs(2)).await;
 }

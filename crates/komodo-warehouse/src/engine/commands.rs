@@ -6,9 +6,9 @@ use std::time::Duration;
 use datafusion::sql::sqlparser::ast::helpers::key_value_options::{KeyValueOptionKind, KeyValueOptions};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ShowStatementOptions, Use, Value};
 
-use super::compile::{not_allowed, object_name_parts};
 use super::result::{QueryStream, StatementKind, status_result, strings_result};
 use super::session::SessionEntry;
+use super::statements::{not_allowed, object_name_parts};
 use crate::WarehouseError;
 use crate::catalog::TableKey;
 

@@ -4,40 +4,22 @@
 use std::sync::Arc;
 
 use datafusion::common::{ParamValues, TableReference};
-use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 
 use super::commands::Commands;
+use super::config::PLANNING_STACK;
 use super::guard::guard;
-use super::result::{QueryStream, StatementKind, status_result};
+use super::result::{StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
+use super::statements::not_allowed;
 use super::stop::Stop;
-use super::workers::PLANNING_STACK;
+use super::workers::Compiled;
 use crate::catalog::TableKey;
 use crate::dialect::{self, SessionValues};
 use crate::parser::BudgetedSnowflake;
 use crate::{Param, WarehouseError};
-
-pub(crate) fn not_allowed(what: &str) -> WarehouseError {
-    WarehouseError::NotAllowed(format!(
-        "{what} is not allowed: the embedded warehouse runs queries on the account's data and the session's temporary tables only"
-    ))
-}
-
-pub(crate) fn object_name_parts(name: &ObjectName) -> Vec<String> {
-    name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect()
-}
-
-/// What the planning thread hands back.
-pub(crate) enum Compiled {
-    Ready(QueryStream),
-    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-    Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-}
 
 /// Parses the text of [`dialect::prepare`] into its one statement:
 /// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
@@ -71,6 +53,16 @@ fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> 
     }
 }
 
+/// The size of a statement as [`parse_check`] saw it: expression nodes as
+/// parsed and once Snowflake's functions are rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontEndSizes {
+    /// Expression nodes of the parsed statement.
+    pub parsed_expressions: usize,
+    /// Expression nodes once rewritten.
+    pub rewritten_expressions: usize,
+}
+
 /// Runs the engine's SQL front end on `sql` without an account or a
 /// session: the token pass (identifier case, placeholders, the operator
 /// budget), the parser and the rewrite of Snowflake functions, on a thread
@@ -83,13 +75,19 @@ fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> 
 /// panics. A panic inside it is resumed on the caller's thread, so a
 /// fuzzer sees it as a crash.
 ///
+/// It reports the statement's size before and after the rewrite, for the
+/// fuzz target's size budget (SECURITY.md F02: no rewrite copies a
+/// subtree, so the rewritten statement is at most a constant factor
+/// larger).
+///
 /// ```
 /// use komodo_warehouse::{WarehouseError, parse_check};
 ///
-/// assert!(parse_check("select iff(a > 1, 'x', 'y') from t where b = ?").is_ok());
+/// let sizes = parse_check("select iff(a > 1, 'x', 'y') from t where b = ?").unwrap();
+/// assert!(sizes.rewritten_expressions >= sizes.parsed_expressions);
 /// assert!(matches!(parse_check("SELEC 1"), Err(WarehouseError::Compilation(_))));
 /// ```
-pub fn parse_check(sql: &str) -> Result<(), WarehouseError> {
+pub fn parse_check(sql: &str) -> Result<FrontEndSizes, WarehouseError> {
     let prepared = dialect::prepare(sql)?;
     std::thread::scope(|scope| {
         let front_end = std::thread::Builder::new()
@@ -97,12 +95,14 @@ pub fn parse_check(sql: &str) -> Result<(), WarehouseError> {
             .stack_size(PLANNING_STACK)
             .spawn_scoped(scope, || {
                 let mut statement = parse_one(&prepared)?;
+                let parsed_expressions = dialect::expression_count(&statement);
                 let values = SessionValues {
                     account: "ACCOUNT".into(),
                     database: Some("DATABASE".into()),
                     schema: Some("SCHEMA".into()),
                 };
-                dialect::rewrite(&mut statement, &values)
+                dialect::rewrite(&mut statement, &values)?;
+                Ok(FrontEndSizes { parsed_expressions, rewritten_expressions: dialect::expression_count(&statement) })
             })
             .map_err(|e| WarehouseError::Internal(format!("cannot start the parsing thread: {e}")))?;
         front_end.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -54,3 +54,8 @@ impl Default for EngineConfig {
         }
     }
 }
+
+/// Stack of the threads that parse, rewrite and plan statements: deep
+/// expressions recurse in sqlparser's visitors and DataFusion's optimizer
+/// (reserved, not committed, so it costs address space only).
+pub(crate) const PLANNING_STACK: usize = 64 << 20;

@@ -5,17 +5,16 @@
 //! - [`session`]: a session's state; [`commands`]: the statements the
 //!   engine answers itself; [`compile`]: from text to a plan.
 //! - [`workers`]: the engine's own threads; [`stop`] and [`guard`]: what
-//!   stops a statement, checked by every operator of its plan;
-//!   [`memory`]: the session's and the server's memory limits.
+//!   stops a statement, checked by every operator of its plan.
 //! - [`result`]: what a statement produces.
 
 mod commands;
 mod compile;
 mod config;
 mod guard;
-mod memory;
 mod result;
 mod session;
+mod statements;
 mod stop;
 mod workers;
 
@@ -41,13 +40,14 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
 use crate::{Param, WarehouseError};
 
-pub use compile::parse_check;
+pub use crate::memory::HeldMemory;
+pub use compile::{FrontEndSizes, parse_check};
 pub use config::EngineConfig;
-pub use result::{HeldMemory, QueryResult, QueryStream, SessionId, StatementKind};
+pub use result::{QueryResult, QueryStream, SessionId, StatementKind};
 pub use session::SessionParams;
 
+use crate::memory::SessionPool;
 use compile::compile;
-use memory::SessionPool;
 use result::status_result;
 use session::{SessionEntry, identifier};
 use stop::Stop;

@@ -6,10 +6,11 @@ use std::task::{Context, Poll};
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool};
 use futures::{Stream, StreamExt};
 
 use crate::WarehouseError;
+use crate::memory::HeldMemory;
 
 /// A session's identifier (a random UUID); meaningful only together with
 /// the account that opened it.
@@ -71,28 +72,6 @@ pub struct QueryResult {
     /// server's limits for as long as any clone of it lives (keep it with
     /// the batches when holding a result for a client).
     pub held: HeldMemory,
-}
-
-/// Memory counted against a session's and the server's memory limits
-/// until the last clone is dropped (SECURITY.md F05). The default holds
-/// nothing.
-#[derive(Debug, Clone, Default)]
-pub struct HeldMemory(Option<Arc<MemoryReservation>>);
-
-impl HeldMemory {
-    /// Bytes counted.
-    pub fn bytes(&self) -> usize {
-        self.0.as_ref().map_or(0, |r| r.size())
-    }
-
-    /// Counts `bytes` instead (an exclusive holder only: a shared one
-    /// cannot change). Fails, changing nothing, past the limits.
-    pub(crate) fn resize(&mut self, bytes: usize) -> Result<(), WarehouseError> {
-        match self.0.as_mut().and_then(Arc::get_mut) {
-            Some(r) => r.try_resize(bytes).map_err(WarehouseError::from_datafusion),
-            None => Ok(()),
-        }
-    }
 }
 
 impl QueryResult {
@@ -175,7 +154,7 @@ impl QueryStream {
             schema: self.schema,
             batches,
             rows_affected: self.rows_affected,
-            held: HeldMemory(reservation.map(Arc::new)),
+            held: HeldMemory::new(reservation),
         })
     }
 

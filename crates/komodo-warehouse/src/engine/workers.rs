@@ -4,14 +4,17 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
 use futures::{FutureExt as _, Stream, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::compile::Compiled;
+use super::config::PLANNING_STACK;
 use super::result::{BatchStream, QueryStream};
 use super::stop::Stop;
 use crate::WarehouseError;
@@ -20,11 +23,6 @@ use crate::catalog::TableKey;
 /// How much of what a plan has ready at once it may hand over with its
 /// head (batches past this wait for the caller to read them).
 pub(crate) const PREFETCH_BYTES: usize = 8 << 20;
-
-/// Stack of the threads that parse, rewrite and plan statements: deep
-/// expressions recurse in sqlparser's visitors and DataFusion's optimizer
-/// (reserved, not committed, so it costs address space only).
-pub(crate) const PLANNING_STACK: usize = 64 << 20;
 
 /// Wraps a result stream with the statement's stop: polling it once the
 /// statement is cancelled or past its deadline fails with the reason.
@@ -163,6 +161,14 @@ impl Workers {
             },
         }
     }
+}
+
+/// What the planning thread hands back.
+pub(crate) enum Compiled {
+    Ready(QueryStream),
+    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
 
 /// What the engine task hands back once a statement is planned.

@@ -55,6 +55,55 @@ async fn t04_no_file_access_from_sql() {
     assert_eq!(f.value(s, "SELECT 1").await.as_deref(), Some("1"));
 }
 
+/// T04: network locations (`http://`, `https://`, `s3://`, `gs://`,
+/// `file://`) are refused wherever a statement can name one: as a table,
+/// in a table function, in `COPY`, `CREATE EXTERNAL TABLE`, stages and
+/// `PUT`/`GET`; no request leaves the machine and no file is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t04_network_locations_are_refused() {
+    let f = fixture().await;
+    let s = f.session(A).await;
+    let mut statements = Vec::new();
+    for location in [
+        "http://127.0.0.1:9/x.parquet",
+        "https://example.com/x.csv",
+        "s3://bucket/x.parquet",
+        "gs://bucket/x.parquet",
+        "file:///etc/passwd",
+        "file://localhost/etc/hostname",
+    ] {
+        statements.extend([
+            format!("SELECT * FROM '{location}'"),
+            format!("SELECT * FROM \"{location}\""),
+            format!("SELECT * FROM read_parquet('{location}')"),
+            format!("SELECT * FROM read_csv('{location}')"),
+            format!("SELECT * FROM read_json('{location}')"),
+            format!("SELECT * FROM TABLE(read_parquet('{location}'))"),
+            format!("COPY INTO claims FROM '{location}'"),
+            format!("COPY INTO '{location}' FROM claims"),
+            format!("COPY (SELECT 1) TO '{location}'"),
+            format!("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '{location}'"),
+            format!("CREATE TEMPORARY TABLE x (a INT) LOCATION '{location}'"),
+            format!("CREATE STAGE st URL = '{location}'"),
+            format!("PUT {location} @~"),
+            format!("GET @~/x {location}"),
+        ]);
+    }
+    for sql in &statements {
+        match f.try_run(A, s, sql, vec![]).await {
+            Ok(r) => panic!("{sql} succeeded: {r:?}"),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    WarehouseError::NotAllowed(_) | WarehouseError::Compilation(_) | WarehouseError::ObjectNotFound(_)
+                ),
+                "{sql}: {e:?}"
+            ),
+        }
+    }
+    assert_eq!(f.value(s, "SELECT 1").await.as_deref(), Some("1"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t04_subscription_data_is_read_only() {
     let f = fixture().await;

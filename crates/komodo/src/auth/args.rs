@@ -81,8 +81,9 @@ impl AuthArgs {
         self
     }
 
-    /// Checks the combination against the six rules and says which method
-    /// it selects.
+    /// Checks the combination against the six rules and returns the method
+    /// it selects, with its values: what the chain then uses, without
+    /// looking at the fields again.
     pub fn validate(&self) -> Result<Method, ArgsError> {
         self.validate_as(&ARGUMENTS)
     }
@@ -99,17 +100,20 @@ impl AuthArgs {
         if let Some((_, name)) = empty.iter().find(|(is_empty, _)| *is_empty) {
             return Err(ArgsError::Empty { name });
         }
-        let (jwt, id, secret) = (self.jwt.is_some(), self.client_id.is_some(), self.client_secret.is_some());
         // Rule 1: a JWT together with client credentials.
-        if jwt && (id || secret) {
-            let client = if id { names.client_id } else { names.client_secret };
+        if self.jwt.is_some() && (self.client_id.is_some() || self.client_secret.is_some()) {
+            let client = if self.client_id.is_some() { names.client_id } else { names.client_secret };
             return Err(ArgsError::JwtWithClientCredentials { jwt: names.jwt, client });
         }
-        if self.profile.is_some() {
+        if let Some(name) = &self.profile {
             // Rule 2: a profile together with explicit credentials.
-            let other = [(jwt, names.jwt), (id, names.client_id), (secret, names.client_secret)]
-                .into_iter()
-                .find_map(|(given, name)| given.then_some(name));
+            let other = [
+                (self.jwt.is_some(), names.jwt),
+                (self.client_id.is_some(), names.client_id),
+                (self.client_secret.is_some(), names.client_secret),
+            ]
+            .into_iter()
+            .find_map(|(given, name)| given.then_some(name));
             if let Some(other) = other {
                 return Err(ArgsError::ProfileWithCredentials { profile: names.profile, other });
             }
@@ -117,39 +121,41 @@ impl AuthArgs {
             if self.account_id.is_some() {
                 return Err(ArgsError::ProfileWithAccountId { profile: names.profile, account_id: names.account_id });
             }
-            return Ok(Method::Profile);
+            return Ok(Method::Profile { name: name.clone() });
         }
         // Rule 4: only half of the client credentials.
-        match (id, secret) {
-            (true, false) => {
+        let client = match (&self.client_id, &self.client_secret) {
+            (Some(_), None) => {
                 return Err(ArgsError::IncompleteClientCredentials {
                     given: names.client_id,
                     missing: names.client_secret,
                 });
             }
-            (false, true) => {
+            (None, Some(_)) => {
                 return Err(ArgsError::IncompleteClientCredentials {
                     given: names.client_secret,
                     missing: names.client_id,
                 });
             }
-            _ => {}
-        }
-        // Rule 5: a JWT or client credentials without an account.
-        let method = match (jwt, id) {
-            (true, _) => Method::Jwt,
-            (_, true) => Method::ClientCredentials,
-            _ if self.account_id.is_some() => return Ok(Method::AccountOnly),
-            _ => return Ok(Method::None),
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
         };
-        if self.account_id.is_none() {
-            let method_name = match method {
-                Method::Jwt => names.jwt,
-                _ => names.client_pair,
-            };
-            return Err(ArgsError::MissingAccountId { method: method_name, account_id: names.account_id });
+        // Rule 5: a JWT or client credentials without an account.
+        let account_id = self.account_id.clone();
+        match (&self.jwt, client, account_id) {
+            (Some(jwt), _, Some(account_id)) => Ok(Method::Jwt { jwt: jwt.clone(), account_id }),
+            (Some(_), _, None) => Err(ArgsError::MissingAccountId { method: names.jwt, account_id: names.account_id }),
+            (None, Some((client_id, client_secret)), Some(account_id)) => Ok(Method::ClientCredentials {
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+                account_id,
+            }),
+            (None, Some(_), None) => {
+                Err(ArgsError::MissingAccountId { method: names.client_pair, account_id: names.account_id })
+            }
+            (None, None, Some(account_id)) => Ok(Method::AccountOnly { account_id }),
+            (None, None, None) => Ok(Method::None),
         }
-        Ok(method)
     }
 
     /// Whether no field is set.
@@ -158,19 +164,50 @@ impl AuthArgs {
     }
 }
 
-/// The method a valid set of arguments selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The method a valid set of arguments selects, with the values it uses.
+/// `Debug` never shows a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
     /// `jwt` + `account_id`.
-    Jwt,
+    Jwt {
+        /// The access token.
+        jwt: AccessToken,
+        /// The account.
+        account_id: String,
+    },
     /// `client_id` + `client_secret` + `account_id`.
-    ClientCredentials,
-    /// `profile`.
-    Profile,
+    ClientCredentials {
+        /// The service principal's client id.
+        client_id: String,
+        /// Its secret.
+        client_secret: ClientSecret,
+        /// The account.
+        account_id: String,
+    },
+    /// `profile`: a named profile holding client credentials.
+    Profile {
+        /// The profile's name.
+        name: String,
+    },
     /// `account_id` alone: selects the account for the lower sources.
-    AccountOnly,
+    AccountOnly {
+        /// The account.
+        account_id: String,
+    },
     /// Nothing at all.
     None,
+}
+
+impl Method {
+    /// The account the method names on its own, outside a profile.
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Method::Jwt { account_id, .. }
+            | Method::ClientCredentials { account_id, .. }
+            | Method::AccountOnly { account_id } => Some(account_id),
+            Method::Profile { .. } | Method::None => None,
+        }
+    }
 }
 
 /// How the rules name each input in messages: argument names for
@@ -271,12 +308,18 @@ mod tests {
 
     #[test]
     fn seed_valid_usage() {
-        assert_eq!(AuthArgs::new().profile("production").validate(), Ok(Method::Profile));
+        assert_eq!(AuthArgs::new().profile("production").validate(), Ok(Method::Profile { name: "production".into() }));
         let m2m = AuthArgs::new().client_id("c").client_secret("s").account_id("a");
-        assert_eq!(m2m.validate(), Ok(Method::ClientCredentials));
-        assert_eq!(AuthArgs::new().jwt("j").account_id("a").validate(), Ok(Method::Jwt));
+        assert_eq!(
+            m2m.validate(),
+            Ok(Method::ClientCredentials { client_id: "c".into(), client_secret: "s".into(), account_id: "a".into() })
+        );
+        assert_eq!(
+            AuthArgs::new().jwt("j").account_id("a").validate(),
+            Ok(Method::Jwt { jwt: "j".into(), account_id: "a".into() })
+        );
         assert_eq!(AuthArgs::new().validate(), Ok(Method::None));
-        assert_eq!(AuthArgs::new().account_id("a").validate(), Ok(Method::AccountOnly));
+        assert_eq!(AuthArgs::new().account_id("a").validate(), Ok(Method::AccountOnly { account_id: "a".into() }));
     }
 
     #[test]
@@ -310,5 +353,10 @@ mod tests {
     fn debug_redacts_secrets() {
         let args = AuthArgs::new().jwt("eyJ.SECRET.x").client_secret("kmd_sp_SECRET");
         assert!(!format!("{args:?}").contains("SECRET"));
+        let methods = [
+            AuthArgs::new().jwt("eyJ.SECRET.x").account_id("a").validate().unwrap(),
+            AuthArgs::new().client_id("c").client_secret("kmd_sp_SECRET").account_id("a").validate().unwrap(),
+        ];
+        assert!(!format!("{methods:?}").contains("SECRET"));
     }
 }

@@ -17,12 +17,31 @@
 //! An `account_id` passed alone (or `KOMODO_ACCOUNT_ID` set alone) selects
 //! the account for the lower sources. Every [`ResolvedCredentials`] carries
 //! its [`Provenance`]: which source won and which it shadowed.
+//!
+//! Each source is a [`ProvideCredentials`]: it says "not mine, go on",
+//! fails the chain with a reason, or hands back what it found together with
+//! a [`ProvideToken`], the provider that produces the source's token and
+//! renews it (a client credentials grant, a refresh of `[default]` across
+//! processes, the in-memory web login, or nothing for a token passed as it
+//! is). A client keeps that provider behind a [`TokenCache`], which asks it
+//! again when the token is due or the platform refused it.
+//!
+//! The modules are layered: `args` (the six rules), `provider` (token
+//! providers, over `refresh` and `web_login`) and `cache` at the bottom,
+//! `source` (the source trait and what a resolution shares) above them,
+//! `sources` (the four sources) above that, and `chain` on top.
 
 mod args;
+mod cache;
 mod chain;
+mod provider;
 pub mod refresh;
-mod token;
+mod source;
+mod sources;
 mod web_login;
+
+#[cfg(test)]
+mod fakes;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,13 +49,19 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use args::{ArgsError, AuthArgs, Method};
-pub use chain::{ChainContext, CredentialChain, Found, ProvideCredentials, Provided};
-pub use chain::{DefaultProfileProvider, EnvironmentProvider, ExplicitProvider, WebLoginProvider};
-pub use refresh::{TokenEndpoint, TokenError, refresh_profile};
-pub use token::{
-    EXPIRY_SKEW, REFRESH_WINDOW, TokenSet, TokenState, format_time, from_unix_seconds, jwt_expiry, unix_seconds,
+pub use cache::TokenCache;
+pub use chain::CredentialChain;
+pub use provider::{ClientCredentialsToken, ProvideToken, SavedLoginToken, StaticToken, WebLoginToken};
+pub use refresh::refresh_profile;
+pub use source::{ChainContext, Found, ProvideCredentials, Provided};
+pub use sources::{DefaultProfileProvider, EnvironmentProvider, ExplicitProvider, WebLoginProvider};
+pub use web_login::WebLogin;
+
+pub use crate::oauth::{InteractiveLogin, LoginError, TokenEndpoint};
+pub use crate::token::{
+    EXPIRY_SKEW, REFRESH_WINDOW, TokenError, TokenSet, TokenState, format_time, from_unix_seconds, jwt_expiry,
+    unix_seconds,
 };
-pub use web_login::{InteractiveLogin, LoginError, WebLogin};
 
 use komodo_protocol::secret::{AccessToken, ClientSecret, RefreshToken};
 
@@ -90,13 +115,28 @@ impl Credential {
             Credential::ClientCredentials { .. } => "client credentials",
         }
     }
+
+    /// The token the credential holds already, if it is one.
+    pub fn token_set(&self) -> Option<TokenSet> {
+        match self {
+            Credential::Token { access_token, expires_at, refresh_token } => Some(TokenSet {
+                access_token: access_token.clone(),
+                expires_at: *expires_at,
+                refresh_token: refresh_token.clone(),
+            }),
+            Credential::ClientCredentials { .. } => None,
+        }
+    }
 }
 
-/// Credentials chosen by the chain, with where they came from.
+/// Credentials chosen by the chain, with where they came from and the
+/// provider of their token.
 #[derive(Debug, Clone)]
 pub struct ResolvedCredentials {
-    /// The credential.
+    /// The credential, as the source held it.
     pub credential: Credential,
+    /// The provider that produces the credential's token and renews it.
+    pub token_provider: Arc<dyn ProvideToken>,
     /// The account to act on (always set when the chain requires one).
     pub account_id: Option<String>,
     /// The account's slug, when the source records it.
@@ -195,7 +235,7 @@ impl fmt::Display for Provenance {
     }
 }
 
-/// Why no credentials could be chosen.
+/// Why no credentials could be chosen, or no token obtained with them.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -227,6 +267,19 @@ pub enum AuthError {
         /// The credentials file.
         path: PathBuf,
     },
+    /// A login was to be saved to, or removed from, a profile that holds
+    /// service principal credentials.
+    #[error(
+        "profile [{name}] in {} holds service principal credentials, not a login; {}",
+        path.display(),
+        holds_client_credentials_fix(name)
+    )]
+    HoldsClientCredentials {
+        /// The profile.
+        name: String,
+        /// The credentials file.
+        path: PathBuf,
+    },
     /// The credentials file is unreadable, malformed, or a profile in it is.
     #[error(transparent)]
     Credentials(#[from] Arc<CredentialsError>),
@@ -245,12 +298,34 @@ pub enum AuthError {
         /// What each source said.
         provenance: Provenance,
     },
+    /// A token passed as it is (argument or environment) has expired.
+    #[error("the access token passed as {origin} expired at {at}; pass a fresh one (`komodo jwt` prints one)")]
+    TokenExpired {
+        /// Where the token came from (`` `jwt` ``, `KOMODO_ACCESS_TOKEN`).
+        origin: String,
+        /// When it expired (RFC 3339).
+        at: String,
+    },
+    /// The login the credentials stand for no longer works: the saved
+    /// login expired or was refused, or the platform refused a token passed
+    /// as it is.
+    #[error("login required: {reason}; run `komodo login`")]
+    LoginExpired {
+        /// What no longer works.
+        reason: String,
+        /// The platform's refusal, when there was one.
+        #[source]
+        source: Option<TokenError>,
+    },
     /// A token could not be refreshed for a reason other than the platform
     /// rejecting the refresh token.
-    #[error("cannot refresh the login token: {0}")]
+    #[error("cannot refresh the login token")]
     Refresh(#[source] TokenError),
-    /// The interactive web login failed.
-    #[error("web login failed: {0}")]
+    /// No token could be obtained for service principal credentials.
+    #[error("cannot obtain an access token")]
+    Token(#[source] TokenError),
+    /// An interactive login failed.
+    #[error("login failed")]
     Login(#[source] Arc<LoginError>),
 }
 
@@ -260,10 +335,28 @@ impl From<CredentialsError> for AuthError {
     }
 }
 
+impl From<LoginError> for AuthError {
+    fn from(err: LoginError) -> Self {
+        AuthError::Login(Arc::new(err))
+    }
+}
+
 impl AuthError {
-    /// Whether the fix is to log in again (`komodo login`).
+    /// Whether the fix is to log in again (`komodo login`) or pass a fresh
+    /// token.
     pub fn is_login_required(&self) -> bool {
-        matches!(self, AuthError::LoginRequired { .. })
+        matches!(
+            self,
+            AuthError::LoginRequired { .. } | AuthError::LoginExpired { .. } | AuthError::TokenExpired { .. }
+        )
+    }
+}
+
+fn holds_client_credentials_fix(name: &str) -> &'static str {
+    if name == "default" {
+        "move them to a named profile (a login is saved in [default]), then log in again"
+    } else {
+        "to retire them, delete the service principal (`komodo service-principal delete ID`) and remove the profile"
     }
 }
 

@@ -2,48 +2,17 @@
 //! sharing the credentials file.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
-use komodo_protocol::secret::{AccessToken, RefreshToken};
+use komodo_protocol::secret::AccessToken;
+use parking_lot::Mutex;
 
-use super::{AuthError, TokenSet, TokenState, from_unix_seconds, jwt_expiry, unix_seconds};
-use crate::BoxFuture;
+use super::AuthError;
 use crate::clock::Clock;
-use crate::credentials::{CredentialsError, CredentialsStore, Profile, TokenProfile, keys};
-
-/// The platform's token endpoint, as far as the chain needs it.
-pub trait TokenEndpoint: Send + Sync + fmt::Debug {
-    /// Exchanges a refresh token for a new token set (the refresh token may
-    /// rotate). `api_url` is the platform the token came from, when known.
-    fn refresh<'a>(
-        &'a self,
-        api_url: Option<&'a str>,
-        refresh_token: &'a RefreshToken,
-    ) -> BoxFuture<'a, Result<TokenSet, TokenError>>;
-}
-
-/// Why a token request failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// The platform answered with an OAuth error (`invalid_grant`, ...):
-    /// the credential is no good, and retrying will not help.
-    #[error("the platform rejected the request: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Rejected {
-        /// The OAuth error code.
-        code: String,
-        /// The platform's description, if any.
-        description: Option<String>,
-    },
-    /// The platform could not be reached or failed; retrying may help.
-    #[error("cannot reach the platform: {0}")]
-    Unavailable(String),
-    /// The platform answered something this client does not understand.
-    #[error("unexpected answer from the platform: {0}")]
-    Protocol(String),
-}
+use crate::credentials::{CredentialsStore, LoginProfileEdit, Profile, TokenProfile};
+use crate::oauth::TokenEndpoint;
+use crate::token::{TokenError, TokenSet, TokenState, from_unix_seconds, jwt_expiry, unix_seconds};
 
 /// The result of [`refresh_profile`].
 #[derive(Debug, Clone)]
@@ -83,7 +52,7 @@ pub async fn refresh_profile(
     stale: Option<&AccessToken>,
 ) -> Result<Refreshed, AuthError> {
     let queue = {
-        let mut map = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = IN_PROCESS.lock();
         map.entry(store.path().to_owned()).or_default().clone()
     };
     let _in_process = queue.lock().await;
@@ -120,29 +89,18 @@ pub async fn refresh_profile(
         Err(err) => return Err(AuthError::Refresh(err)),
     };
 
+    // The platform may not rotate the refresh token: the old one stays.
+    let tokens = TokenSet { refresh_token: Some(tokens.refresh_token.unwrap_or(refresh_token)), ..tokens };
     let mut doc = doc;
-    let edit = |doc: &mut crate::credentials::Document, key: &str, value: &str| {
-        doc.set(name, key, value)
-            .map(drop)
-            .map_err(|source| CredentialsError::Edit { path: store.path().to_owned(), source })
-    };
-    edit(&mut doc, keys::TOKEN, tokens.access_token.expose_secret())?;
-    let expiration = tokens.expires_at.or_else(|| jwt_expiry(&tokens.access_token));
-    match expiration {
-        Some(at) => edit(&mut doc, keys::TOKEN_EXPIRATION, &unix_seconds(at).to_string())?,
-        None => {
-            doc.remove(name, keys::TOKEN_EXPIRATION);
-        }
-    }
-    let refresh_token = tokens.refresh_token.clone().unwrap_or(refresh_token);
-    edit(&mut doc, keys::REFRESH_TOKEN, refresh_token.expose_secret())?;
+    LoginProfileEdit::new(&mut doc, name, store.path()).tokens(&tokens)?;
     locked.write(&doc)?;
     tracing::debug!("refreshed the token of profile [{name}]");
+    let expiration = tokens.expires_at.or_else(|| jwt_expiry(&tokens.access_token));
     Ok(Refreshed::Token {
         profile: TokenProfile {
             token: Some(tokens.access_token),
             token_expiration: expiration.map(unix_seconds),
-            refresh_token: Some(refresh_token),
+            refresh_token: tokens.refresh_token,
             ..profile
         },
         refreshed: true,

@@ -2,40 +2,20 @@
 //! memory only, performed once per process however many callers ask.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
-use super::{AuthError, TokenEndpoint, TokenError, TokenSet};
-use crate::BoxFuture;
+use komodo_protocol::secret::AccessToken;
+use parking_lot::Mutex;
+
+use super::AuthError;
 use crate::clock::Clock;
+use crate::config::ProviderConfig;
+use crate::oauth::{BrowserLogin, HttpTokenEndpoint, InteractiveLogin, LoginError, TokenEndpoint};
+use crate::token::TokenSet;
 
-/// Performs an interactive login (a browser flow) and returns its tokens.
-pub trait InteractiveLogin: Send + Sync + fmt::Debug {
-    /// Runs the login against the platform at `api_url` (the default
-    /// platform when `None`).
-    fn login<'a>(&'a self, api_url: Option<&'a str>) -> BoxFuture<'a, Result<TokenSet, LoginError>>;
-}
-
-/// Why an interactive login failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginError {
-    /// The user denied the request.
-    #[error("the login was denied")]
-    Denied,
-    /// The login was not completed in time.
-    #[error("the login was not completed in time; try again")]
-    TimedOut,
-    /// The login was cancelled (Ctrl-C, a closed listener).
-    #[error("the login was cancelled")]
-    Cancelled,
-    /// The login could not be started or completed.
-    #[error("{0}")]
-    Failed(String),
-    /// The platform refused a token request during the login.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-}
+/// The SDK's web login, one per process.
+static PROCESS_WEB_LOGIN: LazyLock<Mutex<Option<Arc<WebLogin>>>> = LazyLock::new(Default::default);
 
 /// A web login shared by the whole process: the first caller logs in, every
 /// caller waiting meanwhile gets the same tokens (or the same failure), and
@@ -72,6 +52,19 @@ impl WebLogin {
         Self { login, endpoint, completed: AtomicU64::new(0), state: tokio::sync::Mutex::new(State::default()) }
     }
 
+    /// The process-wide web login the SDK falls back to, created on first
+    /// use with `config`: the browser flow (the device flow when
+    /// `BROWSER=none`) with instructions on stderr, refreshed in memory.
+    pub fn process(config: &ProviderConfig) -> Arc<WebLogin> {
+        PROCESS_WEB_LOGIN
+            .lock()
+            .get_or_insert_with(|| {
+                let endpoint = Arc::new(HttpTokenEndpoint::new(config.clone()));
+                Arc::new(WebLogin::new(Arc::new(BrowserLogin::sdk_default(config.clone())), Some(endpoint)))
+            })
+            .clone()
+    }
+
     /// How many interactive logins this process has run.
     pub fn logins(&self) -> u64 {
         self.completed.load(Ordering::SeqCst)
@@ -79,11 +72,24 @@ impl WebLogin {
 
     /// Usable tokens: cached, refreshed in memory, or from a new login.
     pub async fn tokens(&self, api_url: Option<&str>, clock: &dyn Clock) -> Result<TokenSet, AuthError> {
+        self.tokens_unless_refused(api_url, clock, None).await
+    }
+
+    /// Like [`tokens`](Self::tokens), but cached tokens whose access token
+    /// is `refused` (the platform just refused it) are refreshed or replaced
+    /// by a new login rather than handed out again.
+    pub async fn tokens_unless_refused(
+        &self,
+        api_url: Option<&str>,
+        clock: &dyn Clock,
+        refused: Option<&AccessToken>,
+    ) -> Result<TokenSet, AuthError> {
         let seen = self.completed.load(Ordering::SeqCst);
         let mut state = self.state.lock().await;
         if let Some(tokens) = &state.tokens {
             let token_state = tokens.state(clock.now());
-            if !token_state.needs_refresh() {
+            let usable = token_state.is_usable() && refused != Some(&tokens.access_token);
+            if usable && !token_state.needs_refresh() {
                 return Ok(tokens.clone());
             }
             if let (Some(refresh_token), Some(endpoint)) = (&tokens.refresh_token, &self.endpoint) {
@@ -95,13 +101,13 @@ impl WebLogin {
                         state.tokens = Some(fresh.clone());
                         return Ok(fresh);
                     }
-                    Err(err) if token_state.is_usable() => {
+                    Err(err) if usable => {
                         tracing::warn!("cannot refresh the in-memory login yet: {err}");
                         return Ok(tokens.clone());
                     }
                     Err(err) => tracing::debug!("in-memory refresh failed, logging in again: {err}"),
                 }
-            } else if token_state.is_usable() {
+            } else if usable {
                 return Ok(tokens.clone());
             }
         }

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 pub use document::{Document, EditError, ParseError, Problem, Section};
 pub use file::{CredentialsStore, LockedCredentials, PermissionWarning};
-pub use profile::{ClientCredentialsProfile, Profile, TokenProfile, keys};
+pub use profile::{ClientCredentialsProfile, LoginProfileEdit, Profile, TokenProfile, keys};
 
 /// Errors reading, parsing or writing the credentials file.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ pub enum CredentialsError {
         error: ParseError,
     },
     /// An edit was refused before touching the file.
-    #[error("cannot update credentials file {}: {source}", path.display())]
+    #[error("cannot update credentials file {}", path.display())]
     Edit {
         /// The file.
         path: PathBuf,
@@ -73,7 +73,7 @@ pub enum CredentialsError {
         problem: String,
     },
     /// An I/O error on the file, its directory or its lock.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         /// What was being done (`read`, `write`, `lock`, `create directory`).
         action: &'static str,

@@ -5,6 +5,7 @@ use std::path::Path;
 use komodo_protocol::secret::{AccessToken, ClientSecret, RefreshToken};
 
 use super::{CredentialsError, Document};
+use crate::token::{TokenSet, jwt_expiry, unix_seconds};
 
 /// The keys Komodo reads and writes.
 pub mod keys {
@@ -153,6 +154,110 @@ impl Profile {
     }
 }
 
+/// Edits of a login profile (what `komodo login` keeps in `[default]`):
+/// the one place its keys are written, by `komodo login`, `komodo logout`,
+/// `komodo account set` and every refresh.
+///
+/// ```
+/// use komodo::auth::TokenSet;
+/// use komodo::credentials::{Document, LoginProfileEdit};
+///
+/// let mut doc = Document::parse("# mine\n[default]\naccount_id = a\n").unwrap();
+/// let tokens = TokenSet { access_token: "t".into(), expires_at: None, refresh_token: Some("r".into()) };
+/// LoginProfileEdit::new(&mut doc, "default", "credentials".as_ref()).tokens(&tokens).unwrap();
+/// assert_eq!(doc.render(), "# mine\n[default]\naccount_id = a\ntoken = t\nrefresh_token = r\n");
+/// ```
+#[derive(Debug)]
+pub struct LoginProfileEdit<'a> {
+    doc: &'a mut Document,
+    name: &'a str,
+    path: &'a Path,
+}
+
+impl<'a> LoginProfileEdit<'a> {
+    /// Edits section `name` of `doc`, the contents of the file at `path`
+    /// (named in errors).
+    pub fn new(doc: &'a mut Document, name: &'a str, path: &'a Path) -> Self {
+        Self { doc, name, path }
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), CredentialsError> {
+        self.doc
+            .set(self.name, key, value)
+            .map(drop)
+            .map_err(|source| CredentialsError::Edit { path: self.path.to_owned(), source })
+    }
+
+    fn set_or_remove(&mut self, key: &str, value: Option<&str>) -> Result<(), CredentialsError> {
+        match value {
+            Some(value) => self.set(key, value),
+            None => {
+                self.doc.remove(self.name, key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes a login's tokens: the access token, its expiry (the token
+    /// set's, else the JWT's `exp`; removed when unknown) and the refresh
+    /// token (removed when the set holds none).
+    pub fn tokens(&mut self, tokens: &TokenSet) -> Result<&mut Self, CredentialsError> {
+        self.set(keys::TOKEN, tokens.access_token.expose_secret())?;
+        let expiration = tokens.expires_at.or_else(|| jwt_expiry(&tokens.access_token));
+        self.set_or_remove(keys::TOKEN_EXPIRATION, expiration.map(|at| unix_seconds(at).to_string()).as_deref())?;
+        self.set_or_remove(keys::REFRESH_TOKEN, tokens.refresh_token.as_ref().map(RefreshToken::expose_secret))?;
+        Ok(self)
+    }
+
+    /// Removes the tokens and nothing else (`komodo logout`).
+    pub fn clear_tokens(&mut self) -> &mut Self {
+        for key in [keys::TOKEN, keys::TOKEN_EXPIRATION, keys::REFRESH_TOKEN] {
+            self.doc.remove(self.name, key);
+        }
+        self
+    }
+
+    /// Selects the account (`account_id`, `account_slug`), or removes the
+    /// selection when `None`.
+    pub fn account(&mut self, account: Option<(&str, &str)>) -> Result<&mut Self, CredentialsError> {
+        self.set_or_remove(keys::ACCOUNT_ID, account.map(|(id, _)| id))?;
+        self.set_or_remove(keys::ACCOUNT_SLUG, account.map(|(_, slug)| slug))?;
+        Ok(self)
+    }
+
+    /// Records the platform the tokens belong to, or removes it when `None`
+    /// (the default platform).
+    pub fn api_url(&mut self, api_url: Option<&str>) -> Result<&mut Self, CredentialsError> {
+        self.set_or_remove(keys::API_URL, api_url)?;
+        Ok(self)
+    }
+}
+
+impl ClientCredentialsProfile {
+    /// Writes these credentials into section `name` of `doc` (the file at
+    /// `path`): client id, secret and account, the slug when known, and
+    /// the platform URL when one is recorded.
+    pub fn write(&self, doc: &mut Document, name: &str, path: &Path) -> Result<(), CredentialsError> {
+        let edit = |doc: &mut Document, key: &str, value: &str| {
+            doc.set(name, key, value)
+                .map(drop)
+                .map_err(|source| CredentialsError::Edit { path: path.to_owned(), source })
+        };
+        edit(doc, keys::CLIENT_ID, &self.client_id)?;
+        edit(doc, keys::CLIENT_SECRET, self.client_secret.expose_secret())?;
+        if let Some(account_id) = &self.account_id {
+            edit(doc, keys::ACCOUNT_ID, account_id)?;
+        }
+        if let Some(slug) = &self.account_slug {
+            edit(doc, keys::ACCOUNT_SLUG, slug)?;
+        }
+        if let Some(api_url) = &self.api_url {
+            edit(doc, keys::API_URL, api_url)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +291,47 @@ mod tests {
         assert!(err.to_string().contains("both a token and client credentials"));
         let err = profile("[default]\ntoken = t\ntoken_expiration = soon\n", "default").unwrap_err();
         assert!(matches!(err, CredentialsError::InvalidProfile { line: 3, .. }));
+    }
+
+    #[test]
+    fn login_edits_write_their_keys_and_keep_the_rest() {
+        let path = Path::new("/tmp/credentials");
+        let mut doc = Document::parse("[default]\n# a note\ntoken = old\nrefresh_token = r0\nextra = kept\n").unwrap();
+        let tokens = TokenSet {
+            access_token: "t1".into(),
+            expires_at: Some(crate::token::from_unix_seconds(42)),
+            refresh_token: None,
+        };
+        LoginProfileEdit::new(&mut doc, "default", path)
+            .tokens(&tokens)
+            .unwrap()
+            .account(Some(("a1", "acme")))
+            .unwrap()
+            .api_url(Some("https://platform.example.com/"))
+            .unwrap();
+        let Some(Profile::Token(profile)) = Profile::from_document(&doc, "default", path).unwrap() else { panic!() };
+        assert_eq!(profile.token, Some(AccessToken::new("t1")));
+        assert_eq!(profile.token_expiration, Some(42));
+        assert_eq!(profile.refresh_token, None, "a login without a refresh token drops the old one");
+        assert_eq!((profile.account_id.as_deref(), profile.account_slug.as_deref()), (Some("a1"), Some("acme")));
+        assert!(doc.render().contains("# a note\n") && doc.get("default", "extra") == Some("kept"));
+        LoginProfileEdit::new(&mut doc, "default", path).clear_tokens().account(None).unwrap().api_url(None).unwrap();
+        assert_eq!(doc.render(), "[default]\n# a note\nextra = kept\n");
+    }
+
+    #[test]
+    fn client_credentials_are_written_as_they_are_read() {
+        let path = Path::new("/tmp/credentials");
+        let written = ClientCredentialsProfile {
+            client_id: "c".into(),
+            client_secret: ClientSecret::new("s"),
+            account_id: Some("1".into()),
+            account_slug: None,
+            api_url: Some("https://platform.example.com/".into()),
+        };
+        let mut doc = Document::default();
+        written.write(&mut doc, "ci", path).unwrap();
+        assert_eq!(Profile::from_document(&doc, "ci", path).unwrap(), Some(Profile::ClientCredentials(written)));
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::login::{InteractiveLogin, LoginError};
 use super::pkce::{pkce_pair, random_token};
 use super::{CLI_SCOPES, DeviceAuthorization, DevicePoll, LoopbackListener, OAuthClient};
-use crate::auth::{LoginError, TokenSet};
+use crate::BoxFuture;
 use crate::config::ProviderConfig;
 use crate::env::Env;
+use crate::token::TokenSet;
 
 /// How the login reaches the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,23 @@ pub enum LoginMode {
     /// Decided when the login starts: the device flow when `BROWSER=none`,
     /// else the browser flow.
     Auto,
+}
+
+impl LoginMode {
+    /// The mode of an interactive command: the device flow when asked
+    /// (`device`), or when no browser can come back to this machine
+    /// (`BROWSER=none`, an SSH session without a display) and no `port` is
+    /// pinned for forwarding; else the browser flow on `port`. With
+    /// `no_browser` the address is shown and no browser opened.
+    pub fn choose(env: &Env, device: bool, port: Option<u16>, no_browser: bool) -> Self {
+        let browser_none = env.get("BROWSER").is_some_and(|b| b.trim() == "none");
+        let remote = env.get("SSH_CONNECTION").is_some() && env.get("DISPLAY").is_none();
+        if device || ((browser_none || remote) && port.is_none() && !no_browser) {
+            LoginMode::Device { open: !(no_browser || browser_none || remote) }
+        } else {
+            LoginMode::Browser { port, open: !(no_browser || browser_none) }
+        }
+    }
 }
 
 /// What the user is shown during a login. The CLI draws a spinner; the
@@ -182,5 +201,11 @@ pub fn open_browser(env: &Env, url: &str) -> bool {
             })
         }
         None => webbrowser::open(url).is_ok(),
+    }
+}
+
+impl InteractiveLogin for BrowserLogin {
+    fn login<'a>(&'a self, api_url: Option<&'a str>) -> BoxFuture<'a, Result<TokenSet, LoginError>> {
+        Box::pin(self.run(api_url))
     }
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use komodo_protocol::oauth::{DeviceAuthorizationResponse, GRANT_DEVICE_CODE};
 use komodo_protocol::secret::DeviceCode;
 
+use super::login::LoginError;
 use super::{OAuthClient, token_set};
-use crate::auth::{LoginError, TokenError, TokenSet};
+use crate::token::{TokenError, TokenSet};
 
 /// RFC 8628 §3.2: the interval when the platform names none.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

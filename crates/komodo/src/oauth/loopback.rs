@@ -9,7 +9,7 @@ use komodo_protocol::secret::AuthorizationCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::auth::LoginError;
+use super::login::LoginError;
 
 /// The largest request head the listener reads.
 const MAX_REQUEST: usize = 16 * 1024;

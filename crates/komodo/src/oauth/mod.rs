@@ -9,6 +9,8 @@
 
 mod browser;
 mod device;
+mod endpoint;
+mod login;
 mod loopback;
 mod pkce;
 
@@ -23,12 +25,12 @@ use url::Url;
 
 pub use browser::{BrowserLogin, LoginMode, LoginPrompt, StderrPrompt, open_browser};
 pub use device::{DeviceAuthorization, DevicePoll};
+pub use endpoint::{HttpTokenEndpoint, TokenEndpoint};
+pub use login::{InteractiveLogin, LoginError};
 pub use loopback::{Callback, LoopbackListener};
 pub use pkce::{pkce_pair, s256_challenge};
 
-use crate::BoxFuture;
-use crate::auth::{InteractiveLogin, TokenEndpoint, TokenError, TokenSet};
-use crate::config::ProviderConfig;
+use crate::token::{TokenError, TokenSet};
 
 /// The scopes the CLI asks for: identity, and a refresh token.
 pub const CLI_SCOPES: &str = "openid profile email offline_access";
@@ -200,41 +202,5 @@ pub(crate) async fn oauth_error(response: reqwest::Response) -> TokenError {
         Ok(body) => TokenError::Rejected { code: body.error, description: body.error_description },
         Err(_) if status.is_server_error() => TokenError::Unavailable(format!("the platform answered {status}")),
         Err(_) => TokenError::Protocol(format!("the platform answered {status} without an OAuth error")),
-    }
-}
-
-/// The chain's token endpoint over HTTP: refreshes against the platform the
-/// token came from, or the configured one.
-#[derive(Debug, Clone)]
-pub struct HttpTokenEndpoint {
-    config: ProviderConfig,
-}
-
-impl HttpTokenEndpoint {
-    /// Refreshes against the platform the configuration names.
-    pub fn new(config: ProviderConfig) -> Self {
-        Self { config }
-    }
-
-    fn client(&self, api_url: Option<&str>) -> Result<OAuthClient, TokenError> {
-        let base =
-            crate::platform::api_url(self.config.env(), api_url).map_err(|e| TokenError::Protocol(e.to_string()))?;
-        Ok(OAuthClient::new(self.config.http().clone(), base))
-    }
-}
-
-impl TokenEndpoint for HttpTokenEndpoint {
-    fn refresh<'a>(
-        &'a self,
-        api_url: Option<&'a str>,
-        refresh_token: &'a RefreshToken,
-    ) -> BoxFuture<'a, Result<TokenSet, TokenError>> {
-        Box::pin(async move { self.client(api_url)?.refresh(refresh_token).await })
-    }
-}
-
-impl InteractiveLogin for BrowserLogin {
-    fn login<'a>(&'a self, api_url: Option<&'a str>) -> BoxFuture<'a, Result<TokenSet, crate::auth::LoginError>> {
-        Box::pin(self.run(api_url))
     }
 }

@@ -3,19 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use komodo_protocol::gateway::{AbortRequest, Binding, QUERY_RESULT_FORMAT, QueryRequest, QueryResponseData, codes};
 use komodo_protocol::result_stream;
+use parking_lot::Mutex;
 use reqwest::Method;
 
-use super::connection::{Answer, Connection, Envelope, QueryId, Shared, poll_backoff};
+use super::connection::Connection;
 use super::decode::{ColumnDescription, ColumnMeta};
 use super::error::{GatewayError, InterfaceError};
+use super::http::{Answer, Envelope};
+use super::query::{QueryId, poll_backoff};
 use super::result::{ArrowBatches, ResultSet, Row};
+use super::session::Session;
 use super::stream::StreamReader;
 use super::value::Value;
 use crate::Error;
@@ -23,6 +27,29 @@ use crate::Error;
 /// A poll of a running statement that comes back faster than this was not
 /// held by the gateway; the next one waits a little (see [`poll_backoff`]).
 const QUICK_POLL: Duration = Duration::from_millis(100);
+
+/// Running statements: each on a new [`Cursor`].
+impl Connection {
+    /// A new cursor on this connection.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::new(self.clone())
+    }
+
+    /// Runs one statement with positional parameters (`?` or `:1`) and
+    /// returns the cursor holding its result.
+    pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<Cursor, Error> {
+        let mut cursor = self.cursor();
+        cursor.execute(sql, params).await?;
+        Ok(cursor)
+    }
+
+    /// Runs one statement and streams its rows as Arrow record batches
+    /// while the warehouse still produces them; see
+    /// [`Cursor::stream_arrow`].
+    pub async fn stream_arrow(&self, sql: &str, params: &[Value]) -> Result<ArrowBatches, Error> {
+        self.cursor().stream_arrow(sql, params).await
+    }
+}
 
 /// Runs statements on a [`Connection`] and fetches their results.
 ///
@@ -77,15 +104,14 @@ struct RunningGuard {
 
 impl RunningGuard {
     fn new(slot: Arc<Mutex<Option<Running>>>, request_id: &str, sql: &str) -> Self {
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Running { request_id: request_id.to_owned(), sql: sql.to_owned() });
+        *slot.lock() = Some(Running { request_id: request_id.to_owned(), sql: sql.to_owned() });
         Self { slot, request_id: request_id.to_owned() }
     }
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.slot.lock();
         if slot.as_ref().is_some_and(|r| r.request_id == self.request_id) {
             *slot = None;
         }
@@ -111,7 +137,7 @@ impl Drop for RunningGuard {
 /// ```
 #[derive(Clone)]
 pub struct CancelHandle {
-    shared: Arc<Shared>,
+    session: Arc<Session>,
     running: Arc<Mutex<Option<Running>>>,
 }
 
@@ -124,24 +150,24 @@ impl fmt::Debug for CancelHandle {
 impl CancelHandle {
     /// Whether the cursor is waiting for a statement.
     pub fn is_running(&self) -> bool {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.running.lock().is_some()
     }
 
     /// Asks the gateway to cancel the running statement (by the request id
     /// it was submitted with); the statement then fails with code
     /// `000604`. Returns `false` when nothing was running.
     pub async fn cancel(&self) -> Result<bool, Error> {
-        let Some(running) = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+        let Some(running) = self.running.lock().clone() else {
             return Ok(false);
         };
         let path = format!("queries/v1/abort-request?requestId={}", uuid::Uuid::new_v4());
         let body = serde_json::to_value(AbortRequest { sql_text: running.sql, request_id: running.request_id })
             .unwrap_or_default();
-        let envelope = self.shared.call(Method::POST, &path, Some(body)).await?;
+        let envelope = self.session.call(Method::POST, &path, Some(body)).await?;
         if envelope.success {
             Ok(true)
         } else {
-            Err(self.shared.envelope_error(&envelope, "the gateway refused to cancel the statement").into())
+            Err(self.session.envelope_error(&envelope, "the gateway refused to cancel the statement").into())
         }
     }
 }
@@ -210,12 +236,12 @@ impl Cursor {
         self.reset();
         let request_id = uuid::Uuid::new_v4().to_string();
         let envelope = self.submit(sql, scalar_bindings(params), true, &request_id).await?;
-        let shared = self.conn.shared.clone();
+        let session = self.conn.session.clone();
         if !envelope.success {
-            return Err(shared.envelope_error(&envelope, "the statement failed").into());
+            return Err(session.envelope_error(&envelope, "the statement failed").into());
         }
         let finished = envelope.code.is_none();
-        let mut data: QueryResponseData = shared.success_data(envelope, "queries/v1/query-request")?;
+        let mut data: QueryResponseData = session.success_data(envelope, "queries/v1/query-request")?;
         let query_id = data.query_id.take().ok_or_else(|| GatewayError::Protocol {
             endpoint: "POST /queries/v1/query-request".into(),
             reason: "the answer has no query id".into(),
@@ -239,7 +265,7 @@ impl Cursor {
     pub async fn get_results_from_query_id(&mut self, query_id: &QueryId) -> Result<&mut Self, Error> {
         self.reset();
         let path = format!("queries/{query_id}/result");
-        let envelope = self.conn.shared.call(Method::GET, &path, None).await?;
+        let envelope = self.conn.session.call(Method::GET, &path, None).await?;
         let data = self.wait(envelope).await?;
         self.load(data)?;
         Ok(self)
@@ -248,7 +274,7 @@ impl Cursor {
     /// A handle that cancels the statement this cursor is running, usable
     /// from another task.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle { shared: self.conn.shared.clone(), running: self.running.clone() }
+        CancelHandle { session: self.conn.session.clone(), running: self.running.clone() }
     }
 
     /// Cancels the statement this cursor is running (see
@@ -344,12 +370,12 @@ impl Cursor {
         self.reset();
         let request_id = uuid::Uuid::new_v4().to_string();
         let running = RunningGuard::new(self.running.clone(), &request_id, sql);
-        let shared = self.conn.shared.clone();
+        let session = self.conn.session.clone();
         let mut body =
-            query_body(sql, scalar_bindings(params), false, shared.next_sequence(), shared_clock_millis(&self.conn));
+            query_body(sql, scalar_bindings(params), false, session.next_sequence(), clock_millis(&self.conn));
         body["parameters"][result_stream::RESULT_STREAM] = serde_json::Value::Bool(true);
-        let url = shared.endpoint(&format!("queries/v1/query-request?requestId={request_id}"));
-        match shared.call_answer(Method::POST, url, Some(body)).await? {
+        let url = session.endpoint(&format!("queries/v1/query-request?requestId={request_id}"));
+        match session.call_answer(Method::POST, url, Some(body)).await? {
             Answer::Envelope(envelope) => {
                 let data = self.wait(envelope).await?;
                 drop(running);
@@ -358,7 +384,7 @@ impl Cursor {
             }
             Answer::Stream(response) => {
                 drop(running);
-                let mut reader = StreamReader::new(response, shared);
+                let mut reader = StreamReader::new(response, session);
                 let head = reader.head().await?;
                 let schema = reader.schema().await?;
                 let rowtype = head.rowtype.unwrap_or_default();
@@ -395,34 +421,34 @@ impl Cursor {
         async_exec: bool,
         request_id: &str,
     ) -> Result<Envelope, Error> {
-        let shared = &self.conn.shared;
-        let now = shared_clock_millis(&self.conn);
-        let body = query_body(sql, bindings, async_exec, shared.next_sequence(), now);
+        let session = &self.conn.session;
+        let now = clock_millis(&self.conn);
+        let body = query_body(sql, bindings, async_exec, session.next_sequence(), now);
         let path = format!("queries/v1/query-request?requestId={request_id}");
-        shared.call(Method::POST, &path, Some(body)).await
+        session.call(Method::POST, &path, Some(body)).await
     }
 
     /// Follows a statement that is still running (`333333`) until it
     /// finishes; a failed statement is its error.
     async fn wait(&self, mut envelope: Envelope) -> Result<QueryResponseData, Error> {
-        let shared = &self.conn.shared;
+        let session = &self.conn.session;
         let mut quick_polls = 0;
         loop {
             if !envelope.success {
-                return Err(shared.envelope_error(&envelope, "the statement failed").into());
+                return Err(session.envelope_error(&envelope, "the statement failed").into());
             }
             if !matches!(envelope.code.as_deref(), Some(codes::QUERY_IN_PROGRESS | codes::QUERY_IN_PROGRESS_ASYNC)) {
-                return shared.success_data(envelope, "the query result");
+                return session.success_data(envelope, "the query result");
             }
-            let data: QueryResponseData = shared.success_data(envelope, "the query progress")?;
+            let data: QueryResponseData = session.success_data(envelope, "the query progress")?;
             let url = match (data.get_result_url, data.query_id) {
-                (Some(url), _) => shared.gateway_url(&url)?,
+                (Some(url), _) => session.gateway_url(&url)?,
                 (None, Some(id)) => {
                     let id = QueryId::new(id).map_err(|e| GatewayError::Protocol {
                         endpoint: "getResultUrl".into(),
                         reason: e.to_string(),
                     })?;
-                    shared.endpoint(&format!("queries/{id}/result"))
+                    session.endpoint(&format!("queries/{id}/result"))
                 }
                 (None, None) => {
                     return Err(GatewayError::Protocol {
@@ -436,17 +462,17 @@ impl Cursor {
                 tokio::time::sleep(poll_backoff(quick_polls - 1)).await;
             }
             let started = Instant::now();
-            envelope = shared.call_url(Method::GET, url, None).await?;
+            envelope = session.call_url(Method::GET, url, None).await?;
             quick_polls = if started.elapsed() < QUICK_POLL { quick_polls + 1 } else { 0 };
         }
     }
 
     /// Makes a finished statement's result the cursor's.
     fn load(&mut self, mut data: QueryResponseData) -> Result<(), Error> {
-        let shared = self.conn.shared.clone();
+        let session = self.conn.session.clone();
         let rowtype = data.rowtype.take().unwrap_or_default();
         let columns: Arc<[ColumnMeta]> = rowtype.iter().map(ColumnMeta::from_row_type).collect();
-        let result = ResultSet::from_response(&mut data, columns, &shared.http)?;
+        let result = ResultSet::from_response(&mut data, columns, &session.http)?;
         self.rowcount = match data.statement_type_id {
             Some(id) if is_dml(id) => Some(dml_row_count(&rowtype, &result)?),
             _ => data.total.or(data.returned),
@@ -454,13 +480,13 @@ impl Cursor {
         self.description = Some(rowtype.iter().map(ColumnDescription::from_row_type).collect());
         self.query_id = data.query_id.and_then(|id| QueryId::new(id).ok());
         self.sql_state = data.sql_state;
-        shared.update_context(data.final_database_name.as_deref(), data.final_schema_name.as_deref());
+        session.update_context(data.final_database_name.as_deref(), data.final_schema_name.as_deref());
         self.result = Some(result);
         Ok(())
     }
 }
 
-fn shared_clock_millis(conn: &Connection) -> i64 {
+fn clock_millis(conn: &Connection) -> i64 {
     let now = conn.client().config().clock().now();
     now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

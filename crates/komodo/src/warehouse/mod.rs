@@ -34,32 +34,42 @@
 //! statement still runs, instead of after it ends (the gateway's one
 //! extension to Snowflake's protocol; nothing of the result is kept on the
 //! platform). Statement
-//! errors are [`Error::Warehouse`](crate::Error::Warehouse) with Snowflake's
+//! errors are [`Error::Warehouse`] with Snowflake's
 //! code and SQLSTATE; trouble reaching the gateway is
-//! [`Error::Gateway`](crate::Error::Gateway).
+//! [`Error::Gateway`].
 //!
 //! A connection renews its session itself: an expired session token is
 //! renewed with the master token, and an ended session is replaced by a
 //! new login with a fresh access token from the credential source, so a
 //! connection keeps working long after the access token it started with
 //! expired.
+//!
+//! Inside, each module uses only those below it: `http` (one request and
+//! its answer) <- `session` (the login, its renewal, the calls made with the
+//! session token) <- `stream` and `result` (reading results) <- `connection`
+//! and `cursor`.
 
 mod connection;
 mod cursor;
 mod decode;
 mod error;
+mod http;
+mod query;
 mod result;
+mod session;
 mod stream;
 mod value;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use connection::{CLIENT_APP_ID, Connection, QueryId, QueryStatus, SessionInfo};
+pub use connection::Connection;
 pub use cursor::{CancelHandle, Cursor};
 pub use decode::ColumnDescription;
 pub use error::{GatewayError, InterfaceError, WarehouseError};
+pub use query::{QueryId, QueryStatus};
 pub use result::{ArrowBatches, PREFETCH_CHUNKS, Row};
+pub use session::{CLIENT_APP_ID, SessionInfo};
 pub use value::{Decimal, ParseDecimalError, Value};
 
 use crate::auth::{AuthArgs, WebLogin};
@@ -187,7 +197,7 @@ impl ConnectionBuilder {
     pub async fn connect(self) -> Result<Connection, Error> {
         let mut builder = Client::builder(self.config.clone()).args(self.args).require_account(true);
         match self.web_login {
-            WebLoginChoice::Default => builder = builder.web_login(crate::client::sdk_web_login(&self.config)),
+            WebLoginChoice::Default => builder = builder.web_login(WebLogin::process(&self.config)),
             WebLoginChoice::Given(login) => builder = builder.web_login(login),
             WebLoginChoice::Disabled => {}
         }

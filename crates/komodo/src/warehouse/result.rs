@@ -21,9 +21,10 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use komodo_protocol::gateway::{Chunk, QueryResponseData};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::connection::{describe, error_text};
 use super::decode::{ColumnMeta, arrow_value, json_value};
 use super::error::{GatewayError, InterfaceError};
+use super::http::{describe, error_text};
+use super::stream::StreamReader;
 use super::value::Value;
 use crate::Error;
 
@@ -230,7 +231,7 @@ enum Source {
     /// A result the gateway answered whole (rows inline, then chunks).
     Chunked(ResultSet),
     /// A streamed result, read as it arrives.
-    Streamed(Box<super::stream::StreamReader>),
+    Streamed(Box<StreamReader>),
 }
 
 impl Source {
@@ -249,7 +250,7 @@ impl ArrowBatches {
     }
 
     /// Batches read from a streamed result as they arrive.
-    pub(crate) fn streamed(schema: SchemaRef, reader: super::stream::StreamReader) -> Self {
+    pub(crate) fn streamed(schema: SchemaRef, reader: StreamReader) -> Self {
         Self::from_source(Some(schema), Some(Source::Streamed(Box::new(reader))))
     }
 

@@ -13,8 +13,9 @@ use komodo_protocol::gateway::QueryResponseData;
 use komodo_protocol::result_stream::{FrameDecoder, Kind, Piece, StreamEnd, StreamError};
 use reqwest::Response;
 
-use super::connection::{Shared, error_text};
 use super::error::{GatewayError, WarehouseError};
+use super::http::error_text;
+use super::session::Session;
 use crate::Error;
 
 const ENDPOINT: &str = "POST /queries/v1/query-request";
@@ -33,7 +34,7 @@ enum Event {
 /// The body of a streamed result, read as it arrives.
 pub(crate) struct StreamReader {
     response: Response,
-    shared: Arc<Shared>,
+    session: Arc<Session>,
     frames: FrameDecoder,
     ipc: StreamDecoder,
     /// The network chunk being read and how far.
@@ -48,10 +49,10 @@ pub(crate) struct StreamReader {
 }
 
 impl StreamReader {
-    pub(crate) fn new(response: Response, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(response: Response, session: Arc<Session>) -> Self {
         Self {
             response,
-            shared,
+            session,
             frames: FrameDecoder::default(),
             ipc: StreamDecoder::new(),
             chunk: bytes::Bytes::new(),
@@ -187,7 +188,7 @@ impl StreamReader {
         if end.total != self.rows {
             return Err(protocol(format!("{} rows arrived of {}", self.rows, end.total)));
         }
-        self.shared.update_context(end.final_database_name.as_deref(), end.final_schema_name.as_deref());
+        self.session.update_context(end.final_database_name.as_deref(), end.final_schema_name.as_deref());
         Ok(Event::End)
     }
 }

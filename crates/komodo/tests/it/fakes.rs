@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use komodo::BoxFuture;
 use komodo::auth::{InteractiveLogin, LoginError, TokenEndpoint, TokenError, TokenSet, from_unix_seconds};
-use komodo::secret::RefreshToken;
+use komodo::secret::{ClientSecret, RefreshToken};
 
 /// The instant every scenario runs at.
 pub const NOW: u64 = 1_800_000_000;
 
 /// A token endpoint that rotates tokens and counts its calls. A refresh
-/// token spelled `revoked` is refused with `invalid_grant`.
+/// token or a client secret spelled `revoked` is refused with
+/// `invalid_grant`.
 #[derive(Debug, Default)]
 pub struct FakeEndpoint {
     pub calls: AtomicUsize,
@@ -34,6 +35,25 @@ impl TokenEndpoint for FakeEndpoint {
                 access_token: format!("refreshed-token-{n}").into(),
                 expires_at: Some(from_unix_seconds(NOW + 3600)),
                 refresh_token: Some(format!("rotated-refresh-{n}").into()),
+            })
+        })
+    }
+
+    fn client_credentials<'a>(
+        &'a self,
+        _api_url: Option<&'a str>,
+        client_id: &'a str,
+        client_secret: &'a ClientSecret,
+    ) -> BoxFuture<'a, Result<TokenSet, TokenError>> {
+        Box::pin(async move {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if client_secret.expose_secret() == "revoked" {
+                return Err(TokenError::Rejected { code: "invalid_grant".into(), description: None });
+            }
+            Ok(TokenSet {
+                access_token: format!("{client_id}-token-{n}").into(),
+                expires_at: Some(from_unix_seconds(NOW + 3600)),
+                refresh_token: None,
             })
         })
     }

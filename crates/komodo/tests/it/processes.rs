@@ -16,7 +16,7 @@ use komodo::auth::{AuthArgs, Credential, CredentialChain, TokenEndpoint, TokenEr
 use komodo::config::ProviderConfig;
 use komodo::credentials::{CredentialsError, CredentialsStore, Document};
 use komodo::env::Env;
-use komodo::secret::RefreshToken;
+use komodo::secret::{ClientSecret, RefreshToken};
 
 const WORKER: &str = "KOMODO_IT_WORKER";
 const WORKER_PATH: &str = "KOMODO_IT_PATH";
@@ -105,6 +105,15 @@ impl TokenEndpoint for CountingEndpoint {
                 refresh_token: Some("rotated".into()),
             })
         })
+    }
+
+    fn client_credentials<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: &'a ClientSecret,
+    ) -> BoxFuture<'a, Result<TokenSet, TokenError>> {
+        unreachable!("the refresh workers hold a login, not client credentials")
     }
 }
 

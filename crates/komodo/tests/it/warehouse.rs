@@ -11,7 +11,7 @@ use komodo::config::ProviderConfig;
 use komodo::env::Env;
 use komodo::warehouse::{Connection, ConnectionBuilder, Decimal, InterfaceError, QueryId, QueryStatus, Value};
 use komodo_protocol::iam::{CreatedServicePrincipal, Role};
-use komodo_testkit::{Platform, PlatformBuilder, TEST_DEMO_CLAIMS, TempHome, TestUser};
+use komodo_testkit::{Platform, PlatformBuilder, RUNAWAY_SQL, TEST_DEMO_CLAIMS, TempHome, TestUser};
 use time::macros::{date, datetime, time};
 
 const COUNT_CLAIMS: &str = "SELECT COUNT(*) FROM DEMO.HEALTHCARE.CLAIMS";
@@ -321,6 +321,58 @@ async fn async_statements_are_submitted_then_polled() {
     // An id nobody submitted.
     let unknown = QueryId::new(uuid::Uuid::new_v4().to_string()).unwrap();
     assert_eq!(conn.query_status(&unknown).await.unwrap(), QueryStatus::NoData);
+}
+
+/// SECURITY.md F03 through the SDK: a statement whose operators never
+/// yield, cancelled from another task, aborted by id or past its deadline,
+/// leaves no live warehouse task within 2 s, and another account's
+/// `SELECT 1` is answered while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f03_runaway_statements_stop_where_they_run() {
+    let f = Fixture::with(Platform::builder().config(|c| c.engine.statement_timeout = Duration::from_secs(4))).await;
+    let conn = f.builder().profile("production").connect().await.unwrap();
+    let other = f.platform.create_account("acme", "acme").await;
+    let sp = f.platform.create_service_principal(&other.slug, "bi").await;
+    let other_conn = f
+        .builder()
+        .client_id(&sp.client_id)
+        .client_secret(sp.client_secret.expose_secret())
+        .account_id(&other.id)
+        .connect()
+        .await
+        .unwrap();
+    let other_stays_fast = || async {
+        for _ in 0..3 {
+            let answer = tokio::time::timeout(Duration::from_secs(10), other_conn.execute("SELECT 1", &[])).await;
+            let mut cursor = answer.expect("another account's SELECT 1 waited more than 10 s").unwrap();
+            assert_eq!(cursor.fetchone().await.unwrap().unwrap()[0].as_i64(), Some(1));
+        }
+    };
+
+    // Cancelled from another task while its request is open.
+    let mut cursor = conn.cursor();
+    let cancel = cursor.cancel_handle();
+    let running = tokio::spawn(async move { cursor.execute(RUNAWAY_SQL, &[]).await.map(|_| ()) });
+    while !cancel.is_running() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    other_stays_fast().await;
+    assert!(cancel.cancel().await.unwrap());
+    let err = running.await.unwrap().unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.is_cancelled()), "{err:?}");
+    f.platform.assert_warehouse_idle_within(Duration::from_secs(2)).await;
+
+    // Aborted by query id.
+    let query_id = conn.cursor().execute_async(RUNAWAY_SQL, &[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(conn.abort_query(&query_id).await.unwrap());
+    f.platform.assert_warehouse_idle_within(Duration::from_secs(2)).await;
+
+    // Past its deadline.
+    let err = conn.execute(RUNAWAY_SQL, &[]).await.map(|_| ()).unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.is_timeout()), "{err:?}");
+    f.platform.assert_warehouse_idle_within(Duration::from_secs(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,7 @@
-//! Token state: when a token expires, when it should be refreshed.
+//! Tokens: the set a login, a refresh or a client credentials grant hands
+//! back, when it expires and when it should be refreshed, and why a token
+//! request failed. Every layer that handles tokens (the OAuth flows, the
+//! credential providers, the client) shares these.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -93,6 +96,27 @@ pub fn jwt_expiry(token: &AccessToken) -> Option<SystemTime> {
     }
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     claims.exp.map(from_unix_seconds)
+}
+
+/// Why a token request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The platform answered with an OAuth error (`invalid_grant`, ...):
+    /// the credential is no good, and retrying will not help.
+    #[error("the platform rejected the request: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Rejected {
+        /// The OAuth error code.
+        code: String,
+        /// The platform's description, if any.
+        description: Option<String>,
+    },
+    /// The platform could not be reached or failed; retrying may help.
+    #[error("cannot reach the platform: {0}")]
+    Unavailable(String),
+    /// The platform answered something this client does not understand.
+    #[error("unexpected answer from the platform: {0}")]
+    Protocol(String),
 }
 
 /// Seconds since the Unix epoch.

@@ -10,6 +10,8 @@ use datafusion::execution::memory_pool::{
     GreedyMemoryPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
 
+use crate::WarehouseError;
+
 /// A session's memory pool: every reservation is made in the session's
 /// pool and in the server's, and fails when either is full.
 #[derive(Debug)]
@@ -70,5 +72,32 @@ impl MemoryPool for SessionPool {
 
     fn memory_limit(&self) -> MemoryLimit {
         self.session.memory_limit()
+    }
+}
+
+/// Memory counted against a session's and the server's memory limits
+/// until the last clone is dropped (SECURITY.md F05). The default holds
+/// nothing.
+#[derive(Debug, Clone, Default)]
+pub struct HeldMemory(Option<Arc<MemoryReservation>>);
+
+impl HeldMemory {
+    /// Memory counted by `reservation` (nothing for `None`).
+    pub(crate) fn new(reservation: Option<MemoryReservation>) -> Self {
+        Self(reservation.map(Arc::new))
+    }
+
+    /// Bytes counted.
+    pub fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |r| r.size())
+    }
+
+    /// Counts `bytes` instead (an exclusive holder only: a shared one
+    /// cannot change). Fails, changing nothing, past the limits.
+    pub(crate) fn resize(&mut self, bytes: usize) -> std::result::Result<(), WarehouseError> {
+        match self.0.as_mut().and_then(Arc::get_mut) {
+            Some(r) => r.try_resize(bytes).map_err(WarehouseError::from_datafusion),
+            None => Ok(()),
+        }
     }
 }

@@ -1,0 +1,26 @@
+//! Snowflake dialect on DataFusion: identifier case rules, positional
+//! parameters, and rewrites of Snowflake functions and clauses that
+//! DataFusion lacks (`IFF`, `DATEADD`, `DATEDIFF`, `TOP`, `LISTAGG`, ...).
+//!
+//! Two passes:
+//! 1. [`prepare`] works on tokens and edits the original text in place:
+//!    unquoted identifiers become UPPERCASE (Snowflake stores them so; quoted
+//!    identifiers keep their case), `?` and `:N` become DataFusion's `$N`.
+//!    Everything else, string literals included, is copied byte for byte.
+//! 2. [`rewrite`] works on the parsed statement (AST nodes, never text):
+//!    Snowflake functions are replaced by equivalent DataFusion expressions,
+//!    `TOP n` becomes `LIMIT n`, and `CURRENT_ACCOUNT()` and friends become
+//!    literals of the session's values.
+
+mod ast;
+mod functions;
+mod placeholders;
+mod prepare;
+mod rewrite;
+mod session;
+mod types;
+
+pub(crate) use placeholders::type_placeholders;
+pub(crate) use prepare::{Prepared, prepare};
+pub(crate) use rewrite::{expression_count, rewrite};
+pub(crate) use session::SessionValues;
