@@ -18,13 +18,27 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`oidc`] (discovery, JWKS, authorize, token, device, revoke,
-//! introspect, userinfo), [`iam`] (the IAM API), [`gateway`] (Snowflake's
-//! REST protocol in front of each account's embedded warehouse, the
-//! `komodo-warehouse` crate), [`store`] (sqlx repositories and migrations
-//! for SQLite and PostgreSQL), [`web`] (HTML pages), [`keys`] (signing keys
-//! and staged rotation), [`admin`] (the admin subcommands), [`ops`] (health,
-//! readiness, metrics, logging).
+//! Layout, in layers, each using only those below it (`scripts/modcycles`
+//! holds the crate to it; `docs/ARCHITECTURE.md` tells the whole story):
+//!
+//! 1. leaves: [`clock`], [`config`], [`crypto`] (randomness, hashes, the
+//!    master key), [`telemetry`] (metrics recorder, log output), [`store`]
+//!    (sqlx repositories and migrations for SQLite and PostgreSQL), [`web`]
+//!    (pages, redirects, cookies, the JSON error);
+//! 2. the domain: [`keys`] (signing keys, JWS, staged rotation), [`tokens`]
+//!    (minting), [`identity`] (who is calling and what they may do),
+//!    [`queries`] (the gateway's state on this replica);
+//! 3. composition: [`state`] ([`AppState`]), [`bootstrap`] (the first
+//!    start);
+//! 4. request authentication: [`extract`] (axum extractors);
+//! 5. the HTTP surfaces: [`oidc`] (discovery, JWKS, authorize, token,
+//!    device, revoke, introspect, userinfo), [`iam`] (the IAM API),
+//!    [`gateway`] (Snowflake's REST protocol in front of each account's
+//!    embedded warehouse, the `komodo-warehouse` crate), [`ops`] (health,
+//!    readiness, metrics);
+//! 6. [`app`], the router;
+//! 7. entry points: [`server`] (binding, the accept loop and its limits),
+//!    [`admin`] (the admin subcommands), [`cli`] (the binary's arguments).
 
 pub mod admin;
 pub mod bootstrap;

@@ -78,8 +78,8 @@ impl Running {
         (running, tx)
     }
 
-    /// Notes that the statement has finished (its entry expires
-    /// [`FINISHED_TTL`] later).
+    /// Notes that the statement has finished (its entry is kept two
+    /// minutes more for late pollers).
     pub fn mark_finished(&self) {
         let _ = self.finished_at.set(Instant::now());
     }
