@@ -72,7 +72,7 @@ async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> 
 
 /// Counts and times every request by route template and status.
 ///
-/// The labels are `'static` strings (see [`label`]), so a request costs
+/// The labels are `'static` strings (see `label`), so a request costs
 /// the recorder's lookups but no allocation.
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();
