@@ -13,8 +13,10 @@ use datafusion::logical_expr::ScalarUDF;
 
 mod arithmetic;
 mod datetime;
+mod sample;
 mod strings;
 
+pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
 
 use crate::WarehouseError;
@@ -55,6 +57,11 @@ impl Limits {
     }
 }
 
+/// Snowflake's division (planned for `/` by `crate::plan`).
+pub(crate) fn divide() -> ScalarUDF {
+    ScalarUDF::new_from_impl(arithmetic::Divide::new())
+}
+
 /// Registers the functions in `state` under their lower-case names (how
 /// DataFusion looks up an unquoted function name), replacing DataFusion's
 /// own of the same name.
@@ -62,6 +69,8 @@ pub(crate) fn register(state: &mut SessionState, limits: Limits) {
     let functions = [
         ScalarUDF::new_from_impl(arithmetic::Div0::new(false)),
         ScalarUDF::new_from_impl(arithmetic::Div0::new(true)),
+        divide(),
+        ScalarUDF::new_from_impl(sample::SampleHash::new()),
         ScalarUDF::new_from_impl(datetime::DateDiff::new()),
         ScalarUDF::new_from_impl(datetime::DateAdd::new()),
         ScalarUDF::new_from_impl(strings::Repeat::new(limits)),
