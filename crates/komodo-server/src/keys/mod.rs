@@ -211,7 +211,10 @@ impl KeyRing {
 
     /// Starts a staged rotation: a new key published now that signs from
     /// `publish_delay` later (rounded up to the next whole second, so never
-    /// earlier). Returns its `kid` and activation time (epoch seconds).
+    /// earlier), and in any case after every key already stored: keys sign
+    /// in the order of their activation, so a key activated in the same
+    /// second as the one before it would not reliably take over. Returns
+    /// its `kid` and activation time (epoch seconds).
     pub async fn rotate(
         store: &Store,
         secrets: &Secrets,
@@ -219,7 +222,9 @@ impl KeyRing {
         publish_delay: Duration,
     ) -> Result<(String, i64), KeyError> {
         let round_up = i64::from(!publish_delay.is_zero());
-        let active_from = now() + publish_delay.as_secs() as i64 + round_up;
+        let earliest = now() + publish_delay.as_secs() as i64 + round_up;
+        let latest = store.signing_keys().await?.iter().map(|k| k.active_from).max();
+        let active_from = latest.map_or(earliest, |latest| earliest.max(latest + 1));
         let kid = create_key(store, secrets, alg, active_from).await?;
         Ok((kid, active_from))
     }
