@@ -7,8 +7,11 @@
 #   KOMODO_BENCH_ROWS=1000000 bench/gateway.sh
 #   KOMODO_BENCH_ROUND_TRIPS=20000 bench/gateway.sh   # longer round-trip phases (profiling)
 #
-# Builds the platform in the bench profile (release without LTO); the first
-# build compiles DataFusion and takes a long time on a small machine.
+# Builds the platform in the bench profile (release without LTO), the one
+# build every script shares (bench/lib.sh); the first build compiles
+# DataFusion and takes a long time on a small machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
+build_server
 cargo bench -p komodo-server --bench gateway

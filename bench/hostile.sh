@@ -10,12 +10,14 @@
 #   KOMODO_BENCH_SECONDS=20 bench/hostile.sh
 #   KOMODO_SERVER_BIN=target/debug/komodo-server bench/hostile.sh   # no release build
 #
-# Builds the platform in the bench profile (the same build as the other
-# scripts under bench/; the first one compiles DataFusion and takes long).
+# Builds the platform in the bench profile (the one build every script
+# under bench/ shares, bench/lib.sh; the first one compiles DataFusion and
+# takes long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 if [ -z "${KOMODO_SERVER_BIN:-}" ]; then
-  cargo build --profile bench -p komodo-server --bins --benches --quiet
-  export KOMODO_SERVER_BIN="$PWD/target/release/komodo-server"
+  build_server
+  export KOMODO_SERVER_BIN="$SERVER_BIN"
 fi
 exec python3 bench/hostile.py

@@ -3,7 +3,6 @@
 # access-token verification per core.
 #
 #   bench/oidc.sh            # 10 s per run; DURATION=30s bench/oidc.sh for longer runs
-#   PROFILE=bench bench/oidc.sh   # the bench profile (no LTO; shares the build of `cargo bench`)
 #
 # Prints a table: client_credentials grants per second and p50/p99 latency
 # at 16 and 64 connections (wrk, 2 threads, loopback) for komodo-server
@@ -14,9 +13,11 @@
 # `benches/jwt.rs`), OpenSSL's raw P-256 figures, and the ceiling those
 # set: the grants/s of a server whose grant cost only the floor and one
 # signature.
-# All traffic stays on 127.0.0.1 and every run is bounded by DURATION.
+# All traffic stays on 127.0.0.1 and every run is bounded by DURATION. The
+# server is the bench profile's build that every script shares (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -29,13 +30,7 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v node >/dev/null || { echo "error: node is required for the oidc-provider baseline" >&2; exit 1; }
 
-PROFILE="${PROFILE:-release}"
-case "$PROFILE" in
-  release | bench) ;; # both build into target/release
-  *) echo "error: PROFILE must be release or bench" >&2; exit 2 ;;
-esac
-log "building komodo-server ($PROFILE profile)"
-cargo build --profile "$PROFILE" -q -p komodo-server
+build_server
 log "installing oidc-provider"
 (cd bench/oidc-provider && npm install --no-audit --no-fund --silent >/dev/null)
 
@@ -62,10 +57,10 @@ wait_for_line() { # file -> URL after "listening on "
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 log "starting komodo-server"
-RUST_LOG=warn ./target/release/komodo-server --listen 127.0.0.1:0 --data-dir "$work/data" 2>"$work/komodo.log" &
+RUST_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --data-dir "$work/data" 2>"$work/komodo.log" &
 pids+=($!)
 komodo_url="$(wait_for_line "$work/komodo.log")"
-sp_json="$(./target/release/komodo-server admin --data-dir "$work/data" --output json create-service-principal --account demo --name bench)"
+sp_json="$("$SERVER_BIN" admin --data-dir "$work/data" --output json create-service-principal --account demo --name bench)"
 komodo_id="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$sp_json")"
 komodo_secret="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$sp_json")"
 

@@ -12,18 +12,18 @@
 #   bench/python.sh                          # 10M rows
 #   KOMODO_BENCH_ROWS=1000000 bench/python.sh
 #
-# Builds the platform in the bench profile (release without LTO; the first
-# build compiles DataFusion and takes long on a small machine) and the
+# Builds the platform in the bench profile (release without LTO; the one
+# build every script shares, bench/lib.sh; the first build compiles
+# DataFusion and takes long on a small machine) and the
 # package as a release wheel (the bench profile would build the extension as
 # a test harness), installed into target/bench/python. PostgreSQL
 # must be running (./scripts/test starts it); the table is loaded once and
 # kept as `komodo_bench_claims`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-# With the benches, as bench/gateway.sh builds it: the same features, so
-# one build serves both scripts.
-cargo build --profile bench -p komodo-server --bins --benches --quiet
+build_server
 venv="$PWD/target/bench/python"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' \
@@ -34,5 +34,5 @@ rm -rf target/bench/wheels
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/bench/wheels/*.whl
 
 NO_PROXY=127.0.0.1,localhost SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true \
-  KOMODO_SERVER_BIN="$PWD/target/release/komodo-server" \
+  KOMODO_SERVER_BIN="$SERVER_BIN" \
   "$venv/bin/python" bench/python_bench.py

@@ -9,8 +9,9 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use komodo_protocol::gateway::{AbortRequest, LoginRequest, QueryRequest, TokenRequest};
+use komodo_server::gateway::body::parse_body;
 use komodo_server::gateway::query::{binding_rows, result_scan_target};
-use komodo_server::gateway::wire::{credential, parse_body};
+use komodo_server::gateway::wire::credential;
 use komodo_warehouse::Param;
 use libfuzzer_sys::fuzz_target;
 

@@ -20,7 +20,7 @@ fn verify(c: &mut Criterion) {
         config.signing_alg = alg;
         config.bootstrap = false;
         let (state, _) = runtime.block_on(AppState::open(config, "http://127.0.0.1:8787".into())).unwrap();
-        let now = komodo_server::store::now();
+        let now = komodo_server::clock::now();
         let claims = AccessTokenClaims {
             iss: "http://127.0.0.1:8787".into(),
             sub: "sp:00000000-0000-0000-0000-000000000001".into(),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use komodo_protocol::iam::{CreatedServicePrincipal, Role};
 use komodo_protocol::secret::Password;
 
+use crate::bootstrap::load_demo_into;
 use crate::config::Config;
 use crate::crypto::Secrets;
-use crate::iam::{password, service_principals};
+use crate::identity::{password, service_principals};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::{OpenError, open_store_and_secrets};
 use crate::store::iam::{AccountRow, OrganizationRow, PasswordReset, UserRow};
@@ -132,8 +133,7 @@ impl Admin {
             .account_by_ref(account)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?;
-        Ok(service_principals::create_in_account(&self.store, &self.secrets, &account_row.id, name.trim(), description)
-            .await?)
+        Ok(service_principals::create(&self.store, &self.secrets, &account_row.id, name.trim(), description).await?)
     }
 
     /// `reset-password`: sets the password and ends the user's logins
@@ -157,61 +157,6 @@ impl Admin {
     pub async fn rotate_keys(&self) -> Result<(String, i64), AdminError> {
         Ok(KeyRing::rotate(&self.store, &self.secrets, self.config.signing_alg, self.config.key_publish_delay).await?)
     }
-}
-
-/// Generates the demo data set (`DEMO.HEALTHCARE`) into an account's
-/// warehouse directory, showing progress on standard error: a bar on a
-/// terminal, a line per quarter otherwise.
-pub async fn load_demo_into(
-    engine: &komodo_warehouse::Engine,
-    account_id: &str,
-    options: komodo_warehouse::demo::DemoOptions,
-) -> Result<komodo_warehouse::demo::DemoSummary, komodo_warehouse::WarehouseError> {
-    use std::io::IsTerminal as _;
-    let total: u64 = options.table_rows().iter().sum();
-    let claims = options.claims;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} demo data {msg:>13} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Some(bar)
-    } else {
-        tracing::info!(account = %account_id, claims, rows = total, "generating demo data");
-        None
-    };
-    let progress_bar = bar.clone();
-    let mut quarter = 0;
-    let summary = engine
-        .load_demo(account_id, options, move |p| match &progress_bar {
-            Some(bar) => {
-                bar.set_message(p.table);
-                bar.set_position(p.rows_done);
-            }
-            None => {
-                let q = (p.rows_done * 4 / p.rows_total.max(1)) as u32;
-                if q > quarter {
-                    quarter = q;
-                    eprintln!("demo data: {}% ({} of {} rows)", q * 25, p.rows_done, p.rows_total);
-                }
-            }
-        })
-        .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let summary = summary?;
-    tracing::info!(
-        account = %account_id,
-        rows = summary.rows,
-        seconds = summary.elapsed.as_secs_f64(),
-        "demo data loaded into DEMO.HEALTHCARE"
-    );
-    Ok(summary)
 }
 
 impl Admin {

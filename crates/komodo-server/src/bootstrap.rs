@@ -1,5 +1,6 @@
 //! First start: the CLI's public client, the first admin (with a one-time
-//! password), the `demo` organisation and the `demo` account.
+//! password), the `demo` organisation and the `demo` account, and the demo
+//! data set in its warehouse.
 
 use komodo_protocol::iam::Role;
 use komodo_protocol::oauth::CLI_CLIENT_ID;
@@ -7,7 +8,7 @@ use komodo_protocol::secret::Password;
 
 use crate::config::Config;
 use crate::crypto::random_token;
-use crate::iam::password;
+use crate::identity::password;
 use crate::store::iam::ClientRow;
 use crate::store::{Store, StoreError};
 
@@ -52,6 +53,61 @@ pub(crate) async fn run(store: &Store, config: &Config) -> Result<Option<Bootstr
     let user = store.create_user(&config.bootstrap_admin_email, Some("Administrator"), &hash).await?;
     store.set_password_change_required(&user.id, true).await?;
     store.upsert_membership(&account.id, &user.id, Role::Admin).await?;
-    store.meta_insert_once("bootstrapped", &crate::store::now().to_string()).await?;
+    store.meta_insert_once("bootstrapped", &crate::clock::now().to_string()).await?;
     Ok(Some(BootstrapReport { admin_email: user.email, admin_password: one_time, account_id: account.id }))
+}
+
+/// Generates the demo data set (`DEMO.HEALTHCARE`) into an account's
+/// warehouse directory, showing progress on standard error: a bar on a
+/// terminal, a line per quarter otherwise.
+pub async fn load_demo_into(
+    engine: &komodo_warehouse::Engine,
+    account_id: &str,
+    options: komodo_warehouse::demo::DemoOptions,
+) -> Result<komodo_warehouse::demo::DemoSummary, komodo_warehouse::WarehouseError> {
+    use std::io::IsTerminal as _;
+    let total: u64 = options.table_rows().iter().sum();
+    let claims = options.claims;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} demo data {msg:>13} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        tracing::info!(account = %account_id, claims, rows = total, "generating demo data");
+        None
+    };
+    let progress_bar = bar.clone();
+    let mut quarter = 0;
+    let summary = engine
+        .load_demo(account_id, options, move |p| match &progress_bar {
+            Some(bar) => {
+                bar.set_message(p.table);
+                bar.set_position(p.rows_done);
+            }
+            None => {
+                let q = (p.rows_done * 4 / p.rows_total.max(1)) as u32;
+                if q > quarter {
+                    quarter = q;
+                    eprintln!("demo data: {}% ({} of {} rows)", q * 25, p.rows_done, p.rows_total);
+                }
+            }
+        })
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
+    tracing::info!(
+        account = %account_id,
+        rows = summary.rows,
+        seconds = summary.elapsed.as_secs_f64(),
+        "demo data loaded into DEMO.HEALTHCARE"
+    );
+    Ok(summary)
 }

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::admin::Admin;
 use crate::config::{self, Config, SigningAlg};
-use crate::ops::{LogFormat, init_tracing};
 use crate::server::{Server, shutdown_signal};
+use crate::telemetry::{LogFormat, init_tracing};
 
 /// `komodo-server`.
 #[derive(Debug, Parser)]
@@ -429,7 +429,7 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
         }
         AdminCommand::RotateKeys => {
             let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;
-            json!({"kid": kid, "active_from": crate::store::rfc3339(active_from)})
+            json!({"kid": kid, "active_from": crate::clock::rfc3339(active_from)})
         }
     };
     print(output, value);

@@ -111,6 +111,52 @@ impl std::fmt::Debug for MetricsToken {
     }
 }
 
+/// Tuning of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// How long a session token is valid (renewed with the master token).
+    pub session_token_ttl: Duration,
+    /// How long a master token is valid (then the client logs in again).
+    pub master_token_ttl: Duration,
+    /// How long a synchronous query-request waits for its result before
+    /// answering `333333` (the client then polls the result URL).
+    pub sync_wait: Duration,
+    /// How long a result poll waits for a running query.
+    pub poll_wait: Duration,
+    /// Largest result (Arrow IPC bytes) persisted for other replicas;
+    /// results of synchronous queries are persisted only up to 1 MiB.
+    pub persist_cap: usize,
+    /// Memory for finished results on this replica.
+    pub result_cache_bytes: usize,
+    /// How long finished results stay in memory.
+    pub result_ttl: Duration,
+    /// How long query handles and persisted results are kept.
+    pub history_ttl: Duration,
+    /// How long the record of a quick synchronous query (answered from
+    /// memory) waits to be written to the store together with others:
+    /// one transaction per window instead of one per statement.
+    pub history_window: Duration,
+    /// The most rows an array binding may have (SECURITY.md F06).
+    pub max_binding_rows: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            session_token_ttl: Duration::from_secs(3600),
+            master_token_ttl: Duration::from_secs(4 * 3600),
+            sync_wait: Duration::from_secs(25),
+            poll_wait: Duration::from_secs(25),
+            persist_cap: 64 << 20,
+            result_cache_bytes: 4 << 30,
+            result_ttl: Duration::from_secs(15 * 60),
+            history_ttl: Duration::from_secs(24 * 3600),
+            history_window: Duration::from_millis(20),
+            max_binding_rows: 65_536,
+        }
+    }
+}
+
 /// Everything the platform needs to run. `Debug` redacts the password of
 /// the database URL.
 #[derive(Clone)]
@@ -194,7 +240,7 @@ pub struct Config {
     /// memory limit, batch size, parallelism).
     pub engine: komodo_warehouse::EngineConfig,
     /// The connector gateway's tuning.
-    pub gateway: crate::gateway::GatewayConfig,
+    pub gateway: GatewayConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -261,7 +307,7 @@ impl Config {
             warehouse_dir: None,
             demo_claims: DEFAULT_DEMO_CLAIMS,
             engine: komodo_warehouse::EngineConfig::default(),
-            gateway: crate::gateway::GatewayConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 

@@ -18,27 +18,47 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`oidc`] (discovery, JWKS, authorize, token, device, revoke,
-//! introspect, userinfo), [`iam`] (the IAM API), [`gateway`] (Snowflake's
-//! REST protocol in front of each account's embedded warehouse, the
-//! `komodo-warehouse` crate), [`store`] (sqlx repositories and migrations
-//! for SQLite and PostgreSQL), [`web`] (HTML pages), [`keys`] (signing keys
-//! and staged rotation), [`admin`] (the admin subcommands), [`ops`] (health,
-//! readiness, metrics, logging).
+//! Layout, in layers, each using only those below it (`scripts/modcycles`
+//! holds the crate to it; `docs/ARCHITECTURE.md` tells the whole story):
+//!
+//! 1. leaves: [`clock`], [`config`], [`crypto`] (randomness, hashes, the
+//!    master key), [`telemetry`] (metrics recorder, log output), [`store`]
+//!    (sqlx repositories and migrations for SQLite and PostgreSQL), [`web`]
+//!    (pages, redirects, cookies, the JSON error);
+//! 2. the domain: [`keys`] (signing keys, JWS, staged rotation), [`tokens`]
+//!    (minting), [`identity`] (who is calling and what they may do),
+//!    [`queries`] (the gateway's state on this replica);
+//! 3. composition: [`state`] ([`AppState`]), [`bootstrap`] (the first
+//!    start);
+//! 4. request authentication: [`extract`] (axum extractors);
+//! 5. the HTTP surfaces: [`oidc`] (discovery, JWKS, authorize, token,
+//!    device, revoke, introspect, userinfo), [`iam`] (the IAM API),
+//!    [`gateway`] (Snowflake's REST protocol in front of each account's
+//!    embedded warehouse, the `komodo-warehouse` crate), [`ops`] (health,
+//!    readiness, metrics);
+//! 6. [`app`], the router;
+//! 7. entry points: [`server`] (binding, the accept loop and its limits),
+//!    [`admin`] (the admin subcommands), [`cli`] (the binary's arguments).
 
 pub mod admin;
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod extract;
 pub mod gateway;
 pub mod iam;
+pub mod identity;
 pub mod keys;
 pub mod oidc;
 pub mod ops;
+pub mod queries;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod telemetry;
+pub mod tokens;
 pub mod web;
 
 use axum::Router;
@@ -67,5 +87,5 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> impl IntoResponse {
-    iam::ApiFailure { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such endpoint".into() }
+    web::api::ApiFailure { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such endpoint".into() }
 }

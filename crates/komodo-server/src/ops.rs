@@ -1,63 +1,21 @@
-//! Operations: `/healthz`, `/readyz`, `/metrics`, the request middleware
-//! (metrics and one log line per request, without query strings, so no
-//! code or token reaches a log) and logging setup.
+//! Operations over HTTP: `/healthz`, `/readyz`, `/metrics`, and the request
+//! middleware (metrics and one log line per request, without query strings,
+//! so no code or token reaches a log). The recorder and the log output are
+//! set up in [`telemetry`](crate::telemetry).
 
 use std::collections::HashSet;
-use std::sync::{OnceLock, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Instant;
 
+use crate::state::AppState;
+use crate::telemetry::REQUEST_DURATION;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
-
-/// Bucket bounds (seconds) of the request latency histogram: from a cached
-/// token check to a long synchronous query.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-/// How often the recorder folds recorded samples into its histograms.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// The process-wide Prometheus recorder (installed once; several platforms
-/// in one test process share it).
-///
-/// Latencies are histograms with fixed buckets rather than summaries, so
-/// that the replicas' figures can be summed; and the recorder's upkeep runs
-/// every few seconds on a thread of its own, so that samples do not pile up
-/// in memory between scrapes (or forever, when nothing scrapes).
-pub(crate) fn metrics_handle() -> Option<PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
-                .ok()?;
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok()?;
-            let upkeep = handle.clone();
-            std::thread::Builder::new()
-                .name("metrics-upkeep".to_owned())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(UPKEEP_EVERY);
-                        upkeep.run_upkeep();
-                    }
-                })
-                .ok()?;
-            Some(handle)
-        })
-        .clone()
-}
-
-/// The request latency histogram's name.
-const REQUEST_DURATION: &str = "komodo_http_request_duration_seconds";
+use parking_lot::RwLock;
 
 /// The operational routes; `/metrics` among them unless it is served on
 /// an address of its own ([`metrics_app`], `--metrics-listen`).
@@ -93,7 +51,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// for `Authorization: Bearer <token>`.
 async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.config().metrics_token {
-        let presented = crate::iam::auth::bearer(&headers).unwrap_or_default();
+        let presented = crate::web::request::bearer(&headers).unwrap_or_default();
         if !crate::crypto::ct_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -114,7 +72,7 @@ async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> 
 
 /// Counts and times every request by route template and status.
 ///
-/// The labels are `'static` strings (see [`label`]), so a request costs
+/// The labels are `'static` strings (see `label`), so a request costs
 /// the recorder's lookups but no allocation.
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -154,38 +112,16 @@ fn method_label(method: &Method) -> &'static str {
 fn label(value: &str) -> &'static str {
     static LABELS: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
     let labels = LABELS.get_or_init(Default::default);
-    if let Some(&known) = labels.read().unwrap_or_else(PoisonError::into_inner).get(value) {
+    if let Some(&known) = labels.read().get(value) {
         return known;
     }
-    let mut labels = labels.write().unwrap_or_else(PoisonError::into_inner);
+    let mut labels = labels.write();
     if let Some(&known) = labels.get(value) {
         return known;
     }
     let stored: &'static str = Box::leak(value.to_owned().into_boxed_str());
     labels.insert(stored);
     stored
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Installs the global tracing subscriber writing to stderr; the filter
-/// comes from `RUST_LOG` (default `info`).
-pub fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
 
 #[cfg(test)]

@@ -110,6 +110,10 @@ impl Server {
                 if let Err(e) = purge_state.store().purge_expired().await {
                     tracing::warn!(error = %e, "could not purge expired codes");
                 }
+                // Retired keys whose tokens have all expired (D03).
+                if let Err(e) = purge_state.keys().delete_withdrawn().await {
+                    tracing::warn!(error = %e, "could not delete withdrawn signing keys");
+                }
             }
         });
         let janitor = crate::gateway::spawn_janitor(self.state.clone());

@@ -11,9 +11,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::bootstrap::{self, BootstrapReport};
 use crate::config::Config;
 use crate::crypto::{CryptoError, MasterKey, Secrets};
-use crate::gateway::Gateway;
 use crate::keys::{KeyError, KeyRing, KeyRingSettings};
+use crate::queries::Gateway;
 use crate::store::{Store, StoreError};
+use crate::tokens::Minter;
 
 /// Errors while opening the platform.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +106,10 @@ impl AppState {
             && config.demo_claims > 0
         {
             let options = komodo_warehouse::demo::DemoOptions { claims: config.demo_claims, ..Default::default() };
-            crate::admin::load_demo_into(&engine, &report.account_id, options).await?;
+            bootstrap::load_demo_into(&engine, &report.account_id, options).await?;
         }
         let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
-        let metrics = crate::ops::metrics_handle();
+        let metrics = crate::telemetry::metrics_handle();
         let body_decoders = tokio::sync::Semaphore::new(config.effective_body_decode_threads());
         Ok((
             AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway, body_decoders })),
@@ -158,6 +159,11 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {
         self.0.metrics.as_ref()
+    }
+
+    /// Mints tokens with this platform's keys, store and lifetimes.
+    pub fn minter(&self) -> Minter<'_> {
+        Minter::new(&self.0.keys, &self.0.store, &self.0.config)
     }
 
     /// An absolute URL on this platform.

@@ -39,6 +39,9 @@ pub mod pkce;
 mod platform;
 
 pub use browser::{Browser, BrowserError, BrowserResponse, Decision};
-pub use database::{TestDatabase, test_database_url};
+pub use database::{
+    DEFAULT_TEST_DATABASE_URL, START_POSTGRES, TEST_DATABASE_URL_VAR, TestDatabase, TestDatabaseError,
+    test_database_url,
+};
 pub use home::TempHome;
 pub use platform::{Platform, PlatformBuilder, RUNAWAY_SQL, TEST_DEMO_CLAIMS, TestAccount, TestUser, test_config};

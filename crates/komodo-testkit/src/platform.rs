@@ -230,7 +230,7 @@ impl Platform {
     /// warehouse (replacing what the account had there).
     pub async fn load_demo(&self, account_id: &str, claims: u64) {
         let options = komodo_server::warehouse::demo::DemoOptions { claims, ..Default::default() };
-        komodo_server::admin::load_demo_into(
+        komodo_server::bootstrap::load_demo_into(
             self.state.gateway().embedded().expect("the test platform runs the embedded engine"),
             account_id,
             options,

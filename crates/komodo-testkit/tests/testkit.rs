@@ -2,7 +2,7 @@
 //! scripted browser completes a login, PostgreSQL databases come and go.
 
 use komodo_protocol::iam::Role;
-use komodo_testkit::{Platform, TestDatabase};
+use komodo_testkit::{Platform, TestDatabase, TestDatabaseError};
 
 #[tokio::test]
 async fn platform_fixtures_and_login() {
@@ -21,12 +21,13 @@ async fn platform_fixtures_and_login() {
 }
 
 #[tokio::test]
-async fn test_databases_are_created_and_dropped() {
-    let db = TestDatabase::create().await;
+async fn test_databases_are_created_and_dropped() -> Result<(), TestDatabaseError> {
+    let db = TestDatabase::create().await?;
     let url = db.url().to_owned();
     let store = komodo_server::store::Store::connect(&url).await.unwrap();
     store.ping().await.unwrap();
     store.close().await;
     db.drop_now().await;
     assert!(komodo_server::store::Store::connect(&url).await.is_err(), "the database is gone");
+    Ok(())
 }

@@ -14,222 +14,28 @@
 //! | `POST /queries/v1/abort-request`, `POST /queries/{id}/abort-request` | [`query::abort_by_request`], [`query::abort_by_id`] |
 //! | `GET /gateway/chunks/{id}/{n}` | [`query::chunk`] |
 //!
-//! Sessions, query handles and small finished results live in the store,
-//! so any replica serves any session: a replica that does not hold a
-//! session's warehouse state opens it from the stored database and schema
-//! (temporary tables stay with the replica that created them), follows
-//! queries running elsewhere through their stored status, and forwards a
-//! cancellation through the store to the replica running the query.
+//! Every request after the login names its caller in its arguments
+//! ([`caller::Caller`], [`caller::Submitter`]): the extractor authorises it
+//! before the handler runs, and before its body is read ([`body`], F10).
+//! Responses are Snowflake's envelope ([`wire`]).
+//!
+//! This module is the HTTP surface; what the gateway holds on a replica
+//! (engine sessions, running statements, results in memory) is
+//! [`crate::queries`], under the application state.
 
-pub mod history;
+pub mod body;
+pub mod caller;
 pub mod query;
-pub mod results;
 pub mod session;
-pub mod stream;
 pub mod wire;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use komodo_warehouse::{Engine, SessionId, WarehouseEngine};
 
 use crate::state::AppState;
-use results::ResultCache;
-
-/// Tuning of the gateway.
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    /// How long a session token is valid (renewed with the master token).
-    pub session_token_ttl: Duration,
-    /// How long a master token is valid (then the client logs in again).
-    pub master_token_ttl: Duration,
-    /// How long a synchronous query-request waits for its result before
-    /// answering `333333` (the client then polls the result URL).
-    pub sync_wait: Duration,
-    /// How long a result poll waits for a running query.
-    pub poll_wait: Duration,
-    /// Largest result (Arrow IPC bytes) persisted for other replicas;
-    /// results of synchronous queries are persisted only up to 1 MiB.
-    pub persist_cap: usize,
-    /// Memory for finished results on this replica.
-    pub result_cache_bytes: usize,
-    /// How long finished results stay in memory.
-    pub result_ttl: Duration,
-    /// How long query handles and persisted results are kept.
-    pub history_ttl: Duration,
-    /// How long the record of a quick synchronous query (answered from
-    /// memory) waits to be written to the store together with others:
-    /// one transaction per window instead of one per statement.
-    pub history_window: Duration,
-    /// The most rows an array binding may have (SECURITY.md F06).
-    pub max_binding_rows: usize,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            session_token_ttl: Duration::from_secs(3600),
-            master_token_ttl: Duration::from_secs(4 * 3600),
-            sync_wait: Duration::from_secs(25),
-            poll_wait: Duration::from_secs(25),
-            persist_cap: 64 << 20,
-            result_cache_bytes: 4 << 30,
-            result_ttl: Duration::from_secs(15 * 60),
-            history_ttl: Duration::from_secs(24 * 3600),
-            history_window: Duration::from_millis(20),
-            max_binding_rows: 65_536,
-        }
-    }
-}
-
-/// The gateway's state on this replica.
-pub struct Gateway {
-    engine: Arc<dyn WarehouseEngine>,
-    embedded: Option<Arc<Engine>>,
-    config: GatewayConfig,
-    replica: String,
-    sessions: Mutex<HashMap<String, EngineSession>>,
-    running: Mutex<query::RunningQueries>,
-    results: ResultCache,
-    history: history::History,
-}
-
-struct EngineSession {
-    account_id: String,
-    id: SessionId,
-    last_used: Instant,
-}
-
-impl std::fmt::Debug for Gateway {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("replica", &self.replica).field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
-impl Gateway {
-    /// A gateway over the embedded engine.
-    pub fn new(engine: Arc<Engine>, config: GatewayConfig) -> Self {
-        let mut gateway = Self::with_engine(engine.clone(), config);
-        gateway.embedded = Some(engine);
-        gateway
-    }
-
-    /// A gateway over any warehouse engine.
-    pub fn with_engine(engine: Arc<dyn WarehouseEngine>, config: GatewayConfig) -> Self {
-        let results = ResultCache::new(config.result_cache_bytes, config.result_ttl);
-        let history = history::History::new(config.history_window);
-        Self {
-            engine,
-            embedded: None,
-            config,
-            replica: uuid::Uuid::new_v4().to_string(),
-            sessions: Mutex::default(),
-            running: Mutex::default(),
-            results,
-            history,
-        }
-    }
-
-    /// The warehouse engine statements run on.
-    pub fn engine(&self) -> &Arc<dyn WarehouseEngine> {
-        &self.engine
-    }
-
-    /// The embedded engine, when that is the engine in use (for loading
-    /// data such as the demo set).
-    pub fn embedded(&self) -> Option<&Arc<Engine>> {
-        self.embedded.as_ref()
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &GatewayConfig {
-        &self.config
-    }
-
-    /// The writer of quick queries' records to the store.
-    pub fn history(&self) -> &history::History {
-        &self.history
-    }
-
-    /// This replica's id (recorded with the queries it runs).
-    pub fn replica(&self) -> &str {
-        &self.replica
-    }
-
-    /// Records the engine session that serves gateway session `id` here.
-    pub fn adopt_engine_session(&self, id: &str, account_id: &str, session: SessionId) {
-        let entry = EngineSession { account_id: account_id.to_owned(), id: session, last_used: Instant::now() };
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), entry);
-    }
-
-    /// Drops the engine session of gateway session `id` (and its
-    /// temporary tables).
-    pub fn drop_engine_session(&self, id: &str) {
-        let removed = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-        if let Some(s) = removed {
-            let _ = self.engine.close_session(&s.account_id, s.id);
-        }
-    }
-
-    /// The engine session serving `session` on this replica, opened from
-    /// the stored context when this replica has none yet.
-    pub(crate) async fn engine_session(
-        &self,
-        session: &crate::store::gateway::GatewaySessionRow,
-    ) -> Result<SessionId, komodo_warehouse::WarehouseError> {
-        let cached = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&session.id).map(|s| {
-            s.last_used = Instant::now();
-            s.id
-        });
-        if let Some(id) = cached {
-            // What another replica set since (ALTER SESSION there).
-            let here = self.engine.session_params(&session.account_id, id)?.to_json();
-            if here != session.parameters {
-                let params = session.parameters.as_deref().map(komodo_warehouse::SessionParams::from_json);
-                self.engine.set_session_params(&session.account_id, id, params.unwrap_or_default())?;
-            }
-            return Ok(id);
-        }
-        // Stored names are already normalised identifiers: quote them so
-        // they are taken as they are.
-        let quote = |n: &Option<String>| n.as_ref().map(|n| format!("\"{}\"", n.replace('"', "\"\"")));
-        let id = self
-            .engine
-            .open_session(
-                &session.account_id,
-                quote(&session.database_name).as_deref(),
-                quote(&session.schema_name).as_deref(),
-            )
-            .await?;
-        if let Some(parameters) = &session.parameters {
-            let params = komodo_warehouse::SessionParams::from_json(parameters);
-            self.engine.set_session_params(&session.account_id, id, params)?;
-        }
-        self.adopt_engine_session(&session.id, &session.account_id, id);
-        Ok(id)
-    }
-
-    /// Drops finished work past its time: results in memory, finished
-    /// query entries, engine sessions idle longer than a master token.
-    pub fn purge_memory(&self) {
-        self.results.purge();
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).purge();
-        let idle = self.config.master_token_ttl;
-        let stale: Vec<(String, SessionId)> = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-            let stale: Vec<_> =
-                sessions.iter().filter(|(_, s)| s.last_used.elapsed() > idle).map(|(k, s)| (k.clone(), s.id)).collect();
-            stale.into_iter().filter_map(|(k, id)| sessions.remove(&k).map(|s| (s.account_id, id))).collect()
-        };
-        for (account, id) in stale {
-            let _ = self.engine.close_session(&account, id);
-        }
-    }
-}
 
 /// Removes expired gateway state every minute, in memory and in the store.
 pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -241,8 +47,8 @@ pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
             let gateway = state.gateway();
             gateway.purge_memory();
             let history = gateway.config().history_ttl;
-            let before_ms = crate::store::now_ms() - history.as_millis() as i64;
-            let before_s = crate::store::now() - history.as_secs() as i64;
+            let before_ms = crate::clock::now_ms() - history.as_millis() as i64;
+            let before_s = crate::clock::now() - history.as_secs() as i64;
             if let Err(error) = state.store().purge_gateway(before_ms, before_s).await {
                 tracing::warn!(%error, "purging old gateway sessions and queries failed");
             }
@@ -253,9 +59,9 @@ pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
 /// The gateway's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(session::LOGIN_PATH, post(session::login))
+        .route(caller::LOGIN_PATH, post(session::login))
         .route("/session/heartbeat", post(session::heartbeat))
-        .route(session::TOKEN_REQUEST_PATH, post(session::token_request))
+        .route(caller::TOKEN_REQUEST_PATH, post(session::token_request))
         .route("/session", post(session::close))
         .route("/queries/v1/query-request", post(query::query_request))
         .route("/queries/v1/abort-request", post(query::abort_by_request))
@@ -264,5 +70,5 @@ pub fn router() -> Router<AppState> {
         .route("/monitoring/queries/{query_id}", get(query::monitoring))
         .route("/gateway/chunks/{query_id}/{n}", get(query::chunk))
         .route("/telemetry/send", post(query::telemetry))
-        .layer(DefaultBodyLimit::max(wire::MAX_BODY))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY))
 }

@@ -1,14 +1,10 @@
-//! Login, request authorisation, heartbeat, token renewal and close.
+//! Login, heartbeat, token renewal and close.
 //!
 //! A login turns a Komodo access token (`AUTHENTICATOR=OAUTH` + `TOKEN`, or
 //! `Authorization: Bearer` + `x-account-id`) into a gateway session with a
 //! session token and a master token, both random and stored only as
-//! hashes. Every later request is authorised again: the session must be
-//! open and unexpired, and its principal must still have the account (a
-//! removed member, a deleted service principal or a revoked login stops
-//! the session at once: T01, T02), with the credential it was opened with
-//! still standing (a revoked access token, a password reset or a rotated
-//! secret ends the session: F07).
+//! hashes. Every later request is authorised again by its [`Caller`]
+//! extractor.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -16,45 +12,18 @@ use axum::response::Response;
 use komodo_protocol::gateway::{
     LoginQuery, LoginRequest, LoginResponseData, NameValue, SessionInfo, TokenRequest, TokenResponseData, codes,
 };
-use komodo_protocol::iam::{ACCOUNT_ID_HEADER, Role};
+use komodo_protocol::iam::ACCOUNT_ID_HEADER;
 use komodo_protocol::secret::SessionToken;
 use serde_json::json;
 
-use super::wire::{Credential, GwError, GwJson, credential, ok};
+use super::body::GwJson;
+use super::caller::{Caller, account_for, master_token_expired, master_token_invalid, principal_of};
+use super::wire::{Credential, credential, ok};
+use crate::clock::now;
 use crate::crypto::{random_token, token_hash};
-use crate::iam::auth::{Inactive, Principal, resolve};
-use crate::keys::TokenError;
+use crate::queries::error::GwError;
 use crate::state::AppState;
-use crate::store::gateway::{GatewaySessionRow, NewGatewaySession};
-use crate::store::now;
-
-/// The path of the login request (the one gateway request without a
-/// credential in its headers).
-pub const LOGIN_PATH: &str = "/session/v1/login-request";
-/// The path of a session token renewal (its credential is the master token).
-pub const TOKEN_REQUEST_PATH: &str = "/session/token-request";
-
-/// Who is calling, in which account and session.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The account.
-    pub account_id: String,
-    /// The principal (`user:<id>` or `sp:<id>`).
-    pub subject: String,
-    /// The gateway session, or `None` for a request authenticated by a
-    /// bearer token alone (it runs in a session of its own).
-    pub session: Option<GatewaySessionRow>,
-}
-
-impl Caller {
-    /// The session id queries are filed under.
-    pub fn session_key(&self) -> String {
-        match &self.session {
-            Some(s) => s.id.clone(),
-            None => format!("bearer:{}", self.subject),
-        }
-    }
-}
+use crate::store::gateway::NewGatewaySession;
 
 fn session_parameters() -> Vec<NameValue> {
     let p = |name: &str, value: serde_json::Value| NameValue { name: name.to_owned(), value };
@@ -69,59 +38,6 @@ fn session_parameters() -> Vec<NameValue> {
         p("QUERY_CONTEXT_CACHE_SIZE", json!(5)),
         p("CLIENT_RESULT_CHUNK_SIZE", json!(160)),
     ]
-}
-
-fn token_failure(error: &TokenError) -> GwError {
-    match error {
-        TokenError::Invalid(why) if why == "expired" => GwError::new(
-            codes::OAUTH_TOKEN_EXPIRED,
-            "OAuth access token expired. Get a fresh one (`komodo jwt` prints one) and connect again.",
-        )
-        .state("08001"),
-        other => GwError::new(
-            codes::INVALID_OAUTH_TOKEN,
-            format!("Invalid OAuth access token: {other}. Pass a Komodo access token (`komodo jwt` prints one)."),
-        )
-        .state("08001"),
-    }
-}
-
-/// Verifies a Komodo access token and the principal behind it.
-async fn principal_of(state: &AppState, token: &str) -> Result<Principal, GwError> {
-    let claims = state.keys().verify_access_token(token).await.map_err(|e| token_failure(&e))?;
-    match resolve(state, claims).await {
-        Ok(p) => Ok(p),
-        Err(Inactive::Gone(why)) => Err(GwError::new(
-            codes::INVALID_OAUTH_TOKEN,
-            format!("Invalid OAuth access token: {why}. Log in again (`komodo login`)."),
-        )
-        .state("08001")),
-        Err(Inactive::Store(e)) => Err(e.into()),
-    }
-}
-
-/// The account a principal names (id or slug) and the role it has there.
-async fn account_for(state: &AppState, principal: &Principal, reference: &str) -> Result<(String, String), GwError> {
-    let reference = reference.trim();
-    if reference.is_empty() {
-        return Err(GwError::new(
-            codes::AUTHENTICATION_FAILED,
-            "Account must be specified: pass the Komodo account id as `account`.",
-        )
-        .state("28000"));
-    }
-    let Some(account) = state.store().account_by_ref(reference).await? else {
-        return Err(GwError::no_access());
-    };
-    let access = crate::iam::auth::account_access(state, principal, &account.id).await.map_err(|failure| {
-        if failure.status.is_server_error() { GwError::internal(failure.message) } else { GwError::no_access() }
-    })?;
-    let role = match access.role {
-        Some(Role::Admin) => "ADMIN",
-        Some(Role::Member) => "MEMBER",
-        None => "SERVICE_PRINCIPAL",
-    };
-    Ok((account.id, role.to_owned()))
 }
 
 /// `POST /session/v1/login-request`.
@@ -233,98 +149,8 @@ fn identifier(name: &str) -> String {
     }
 }
 
-/// Authorises a request: a session token (open, unexpired, principal still
-/// in the account) or a bearer token with `x-account-id`.
-pub async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, GwError> {
-    Ok(authorize_request(state, headers, None).await?.0)
-}
-
-/// [`authorize`] for a request carrying the client's `request_id`: also
-/// the query the session already submitted with it (a retry), when the
-/// session's lookup can tell in the same round trip; `None` otherwise.
-pub async fn authorize_request(
-    state: &AppState,
-    headers: &HeaderMap,
-    request_id: Option<&str>,
-) -> Result<(Caller, Option<Option<String>>), GwError> {
-    match credential(headers) {
-        Credential::Snowflake(token) => {
-            let check = state.store().gateway_session_for_request(&token_hash(token), request_id).await?;
-            let Some(crate::store::gateway::SessionCheck { session, allowed, prior_query }) = check else {
-                return Err(GwError::session_gone());
-            };
-            if session.closed_at.is_some() {
-                return Err(GwError::session_gone());
-            }
-            let t = now();
-            if session.master_expires_at <= t {
-                return Err(GwError::new(
-                    codes::MASTER_TOKEN_EXPIRED,
-                    "Authentication token has expired. The user must authenticate again.",
-                )
-                .state("08001"));
-            }
-            if session.token_expires_at <= t {
-                return Err(GwError::new(codes::SESSION_EXPIRED, "Your session has expired. Please login again.")
-                    .state("08001"));
-            }
-            if !allowed {
-                return Err(GwError::no_access());
-            }
-            let caller = Caller {
-                account_id: session.account_id.clone(),
-                subject: session.subject.clone(),
-                session: Some(session),
-            };
-            Ok((caller, Some(prior_query)))
-        }
-        Credential::Bearer(token) => {
-            let principal = principal_of(state, token).await?;
-            let reference = headers.get(ACCOUNT_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let (account_id, _) = account_for(state, &principal, reference).await?;
-            Ok((Caller { account_id, subject: principal.claims().sub.clone(), session: None }, None))
-        }
-        Credential::None => Err(GwError::new(
-            codes::AUTHENTICATION_FAILED,
-            "Missing credentials: send `Authorization: Snowflake Token=\"<session token>\"` from a login, \
-             or `Authorization: Bearer <access token>` with `x-account-id`.",
-        )
-        .state("28000")),
-    }
-}
-
-/// Checks the credential of a gateway request to `path` from its headers
-/// alone, before its body is read (F10): the master token of an open,
-/// unexpired session for a token renewal, and for every other request
-/// what [`authorize`] checks. The handler checks again with what the body
-/// says.
-pub async fn check_credential(state: &AppState, path: &str, headers: &HeaderMap) -> Result<(), GwError> {
-    if path != TOKEN_REQUEST_PATH {
-        return authorize(state, headers).await.map(|_| ());
-    }
-    let Credential::Snowflake(master) = credential(headers) else {
-        return Err(master_token_invalid());
-    };
-    match state.store().gateway_session_by_master(&token_hash(master)).await? {
-        Some(session) if session.closed_at.is_none() && session.master_expires_at > now() => Ok(()),
-        Some(session) if session.closed_at.is_some() => Err(GwError::session_gone()),
-        Some(_) => Err(master_token_expired()),
-        None => Err(master_token_invalid()),
-    }
-}
-
-fn master_token_invalid() -> GwError {
-    GwError::new(codes::MASTER_TOKEN_INVALID, "Invalid master token. The user must authenticate again.").state("08001")
-}
-
-fn master_token_expired() -> GwError {
-    GwError::new(codes::MASTER_TOKEN_EXPIRED, "Authentication token has expired. The user must authenticate again.")
-        .state("08001")
-}
-
 /// `POST /session/heartbeat`: keeps the session alive (and checks it).
-pub async fn heartbeat(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, GwError> {
-    authorize(&state, &headers).await?;
+pub async fn heartbeat(_caller: Caller) -> Result<Response, GwError> {
     Ok(ok(serde_json::Value::Null))
 }
 
@@ -389,13 +215,12 @@ pub struct CloseQuery {
 /// temporary tables.
 pub async fn close(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(query): Query<CloseQuery>,
+    caller: Caller,
 ) -> Result<Response, GwError> {
     if !query.delete.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("true")) {
         return Err(GwError::bad_request("POST /session needs ?delete=true"));
     }
-    let caller = authorize(&state, &headers).await?;
     if let Some(session) = &caller.session {
         state.store().close_gateway_session(&session.id).await?;
         state.gateway().drop_engine_session(&session.id);

@@ -1,92 +1,21 @@
-//! Service principals: machine identities bound to one account, with a
-//! secret that is shown once and stored only as a keyed hash (S01).
+//! `/internal/service-principals`: account admins create, list, rotate and
+//! delete the service principals of an account (T03); and
+//! `/v1/iam/service-principals/token`, the client credentials grant as
+//! JSON. A secret is shown once, in the answer that creates or rotates it,
+//! and stored only as a keyed hash (S01).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use komodo_protocol::iam::{
-    CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, CreateServicePrincipalRequest, CreatedServicePrincipal, RotatedSecret,
-    ServicePrincipal, ServicePrincipalList, ServicePrincipalTokenRequest, ServicePrincipalTokenResponse,
+    CreateServicePrincipalRequest, CreatedServicePrincipal, RotatedSecret, ServicePrincipalList,
+    ServicePrincipalTokenRequest, ServicePrincipalTokenResponse,
 };
-use komodo_protocol::secret::ClientSecret;
 
-use super::ApiFailure;
-use super::auth::{account_header, authenticate, require_admin};
-use crate::crypto::{Secrets, random_token};
+use crate::extract::AccountAdmin;
+use crate::identity::service_principals::{authenticate_secret, create as create_principal, new_secret, to_wire};
 use crate::state::AppState;
-use crate::store::iam::ServicePrincipalRow;
-use crate::store::{Store, StoreError, rfc3339};
-
-/// A new client secret: the prefix and 256 random bits.
-pub fn new_secret() -> ClientSecret {
-    ClientSecret::new(format!("{CLIENT_SECRET_PREFIX}{}", random_token::<32>()))
-}
-
-/// The wire form of a principal.
-pub fn to_wire(row: ServicePrincipalRow) -> ServicePrincipal {
-    ServicePrincipal {
-        service_principal_id: row.id,
-        client_id: row.client_id,
-        name: row.name,
-        description: row.description,
-        account_id: row.account_id,
-        created_at: rfc3339(row.created_at),
-    }
-}
-
-/// Creates a principal in `account_id` (shared by the API and the admin
-/// command). The returned secret exists nowhere else.
-pub async fn create_in_account(
-    store: &Store,
-    secrets: &Secrets,
-    account_id: &str,
-    name: &str,
-    description: Option<&str>,
-) -> Result<CreatedServicePrincipal, StoreError> {
-    let secret = new_secret();
-    let client_id = format!("{CLIENT_ID_PREFIX}{}", random_token::<16>());
-    let row = store
-        .create_service_principal(
-            account_id,
-            name,
-            description,
-            &client_id,
-            &secrets.hash_client_secret(secret.expose_secret()),
-        )
-        .await?;
-    tracing::info!(service_principal_id = %row.id, account_id = %row.account_id, "created service principal");
-    let wire = to_wire(row);
-    Ok(CreatedServicePrincipal {
-        service_principal_id: wire.service_principal_id,
-        client_id: wire.client_id,
-        client_secret: secret,
-        name: wire.name,
-        description: wire.description,
-        account_id: wire.account_id,
-        created_at: wire.created_at,
-    })
-}
-
-/// Checks client credentials; `None` for an unknown client or a wrong
-/// secret (indistinguishable to the caller).
-pub async fn authenticate_secret(
-    state: &AppState,
-    client_id: &str,
-    secret: &ClientSecret,
-) -> Result<Option<ServicePrincipalRow>, StoreError> {
-    let found = state.store().service_principal_for_auth(client_id).await?;
-    Ok(match found {
-        Some(found) if state.secrets().verify_client_secret(secret.expose_secret(), &found.secret_hash) => {
-            Some(found.principal.clone())
-        }
-        Some(_) => None,
-        None => {
-            // Same work as a real check, so timing does not reveal the id.
-            let _ = state.secrets().verify_client_secret(secret.expose_secret(), &"00".repeat(32));
-            None
-        }
-    })
-}
+use crate::web::api::ApiFailure;
 
 fn validate_name(request: &CreateServicePrincipalRequest) -> Result<(), ApiFailure> {
     let name = request.name.trim();
@@ -102,18 +31,15 @@ fn validate_name(request: &CreateServicePrincipalRequest) -> Result<(), ApiFailu
 /// `POST /internal/service-principals`.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: AccountAdmin,
     body: Result<Json<CreateServicePrincipalRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedServicePrincipal>), ApiFailure> {
-    let principal = authenticate(&state, &headers).await?;
-    let account_id = account_header(&state, &headers).await?;
-    require_admin(&state, &principal, &account_id).await?;
     let Json(request) = body.map_err(|e| ApiFailure::bad_request(format!("invalid JSON body: {}", e.body_text())))?;
     validate_name(&request)?;
-    let created = create_in_account(
+    let created = create_principal(
         state.store(),
         state.secrets(),
-        &account_id,
+        &admin.account_id,
         request.name.trim(),
         request.description.as_deref(),
     )
@@ -122,24 +48,22 @@ pub async fn create(
 }
 
 /// `GET /internal/service-principals`.
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<ServicePrincipalList>, ApiFailure> {
-    let principal = authenticate(&state, &headers).await?;
-    let account_id = account_header(&state, &headers).await?;
-    require_admin(&state, &principal, &account_id).await?;
-    let rows = state.store().list_service_principals(&account_id).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    admin: AccountAdmin,
+) -> Result<Json<ServicePrincipalList>, ApiFailure> {
+    let rows = state.store().list_service_principals(&admin.account_id).await?;
     Ok(Json(ServicePrincipalList { service_principals: rows.into_iter().map(to_wire).collect() }))
 }
 
 /// `DELETE /internal/service-principals/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: AccountAdmin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiFailure> {
-    let principal = authenticate(&state, &headers).await?;
-    let account_id = account_header(&state, &headers).await?;
-    require_admin(&state, &principal, &account_id).await?;
-    if state.store().delete_service_principal(&account_id, &id).await? {
+    let account_id = &admin.account_id;
+    if state.store().delete_service_principal(account_id, &id).await? {
         tracing::info!(service_principal_id = %id, account_id = %account_id, "deleted service principal");
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -150,15 +74,12 @@ pub async fn delete(
 /// `POST /internal/service-principals/{id}/rotate-secret`.
 pub async fn rotate(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: AccountAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<RotatedSecret>, ApiFailure> {
-    let principal = authenticate(&state, &headers).await?;
-    let account_id = account_header(&state, &headers).await?;
-    require_admin(&state, &principal, &account_id).await?;
     let secret = new_secret();
     let hash = state.secrets().hash_client_secret(secret.expose_secret());
-    match state.store().rotate_service_principal_secret(&account_id, &id, &hash).await? {
+    match state.store().rotate_service_principal_secret(&admin.account_id, &id, &hash).await? {
         Some(row) => {
             tracing::info!(service_principal_id = %row.id, "rotated service principal secret");
             Ok(Json(RotatedSecret { service_principal_id: row.id, client_id: row.client_id, client_secret: secret }))
@@ -175,11 +96,11 @@ pub async fn token(
 ) -> Result<(StatusCode, Json<ServicePrincipalTokenResponse>), ApiFailure> {
     let Json(request) =
         body.map_err(|_| ApiFailure::bad_request("expected a JSON body with `client_id` and `client_secret`"))?;
-    let principal = authenticate_secret(&state, &request.client_id, &request.client_secret)
+    let principal = authenticate_secret(state.store(), state.secrets(), &request.client_id, &request.client_secret)
         .await?
         .ok_or_else(|| ApiFailure::unauthorized("invalid client credentials"))?;
     let (access_token, expires_in) =
-        crate::oidc::tokens::mint_service_principal(&state, &principal).await.map_err(ApiFailure::internal)?;
+        state.minter().service_principal(&principal).await.map_err(ApiFailure::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(ServicePrincipalTokenResponse {

@@ -2,17 +2,19 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use komodo_protocol::iam::{Account, Identity, IdentityUser, JwtType, Organization, UserMe};
 
-use super::ApiFailure;
-use super::auth::{Principal, authenticate};
-use super::service_principals::to_wire;
+use crate::extract::Authenticated;
+use crate::identity::Principal;
+use crate::identity::service_principals::to_wire;
 use crate::state::AppState;
+use crate::web::api::ApiFailure;
 
 /// The current user with their organisations and accounts.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<UserMe>, ApiFailure> {
-    let principal = authenticate(&state, &headers).await?;
+pub async fn me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<UserMe>, ApiFailure> {
     let Principal::User { user, .. } = principal else {
         return Err(ApiFailure::forbidden("a service principal is not a user; call /v1/iam/identity instead"));
     };
@@ -38,8 +40,8 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Jso
 }
 
 /// Who the token stands for.
-pub async fn identity(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Identity>, ApiFailure> {
-    Ok(Json(match authenticate(&state, &headers).await? {
+pub async fn identity(Authenticated(principal): Authenticated) -> Result<Json<Identity>, ApiFailure> {
+    Ok(Json(match principal {
         Principal::User { user, .. } => Identity {
             jwt_type: JwtType::User,
             user: Some(IdentityUser { user_id: user.id, email: user.email, name: user.name }),

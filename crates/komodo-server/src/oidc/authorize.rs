@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::parse_scope;
+use super::{parse_scope, redirect};
+use crate::clock::now;
 use crate::crypto::{random_token, token_hash};
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::oauth::AuthRequestRow;
-use crate::web::{browser_cookie, pages, see_other};
+use crate::web::browser::{browser_cookie, browser_secret};
+use crate::web::pages;
 
 /// The query of an authorization request.
 #[derive(Debug, Default, Deserialize)]
@@ -82,25 +83,6 @@ fn valid_port(port: &str) -> bool {
         && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
 }
 
-/// Builds the redirect back to the client with `params`, `state` and `iss`.
-pub fn client_redirect(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>, issuer: &str) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return pages::error(StatusCode::BAD_REQUEST, "Invalid request", "The redirect URI is not valid.")
-            .into_response();
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in params {
-            query.append_pair(k, v);
-        }
-        if let Some(state) = state {
-            query.append_pair("state", state);
-        }
-        query.append_pair("iss", issuer);
-    }
-    see_other(url.as_str())
-}
-
 /// `GET /oauth/authorize`.
 pub async fn authorize(
     State(state): State<AppState>,
@@ -150,7 +132,7 @@ pub async fn authorize(
     };
     let issuer = state.issuer().to_owned();
     let fail = |error: &str, description: &str| {
-        client_redirect(
+        redirect::to_client(
             redirect_uri,
             &[("error", error), ("error_description", description)],
             q.state.as_deref(),
@@ -177,7 +159,7 @@ pub async fn authorize(
     }
     // Reuse the browser's binding cookie so parallel sign-ins in one
     // browser do not knock each other out.
-    let (browser, _) = super::device::browser_secret(&headers);
+    let (browser, _) = browser_secret(&headers);
     let t = now();
     let row = AuthRequestRow {
         id: random_token::<24>(),
@@ -201,7 +183,7 @@ pub async fn authorize(
         return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Something went wrong. Try again.")
             .into_response();
     }
-    let mut response = see_other(&format!("/oauth/login?request={}", row.id));
+    let mut response = redirect::to_login(&row.id);
     if let Ok(value) = axum::http::HeaderValue::from_str(&browser_cookie(&browser)) {
         response.headers_mut().append(axum::http::header::SET_COOKIE, value);
     }

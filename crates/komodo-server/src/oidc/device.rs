@@ -11,13 +11,15 @@ use komodo_protocol::secret::DeviceCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::interaction::{ClientAddr, login_redirect};
-use super::{OAuthError, no_store, parse_scope};
+use super::{OAuthError, no_store, parse_scope, redirect};
+use crate::clock::now;
 use crate::crypto::{random_bytes, random_token, token_hash};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::store::oauth::{AuthRequestRow, DeviceRow};
-use crate::store::{StoreError, now};
-use crate::web::{BROWSER_COOKIE, cookie, pages};
+use crate::web::browser::browser_secret;
+use crate::web::pages;
+use crate::web::request::ClientAddr;
 
 /// The user-code alphabet: consonants only, no vowels (no words), no
 /// look-alikes (B01).
@@ -131,14 +133,6 @@ pub async fn device_authorization(
 pub struct ActivateQuery {
     #[serde(default)]
     user_code: String,
-}
-
-/// The browser binding secret from the cookie, or a new one (`true`).
-pub(crate) fn browser_secret(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, BROWSER_COOKIE).filter(|c| c.len() >= 32) {
-        Some(existing) => (existing.to_owned(), false),
-        None => (random_token::<32>(), true),
-    }
 }
 
 /// `GET /activate`: the user-code form (pre-filled from
@@ -269,7 +263,7 @@ pub async fn activate_submit(
     if let Err(e) = state.store().insert_auth_request(&row).await {
         return internal(e);
     }
-    login_redirect(&row.id)
+    redirect::to_login(&row.id)
 }
 
 /// `?result=` of the done page.

@@ -8,42 +8,23 @@
 //! the password is checked (F04); the answers for unknown users and wrong
 //! passwords are identical (A15).
 
-use std::net::SocketAddr;
-
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use komodo_protocol::secret::Password;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::authorize::client_redirect;
+use super::redirect;
+use crate::clock::now;
 use crate::crypto::{ct_eq, random_token, token_hash};
-use crate::iam::password;
+use crate::identity::password;
 use crate::state::AppState;
-use crate::store::now;
 use crate::store::oauth::{AuthCodeRow, AuthRequestRow};
-use crate::web::{BROWSER_COOKIE, cookie, pages, see_other};
-
-/// The client's network address (for per-address rate limits).
-#[derive(Debug, Clone)]
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_else(|| "unknown".to_owned()),
-        ))
-    }
-}
+use crate::web::browser::existing_secret;
+use crate::web::request::ClientAddr;
+use crate::web::{pages, see_other};
 
 fn internal(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "internal error in login interaction");
@@ -84,7 +65,7 @@ async fn load(state: &AppState, id: &str, headers: &HeaderMap) -> Result<(AuthRe
     if row.completed_at.is_some() || row.expires_at <= now() {
         return Err(expired());
     }
-    let browser = cookie(headers, BROWSER_COOKIE).unwrap_or_default();
+    let browser = existing_secret(headers).unwrap_or_default();
     if browser.is_empty() || !ct_eq(token_hash(browser).as_bytes(), row.browser_hash.as_bytes()) {
         return Err(pages::error(
             StatusCode::BAD_REQUEST,
@@ -222,8 +203,8 @@ pub async fn login_submit(
     }
     tracing::info!(user_id = %user_id, client_id = %row.client_id, "user signed in");
     match store.password_change_required(&user_id).await {
-        Ok(true) => see_other(&format!("/oauth/password?request={}", row.id)),
-        Ok(false) => see_other(&format!("/oauth/consent?request={}", row.id)),
+        Ok(true) => redirect::to_password_change(&row.id),
+        Ok(false) => redirect::to_consent(&row.id),
         Err(e) => internal(e),
     }
 }
@@ -239,7 +220,7 @@ pub async fn password_page(
         Err(page) => return page,
     };
     if row.user_id.is_none() {
-        return see_other(&format!("/oauth/login?request={}", row.id));
+        return redirect::to_login(&row.id);
     }
     pages::change_password(&row.id, &state.secrets().csrf_token(&browser), None).into_response()
 }
@@ -268,7 +249,7 @@ pub async fn password_submit(
         Err(page) => return page,
     };
     let Some(user_id) = row.user_id.as_deref() else {
-        return see_other(&format!("/oauth/login?request={}", row.id));
+        return redirect::to_login(&row.id);
     };
     let csrf = state.secrets().csrf_token(&browser);
     if form.new_password != form.confirm {
@@ -284,13 +265,13 @@ pub async fn password_submit(
         return internal(e);
     }
     tracing::info!(user_id = %user_id, "one-time password replaced");
-    see_other(&format!("/oauth/consent?request={}", row.id))
+    redirect::to_consent(&row.id)
 }
 
 /// Sends a user who still holds a one-time password to the change page.
 async fn pending_password_change(state: &AppState, request_id: &str, user_id: &str) -> Option<Response> {
     match state.store().password_change_required(user_id).await {
-        Ok(true) => Some(see_other(&format!("/oauth/password?request={request_id}"))),
+        Ok(true) => Some(redirect::to_password_change(request_id)),
         Ok(false) => None,
         Err(e) => Some(internal(e)),
     }
@@ -311,7 +292,7 @@ pub async fn consent_page(
         Err(page) => return page,
     };
     let Some(user_id) = row.user_id.as_deref() else {
-        return see_other(&format!("/oauth/login?request={}", row.id));
+        return redirect::to_login(&row.id);
     };
     if let Some(redirect) = pending_password_change(&state, &row.id, user_id).await {
         return redirect;
@@ -359,7 +340,7 @@ pub async fn consent_submit(
         Err(page) => return page,
     };
     let (Some(user_id), Some(auth_time)) = (row.user_id.clone(), row.auth_time) else {
-        return see_other(&format!("/oauth/login?request={}", row.id));
+        return redirect::to_login(&row.id);
     };
     if let Some(redirect) = pending_password_change(&state, &row.id, &user_id).await {
         return redirect;
@@ -391,7 +372,7 @@ pub async fn consent_submit(
     }
     let redirect_uri = row.redirect_uri.clone().unwrap_or_default();
     if !approve {
-        return client_redirect(
+        return redirect::to_client(
             &redirect_uri,
             &[("error", "access_denied"), ("error_description", "the user denied the request")],
             row.state.as_deref(),
@@ -417,10 +398,5 @@ pub async fn consent_submit(
     if let Err(e) = state.store().insert_auth_code(&code_row).await {
         return internal(e);
     }
-    client_redirect(&redirect_uri, &[("code", &code)], row.state.as_deref(), state.issuer())
-}
-
-/// A page for a device-flow interaction's start (used by `/activate`).
-pub(crate) fn login_redirect(request_id: &str) -> Response {
-    see_other(&format!("/oauth/login?request={request_id}"))
+    redirect::to_client(&redirect_uri, &[("code", &code)], row.state.as_deref(), state.issuer())
 }

@@ -7,9 +7,9 @@ pub mod client_auth;
 pub mod device;
 pub mod discovery;
 pub mod interaction;
+pub mod redirect;
 pub mod revoke;
 pub mod token;
-pub mod tokens;
 pub mod userinfo;
 
 use axum::Json;

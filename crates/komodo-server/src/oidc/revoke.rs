@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::client_auth::{PresentedClient, presented};
 use super::{OAuthError, no_store};
 use crate::crypto::token_hash;
-use crate::iam::auth::{Inactive, Principal, resolve};
-use crate::iam::service_principals::authenticate_secret;
+use crate::identity::service_principals::authenticate_secret;
+use crate::identity::{AuthError, Principal, resolve};
 use crate::state::AppState;
 use crate::store::iam::ServicePrincipalRow;
 
@@ -47,7 +47,7 @@ impl Caller {
 
 async fn caller(state: &AppState, client: &PresentedClient) -> Result<Caller, OAuthError> {
     match &client.secret {
-        Some(secret) => authenticate_secret(state, &client.client_id, secret)
+        Some(secret) => authenticate_secret(state.store(), state.secrets(), &client.client_id, secret)
             .await?
             .map(Caller::Principal)
             .ok_or_else(|| OAuthError::invalid_client("invalid client credentials", client.basic)),
@@ -118,10 +118,10 @@ pub async fn introspect(
     let Ok(claims) = state.keys().verify_access_token(form.token.expose_secret()).await else {
         return inactive();
     };
-    let principal = match resolve(&state, claims).await {
+    let principal = match resolve(state.store(), claims).await {
         Ok(p) => p,
-        Err(Inactive::Gone(_)) => return inactive(),
-        Err(Inactive::Store(e)) => return Err(e.into()),
+        Err(AuthError::Store(e)) => return Err(e.into()),
+        Err(_) => return inactive(),
     };
     let visible = match &principal {
         Principal::ServicePrincipal { principal, .. } => principal.account_id == caller.account_id,

@@ -14,14 +14,13 @@ use komodo_protocol::secret::{AuthorizationCode, ClientSecret, CodeVerifier, Dev
 use serde::Deserialize;
 
 use super::client_auth::{PresentedClient, presented};
-use super::tokens::{mint_service_principal, mint_user};
 use super::{OAuthError, no_store};
+use crate::clock::{now, now_ms};
 use crate::crypto::{ct_eq, pkce_s256, token_hash};
-use crate::iam::service_principals::authenticate_secret;
+use crate::identity::service_principals::authenticate_secret;
 use crate::state::AppState;
 use crate::store::iam::ClientRow;
 use crate::store::oauth::{CodeRedemption, FamilyRow, RefreshUse};
-use crate::store::{now, now_ms};
 
 /// The token request form (secrets in their redacting types).
 #[derive(Debug, Default, Deserialize)]
@@ -95,17 +94,17 @@ async fn client_credentials(state: &AppState, client: &PresentedClient) -> Resul
         }
         return Err(OAuthError::invalid_client("client_secret is required", client.basic));
     };
-    let principal = authenticate_secret(state, &client.client_id, secret)
+    let principal = authenticate_secret(state.store(), state.secrets(), &client.client_id, secret)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("invalid client credentials", client.basic))?;
-    let (access_token, expires_in) = mint_service_principal(state, &principal).await.map_err(OAuthError::server)?;
+    let (access_token, expires_in) = state.minter().service_principal(&principal).await.map_err(OAuthError::server)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in,
         refresh_token: None,
         id_token: None,
-        scope: Some(super::tokens::SERVICE_PRINCIPAL_SCOPE.to_owned()),
+        scope: Some(crate::tokens::SERVICE_PRINCIPAL_SCOPE.to_owned()),
     })
 }
 
@@ -163,7 +162,7 @@ async fn authorization_code(
         revoked_at: None,
     };
     state.store().create_family(&family).await?;
-    mint_user(state, &user, &family, row.nonce.clone(), "authorization_code").await.map_err(OAuthError::server)
+    state.minter().user(&user, &family, row.nonce.clone(), "authorization_code").await.map_err(OAuthError::server)
 }
 
 async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Result<TokenResponse, OAuthError> {
@@ -205,7 +204,7 @@ async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resu
         .user_by_id(&family.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    mint_user(state, &user, &family, None, "refresh_token").await.map_err(OAuthError::server)
+    state.minter().user(&user, &family, None, "refresh_token").await.map_err(OAuthError::server)
 }
 
 async fn device(state: &AppState, client: &ClientRow, form: &TokenForm) -> Result<TokenResponse, OAuthError> {
@@ -259,5 +258,5 @@ async fn device(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resul
         revoked_at: None,
     };
     state.store().create_family(&family).await?;
-    mint_user(state, &user, &family, None, "device_code").await.map_err(OAuthError::server)
+    state.minter().user(&user, &family, None, "device_code").await.map_err(OAuthError::server)
 }

@@ -1,17 +1,15 @@
 //! `GET /userinfo` (OpenID Connect Core §5.3).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use komodo_protocol::oauth::UserInfo;
 
-use crate::iam::ApiFailure;
-use crate::iam::auth::{Principal, authenticate};
-use crate::state::AppState;
+use crate::extract::Authenticated;
+use crate::identity::Principal;
+use crate::web::api::ApiFailure;
 
 /// The signed-in user's claims, per granted scope.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<UserInfo>, ApiFailure> {
-    let Principal::User { user, claims } = authenticate(&state, &headers).await? else {
+pub async fn userinfo(Authenticated(principal): Authenticated) -> Result<Json<UserInfo>, ApiFailure> {
+    let Principal::User { user, claims } = principal else {
         return Err(ApiFailure::forbidden("userinfo is for user tokens"));
     };
     let scopes: Vec<&str> = claims.scope.split_ascii_whitespace().collect();

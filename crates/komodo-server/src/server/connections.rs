@@ -4,9 +4,9 @@
 //!
 //! - A connection is served only with one of `max_connections` permits.
 //!   When none is free, the loop says so in the log (at most every
-//!   [`LIMIT_LOG_EVERY`]), counts it in `komodo_connection_limit_reached_total`,
+//!   `LIMIT_LOG_EVERY`), counts it in `komodo_connection_limit_reached_total`,
 //!   and closes the connections that have had no request in flight for
-//!   [`SHED_AFTER`] (half-sent heads, which is what a slow-headers attack
+//!   `SHED_AFTER` (half-sent heads, which is what a slow-headers attack
 //!   holds, and idle kept-alive connections, which a client reopens at no
 //!   cost) until a permit is free; new connections meanwhile wait in the
 //!   kernel's listen backlog. A request in flight (from its head to the
@@ -19,7 +19,7 @@
 //!   closed.
 //! - On shutdown the listener is closed at once, connections without a
 //!   request in flight (idle or half-sent) are closed, and requests in
-//!   flight are answered (with `Connection: close`) before [`serve`]
+//!   flight are answered (with `Connection: close`) before `serve`
 //!   returns.
 
 use std::net::SocketAddr;

@@ -5,7 +5,8 @@
 //! schema), every query's status, and finished results that fit under the
 //! persistence cap.
 
-use super::{Store, StoreError, now, now_ms};
+use super::{Store, StoreError};
+use crate::clock::{now, now_ms};
 
 /// A gateway session.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -328,16 +329,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// The session whose session token hashes to `token_hash`.
-    pub async fn gateway_session_by_token(&self, token_hash: &str) -> Result<Option<GatewaySessionRow>, StoreError> {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLUMNS} FROM gateway_sessions WHERE token_hash = $1"
-        )))
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?)
     }
 
     /// The session whose session token hashes to `token_hash`, and whether

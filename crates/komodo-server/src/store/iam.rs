@@ -6,8 +6,8 @@ use std::sync::Arc;
 use komodo_protocol::iam::Role;
 use uuid::Uuid;
 
-use super::principals::PrincipalSecret;
-use super::{Store, StoreError, conflict_as, now};
+use super::{Store, StoreError, conflict_as};
+use crate::clock::now;
 
 /// A user, without the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -105,6 +105,22 @@ pub struct ClientRow {
 /// Lower-cases and trims an email address.
 pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+/// A principal and its secret's keyed hash.
+#[derive(Clone)]
+pub struct PrincipalSecret {
+    /// The principal.
+    pub principal: ServicePrincipalRow,
+    /// The keyed hash of its secret (hex).
+    pub secret_hash: String,
+}
+
+/// The hash is not secret, but it is nothing a log needs either.
+impl std::fmt::Debug for PrincipalSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrincipalSecret").field("principal", &self.principal).finish_non_exhaustive()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -411,7 +427,7 @@ impl Store {
                 secret_id: r.secret_id,
             };
             let found = Arc::new(PrincipalSecret { principal, secret_hash: r.secret_hash });
-            self.principals.insert(generation, found.clone());
+            self.principals.insert(generation, client_id, found.clone());
             found
         }))
     }
@@ -524,5 +540,28 @@ impl Store {
             name,
             redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_principal_secret_leaves_out_the_hash() {
+        let secret = PrincipalSecret {
+            principal: ServicePrincipalRow {
+                id: "id-a".into(),
+                account_id: "acct".into(),
+                client_id: "a".into(),
+                name: "etl".into(),
+                description: None,
+                created_at: 0,
+                secret_id: None,
+            },
+            secret_hash: "feedface".into(),
+        };
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("feedface"), "{shown}");
     }
 }

@@ -57,7 +57,8 @@ impl Store {
         .await?)
     }
 
-    /// Deletes keys that are no longer published.
+    /// Deletes a key (one withdrawn from the JWKS: every token it signed
+    /// has expired).
     pub async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid).execute(self.pool()).await?;
         Ok(())

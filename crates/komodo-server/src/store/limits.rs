@@ -10,7 +10,8 @@
 //! attempt that turns out to be legitimate can be given back with
 //! [`Store::rate_refund`].
 
-use super::{Store, StoreError, now};
+use super::{Store, StoreError};
+use crate::clock::now;
 
 impl Store {
     /// Adds one event to `key`'s window of `window_secs` and returns the

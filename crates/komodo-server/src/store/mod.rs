@@ -56,7 +56,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    principals: std::sync::Arc<principals::PrincipalCache>,
+    principals: std::sync::Arc<principals::PrincipalCache<iam::PrincipalSecret>>,
 }
 
 /// Only the backend: the pool's options hold the database password.
@@ -176,24 +176,6 @@ pub(crate) fn conflict_as(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError 
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Formats epoch seconds as RFC 3339 (UTC).
-pub fn rfc3339(epoch_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch_seconds)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,10 +184,5 @@ mod tests {
     fn urls_are_redacted() {
         assert_eq!(redact_url("postgres://u:hunter2@db/x"), "postgres://u:REDACTED@db/x");
         assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

@@ -2,7 +2,8 @@
 //! authorization codes, refresh-token families, device codes and revoked
 //! access-token ids. Every code and token is stored as its SHA-256 (S02).
 
-use super::{Store, StoreError, now};
+use super::{Store, StoreError};
+use crate::clock::now;
 
 /// A pending browser interaction: an authorization request or a device
 /// verification, from the login page to the consent decision.

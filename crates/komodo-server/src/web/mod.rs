@@ -1,18 +1,22 @@
-//! Server-rendered HTML pages: login, consent, device verification and
-//! errors. No JavaScript; every dynamic value goes through [`escape`].
+//! The HTTP building blocks the surfaces share: server-rendered HTML pages
+//! ([`pages`]: login, consent, device verification and errors; no
+//! JavaScript, every dynamic value through [`escape`]), 303 redirects, what
+//! a request carries ([`request`]: cookies, a bearer token, the client's
+//! address), the browser binding of a sign-in ([`browser`]) and the JSON
+//! error answer of the APIs ([`api`]).
 //!
 //! Every page is sent with `Content-Security-Policy: default-src 'none';
 //! frame-ancestors 'none'`, `X-Frame-Options: DENY`, `Referrer-Policy:
 //! no-referrer` and `Cache-Control: no-store` (A12), and every form carries a
 //! CSRF token bound to the browser's cookie.
 
+pub mod api;
+pub mod browser;
 pub mod pages;
+pub mod request;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-
-/// The cookie that binds a browser to its login/consent interaction.
-pub const BROWSER_COOKIE: &str = "komodo_browser";
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -57,14 +61,9 @@ impl Page {
 
     /// Sets the browser binding cookie.
     pub fn with_browser_cookie(mut self, value: &str) -> Self {
-        self.set_cookie = Some(browser_cookie(value));
+        self.set_cookie = Some(browser::browser_cookie(value));
         self
     }
-}
-
-/// The `Set-Cookie` value of the browser binding cookie.
-pub fn browser_cookie(value: &str) -> String {
-    format!("{BROWSER_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1d2330}\
@@ -115,18 +114,6 @@ pub fn see_other(location: &str) -> Response {
     response
 }
 
-/// The value of a cookie in the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,13 +121,5 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;");
-    }
-
-    #[test]
-    fn reads_cookies() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; komodo_browser=xyz; b=2"));
-        assert_eq!(cookie(&headers, BROWSER_COOKIE), Some("xyz"));
-        assert_eq!(cookie(&headers, "c"), None);
     }
 }

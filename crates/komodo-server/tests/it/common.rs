@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use komodo_protocol::oauth::{CLI_CLIENT_ID, TokenResponse};
+pub use komodo_testkit::TestDatabaseError;
 use komodo_testkit::{Browser, Decision, Platform, TestUser, pkce};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -132,18 +133,18 @@ impl SharedStore {
 
 /// Two replicas of one platform on a fresh PostgreSQL database, sharing a
 /// data directory (so the master key) and the issuer.
-pub async fn two_replicas() -> (Platform, Platform, SharedStore) {
+pub async fn two_replicas() -> Result<(Platform, Platform, SharedStore), TestDatabaseError> {
     two_replicas_with(|_| {}).await
 }
 
 /// [`two_replicas`], both configured by `adjust`.
 pub async fn two_replicas_with(
     adjust: impl Fn(&mut komodo_server::Config) + Clone + Send + 'static,
-) -> (Platform, Platform, SharedStore) {
-    let db = komodo_testkit::TestDatabase::create().await;
+) -> Result<(Platform, Platform, SharedStore), TestDatabaseError> {
+    let db = komodo_testkit::TestDatabase::create().await?;
     let dir = tempfile::tempdir().unwrap();
     let a = Platform::builder().data_dir(dir.path()).database_url(db.url()).config(adjust.clone()).start().await;
     let b =
         Platform::builder().data_dir(dir.path()).database_url(db.url()).issuer(a.issuer()).config(adjust).start().await;
-    (a, b, SharedStore { db, _dir: dir })
+    Ok((a, b, SharedStore { db, _dir: dir }))
 }

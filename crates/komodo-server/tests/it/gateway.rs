@@ -540,22 +540,23 @@ async fn t04_gateway_sql_cannot_reach_files_and_runaway_statements_stop() {
 
 /// Two replicas on one PostgreSQL and one session of a service principal
 /// of `demo`, opened on the first, as a client of each replica sees it.
-pub(crate) async fn one_session_on_two_replicas() -> ((Platform, Platform, SharedStore), Conn, Conn) {
-    let (a, b, db) = two_replicas().await;
+pub(crate) async fn one_session_on_two_replicas()
+-> Result<((Platform, Platform, SharedStore), Conn, Conn), TestDatabaseError> {
+    let (a, b, db) = two_replicas().await?;
     let account = a.demo_account_id().unwrap().to_owned();
     let sp = a.create_service_principal("demo", "etl").await;
     let token = sp_token(&a, &sp.client_id, sp.client_secret.expose_secret()).await;
     let on_a = connect(&a, &token, &account).await;
     let on_b = Conn { base: b.url().to_owned(), token: on_a.token.clone(), master: on_a.master.clone() };
-    ((a, b, db), on_a, on_b)
+    Ok(((a, b, db), on_a, on_b))
 }
 
 /// Two replicas on one PostgreSQL: a session opened on one is served by
 /// the other, an async query's result is read through the other, and a
 /// cancellation sent to the other stops the query.
 #[tokio::test]
-async fn replicas_share_sessions_results_and_cancellation() {
-    let (_replicas, on_a, on_b) = one_session_on_two_replicas().await;
+async fn replicas_share_sessions_results_and_cancellation() -> Result<(), TestDatabaseError> {
+    let (_replicas, on_a, on_b) = one_session_on_two_replicas().await?;
     assert_eq!(on_b.rows("SELECT COUNT(*) FROM claims").await, vec![vec![json!(TEST_DEMO_CLAIMS.to_string())]]);
 
     let submitted = on_a.query_with("SELECT COUNT(*) FROM prescriptions", json!({"asyncExec": true}), "q1").await;
@@ -582,6 +583,7 @@ async fn replicas_share_sessions_results_and_cancellation() {
     assert_eq!(abort["data"]["cancelled"], true, "{abort}");
     let cancelled = on_a.get(&format!("/queries/{slow_id}/result")).await;
     assert_eq!(cancelled["code"], "000604", "{cancelled}");
+    Ok(())
 }
 
 /// Quick synchronous queries are answered from memory and recorded in the
@@ -589,7 +591,7 @@ async fn replicas_share_sessions_results_and_cancellation() {
 /// records still waiting when the server stops are written before it
 /// exits.
 #[tokio::test]
-async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() {
+async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() -> Result<(), TestDatabaseError> {
     let dir = tempfile::tempdir().unwrap();
     let long_window = Duration::from_secs(600);
     let platform =
@@ -630,7 +632,7 @@ async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() {
 
     // With the default window, another replica finds a quick query's
     // record (and result) in the store within moments of its answer.
-    let (_replicas, on_a, on_b) = one_session_on_two_replicas().await;
+    let (_replicas, on_a, on_b) = one_session_on_two_replicas().await?;
     let response = on_a.query("SELECT 41 + 1 AS answer").await;
     let id = response["data"]["queryId"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -642,4 +644,5 @@ async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(result["data"]["rowset"], json!([["42"]]), "{result}");
+    Ok(())
 }

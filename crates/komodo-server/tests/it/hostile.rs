@@ -175,8 +175,8 @@ async fn f06_array_bindings_share_one_deadline_and_are_capped() {
 /// limit on every replica that serves it (never above the platform's), and
 /// a parameter the platform does not honour is refused, not ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alter_session_statement_timeout_holds_on_every_replica() {
-    let (_replicas, on_a, on_b) = crate::gateway::one_session_on_two_replicas().await;
+async fn alter_session_statement_timeout_holds_on_every_replica() -> Result<(), TestDatabaseError> {
+    let (_replicas, on_a, on_b) = crate::gateway::one_session_on_two_replicas().await?;
     assert_eq!(on_b.rows("SELECT 1").await, vec![vec![json!("1")]]);
     let set = on_a.query("ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 1").await;
     assert_eq!(set["success"], true, "{set}");
@@ -188,4 +188,5 @@ async fn alter_session_statement_timeout_holds_on_every_replica() {
         let answer = on_a.query(refused).await;
         assert_eq!(answer["success"], false, "{refused}: {answer}");
     }
+    Ok(())
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use komodo_protocol::oauth::{AccessTokenClaims, CLI_CLIENT_ID};
-use komodo_server::store::now;
+use komodo_server::clock::now;
 use komodo_testkit::{Platform, pkce};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -137,6 +137,49 @@ async fn d03_key_rotation_is_staged() {
     // Once every token it signed has expired, it is withdrawn.
     tokio::time::sleep(Duration::from_millis(5000)).await;
     assert_eq!(jwks_kids(&platform).await, vec![new_kid]);
+}
+
+/// D03's end: a retired key is deleted from the store once every token it
+/// signed has expired, and not a moment before.
+#[tokio::test]
+async fn d03_retired_keys_are_deleted_once_every_token_they_signed_has_expired() {
+    let lifetime = Duration::from_secs(4);
+    let platform = Platform::builder()
+        .config(move |c| {
+            c.key_publish_delay = Duration::ZERO;
+            c.access_token_ttl = lifetime;
+            c.id_token_ttl = lifetime;
+            c.clock_leeway = Duration::ZERO;
+        })
+        .start()
+        .await;
+    let keys = platform.state().keys();
+    let stored = || async {
+        platform.state().store().signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect::<Vec<_>>()
+    };
+    let old_kid = keys.active_kid().await.unwrap();
+    let ada = user(&platform, "ada@example.com").await;
+    let token = login(&platform, &ada, "openid").await.access_token.expose_secret().to_owned();
+    assert_eq!(jwt_part(&token, 0)["kid"], old_kid.as_str());
+    // Rotated without a publish delay, in the very second the first key
+    // was activated: the new key still activates after it.
+    let (new_kid, active_from) = platform.admin().rotate_keys().await.unwrap();
+    let first = platform.state().store().signing_keys().await.unwrap();
+    assert!(first.iter().all(|k| k.kid == new_kid || k.active_from < active_from), "{first:?}");
+    let retired = std::time::Instant::now();
+    // Retired, but a token it signed may still be valid: it stays.
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), Vec::<String>::new());
+    assert!(stored().await.contains(&old_kid));
+    assert!(retired.elapsed() < lifetime, "the checks above ran while its tokens could be valid");
+    // Every token it signed has expired: deleted, and only it.
+    tokio::time::sleep(lifetime + Duration::from_millis(2100)).await;
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), vec![old_kid.clone()]);
+    assert_eq!(stored().await, vec![new_kid.clone()]);
+    assert_eq!(keys.delete_withdrawn().await.unwrap(), Vec::<String>::new());
+    assert_eq!(jwks_kids(&platform).await, vec![new_kid.clone()]);
+    // The new key signs on.
+    let fresh = login(&platform, &ada, "openid").await.access_token.expose_secret().to_owned();
+    assert_eq!(jwt_part(&fresh, 0)["kid"], new_kid.as_str());
 }
 
 #[tokio::test]

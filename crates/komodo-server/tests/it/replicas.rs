@@ -9,8 +9,8 @@ use reqwest::{Method, StatusCode};
 use crate::common::*;
 
 #[tokio::test]
-async fn two_replicas_on_postgres_behave_as_one() {
-    let (a, b, db) = two_replicas().await;
+async fn two_replicas_on_postgres_behave_as_one() -> Result<(), TestDatabaseError> {
+    let (a, b, db) = two_replicas().await?;
     assert!(a.bootstrap_admin().is_some());
     assert!(b.bootstrap_admin().is_none(), "the second replica does not bootstrap again");
 
@@ -104,6 +104,7 @@ async fn two_replicas_on_postgres_behave_as_one() {
     a.stop().await;
     b.stop().await;
     db.drop_now().await;
+    Ok(())
 }
 
 /// Whether `platform` refuses the secret within 3 s (a tenth of the time a
@@ -130,8 +131,8 @@ async fn wait_until_following(platform: &Platform) {
 }
 
 #[tokio::test]
-async fn a_replica_whose_listener_is_cut_follows_changes_again() {
-    let (a, b, db) = two_replicas().await;
+async fn a_replica_whose_listener_is_cut_follows_changes_again() -> Result<(), TestDatabaseError> {
+    let (a, b, db) = two_replicas().await?;
     wait_until_following(&b).await;
     let account = a.create_account("acme", "x").await;
     let ada = user(&a, "ada@example.com").await;
@@ -178,11 +179,12 @@ async fn a_replica_whose_listener_is_cut_follows_changes_again() {
     a.stop().await;
     b.stop().await;
     db.drop_now().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn platform_runs_on_postgres() {
-    let db = TestDatabase::create().await;
+async fn platform_runs_on_postgres() -> Result<(), TestDatabaseError> {
+    let db = TestDatabase::create().await?;
     let platform = Platform::builder().database_url(db.url()).start().await;
     let ada = user(&platform, "ada@example.com").await;
     let tokens = login(&platform, &ada, "openid offline_access").await;
@@ -190,4 +192,5 @@ async fn platform_runs_on_postgres() {
     assert_eq!(status, StatusCode::OK);
     platform.stop().await;
     db.drop_now().await;
+    Ok(())
 }

@@ -1,9 +1,10 @@
 //! The store suite, run on SQLite and on PostgreSQL.
 
 use komodo_protocol::iam::Role;
+use komodo_server::clock::now;
 use komodo_server::store::gateway::{FinishedGatewayQuery, GatewayResultRow, NewGatewayQuery, QueryError, status};
 use komodo_server::store::oauth::{AuthCodeRow, CodeRedemption, DeviceRow, FamilyRow, RefreshUse};
-use komodo_server::store::{Backend, Store, StoreError, now};
+use komodo_server::store::{Backend, Store, StoreError};
 use komodo_testkit::{Platform, TestDatabase};
 use reqwest::{Method, StatusCode};
 
@@ -223,14 +224,15 @@ async fn store_suite_on_sqlite() {
 }
 
 #[tokio::test]
-async fn store_suite_on_postgres() {
-    let db = TestDatabase::create().await;
+async fn store_suite_on_postgres() -> Result<(), TestDatabaseError> {
+    let db = TestDatabase::create().await?;
     let store = Store::connect(db.url()).await.unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
     exercise(store.clone()).await;
     Store::connect(db.url()).await.unwrap();
     store.close().await;
     db.drop_now().await;
+    Ok(())
 }
 
 #[tokio::test]
@@ -337,12 +339,13 @@ async fn concurrent_redemptions_have_one_winner_on_sqlite() {
 }
 
 #[tokio::test]
-async fn concurrent_redemptions_have_one_winner_on_postgres() {
-    let db = TestDatabase::create().await;
+async fn concurrent_redemptions_have_one_winner_on_postgres() -> Result<(), TestDatabaseError> {
+    let db = TestDatabase::create().await?;
     let platform = Platform::builder().database_url(db.url()).start().await;
     concurrent_single_use(&platform).await;
     platform.stop().await;
     db.drop_now().await;
+    Ok(())
 }
 
 #[tokio::test]

@@ -24,10 +24,11 @@ use komodo_warehouse::{CancellationToken, Param};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::query::{Outcome, Work, end_statement, start, statement_session};
-use super::results::{Finished, Format};
-use super::session::Caller;
-use super::wire::GwError;
+use super::exec::{Work, end_statement, start, statement_session};
+use crate::gateway::caller::Caller;
+use crate::queries::error::GwError;
+use crate::queries::results::{Finished, Format};
+use crate::queries::running::Outcome;
 use crate::state::AppState;
 
 /// Arrow bytes gathered before a frame goes out.

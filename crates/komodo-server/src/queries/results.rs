@@ -4,7 +4,7 @@
 //! Snowflake's JSON rowset or as Arrow IPC.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -13,8 +13,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use komodo_protocol::gateway::{Chunk, QueryResponseData};
 use komodo_warehouse::encode::{self, ColumnOrigin};
+use parking_lot::Mutex;
 
-use super::wire::GwError;
+use super::error::GwError;
 use crate::store::gateway::GatewayResultRow;
 
 /// The header that authenticates chunk downloads (chunk requests carry no
@@ -303,7 +304,7 @@ impl ResultCache {
     /// Stores a result.
     pub fn insert(&self, query_id: &str, result: Arc<Finished>) {
         let size = result.size();
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock();
         inner.bytes += size;
         inner.entries.insert(query_id.to_owned(), (result, Instant::now(), size));
         inner.order.push_back(query_id.to_owned());
@@ -326,7 +327,7 @@ impl ResultCache {
 
     /// A result of `account_id` (none for another account's: T05).
     pub fn get(&self, account_id: &str, query_id: &str) -> Option<Arc<Finished>> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.lock();
         inner
             .entries
             .get(query_id)
@@ -337,13 +338,13 @@ impl ResultCache {
     /// A result by id alone, for chunk downloads (authenticated by the
     /// chunk token instead of the session).
     pub fn get_for_chunk(&self, query_id: &str) -> Option<Arc<Finished>> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.lock();
         inner.entries.get(query_id).filter(|(_, at, _)| at.elapsed() <= self.ttl).map(|(r, _, _)| r.clone())
     }
 
     /// Drops expired results.
     pub fn purge(&self) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock();
         self.evict(&mut inner, "");
     }
 }
