@@ -4,4 +4,5 @@ mod dialect;
 mod engine;
 mod hardening;
 mod security;
+mod slt;
 mod support;
