@@ -63,7 +63,7 @@ impl ScalarUDFImpl for Decode {
             .chain(arg_types[1..].iter().step_by(2).take((arg_types.len() - 1) / 2))
             .collect();
         let mut results: Vec<&DataType> = arg_types[2..].iter().step_by(2).collect();
-        if arg_types.len() % 2 == 0 {
+        if arg_types.len().is_multiple_of(2) {
             results.push(&arg_types[arg_types.len() - 1]);
         }
         let key = comparable("DECODE", &searches)?;
@@ -74,7 +74,7 @@ impl ScalarUDFImpl for Decode {
             types.push(key.clone());
             types.push(value.clone());
         }
-        if arg_types.len() % 2 == 0 {
+        if arg_types.len().is_multiple_of(2) {
             types.push(value);
         }
         Ok(types)
@@ -88,7 +88,7 @@ impl ScalarUDFImpl for Decode {
         let arrays = arrays(&args)?;
         let rows = args.number_rows;
         let pairs = (arrays.len() - 1) / 2;
-        let mut result: ArrayRef = if arrays.len() % 2 == 0 {
+        let mut result: ArrayRef = if arrays.len().is_multiple_of(2) {
             Arc::clone(&arrays[arrays.len() - 1])
         } else {
             new_null_array(args.return_field.data_type(), rows)

@@ -144,7 +144,8 @@ impl Compiled {
     fn get(&mut self, pattern: &str, flags: Flags, anchored: bool) -> Result<&Regex> {
         let fresh = !matches!(&self.key, Some((p, f)) if p == pattern && *f == flags);
         if fresh || self.regex.is_none() {
-            let source = if anchored { format!(r"\A(?:{pattern})\z") } else { pattern.to_owned() };
+            let pattern_text = ascii_classes(pattern);
+            let source = if anchored { format!(r"\A(?:{pattern_text})\z") } else { pattern_text };
             let regex = RegexBuilder::new(&source)
                 .case_insensitive(flags.case_insensitive)
                 .multi_line(flags.multi_line)
@@ -161,6 +162,47 @@ impl Compiled {
         }
         self.regex.as_ref().ok_or_else(|| execution("Invalid regular expression"))
     }
+}
+
+/// `pattern` with the Perl classes as Snowflake defines them, ASCII
+/// only: `\w` is `[0-9A-Za-z_]`, `\d` is `[0-9]`, `\s` the six ASCII
+/// spaces, `\b` a boundary between those word characters and others (the
+/// `regex` crate's are Unicode-aware).
+fn ascii_classes(pattern: &str) -> String {
+    const WORD: &str = "0-9A-Za-z_";
+    const SPACE: &str = r"\t\n\x0B\x0C\r ";
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut in_class = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('w') => out.push_str(&format!("[{WORD}]")),
+                Some('W') => out.push_str(&format!("[^{WORD}]")),
+                Some('d') => out.push_str("[0-9]"),
+                Some('D') => out.push_str("[^0-9]"),
+                Some('s') => out.push_str(&format!("[{SPACE}]")),
+                Some('S') => out.push_str(&format!("[^{SPACE}]")),
+                Some('b') if in_class == 0 => out.push_str(r"(?-u:\b)"),
+                Some('B') if in_class == 0 => out.push_str(r"(?-u:\B)"),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                in_class += 1;
+                out.push(c);
+            }
+            ']' if in_class > 0 => {
+                in_class -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The byte offset of the 1-based character position `position` in `s`;
@@ -564,6 +606,15 @@ mod tests {
         let re = Regex::new("x*").unwrap();
         assert_eq!(matches(&re, "ab", 0, None).len(), 3);
         assert_eq!(matches(&re, "é", 0, None).len(), 2);
+    }
+
+    #[test]
+    fn perl_classes_are_ascii() {
+        assert_eq!(ascii_classes(r"\w+\\d"), r"[0-9A-Za-z_]+\\d");
+        assert_eq!(ascii_classes(r"[\d.]\b"), r"[[0-9].](?-u:\b)");
+        let re = Regex::new(&ascii_classes(r"\w+")).unwrap();
+        assert_eq!(re.find("é1_a").map(|m| m.as_str()), Some("1_a"));
+        assert!(Regex::new(&ascii_classes(r"\bx\B[\W\S]")).is_ok());
     }
 
     #[test]

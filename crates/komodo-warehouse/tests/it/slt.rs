@@ -99,7 +99,9 @@ impl Type {
     }
 }
 
-/// `?` in a file accepts any type; the other letters must match.
+/// `?` in a file accepts any type; the other letters must match. (The
+/// signature is sqllogictest's `ColumnTypeValidator`.)
+#[allow(clippy::ptr_arg)]
 fn types_match(actual: &Vec<Type>, expected: &Vec<Type>) -> bool {
     actual.len() == expected.len() && actual.iter().zip(expected).all(|(a, e)| *e == Type::Any || a == e)
 }
