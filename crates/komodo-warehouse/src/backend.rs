@@ -58,6 +58,16 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         cancel: CancellationToken,
     ) -> Result<QueryResult, WarehouseError>;
 
+    /// What a statement would return, without running it (columns, no
+    /// rows); nothing is changed by it.
+    async fn describe(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<QueryResult, WarehouseError>;
+
     /// Runs one statement with positional parameters; its result streams,
     /// stopping on `cancel` or at the engine's time limit.
     async fn execute_stream(
@@ -135,6 +145,16 @@ impl WarehouseEngine for Engine {
         cancel: CancellationToken,
     ) -> Result<QueryResult, WarehouseError> {
         Engine::execute_many(self, account_id, session, sql, rows, cancel).await
+    }
+
+    async fn describe(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<QueryResult, WarehouseError> {
+        Engine::describe(self, account_id, session, sql, params).await
     }
 
     async fn execute_stream(

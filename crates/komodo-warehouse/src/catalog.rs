@@ -228,6 +228,15 @@ impl SessionTables {
     pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<TempTable>> {
         self.temps.lock().get(key).cloned()
     }
+    /// The schema of table `key` (a temporary table first).
+    pub(crate) fn table_schema(&self, key: &TableKey) -> Option<SchemaRef> {
+        if let Some(t) = self.temp(key) {
+            return Some(t.table.schema());
+        }
+        let data = self.data();
+        data.tables.get(&key.0)?.get(&key.1)?.get(&key.2).map(|t| t.schema())
+    }
+
     pub(crate) fn is_temp(&self, key: &TableKey) -> bool {
         self.temp(key).is_some()
     }

@@ -17,6 +17,12 @@ pub enum WarehouseError {
     /// (or is not visible to this account).
     #[error("SQL compilation error:\nObject '{0}' does not exist or not authorized.")]
     ObjectNotFound(String),
+    /// A column the statement names does not exist.
+    #[error("SQL compilation error:\ninvalid identifier '{0}'")]
+    InvalidIdentifier(String),
+    /// A string that should be a number is not one.
+    #[error("Numeric value '{0}' is not recognized")]
+    NumericValueNotRecognized(String),
     /// The statement is valid SQL that this warehouse refuses (file or network
     /// access, changes to subscription data, unsupported commands).
     #[error("SQL access control error:\n{0}")]
@@ -55,6 +61,9 @@ pub enum WarehouseError {
         /// The largest value allowed.
         max: usize,
     },
+    /// A division by zero (`DIV0` answers 0 instead).
+    #[error("Division by zero")]
+    DivisionByZero,
     /// The session does not exist, was closed, or belongs to another account.
     #[error("Session does not exist or is not authorized")]
     SessionNotFound,
@@ -83,6 +92,8 @@ impl WarehouseError {
         match self {
             WarehouseError::Compilation(_) | WarehouseError::NoCurrentDatabase(_) => "001003",
             WarehouseError::ObjectNotFound(_) => "002003",
+            WarehouseError::InvalidIdentifier(_) => "000904",
+            WarehouseError::NumericValueNotRecognized(_) => "100038",
             WarehouseError::NotAllowed(_) => "003001",
             WarehouseError::UseWarehouse => "000606",
             WarehouseError::Binding(_) => "002049",
@@ -90,6 +101,7 @@ impl WarehouseError {
             WarehouseError::Timeout(_) => "000630",
             WarehouseError::MemoryLimit(_) => "000625",
             WarehouseError::ValueTooLong { .. } => "100078",
+            WarehouseError::DivisionByZero => "100051",
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
@@ -103,11 +115,14 @@ impl WarehouseError {
                 "42000"
             }
             WarehouseError::ObjectNotFound(_) => "42S02",
+            WarehouseError::InvalidIdentifier(_) => "42000",
+            WarehouseError::NumericValueNotRecognized(_) => "22018",
             WarehouseError::Binding(_) => "22000",
             WarehouseError::Cancelled | WarehouseError::Timeout(_) => "57014",
             WarehouseError::SessionNotFound => "08003",
             WarehouseError::Execution(_) | WarehouseError::ValueTooLong { .. } => "22000",
             WarehouseError::MemoryLimit(_) => "53200",
+            WarehouseError::DivisionByZero => "22012",
             _ => "XX000",
         }
     }
@@ -118,7 +133,12 @@ impl WarehouseError {
             E::ResourcesExhausted(msg) => WarehouseError::MemoryLimit(msg),
             E::SQL(e, _) => WarehouseError::Compilation(e.to_string()),
             E::Plan(msg) => classify_plan_error(msg),
-            E::SchemaError(e, _) => WarehouseError::Compilation(e.to_string()),
+            E::SchemaError(e, _) => match *e {
+                datafusion::common::SchemaError::FieldNotFound { field, .. } => {
+                    WarehouseError::InvalidIdentifier(field.name().to_owned())
+                }
+                other => WarehouseError::Compilation(other.to_string()),
+            },
             E::NotImplemented(msg) => WarehouseError::Compilation(format!("unsupported feature: {msg}")),
             E::Execution(msg) => classify_text(msg),
             E::ArrowError(e, _) => match *e {
@@ -165,6 +185,11 @@ impl WarehouseError {
 /// An execution error known only by its text: the memory limit's when it
 /// says so (an operator may have turned DataFusion's error into text).
 fn classify_text(msg: String) -> WarehouseError {
+    if let Some(rest) = msg.split("Cannot cast string '").nth(1)
+        && let Some(end) = rest.find("' to value of")
+    {
+        return WarehouseError::NumericValueNotRecognized(rest[..end].to_owned());
+    }
     if msg.contains("Resources exhausted") { WarehouseError::MemoryLimit(msg) } else { WarehouseError::Execution(msg) }
 }
 

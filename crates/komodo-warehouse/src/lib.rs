@@ -46,6 +46,7 @@ mod functions;
 mod memory;
 mod params;
 mod parser;
+mod plan;
 
 pub use backend::WarehouseEngine;
 pub use engine::{

@@ -23,10 +23,13 @@
 use std::any::TypeId;
 use std::cell::Cell;
 
-use datafusion::sql::sqlparser::ast::{ColumnOption, Expr, Ident, ObjectNamePart, Statement};
+use datafusion::sql::sqlparser::ast::{
+    ColumnOption, Expr, Ident, ObjectName, ObjectNamePart, Set, ShowStatementFilter, Statement,
+};
 use datafusion::sql::sqlparser::dialect::{Dialect, SnowflakeDialect};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// Hook calls allowed per byte of the statement, on top of [`BASE_BUDGET`].
 /// Ordinary statements need well under one per byte.
@@ -159,6 +162,31 @@ impl Dialect for BudgetedSnowflake {
         self.inner.supports_values_as_table_factor()
     }
     fn parse_statement(&self, parser: &mut Parser<'_>) -> Option<Result<Statement, ParserError>> {
+        // `SHOW VARIABLES [LIKE '...']`, which sqlparser reads for MySQL only.
+        if parser.parse_keywords(&[Keyword::SHOW, Keyword::VARIABLES]) {
+            let filter = if parser.parse_keyword(Keyword::LIKE) {
+                match parser.parse_literal_string() {
+                    Ok(pattern) => Some(ShowStatementFilter::Like(pattern)),
+                    Err(e) => return Some(Err(e)),
+                }
+            } else {
+                None
+            };
+            return Some(Ok(Statement::ShowVariables { filter, global: false, session: true }));
+        }
+        // Snowflake's `UNSET name` / `UNSET (a, b)`, which sqlparser lacks:
+        // a `SET` of the names to no values (see [`unset_names`]).
+        if parser.parse_keyword(Keyword::UNSET) {
+            let names = if parser.consume_token(&Token::LParen) {
+                let names = parser.parse_comma_separated(|p| p.parse_object_name(false));
+                names.and_then(|n| parser.expect_token(&Token::RParen).map(|_| n))
+            } else {
+                parser.parse_object_name(false).map(|n| vec![n])
+            };
+            return Some(
+                names.map(|variables| Statement::Set(Set::ParenthesizedAssignments { variables, values: Vec::new() })),
+            );
+        }
         self.inner.parse_statement(parser)
     }
     fn parse_column_option(
@@ -235,6 +263,15 @@ impl Dialect for BudgetedSnowflake {
     }
     fn supports_comma_separated_trim(&self) -> bool {
         self.inner.supports_comma_separated_trim()
+    }
+}
+
+/// The names of an `UNSET` statement as [`BudgetedSnowflake`] parses it
+/// (a `SET` of names to no values, which no `SET` can be).
+pub(crate) fn unset_names(statement: &Statement) -> Option<&[ObjectName]> {
+    match statement {
+        Statement::Set(Set::ParenthesizedAssignments { variables, values }) if values.is_empty() => Some(variables),
+        _ => None,
     }
 }
 

@@ -12,15 +12,23 @@
 //!    `TOP n` becomes `LIMIT n`, and `CURRENT_ACCOUNT()` and friends become
 //!    literals of the session's values.
 
+mod aliases;
 mod ast;
 mod functions;
+mod names;
 mod placeholders;
 mod prepare;
 mod rewrite;
+mod sample;
 mod session;
 mod types;
+mod variables;
 
+pub(crate) use aliases::inline_alias;
+pub(crate) use names::OutputNames;
 pub(crate) use placeholders::type_placeholders;
 pub(crate) use prepare::{Prepared, prepare};
-pub(crate) use rewrite::{expression_count, rewrite};
+pub(crate) use rewrite::{check_size, expression_count, rewrite};
+pub(crate) use sample::{SAMPLE_HASH, rewrite_samples};
 pub(crate) use session::SessionValues;
+pub(crate) use variables::{bind_variables, resolve_identifiers};

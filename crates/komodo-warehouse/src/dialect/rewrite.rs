@@ -8,22 +8,43 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::functions::{concat, rewrite_function};
+use super::names::{OutputNames, name_columns};
 use super::session::SessionValues;
 use super::types::snowflake_data_type;
 use crate::WarehouseError;
 
-/// AST pass: Snowflake functions and `TOP`.
-pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Result<(), WarehouseError> {
-    if let Statement::CreateTable(ct) = statement {
-        for column in &mut ct.columns {
-            snowflake_data_type(&mut column.data_type);
+/// AST pass: result column names, Snowflake functions and clauses. Returns
+/// the renames the statement's result needs (see [`name_columns`]).
+pub(crate) fn rewrite(statement: &mut Statement, session: &SessionValues) -> Result<OutputNames, WarehouseError> {
+    let mut names = OutputNames::default();
+    match statement {
+        Statement::Query(query) => names = name_columns(query),
+        Statement::CreateTable(ct) => {
+            for column in &mut ct.columns {
+                snowflake_data_type(&mut column.data_type);
+            }
+            if let Some(query) = &mut ct.query {
+                name_columns(query);
+            }
         }
+        Statement::Insert(insert) => {
+            if let Some(query) = &mut insert.source {
+                name_columns(query);
+            }
+        }
+        _ => {}
     }
     let mut v = Rewriter { session, error: None };
     let _ = statement.visit(&mut v);
     if let Some(e) = v.error {
         return Err(e);
     }
+    check_size(statement)?;
+    Ok(names)
+}
+
+/// Fails a statement larger than [`MAX_EXPRESSIONS`] (SECURITY.md F02).
+pub(crate) fn check_size(statement: &Statement) -> Result<(), WarehouseError> {
     let expressions = expression_count(statement);
     if expressions > MAX_EXPRESSIONS {
         return Err(WarehouseError::Compilation(format!(

@@ -9,6 +9,8 @@ use datafusion::sql::sqlparser::ast::{self, ObjectName, ShowStatementOptions, Us
 use super::result::{QueryStream, StatementKind, status_result, strings_result};
 use super::session::SessionEntry;
 use super::statements::{not_allowed, object_name_parts};
+use datafusion::scalar::ScalarValue;
+
 use crate::WarehouseError;
 use crate::catalog::TableKey;
 
@@ -147,6 +149,63 @@ impl Commands<'_> {
         Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()))
     }
 
+    /// `SET name = value, ...` with the values already computed.
+    pub(crate) fn set_variables(
+        &self,
+        names: Vec<String>,
+        values: Vec<ScalarValue>,
+    ) -> Result<QueryStream, WarehouseError> {
+        let mut variables = self.0.variables.lock();
+        for (name, value) in names.into_iter().zip(values) {
+            let text_len = match &value {
+                ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                    s.len()
+                }
+                ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) => b.len(),
+                _ => 0,
+            };
+            if text_len > MAX_VARIABLE_BYTES {
+                return Err(WarehouseError::Compilation(format!(
+                    "Assignment to '{name}' not done because value exceeds size limit for variables. \
+                     Its size is {text_len}; the limit is {MAX_VARIABLE_BYTES}"
+                )));
+            }
+            if !variables.contains_key(&name) && variables.len() >= MAX_VARIABLES {
+                return Err(WarehouseError::Compilation(format!(
+                    "a session may set at most {MAX_VARIABLES} variables; UNSET some first"
+                )));
+            }
+            variables.insert(name, value);
+        }
+        Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()))
+    }
+
+    /// `UNSET name` / `UNSET (a, b)`.
+    pub(crate) fn unset_variables(&self, names: &[ObjectName]) -> Result<QueryStream, WarehouseError> {
+        let mut variables = self.0.variables.lock();
+        for name in names {
+            let key = object_name_parts(name).join(".").to_ascii_uppercase();
+            if variables.remove(&key).is_none() {
+                return Err(WarehouseError::Compilation(format!("Session variable '${key}' does not exist")));
+            }
+        }
+        Ok(status_result(StatementKind::NoOp, "Statement executed successfully.".into()))
+    }
+
+    /// `SHOW VARIABLES [LIKE '...']`: name, value and type of each.
+    pub(crate) fn show_variables(&self, like: Option<&str>) -> QueryStream {
+        let (mut names, mut values, mut types) = (vec![], vec![], vec![]);
+        for (name, value) in self.0.variables.lock().iter() {
+            if like.as_ref().is_some_and(|p| !like_matches(p, name)) {
+                continue;
+            }
+            names.push(name.clone());
+            values.push(if value.is_null() { "NULL".to_owned() } else { value.to_string() });
+            types.push(variable_type(value).to_owned());
+        }
+        strings_result(&["name", "value", "type"], vec![names, values, types])
+    }
+
     pub(crate) fn drop_tables(
         &self,
         names: &[ObjectName],
@@ -250,6 +309,29 @@ impl Commands<'_> {
             }
         }
         strings_result(&["name", "database_name"], vec![names, dbs])
+    }
+}
+
+/// The most bytes a string or binary variable may hold (Snowflake's limit).
+const MAX_VARIABLE_BYTES: usize = 256;
+
+/// The most variables one session may hold.
+const MAX_VARIABLES: usize = 1_000;
+
+/// Snowflake's type name of a variable's value, as `SHOW VARIABLES` gives it.
+fn variable_type(value: &ScalarValue) -> &'static str {
+    use arrow_schema::DataType as D;
+    match value.data_type() {
+        D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => "fixed",
+        D::Decimal128(..) | D::Decimal256(..) => "fixed",
+        D::Float16 | D::Float32 | D::Float64 => "real",
+        D::Boolean => "boolean",
+        D::Date32 | D::Date64 => "date",
+        D::Timestamp(..) => "timestamp_ntz",
+        D::Time32(_) | D::Time64(_) => "time",
+        D::Binary | D::LargeBinary => "binary",
+        D::Null => "null",
+        _ => "text",
     }
 }
 

@@ -3,22 +3,27 @@
 
 use std::sync::Arc;
 
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
 use datafusion::common::{ParamValues, TableReference};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use datafusion::sql::sqlparser::ast::{
+    Expr, ObjectName, ObjectType, Query, SelectItem, Set, SetExpr, ShowStatementFilter, Statement,
+};
 
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::guard::guard;
 use super::result::{StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
-use super::statements::not_allowed;
+use super::statements::{not_allowed, object_name_parts};
 use super::stop::Stop;
 use super::workers::Compiled;
 use crate::catalog::TableKey;
-use crate::dialect::{self, SessionValues};
-use crate::parser::BudgetedSnowflake;
+use crate::dialect::{self, OutputNames, SessionValues};
+use crate::parser::{BudgetedSnowflake, unset_names};
 use crate::{Param, WarehouseError};
 
 /// Parses the text of [`dialect::prepare`] into its one statement:
@@ -109,6 +114,167 @@ pub fn parse_check(sql: &str) -> Result<FrontEndSizes, WarehouseError> {
     })
 }
 
+/// What a statement would return, without running it (`describeOnly`,
+/// what a connector's `cursor.describe()` sends): a query's result columns
+/// from its plan; a command's status column. Nothing is changed: an
+/// `INSERT` is planned but not run, `USE` and `ALTER SESSION` change no
+/// session state.
+pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) -> Result<SchemaRef, WarehouseError> {
+    let prepared = dialect::prepare(sql)?;
+    let statement = parse_one(&prepared)?;
+    let (database, schema) = s.current.lock().clone();
+    let status = || Arc::new(Schema::new(vec![Field::new("status", DataType::Utf8, false)]));
+    match &statement {
+        Statement::Query(_) | Statement::Insert(_) => {}
+        Statement::ShowTables { .. }
+        | Statement::ShowDatabases { .. }
+        | Statement::ShowSchemas { .. }
+        | Statement::ShowVariables { .. } => {
+            // Read-only: its columns are what it returns.
+            return match Box::pin(compile(s, sql, params, &Stop::after(s.max_timeout, Default::default()))).await? {
+                Compiled::Ready(stream) => Ok(stream.schema),
+                _ => Ok(status()),
+            };
+        }
+        _ => return Ok(status()),
+    }
+    let inserts = matches!(statement, Statement::Insert(_));
+    let Planned { plan, names, .. } = plan_statement(s, statement, params, &database, &schema).await?;
+    if inserts {
+        return Ok(Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)])));
+    }
+    let fields: Vec<Field> =
+        plan.schema().fields().iter().map(|f| f.as_ref().clone().with_name(names.wanted(f.name()))).collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The name a `SET` gives a variable: one identifier, upper-cased unless
+/// quoted (as the token pass left it).
+fn variable_name(name: &ObjectName) -> Result<String, WarehouseError> {
+    match name.0.as_slice() {
+        [part] => match part.as_ident() {
+            Some(id) if !id.value.is_empty() && id.value.len() <= 256 => Ok(id.value.to_ascii_uppercase()),
+            _ => Err(WarehouseError::Compilation(format!("invalid variable name {name}"))),
+        },
+        _ => Err(WarehouseError::Compilation(format!(
+            "invalid variable name {name}: a session variable's name is one identifier"
+        ))),
+    }
+}
+
+/// The values of `exprs` (a `SET`'s right-hand side), evaluated as one
+/// `SELECT` in the session, under the statement's stop.
+async fn evaluate(
+    s: &SessionEntry,
+    exprs: Vec<Expr>,
+    database: &Option<String>,
+    schema: &Option<String>,
+    stop: &Stop,
+) -> Result<Vec<ScalarValue>, WarehouseError> {
+    let query = select_of(exprs)?;
+    let Planned { plan, state, .. } =
+        plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await?;
+    let plan = state.create_physical_plan(&plan).await.map_err(WarehouseError::from_datafusion)?;
+    let plan = guard(plan, stop).map_err(WarehouseError::from_datafusion)?;
+    let batches =
+        datafusion::physical_plan::collect(plan, s.task.clone()).await.map_err(WarehouseError::from_datafusion)?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Err(WarehouseError::Compilation("SET: the expression returned no row".into()));
+    };
+    batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0).map_err(WarehouseError::from_datafusion)).collect()
+}
+
+/// `SELECT <exprs>` (no `FROM`).
+fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
+    let template = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::SnowflakeDialect {},
+        "SELECT 1",
+    )
+    .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+    let Some(Statement::Query(mut query)) = template.into_iter().next() else {
+        return Err(WarehouseError::Internal("SELECT 1 did not parse as a query".into()));
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Err(WarehouseError::Internal("SELECT 1 did not parse as a SELECT".into()));
+    };
+    select.projection = exprs.into_iter().map(SelectItem::UnnamedExpr).collect();
+    Ok(*query)
+}
+
+/// A statement planned by [`plan_statement`].
+struct Planned<'a> {
+    plan: LogicalPlan,
+    names: OutputNames,
+    /// The planning state, to make the physical plan with.
+    state: Planning<'a>,
+}
+
+/// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
+/// Snowflake rewrite, lateral column aliases (inlined where a name is not
+/// a column, then planned again), session variables and `params` bound on
+/// the plan.
+async fn plan_statement<'a>(
+    s: &'a SessionEntry,
+    mut statement: Statement,
+    params: Vec<Param>,
+    database: &Option<String>,
+    schema: &Option<String>,
+) -> Result<Planned<'a>, WarehouseError> {
+    let variables = s.variables.lock().clone();
+    dialect::resolve_identifiers(&mut statement, &variables)?;
+    let columns = |name: &ObjectName| -> Option<Vec<String>> {
+        let parts = object_name_parts(name);
+        let key: TableKey = match parts.as_slice() {
+            [t] => (database.clone()?, schema.clone()?, t.clone()),
+            [sc, t] => (database.clone()?, sc.clone(), t.clone()),
+            [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
+            _ => return None,
+        };
+        let fields = s.tables.table_schema(&key)?;
+        Some(fields.fields().iter().map(|f| f.name().clone()).collect())
+    };
+    dialect::rewrite_samples(&mut statement, &columns)?;
+    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+    let names = dialect::rewrite(&mut statement, &values)?;
+    let mut scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+    scalars.extend(dialect::bind_variables(&mut statement, &variables, scalars.len())?);
+    if !scalars.is_empty() {
+        dialect::type_placeholders(&mut statement, &scalars)?;
+    }
+    let mut state = Planning::borrow(s);
+    // Fixes now(), current_date() and friends for this statement.
+    state.mark_start_execution();
+    {
+        let catalog = &mut state.config_mut().options_mut().catalog;
+        catalog.default_catalog = database.clone().unwrap_or_default();
+        catalog.default_schema = schema.clone().unwrap_or_default();
+    }
+    // One more try per lateral alias a statement can use.
+    let mut inlined = 0;
+    let plan = loop {
+        let attempt = state.statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await;
+        match attempt.map_err(WarehouseError::from_datafusion) {
+            Ok(plan) => break plan,
+            Err(WarehouseError::InvalidIdentifier(name))
+                if inlined < 64 && dialect::inline_alias(&mut statement, &name) =>
+            {
+                inlined += 1;
+                dialect::check_size(&statement)?;
+            }
+            Err(WarehouseError::ObjectNotFound(name)) if name.starts_with('.') || name.contains("..") => {
+                return Err(WarehouseError::NoCurrentDatabase("SELECT".into()));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let plan = if scalars.is_empty() {
+        plan
+    } else {
+        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+    };
+    Ok(Planned { plan, names, state })
+}
+
 /// Prepares, parses, checks, rewrites and plans one statement of session
 /// `s` with `params`, its plan guarded by `stop` (see [`guard`]).
 pub(crate) async fn compile(
@@ -147,6 +313,33 @@ pub(crate) async fn compile(
         Statement::AlterSession { set, session_params } => {
             return this.alter_session(*set, session_params).map(Compiled::Ready);
         }
+        Statement::Set(set) => {
+            if let Some(names) = unset_names(&statement) {
+                return this.unset_variables(names).map(Compiled::Ready);
+            }
+            let (names, values) = match set {
+                Set::SingleAssignment { variable, values, .. } => (vec![variable.clone()], values.clone()),
+                Set::ParenthesizedAssignments { variables, values } => (variables.clone(), values.clone()),
+                _ => return Err(not_allowed("this SET statement")),
+            };
+            if names.len() != values.len() {
+                return Err(WarehouseError::Compilation(format!(
+                    "SET assigns {} values to {} variables",
+                    values.len(),
+                    names.len()
+                )));
+            }
+            let names = names.iter().map(variable_name).collect::<Result<Vec<_>, _>>()?;
+            let scalars = Box::pin(evaluate(s, values, &database, &schema, stop)).await?;
+            return this.set_variables(names, scalars).map(Compiled::Ready);
+        }
+        Statement::ShowVariables { filter, .. } => {
+            let like = match filter {
+                Some(ShowStatementFilter::Like(p) | ShowStatementFilter::ILike(p)) => Some(p.as_str()),
+                _ => None,
+            };
+            return Ok(Compiled::Ready(this.show_variables(like)));
+        }
         Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
         other => {
             let text = other.to_string();
@@ -154,40 +347,13 @@ pub(crate) async fn compile(
             return Err(not_allowed(&verb));
         }
     }
-    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
-    dialect::rewrite(&mut statement, &values)?;
     // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
     // keeps every table it creates in the session (checked above).
     let creates_temp = matches!(&statement, Statement::CreateTable(_));
     if let Statement::CreateTable(ct) = &mut statement {
         ct.temporary = false;
     }
-
-    let mut state = Planning::borrow(s);
-    // Fixes now(), current_date() and friends for this statement.
-    state.mark_start_execution();
-    {
-        let catalog = &mut state.config_mut().options_mut().catalog;
-        catalog.default_catalog = database.clone().unwrap_or_default();
-        catalog.default_schema = schema.clone().unwrap_or_default();
-    }
-    let scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
-    if !scalars.is_empty() {
-        dialect::type_placeholders(&mut statement, &scalars)?;
-    }
-    let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await.map_err(|e| {
-        match WarehouseError::from_datafusion(e) {
-            WarehouseError::ObjectNotFound(name) if name.starts_with('.') || name.contains("..") => {
-                WarehouseError::NoCurrentDatabase("SELECT".into())
-            }
-            other => other,
-        }
-    })?;
-    let plan = if scalars.is_empty() {
-        plan
-    } else {
-        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
-    };
+    let Planned { plan, names, state } = plan_statement(s, statement, params, &database, &schema).await?;
     let resolve = |r: &TableReference| -> TableKey {
         let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
         (full.catalog.to_string(), full.schema.to_string(), full.table.to_string())
@@ -235,7 +401,7 @@ pub(crate) async fn compile(
         }
         plan => {
             let plan = physical(plan).await?;
-            Ok(Compiled::Query { plan, task: s.task.clone() })
+            Ok(Compiled::Query { plan, task: s.task.clone(), names })
         }
     }
 }

@@ -27,17 +27,21 @@ use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use datafusion::config::Dialect;
 use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateDefaults;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::prelude::SessionConfig;
+use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
+use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner};
 use crate::{Param, WarehouseError};
 
 pub use crate::memory::HeldMemory;
@@ -52,6 +56,14 @@ use result::status_result;
 use session::{SessionEntry, identifier};
 use stop::Stop;
 use workers::{Limited, Planned, Started, Workers, receive};
+
+/// The SQL planner's hooks: Snowflake's operators first, then
+/// DataFusion's own.
+fn expr_planners() -> Vec<Arc<dyn ExprPlanner>> {
+    let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(SnowflakeExprPlanner::new())];
+    planners.extend(SessionStateDefaults::default_expr_planners());
+    planners
+}
 
 /// The embedded warehouse over a directory of accounts:
 /// `<root>/<account_id>/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet`.
@@ -181,6 +193,8 @@ impl Engine {
             let options = config.options_mut();
             options.sql_parser.enable_ident_normalization = false;
             options.sql_parser.dialect = Dialect::Snowflake;
+            // `1.5` is a NUMBER(2, 1) in Snowflake, not a FLOAT.
+            options.sql_parser.parse_float_as_decimal = true;
         }
         let pool = TrackConsumersPool::new(
             SessionPool::new(self.config.session_memory_limit, self.memory.clone()),
@@ -197,6 +211,8 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_expr_planners(expr_planners())
+            .with_type_planner(Arc::new(SnowflakeTypePlanner))
             .with_catalog_list(Arc::new(SessionCatalogList(tables.clone())))
             .build();
         let limits = crate::functions::Limits {
@@ -215,6 +231,7 @@ impl Engine {
             tables,
             current: Mutex::new((database.map(identifier), schema.map(identifier))),
             params: Mutex::default(),
+            variables: Mutex::default(),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
             spare: Mutex::new(None),
@@ -300,6 +317,33 @@ impl Engine {
         cancel: CancellationToken,
     ) -> Result<QueryResult, WarehouseError> {
         self.execute_stream(account_id, session, sql, params, cancel).await?.collect().await
+    }
+
+    /// What `sql` would return, without running it: its result's columns
+    /// and no rows (a connector's `describe`). Nothing is changed by it.
+    pub async fn describe(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<QueryResult, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let stop = Stop::after(self.timeout(&s), CancellationToken::new());
+        let (task_session, sql) = (s.clone(), sql.to_owned());
+        let describing =
+            self.workers.handle().spawn(async move { compile::describe(&task_session, &sql, params).await });
+        let schema = tokio::select! {
+            reason = stop.stopped() => return Err(reason),
+            joined = describing => joined.map_err(|_| WarehouseError::Internal("describing the statement failed".into()))??,
+        };
+        Ok(QueryResult {
+            kind: StatementKind::Query,
+            schema,
+            batches: Vec::new(),
+            rows_affected: None,
+            held: HeldMemory::default(),
+        })
     }
 
     /// Runs one statement once per row of `rows` (an array binding, what a
@@ -403,7 +447,22 @@ impl Engine {
         let inner = Box::pin(Limited::new(receive(ready, batches, stop.clone()), stop.clone()));
         let pool: Arc<dyn MemoryPool> = s.task.memory_pool().clone();
         match planned {
-            Planned::Query => Ok(QueryStream::new(StatementKind::Query, schema, None, inner, Some(pool))),
+            Planned::Query(names) if names.is_empty() => {
+                Ok(QueryStream::new(StatementKind::Query, schema, None, inner, Some(pool)))
+            }
+            Planned::Query(names) => {
+                // Names DataFusion could not plan with (repeats, `VALUES`).
+                let fields: Vec<_> =
+                    schema.fields().iter().map(|f| f.as_ref().clone().with_name(names.wanted(f.name()))).collect();
+                let renamed = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+                let to = renamed.clone();
+                let inner = Box::pin(inner.map(move |batch| {
+                    let batch = batch?;
+                    RecordBatch::try_new(to.clone(), batch.columns().to_vec())
+                        .map_err(|e| WarehouseError::Internal(e.to_string()))
+                }));
+                Ok(QueryStream::new(StatementKind::Query, renamed, None, inner, Some(pool)))
+            }
             Planned::CreateTemp(key) => {
                 let result =
                     QueryStream::new(StatementKind::Query, schema.clone(), None, inner, Some(pool)).collect().await?;

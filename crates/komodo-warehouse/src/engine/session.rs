@@ -1,11 +1,13 @@
 //! A session's state: its tables, current database and schema, session
 //! parameters, and its planning state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::execution::TaskContext;
 use datafusion::execution::session_state::SessionState;
+use datafusion::scalar::ScalarValue;
 use parking_lot::Mutex;
 
 use crate::catalog::SessionTables;
@@ -18,6 +20,8 @@ pub(crate) struct SessionEntry {
     pub(crate) current: Mutex<(Option<String>, Option<String>)>,
     /// What `ALTER SESSION` set.
     pub(crate) params: Mutex<SessionParams>,
+    /// Session variables (`SET x = ...`), by upper-case name.
+    pub(crate) variables: Mutex<BTreeMap<String, ScalarValue>>,
     /// The engine's statement time limit, above which a session cannot
     /// set its own.
     pub(crate) max_timeout: Duration,

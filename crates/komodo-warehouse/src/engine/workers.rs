@@ -19,6 +19,7 @@ use super::result::{BatchStream, QueryStream};
 use super::stop::Stop;
 use crate::WarehouseError;
 use crate::catalog::TableKey;
+use crate::dialect::OutputNames;
 
 /// How much of what a plan has ready at once it may hand over with its
 /// head (batches past this wait for the caller to read them).
@@ -109,7 +110,7 @@ impl Workers {
             let (planned, plan, task) = match compile.await {
                 Err(e) => return drop(head_tx.send(Err(e))),
                 Ok(Compiled::Ready(stream)) => return drop(head_tx.send(Ok(Started::Ready(stream)))),
-                Ok(Compiled::Query { plan, task }) => (Planned::Query, plan, task),
+                Ok(Compiled::Query { plan, task, names }) => (Planned::Query(names), plan, task),
                 Ok(Compiled::CreateTemp { key, plan, task }) => (Planned::CreateTemp(key), plan, task),
                 Ok(Compiled::Insert { key, before, plan, task }) => (Planned::Insert { key, before }, plan, task),
             };
@@ -166,7 +167,7 @@ impl Workers {
 /// What the planning thread hands back.
 pub(crate) enum Compiled {
     Ready(QueryStream),
-    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>, names: OutputNames },
     CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
     Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
@@ -190,7 +191,8 @@ pub(crate) type BatchReceiver = tokio::sync::mpsc::Receiver<Result<Option<Record
 
 /// What a running plan's result is for.
 pub(crate) enum Planned {
-    Query,
+    /// A query whose result columns are renamed so.
+    Query(OutputNames),
     CreateTemp(TableKey),
     /// An insert into a temporary table whose partitions held `before`
     /// batches each.

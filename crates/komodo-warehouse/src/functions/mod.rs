@@ -23,13 +23,16 @@ mod instants;
 mod numbers;
 mod random;
 mod regex;
+mod sample;
 mod strings;
 mod supported;
 mod text;
 mod timezone;
 mod to_temporal;
 
+pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
+pub(crate) use random::RANDOM_FRACTION;
 pub use supported::{Family, SupportedFunction, supported_functions};
 
 use crate::WarehouseError;
@@ -70,6 +73,11 @@ impl Limits {
     }
 }
 
+/// Snowflake's division (planned for `/` by `crate::plan`).
+pub(crate) fn divide() -> ScalarUDF {
+    ScalarUDF::new_from_impl(arithmetic::Divide::new())
+}
+
 /// The scalar functions, each replacing DataFusion's of the same name.
 fn scalar_functions(limits: Limits) -> Vec<ScalarUDF> {
     use calendar::Parts;
@@ -79,6 +87,8 @@ fn scalar_functions(limits: Limits) -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(arithmetic::Div0::new(false)),
         ScalarUDF::new_from_impl(arithmetic::Div0::new(true)),
+        divide(),
+        ScalarUDF::new_from_impl(sample::SampleHash::new()),
         ScalarUDF::new_from_impl(datetime::DateDiff::new()),
         ScalarUDF::new_from_impl(datetime::DateAdd::new()),
         ScalarUDF::new_from_impl(strings::Repeat::new(limits)),
@@ -133,6 +143,7 @@ fn scalar_functions(limits: Limits) -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(hashing::HashValues::new()),
         ScalarUDF::new_from_impl(hashing::UuidString::new()),
         ScalarUDF::new_from_impl(random::Random::new()),
+        ScalarUDF::new_from_impl(random::RandomFraction::new()),
         ScalarUDF::new_from_impl(random::Uniform::new()),
     ]
 }

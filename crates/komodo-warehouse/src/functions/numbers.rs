@@ -158,7 +158,7 @@ impl ScalarUDFImpl for ToDecimal {
                             let text = format!("{v}");
                             parse(&text, None).and_then(|n| target.fit(&n, &text)).map(Some)
                         } else {
-                            Err(format!("Numeric value '{v}' is not recognized"))
+                            Err(Failure::NotRecognized(v.to_string()))
                         }
                     }
                     DataType::Decimal128(_, s) => {
@@ -166,17 +166,37 @@ impl ScalarUDFImpl for ToDecimal {
                         let text = Decimal128Type::format_decimal(a.value(i), a.precision(), *s);
                         parse(&text, None).and_then(|n| target.fit(&n, &text)).map(Some)
                     }
-                    other => Err(format!("cannot convert a value of type {other} to a number")),
+                    other => Err(Failure::NotRecognized(format!("<{other}>"))),
                 }
             };
             match converted {
                 Ok(v) => out.push(v),
                 Err(_) if self.try_ => out.push(None),
-                Err(message) => return Err(execution(message)),
+                Err(failure) => return Err(failure.into()),
             }
         }
         let array = Decimal128Array::from(out).with_precision_and_scale(precision, scale)?;
         Ok(ColumnarValue::Array(Arc::new(array) as ArrayRef))
+    }
+}
+
+/// Why a value is not a `NUMBER(precision, scale)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The text is not a number (in the format).
+    NotRecognized(String),
+    /// The number has more integer digits than the precision allows.
+    OutOfRange(String),
+}
+
+impl From<Failure> for datafusion::error::DataFusionError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::NotRecognized(text) => datafusion::error::DataFusionError::External(Box::new(
+                crate::WarehouseError::NumericValueNotRecognized(text),
+            )),
+            Failure::OutOfRange(text) => execution(format!("Numeric value '{text}' is out of range")),
+        }
     }
 }
 
@@ -199,10 +219,10 @@ struct Target {
 impl Target {
     /// `n` rounded half away from zero to the scale, as the unscaled
     /// value; an error when it has too many digits.
-    fn fit(&self, n: &Digits, text: &str) -> std::result::Result<i128, String> {
+    fn fit(&self, n: &Digits, text: &str) -> std::result::Result<i128, Failure> {
         let mut digits = n.digits.clone();
         let scale = i64::from(self.scale);
-        let out_of_range = || format!("Numeric value '{}' is out of range", text.trim());
+        let out_of_range = || Failure::OutOfRange(text.trim().to_owned());
         if n.fraction <= scale {
             let zeros = usize::try_from(scale - n.fraction).map_err(|_| out_of_range())?;
             if digits.len().saturating_add(zeros) > self.precision as usize && !digits.is_empty() {
@@ -247,8 +267,8 @@ impl Target {
 }
 
 /// Reads a number from `text`, following `format` when given.
-pub(crate) fn parse(text: &str, format: Option<&str>) -> std::result::Result<Digits, String> {
-    let not_recognized = || format!("Numeric value '{text}' is not recognized");
+pub(crate) fn parse(text: &str, format: Option<&str>) -> std::result::Result<Digits, Failure> {
+    let not_recognized = || Failure::NotRecognized(text.to_owned());
     let Some(format) = format.map(str::trim).filter(|f| !f.is_empty()) else {
         return plain(text.trim()).ok_or_else(not_recognized);
     };
@@ -348,7 +368,7 @@ fn places(part: &str) -> usize {
 mod tests {
     use super::*;
 
-    fn fit(text: &str, format: Option<&str>, precision: u32, scale: u32) -> std::result::Result<i128, String> {
+    fn fit(text: &str, format: Option<&str>, precision: u32, scale: u32) -> std::result::Result<i128, Failure> {
         Target { precision, scale }.fit(&parse(text, format)?, text)
     }
 
@@ -365,9 +385,9 @@ mod tests {
 
     #[test]
     fn out_of_range_and_not_recognized() {
-        assert!(fit("123", None, 2, 0).unwrap_err().contains("out of range"));
-        assert!(fit("1.5", None, 2, 2).unwrap_err().contains("out of range"));
-        assert!(fit("abc", None, 38, 0).unwrap_err().contains("not recognized"));
+        assert_eq!(fit("123", None, 2, 0), Err(Failure::OutOfRange("123".into())));
+        assert_eq!(fit("1.5", None, 2, 2), Err(Failure::OutOfRange("1.5".into())));
+        assert_eq!(fit("abc", None, 38, 0), Err(Failure::NotRecognized("abc".into())));
         assert!(fit("1.2.3", None, 38, 0).is_err());
         assert!(fit("", None, 38, 0).is_err());
     }

@@ -94,6 +94,50 @@ impl ScalarUDFImpl for Random {
     }
 }
 
+/// The name of [`RandomFraction`], for the warehouse's own rewrites
+/// (`SAMPLE` without a seed); `RANDOM` itself is Snowflake's integer.
+pub(crate) const RANDOM_FRACTION: &str = "__komodo_random_fraction";
+
+/// `__komodo_random_fraction()`: a random double in `[0, 1)` per row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RandomFraction {
+    signature: Signature,
+}
+
+impl RandomFraction {
+    pub(crate) fn new() -> Self {
+        Self { signature: Signature::nullary(Volatility::Volatile) }
+    }
+}
+
+impl ScalarUDFImpl for RandomFraction {
+    fn name(&self) -> &str {
+        RANDOM_FRACTION
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let mut sequence = SplitMix64(random_seed());
+        let mut out = Float64Builder::with_capacity(args.number_rows);
+        for _ in 0..args.number_rows {
+            out.append_value(fraction(sequence.next()));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// The top 53 bits of `bits` as a double in `[0, 1)`.
+fn fraction(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// `UNIFORM(min, max, gen)`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Uniform {
@@ -186,5 +230,12 @@ mod tests {
         assert_eq!(xs, ys);
         assert_ne!(xs[0], xs[1]);
         assert_ne!(random_seed(), random_seed());
+    }
+
+    #[test]
+    fn fractions_lie_in_the_unit_interval() {
+        assert_eq!(fraction(0), 0.0);
+        assert!(fraction(u64::MAX) < 1.0);
+        assert!(fraction(u64::MAX) > 0.999_999);
     }
 }

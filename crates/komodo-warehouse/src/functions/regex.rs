@@ -16,10 +16,12 @@
 //! at both ends). Replacements refer to groups as `\1` ... `\9` (in SQL
 //! text `'\\1'`). Any NULL argument makes the result NULL.
 //!
-//! Patterns are Rust's `regex` syntax, which covers POSIX ERE and the Perl
-//! classes (`\d`, `\w`, `\s`, `\b`) Snowflake documents; alternation
-//! prefers the leftmost alternative (`'a|ab'` matches `a` in `ab`) where
-//! POSIX prefers the longest. Matching takes time linear in the subject.
+//! Patterns are Rust's `regex` syntax, which covers POSIX ERE; the Perl
+//! classes `\d`, `\w`, `\s` and `\b` are ASCII, as Snowflake defines
+//! them. Alternation prefers the leftmost alternative (`'a|ab'` matches
+//! `a` in `ab`) where POSIX prefers the longest. Matching takes time
+//! linear in the subject and no memory per match; `REGEXP_REPLACE`
+//! measures its result before building it (SECURITY.md F05).
 
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ use arrow_array::{ArrayRef, Int64Array, StringArray};
 use arrow_schema::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
-use regex::{Captures, Regex, RegexBuilder};
+use regex::{CaptureLocations, Regex, RegexBuilder};
 
 use super::Limits;
 use super::args::{arity, arrays, execution, i64_at, int64s, str_at, strings, upper};
@@ -224,28 +226,43 @@ fn char_position(s: &str, byte: usize) -> i64 {
     i64::try_from(s[..byte].chars().count()).unwrap_or(i64::MAX) + 1
 }
 
-/// The matches of `regex` in `s` from byte `start` on, in order, each
-/// with its groups; stops after `limit` matches when given. An empty
-/// match moves the search on by one character.
-fn matches<'s>(regex: &Regex, s: &'s str, start: usize, limit: Option<usize>) -> Vec<Captures<'s>> {
-    let mut found = Vec::new();
+/// Calls `f` with the groups of each match of `regex` in `s` from byte
+/// `start` on, in order, until `f` answers `false`. An empty match moves
+/// the search on by one character. The groups' locations are kept in one
+/// buffer for all matches: a subject with millions of matches takes no
+/// memory per match.
+fn each_match(regex: &Regex, s: &str, start: usize, mut f: impl FnMut(&CaptureLocations) -> bool) {
+    let mut locations = regex.capture_locations();
     let mut at = start;
     while at <= s.len() {
-        let Some(caps) = regex.captures_at(s, at) else { break };
-        let Some(whole) = caps.get(0) else { break };
-        at = if whole.end() > whole.start() {
-            whole.end()
+        let Some(whole) = regex.captures_read_at(&mut locations, s, at) else { break };
+        let (begin, end) = (whole.start(), whole.end());
+        if !f(&locations) {
+            break;
+        }
+        at = if end > begin {
+            end
         } else {
-            match s[whole.end()..].chars().next() {
-                Some(c) => whole.end() + c.len_utf8(),
+            match s[end..].chars().next() {
+                Some(c) => end + c.len_utf8(),
                 None => s.len() + 1,
             }
         };
-        found.push(caps);
-        if limit.is_some_and(|l| found.len() >= l) {
-            break;
-        }
     }
+}
+
+/// The groups of the `nth` (1-based) match, as byte ranges.
+fn nth_match(regex: &Regex, s: &str, start: usize, nth: usize) -> Option<Vec<Option<(usize, usize)>>> {
+    let mut seen = 0usize;
+    let mut found = None;
+    each_match(regex, s, start, |locations| {
+        seen += 1;
+        if seen == nth {
+            found = Some((0..locations.len()).map(|g| locations.get(g)).collect());
+            return false;
+        }
+        true
+    });
     found
 }
 
@@ -286,21 +303,23 @@ fn parse_replacement(replacement: &str) -> Vec<Piece> {
     pieces
 }
 
-fn expansion_len(pieces: &[Piece], caps: &Captures<'_>) -> usize {
+/// The byte length of a replacement for a match with groups `group`.
+fn expansion_len(pieces: &[Piece], group: impl Fn(usize) -> Option<(usize, usize)>) -> usize {
     pieces
         .iter()
         .map(|p| match p {
             Piece::Text(t) => t.len(),
-            Piece::Group(g) => caps.get(*g).map_or(0, |m| m.len()),
+            Piece::Group(g) => group(*g).map_or(0, |(a, b)| b - a),
         })
         .sum()
 }
 
-fn expand(pieces: &[Piece], caps: &Captures<'_>, out: &mut String) {
+/// Appends the replacement for a match of `s` with groups `group`.
+fn expand(pieces: &[Piece], s: &str, group: impl Fn(usize) -> Option<(usize, usize)>, out: &mut String) {
     for p in pieces {
         match p {
             Piece::Text(t) => out.push_str(t),
-            Piece::Group(g) => out.push_str(caps.get(*g).map_or("", |m| m.as_str())),
+            Piece::Group(g) => out.push_str(group(*g).map_or("", |(a, b)| &s[a..b])),
         }
     }
 }
@@ -485,10 +504,13 @@ impl ScalarUDFImpl for Regexp {
                     };
                     let flags = parse_flags(name, row.parameters)?;
                     let regex = compiled.get(row.pattern, flags, false)?;
-                    let count = match self.start(&row)? {
-                        Some(start) => matches(regex, row.subject, start, None).len(),
-                        None => 0,
-                    };
+                    let mut count = 0usize;
+                    if let Some(start) = self.start(&row)? {
+                        each_match(regex, row.subject, start, |_| {
+                            count += 1;
+                            true
+                        });
+                    }
                     out.append_value(i64::try_from(count).unwrap_or(i64::MAX));
                 }
                 Arc::new(out.finish())
@@ -510,14 +532,14 @@ impl ScalarUDFImpl for Regexp {
                         return Err(self.invalid(Arg::Option, row.option, "must be 0 or 1"));
                     }
                     let found = match self.start(&row)? {
-                        Some(start) => matches(regex, row.subject, start, Some(nth)).into_iter().nth(nth - 1),
+                        Some(start) => nth_match(regex, row.subject, start, nth),
                         None => None,
                     };
-                    let m = found.as_ref().and_then(|caps| caps.get(group));
-                    text.append_option(m.map(|m| m.as_str()));
+                    let m = found.as_ref().and_then(|groups| groups.get(group).copied().flatten());
+                    text.append_option(m.map(|(a, b)| &row.subject[a..b]));
                     numbers.append_value(match m {
-                        Some(m) if row.option == 1 => char_position(row.subject, m.end()),
-                        Some(m) => char_position(row.subject, m.start()),
+                        Some((_, end)) if row.option == 1 => char_position(row.subject, end),
+                        Some((begin, _)) => char_position(row.subject, begin),
                         None => 0,
                     });
                 }
@@ -550,27 +572,45 @@ impl ScalarUDFImpl for Regexp {
                         out.append_value(row.subject);
                         continue;
                     };
-                    let limit = (occurrence > 0).then_some(occurrence);
-                    let mut found = matches(regex, row.subject, start, limit);
-                    if occurrence > 0 {
-                        found = found.into_iter().skip(occurrence - 1).collect();
-                    }
-                    let mut len = row.subject.len();
-                    for caps in &found {
-                        let whole = caps.get(0).map_or(0, |m| m.len());
-                        len = len.saturating_sub(whole).saturating_add(expansion_len(replacement, caps));
-                    }
-                    // Checked before the value is built (SECURITY.md F05).
-                    total = self.limits.check(len, total)?;
-                    let mut value = String::with_capacity(len);
-                    let mut copied = 0;
-                    for caps in &found {
-                        let Some(whole) = caps.get(0) else { continue };
-                        value.push_str(&row.subject[copied..whole.start()]);
-                        expand(replacement, caps, &mut value);
-                        copied = whole.end();
-                    }
-                    value.push_str(&row.subject[copied..]);
+                    // The value's size is checked before it is built (SECURITY.md
+                    // F05): one pass over the matches to measure, one to build.
+                    let value = if occurrence > 0 {
+                        let Some(groups) = nth_match(regex, row.subject, start, occurrence) else {
+                            total = self.limits.check(row.subject.len(), total)?;
+                            out.append_value(row.subject);
+                            continue;
+                        };
+                        let group = |g: usize| groups.get(g).copied().flatten();
+                        let (begin, end) = group(0).unwrap_or((0, 0));
+                        let len = row.subject.len() - (end - begin) + expansion_len(replacement, group);
+                        total = self.limits.check(len, total)?;
+                        let mut value = String::with_capacity(len);
+                        value.push_str(&row.subject[..begin]);
+                        expand(replacement, row.subject, group, &mut value);
+                        value.push_str(&row.subject[end..]);
+                        value
+                    } else {
+                        let mut len = row.subject.len();
+                        each_match(regex, row.subject, start, |locations| {
+                            let (begin, end) = locations.get(0).unwrap_or((0, 0));
+                            len = len
+                                .saturating_sub(end - begin)
+                                .saturating_add(expansion_len(replacement, |g| locations.get(g)));
+                            true
+                        });
+                        total = self.limits.check(len, total)?;
+                        let mut value = String::with_capacity(len);
+                        let mut copied = 0;
+                        each_match(regex, row.subject, start, |locations| {
+                            let (begin, end) = locations.get(0).unwrap_or((0, 0));
+                            value.push_str(&row.subject[copied..begin]);
+                            expand(replacement, row.subject, |g| locations.get(g), &mut value);
+                            copied = end;
+                            true
+                        });
+                        value.push_str(&row.subject[copied..]);
+                        value
+                    };
                     out.append_value(value);
                 }
                 Arc::new(out.finish())
@@ -604,8 +644,18 @@ mod tests {
     #[test]
     fn empty_matches_move_on() {
         let re = Regex::new("x*").unwrap();
-        assert_eq!(matches(&re, "ab", 0, None).len(), 3);
-        assert_eq!(matches(&re, "é", 0, None).len(), 2);
+        let count = |s: &str| {
+            let mut n = 0;
+            each_match(&re, s, 0, |_| {
+                n += 1;
+                true
+            });
+            n
+        };
+        assert_eq!(count("ab"), 3);
+        assert_eq!(count("é"), 2);
+        assert_eq!(nth_match(&re, "ab", 0, 2), Some(vec![Some((1, 1))]));
+        assert_eq!(nth_match(&re, "ab", 0, 4), None);
     }
 
     #[test]

@@ -245,7 +245,8 @@ mod tests {
         let listed: Vec<String> =
             SUPPORTED.iter().flat_map(|s| s.names.iter().map(|n| n.to_ascii_lowercase())).collect();
         let mut missing = Vec::new();
-        for name in super::super::registered_names() {
+        // `__komodo_*` functions are the rewrites' own, not Snowflake's.
+        for name in super::super::registered_names().into_iter().filter(|n| !n.starts_with("__")) {
             if !listed.contains(&name) {
                 missing.push(name);
             }

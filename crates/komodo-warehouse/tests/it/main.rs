@@ -4,5 +4,6 @@ mod dialect;
 mod engine;
 mod hardening;
 mod security;
+mod semantics;
 mod slt;
 mod support;

@@ -1,0 +1,51 @@
+//! Snowflake's type names as DataFusion types.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, FieldRef};
+use datafusion::error::Result;
+use datafusion::logical_expr::planner::TypePlanner;
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, ObjectNamePart};
+
+/// The field metadata key naming a column's Snowflake type where the Arrow
+/// type alone does not say it (the key Snowflake's own Arrow results use).
+pub(crate) const LOGICAL_TYPE: &str = "logicalType";
+
+/// A `Utf8` field holding JSON text of Snowflake type `logical` (`VARIANT`,
+/// `OBJECT` or `ARRAY`).
+pub(crate) fn semi_structured_field(name: &str, logical: &str) -> Field {
+    Field::new(name, DataType::Utf8, true).with_metadata(HashMap::from([(LOGICAL_TYPE.to_owned(), logical.to_owned())]))
+}
+
+/// Plans Snowflake's type names that DataFusion reads otherwise or not at
+/// all: `FLOAT`, `FLOAT4`, `FLOAT8`, `REAL`, `DOUBLE` and `DOUBLE
+/// PRECISION` are all 64-bit (DataFusion makes `FLOAT` and `REAL` 32-bit);
+/// `VARIANT`, `OBJECT` and `ARRAY` are JSON text marked with their type.
+#[derive(Debug, Default)]
+pub(crate) struct SnowflakeTypePlanner;
+
+impl TypePlanner for SnowflakeTypePlanner {
+    fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
+        let field = match sql_type {
+            SqlType::Float(_)
+            | SqlType::Float4
+            | SqlType::Float8
+            | SqlType::Float32
+            | SqlType::Float64
+            | SqlType::Real
+            | SqlType::Double(_)
+            | SqlType::DoublePrecision => Field::new("", DataType::Float64, true),
+            SqlType::Custom(name, args) if args.is_empty() => match name.0.as_slice() {
+                [ObjectNamePart::Identifier(id)] => match id.value.to_ascii_uppercase().as_str() {
+                    t @ ("VARIANT" | "OBJECT") => semi_structured_field("", t),
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None),
+            },
+            SqlType::Array(_) => semi_structured_field("", "ARRAY"),
+            _ => return Ok(None),
+        };
+        Ok(Some(Arc::new(field)))
+    }
+}
