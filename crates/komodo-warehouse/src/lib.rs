@@ -54,5 +54,6 @@ pub use engine::{
     parse_check,
 };
 pub use error::WarehouseError;
+pub use functions::{Family, SupportedFunction, supported_functions};
 pub use params::Param;
 pub use tokio_util::sync::CancellationToken;

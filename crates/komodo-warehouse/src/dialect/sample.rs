@@ -79,7 +79,7 @@ fn sampled(
     }
     let rows = matches!(quantity.unit, Some(TableSampleUnit::Rows));
     let key = match &sample.seed {
-        None => call("random", vec![]),
+        None => call(crate::functions::RANDOM_FRACTION, vec![]),
         Some(seed) => {
             let columns = columns(table).ok_or_else(|| {
                 WarehouseError::Compilation(format!("SAMPLE ... SEED: cannot find the columns of {table}"))

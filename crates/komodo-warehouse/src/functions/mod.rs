@@ -9,16 +9,32 @@ use std::sync::Arc;
 
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
+mod aggregates;
+mod args;
 mod arithmetic;
+mod calendar;
+mod conditional;
 mod datetime;
+mod datetime_text;
+mod hashing;
+mod instants;
+mod numbers;
+mod random;
+mod regex;
 mod sample;
 mod strings;
+mod supported;
+mod text;
+mod timezone;
+mod to_temporal;
 pub(crate) mod variant;
 
 pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
+pub(crate) use random::RANDOM_FRACTION;
+pub use supported::{Family, SupportedFunction, supported_functions};
 
 use crate::WarehouseError;
 
@@ -63,11 +79,13 @@ pub(crate) fn divide() -> ScalarUDF {
     ScalarUDF::new_from_impl(arithmetic::Divide::new())
 }
 
-/// Registers the functions in `state` under their lower-case names (how
-/// DataFusion looks up an unquoted function name), replacing DataFusion's
-/// own of the same name.
-pub(crate) fn register(state: &mut SessionState, limits: Limits) {
-    let functions = [
+/// The scalar functions, each replacing DataFusion's of the same name.
+fn scalar_functions(limits: Limits) -> Vec<ScalarUDF> {
+    use calendar::Parts;
+    use hashing::Algorithm;
+    use regex::Kind;
+    use to_temporal::Target;
+    vec![
         ScalarUDF::new_from_impl(arithmetic::Div0::new(false)),
         ScalarUDF::new_from_impl(arithmetic::Div0::new(true)),
         divide(),
@@ -79,11 +97,97 @@ pub(crate) fn register(state: &mut SessionState, limits: Limits) {
         ScalarUDF::new_from_impl(strings::Pad::new(false, limits)),
         ScalarUDF::new_from_impl(strings::Concat::new(limits)),
         ScalarUDF::new_from_impl(strings::Replace::new(limits)),
-    ];
-    let functions = functions.into_iter().chain(variant::scalar_functions());
-    for function in functions {
-        // Replacing a function of the same name is what registering means
-        // here; there is nothing to fail.
+        // Regular expressions.
+        ScalarUDF::new_from_impl(regex::Regexp::new(Kind::Like, limits)),
+        ScalarUDF::new_from_impl(regex::Regexp::new(Kind::Replace, limits)),
+        ScalarUDF::new_from_impl(regex::Regexp::new(Kind::Substr, limits)),
+        ScalarUDF::new_from_impl(regex::Regexp::new(Kind::Instr, limits)),
+        ScalarUDF::new_from_impl(regex::Regexp::new(Kind::Count, limits)),
+        // Conversions.
+        ScalarUDF::new_from_impl(numbers::ToDecimal::new(false)),
+        ScalarUDF::new_from_impl(numbers::ToDecimal::new(true)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Date, false)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Date, true)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Ntz, false)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Ntz, true)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Ltz, false)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Ltz, true)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Tz, false)),
+        ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(Target::Tz, true)),
+        // Dates and times.
+        ScalarUDF::new_from_impl(calendar::LastDay::new()),
+        ScalarUDF::new_from_impl(calendar::AddMonths::new()),
+        ScalarUDF::new_from_impl(calendar::NameOf::new(false)),
+        ScalarUDF::new_from_impl(calendar::NameOf::new(true)),
+        ScalarUDF::new_from_impl(calendar::FromParts::new(Parts::Date)),
+        ScalarUDF::new_from_impl(calendar::FromParts::new(Parts::Time)),
+        ScalarUDF::new_from_impl(calendar::FromParts::new(Parts::Ntz)),
+        ScalarUDF::new_from_impl(calendar::FromParts::new(Parts::Ltz)),
+        ScalarUDF::new_from_impl(calendar::FromParts::new(Parts::Tz)),
+        ScalarUDF::new_from_impl(calendar::TimeSlice::new()),
+        ScalarUDF::new_from_impl(timezone::ConvertTimezone::new()),
+        // Conditionals.
+        ScalarUDF::new_from_impl(conditional::Decode::new()),
+        ScalarUDF::new_from_impl(conditional::Extreme::new(true)),
+        ScalarUDF::new_from_impl(conditional::Extreme::new(false)),
+        // Strings.
+        ScalarUDF::new_from_impl(text::Strtok::new()),
+        ScalarUDF::new_from_impl(text::Initcap::new(limits)),
+        ScalarUDF::new_from_impl(text::Charindex::new()),
+        // Hashes, identifiers, random numbers.
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Sha2, false)),
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Sha2, true)),
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Sha1, false)),
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Sha1, true)),
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Md5, false)),
+        ScalarUDF::new_from_impl(hashing::Digester::new(Algorithm::Md5, true)),
+        ScalarUDF::new_from_impl(hashing::HashValues::new()),
+        ScalarUDF::new_from_impl(hashing::UuidString::new()),
+        ScalarUDF::new_from_impl(random::Random::new()),
+        ScalarUDF::new_from_impl(random::RandomFraction::new()),
+        ScalarUDF::new_from_impl(random::Uniform::new()),
+    ]
+    .into_iter()
+    .chain(variant::scalar_functions())
+    .collect()
+}
+
+/// The aggregate functions, each replacing DataFusion's of the same name.
+fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        AggregateUDF::new_from_impl(aggregates::Mode::new()),
+        AggregateUDF::new_from_impl(aggregates::Median::new()),
+        AggregateUDF::new_from_impl(aggregates::Variance::new(false)),
+        AggregateUDF::new_from_impl(aggregates::Variance::new(true)),
+    ]
+}
+
+/// Registers the functions in `state` under their lower-case names (how
+/// DataFusion looks up an unquoted function name), replacing DataFusion's
+/// own of the same name.
+pub(crate) fn register(state: &mut SessionState, limits: Limits) {
+    // Replacing a function of the same name is what registering means
+    // here; there is nothing to fail.
+    for function in scalar_functions(limits) {
         let _ = state.register_udf(Arc::new(function));
     }
+    for function in aggregate_functions() {
+        let _ = state.register_udaf(Arc::new(function));
+    }
+}
+
+/// Every name (and synonym) [`register`] registers, lower case.
+#[cfg(test)]
+pub(crate) fn registered_names() -> Vec<String> {
+    let limits = Limits { max_value_bytes: MAX_VALUE_BYTES, max_batch_bytes: MAX_VALUE_BYTES };
+    let mut names = Vec::new();
+    for f in scalar_functions(limits) {
+        names.push(f.name().to_owned());
+        names.extend(f.aliases().iter().cloned());
+    }
+    for f in aggregate_functions() {
+        names.push(f.name().to_owned());
+        names.extend(f.aliases().iter().cloned());
+    }
+    names
 }

@@ -5,4 +5,5 @@ mod engine;
 mod hardening;
 mod security;
 mod semantics;
+mod slt;
 mod support;
