@@ -85,7 +85,13 @@ fn unit_scale(unit: &TimeUnit) -> i64 {
 
 fn row_type(field: &Field, origin: &ColumnOrigin) -> RowType {
     use DataType as D;
-    let type_name = snowflake_type(field.data_type());
+    // A semi-structured value is JSON text marked with its type.
+    let type_name = match field.metadata().get("logicalType").map(String::as_str) {
+        Some("VARIANT") => "variant",
+        Some("OBJECT") => "object",
+        Some("ARRAY") => "array",
+        _ => snowflake_type(field.data_type()),
+    };
     let (mut precision, mut scale, mut length, mut byte_length) = (None, None, None, None);
     match field.data_type() {
         D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s) => {

@@ -14,17 +14,20 @@
 
 mod aliases;
 mod ast;
+mod flatten;
 mod functions;
 mod names;
 mod placeholders;
 mod prepare;
 mod rewrite;
 mod sample;
+mod semi;
 mod session;
 mod types;
 mod variables;
 
 pub(crate) use aliases::inline_alias;
+pub(crate) use flatten::rewrite_flattens;
 pub(crate) use names::OutputNames;
 pub(crate) use placeholders::type_placeholders;
 pub(crate) use prepare::{Prepared, prepare};

@@ -94,9 +94,23 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut copied = 0usize;
     let mut next_question = 0usize;
+    // Inside a path into a semi-structured value (`v:Name.first[0]`), whose
+    // keys keep their case: JSON keys are case-sensitive.
+    let mut in_path = false;
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
+        in_path = match &t.token {
+            Token::Word(_) | Token::Period | Token::LBracket | Token::RBracket | Token::Number(..) => {
+                in_path
+                    || (matches!(t.token, Token::Word(_))
+                        && i > 0
+                        && tokens[i - 1].token == Token::Colon
+                        && tokens[i - 1].span.end == t.span.start)
+            }
+            Token::SingleQuotedString(_) => in_path,
+            _ => false,
+        };
         let start = offsets.at(t.span.start.line, t.span.start.column);
         let end = offsets.at(t.span.end.line, t.span.end.column);
         let (Some(start), Some(end)) = (start, end) else {
@@ -104,7 +118,7 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
             continue;
         };
         let replacement = match &t.token {
-            Token::Word(w) if w.quote_style.is_none() => Some((end, w.value.to_uppercase())),
+            Token::Word(w) if w.quote_style.is_none() && !in_path => Some((end, w.value.to_uppercase())),
             Token::Placeholder(p) if p.starts_with('?') => {
                 let n = if p.len() > 1 {
                     p[1..].to_owned()
@@ -157,6 +171,15 @@ mod tests {
         assert_eq!(prepare("select :2, :1").unwrap().sql, "SELECT $2, $1");
         assert_eq!(prepare("select '?', ':1'").unwrap().sql, "SELECT '?', ':1'");
         assert_eq!(prepare("select x::int").unwrap().sql, "SELECT X::INT");
+    }
+
+    #[test]
+    fn paths_into_variants_keep_their_case() {
+        assert_eq!(
+            prepare("select v:Name.first[0]::string, t.v:a, x from t").unwrap().sql,
+            "SELECT V:Name.first[0]::STRING, T.V:a, X FROM T"
+        );
+        assert_eq!(prepare("select v['Key'], v:k1 as k").unwrap().sql, "SELECT V['Key'], V:k1 AS K");
     }
 
     #[test]

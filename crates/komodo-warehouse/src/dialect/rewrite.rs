@@ -7,8 +7,10 @@ use datafusion::sql::sqlparser::ast::{
     self, Expr, FunctionArguments, LimitClause, Query, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
 };
 
+use super::ast::function_name;
 use super::functions::{concat, rewrite_function};
 use super::names::{OutputNames, name_columns};
+use super::semi::rewrite_semi;
 use super::session::SessionValues;
 use super::types::snowflake_data_type;
 use crate::WarehouseError;
@@ -134,7 +136,16 @@ impl VisitorMut for Rewriter<'_> {
             }
             return ControlFlow::Continue(());
         }
-        match rewrite_function(expr, self.session) {
+        let name = match &*expr {
+            Expr::Function(f) => function_name(f),
+            _ => None,
+        };
+        let semi = rewrite_semi(expr, name.as_deref());
+        let rewritten = match semi {
+            Ok(None) => rewrite_function(expr, self.session),
+            other => other,
+        };
+        match rewritten {
             Ok(Some(new)) => {
                 *expr = new;
                 ControlFlow::Continue(())

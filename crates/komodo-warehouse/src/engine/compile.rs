@@ -234,6 +234,7 @@ async fn plan_statement<'a>(
         Some(fields.fields().iter().map(|f| f.name().clone()).collect())
     };
     dialect::rewrite_samples(&mut statement, &columns)?;
+    dialect::rewrite_flattens(&mut statement, &columns)?;
     let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
     let names = dialect::rewrite(&mut statement, &values)?;
     let mut scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;

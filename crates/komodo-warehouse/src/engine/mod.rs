@@ -41,8 +41,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
-use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner};
+use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts};
 use crate::{Param, WarehouseError};
+use datafusion::execution::FunctionRegistry as _;
 
 pub use crate::memory::HeldMemory;
 pub use compile::{FrontEndSizes, parse_check};
@@ -220,6 +221,9 @@ impl Engine {
             max_batch_bytes: self.config.session_memory_limit,
         };
         crate::functions::register(&mut base, limits);
+        if let Some(casts) = VariantCasts::new() {
+            let _ = base.register_function_rewrite(Arc::new(casts));
+        }
         // Identifiers arrive UPPERCASE; table functions are registered lower case.
         let functions: Vec<_> = base.table_functions().iter().map(|(n, f)| (n.clone(), f.function().clone())).collect();
         for (name, function) in functions {

@@ -26,6 +26,8 @@ pub enum Family {
     Aggregate,
     /// `SHA2`, `HASH`, `UUID_STRING`, `RANDOM`, ...
     HashRandom,
+    /// `PARSE_JSON`, `OBJECT_CONSTRUCT`, `FLATTEN`, ...
+    SemiStructured,
 }
 
 impl Family {
@@ -40,6 +42,7 @@ impl Family {
             Family::Regex => "regular expressions",
             Family::Aggregate => "aggregate",
             Family::HashRandom => "hash, identifiers, random",
+            Family::SemiStructured => "semi-structured data",
         }
     }
 }
@@ -60,13 +63,37 @@ const fn f(names: &'static [&'static str], family: Family, notes: &'static str) 
     SupportedFunction { names, family, notes }
 }
 
-use Family::{Aggregate, Conditional, Context, Conversion, DateTime, HashRandom, Regex, Text};
+use Family::{Aggregate, Conditional, Context, Conversion, DateTime, HashRandom, Regex, SemiStructured, Text};
 
 /// Every Snowflake function with an implementation or a rewrite of its
 /// own; DataFusion's built-ins whose name and meaning Snowflake shares
 /// (`UPPER`, `ABS`, `ROUND`, `SUM`, ...) work too and are not listed
 /// unless checked for Snowflake's semantics.
 const SUPPORTED: &[SupportedFunction] = &[
+    f(&["PARSE_JSON"], SemiStructured, "`PARSE_JSON(text)`: a VARIANT; invalid JSON is error 100069, `''` is NULL"),
+    f(&["TRY_PARSE_JSON"], SemiStructured, "NULL where `PARSE_JSON` fails"),
+    f(&["TO_VARIANT"], SemiStructured, "any value as a VARIANT; also `x::VARIANT`"),
+    f(
+        &["OBJECT_CONSTRUCT"],
+        SemiStructured,
+        "`OBJECT_CONSTRUCT(k1, v1, ...)`: pairs with a NULL value are left out; keys sorted",
+    ),
+    f(&["OBJECT_CONSTRUCT_KEEP_NULL"], SemiStructured, "keeps a NULL value as JSON `null`"),
+    f(&["ARRAY_CONSTRUCT"], SemiStructured, "`ARRAY_CONSTRUCT(v1, ...)`: NULL as JSON `null`"),
+    f(&["ARRAY_SIZE"], SemiStructured, "NULL for a value that is not an array"),
+    f(&["ARRAY_CONTAINS"], SemiStructured, "`ARRAY_CONTAINS(value, array)`, values compared as JSON"),
+    f(&["ARRAY_TO_STRING"], SemiStructured, "`ARRAY_TO_STRING(array, sep)`: strings without quotes, `null` as empty"),
+    f(&["GET"], SemiStructured, "`GET(v, key)` of an object, `GET(v, index)` of an array"),
+    f(&["GET_PATH"], SemiStructured, "`GET_PATH(v, 'a.b[0]')`; also `v:a.b[0]` and `v['a']`"),
+    f(
+        &["TYPEOF"],
+        SemiStructured,
+        "`INTEGER`, `DECIMAL`, `DOUBLE`, `VARCHAR`, `BOOLEAN`, `ARRAY`, `OBJECT`, `NULL_VALUE`",
+    ),
+    f(&["IS_OBJECT"], SemiStructured, ""),
+    f(&["IS_ARRAY"], SemiStructured, ""),
+    f(&["IS_NULL_VALUE"], SemiStructured, "a JSON `null`, not a SQL NULL"),
+    f(&["SPLIT"], SemiStructured, "`SPLIT(text, sep)`: an ARRAY of strings"),
     f(&["IFF"], Conditional, "`IFF(cond, a, b)`"),
     f(&["NVL", "IFNULL"], Conditional, "first argument unless NULL"),
     f(&["NVL2"], Conditional, ""),

@@ -8,6 +8,8 @@
 
 mod operators;
 mod types;
+mod variants;
 
 pub(crate) use operators::SnowflakeExprPlanner;
 pub(crate) use types::{LOGICAL_TYPE, SnowflakeTypePlanner};
+pub(crate) use variants::VariantCasts;

@@ -7,3 +7,4 @@ mod security;
 mod semantics;
 mod slt;
 mod support;
+mod variant;

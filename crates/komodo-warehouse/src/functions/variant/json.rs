@@ -134,6 +134,77 @@ pub(crate) fn get_path<'a>(json: &'a str, path: &[Step]) -> Option<&'a str> {
     std::str::from_utf8(jiter.slice_to_current(start)).ok()
 }
 
+/// The deepest nesting of arrays and objects a JSON text may have.
+const MAX_DEPTH: usize = 256;
+
+/// JSON text as a semi-structured value keeps it: compact, object keys in
+/// order (the last of a repeated key wins), numbers written as they were
+/// (so `1e3` stays a DOUBLE and `1.50` a DECIMAL for `TYPEOF`). An error
+/// says what is wrong with the text.
+pub(crate) fn normalize(text: &str) -> Result<String, String> {
+    fn value(j: &mut Jiter<'_>, out: &mut String, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+        }
+        let e = |e: jiter::JiterError| e.to_string();
+        match j.peek().map_err(e)? {
+            Peek::Null => {
+                j.known_null().map_err(e)?;
+                out.push_str("null");
+            }
+            Peek::True | Peek::False => {
+                let peek = j.peek().map_err(e)?;
+                out.push_str(if j.known_bool(peek).map_err(e)? { "true" } else { "false" });
+            }
+            Peek::String => push_json_string(out, j.known_str().map_err(e)?),
+            Peek::Array => {
+                out.push('[');
+                let mut next = j.known_array().map_err(e)?;
+                let mut first = true;
+                while next.is_some() {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    value(j, out, depth + 1)?;
+                    next = j.array_step().map_err(e)?;
+                }
+                out.push(']');
+            }
+            Peek::Object => {
+                let mut members = std::collections::BTreeMap::new();
+                let mut key = j.known_object().map_err(e)?.map(str::to_owned);
+                while let Some(k) = key {
+                    let mut v = String::new();
+                    value(j, &mut v, depth + 1)?;
+                    members.insert(k, v);
+                    key = j.next_key().map_err(e)?.map(str::to_owned);
+                }
+                out.push('{');
+                for (n, (k, v)) in members.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    push_json_string(out, k);
+                    out.push(':');
+                    out.push_str(v);
+                }
+                out.push('}');
+            }
+            _ => {
+                let bytes = j.next_number_bytes().map_err(e)?;
+                out.push_str(std::str::from_utf8(bytes).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(())
+    }
+    let mut j = Jiter::new(text.as_bytes());
+    let mut out = String::with_capacity(text.len());
+    value(&mut j, &mut out, 0)?;
+    j.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
@@ -308,6 +379,17 @@ mod tests {
         assert_eq!(get("nope"), None);
         assert_eq!(get("k.x"), None);
         assert_eq!(get_path("not json", &parse_path("a").unwrap()), None);
+    }
+
+    #[test]
+    fn normalized_json_keeps_numbers_and_sorts_keys() {
+        assert_eq!(
+            normalize(r#" { "b" : 1e3, "a" : [1.50, "x\"y", null, true] } "#).unwrap(),
+            r#"{"a":[1.50,"x\"y",null,true],"b":1e3}"#
+        );
+        assert!(normalize("{\"a\": }").is_err());
+        assert!(normalize("[1] 2").is_err());
+        assert!(normalize(&format!("{}{}", "[".repeat(300), "]".repeat(300))).is_err());
     }
 
     #[test]

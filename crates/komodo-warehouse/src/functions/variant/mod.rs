@@ -24,6 +24,11 @@ pub(crate) fn semi_field(name: &str, logical: &str) -> FieldRef {
     )
 }
 
+/// The semi-structured function named `name` (one of this module's).
+pub(crate) fn variant_function(name: &str) -> Option<ScalarUDF> {
+    scalar::all().into_iter().find(|f| f.name() == name)
+}
+
 /// The scalar functions of semi-structured data.
 pub(crate) fn scalar_functions() -> Vec<ScalarUDF> {
     scalar::all()

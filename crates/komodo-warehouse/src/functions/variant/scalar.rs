@@ -183,14 +183,22 @@ impl ScalarUDFImpl for Semi {
                 vec![t[0].clone(), DataType::Utf8]
             }
             Op::ObjectConstruct | Op::ObjectConstructKeepNull => {
-                if t.len() % 2 != 0 {
+                if !t.len().is_multiple_of(2) {
                     return plan_err!("{} takes key-value pairs", self.op.name().to_uppercase());
                 }
                 t.iter().enumerate().map(|(i, t)| if i % 2 == 0 { DataType::Utf8 } else { t.clone() }).collect()
             }
-            Op::ToVariant | Op::ListToArray => {
+            Op::ToVariant => {
                 arity(self.op, t.len(), &[1])?;
                 t.to_vec()
+            }
+            Op::ListToArray => {
+                arity(self.op, t.len(), &[1, 2])?;
+                let mut t = t.to_vec();
+                if t.len() == 2 {
+                    t[1] = DataType::Utf8;
+                }
+                t
             }
             Op::ListsToObject => {
                 arity(self.op, t.len(), &[2])?;
@@ -247,8 +255,8 @@ impl ScalarUDFImpl for Semi {
                 for v in input.iter() {
                     match v.map(str::trim) {
                         None | Some("") => out.append_null(),
-                        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-                            Ok(value) => out.append_value(value.to_string()),
+                        Some(text) => match super::json::normalize(text) {
+                            Ok(value) => out.append_value(value),
                             Err(_) if self.op == Op::TryParseJson => out.append_null(),
                             Err(e) => return Err(external(WarehouseError::InvalidJson(e.to_string()))),
                         },
@@ -443,7 +451,10 @@ impl ScalarUDFImpl for Semi {
                 let mut out = StringBuilder::with_capacity(rows, rows * 16);
                 for i in 0..rows {
                     let mut text = String::from("[");
-                    if let Some((values, field)) = list_values(&arrays[0], i) {
+                    if let Some((values, element)) = list_values(&arrays[0], i) {
+                        // The elements are JSON text already (TO_VARIANT's),
+                        // unless they come as they are (`DISTINCT`).
+                        let field = if arrays.len() == 2 { Arc::new(element) } else { semi_field("", "VARIANT") };
                         for n in 0..values.len() {
                             if let Some(json) = to_json(&values, &field, n) {
                                 if text.len() > 1 {
@@ -462,9 +473,11 @@ impl ScalarUDFImpl for Semi {
                 let mut out = StringBuilder::with_capacity(rows, rows * 16);
                 for i in 0..rows {
                     let mut members = std::collections::BTreeMap::new();
-                    if let (Some((keys, kf)), Some((values, vf))) =
+                    if let (Some((keys, kf)), Some((values, _))) =
                         (list_values(&arrays[0], i), list_values(&arrays[1], i))
                     {
+                        // The values are JSON text already (TO_VARIANT's).
+                        let vf = semi_field("", "VARIANT");
                         for n in 0..keys.len().min(values.len()) {
                             if let (Some(k), Some(v)) =
                                 (to_json(&keys, &kf, n).and_then(|k| as_text(&k)), to_json(&values, &vf, n))
@@ -495,7 +508,8 @@ fn variant_cast(input: &StringArray, target: &DataType, try_: bool) -> Result<Ar
     // Integers from a decimal text round half away from zero, as a cast
     // of a number to NUMBER(p, 0) does.
     let source = if target.is_integer() {
-        let floats = datafusion::arrow::compute::cast(&texts, &DataType::Float64);
+        let strict = datafusion::arrow::compute::CastOptions { safe: try_, ..Default::default() };
+        let floats = datafusion::arrow::compute::cast_with_options(&texts, &DataType::Float64, &strict);
         match floats {
             Ok(f) => {
                 let rounded: arrow_array::Float64Array =
@@ -567,12 +581,24 @@ fn flatten(input: &StringArray, paths: Option<&StringArray>) -> Result<ArrayRef>
                 (None, Some(n)) => format!("{prefix}[{n}]"),
                 (None, None) => prefix.clone(),
             };
-            elements.field_builder::<Int64Builder>(0).map(|b| b.append_value(seq));
-            elements.field_builder::<StringBuilder>(1).map(|b| b.append_option(key));
-            elements.field_builder::<StringBuilder>(2).map(|b| b.append_value(path));
-            elements.field_builder::<Int64Builder>(3).map(|b| b.append_option(index));
-            elements.field_builder::<StringBuilder>(4).map(|b| b.append_value(value.to_string()));
-            elements.field_builder::<StringBuilder>(5).map(|b| b.append_option(this.as_deref()));
+            if let Some(b) = elements.field_builder::<Int64Builder>(0) {
+                b.append_value(seq);
+            }
+            if let Some(b) = elements.field_builder::<StringBuilder>(1) {
+                b.append_option(key);
+            }
+            if let Some(b) = elements.field_builder::<StringBuilder>(2) {
+                b.append_value(path);
+            }
+            if let Some(b) = elements.field_builder::<Int64Builder>(3) {
+                b.append_option(index);
+            }
+            if let Some(b) = elements.field_builder::<StringBuilder>(4) {
+                b.append_value(value.to_string());
+            }
+            if let Some(b) = elements.field_builder::<StringBuilder>(5) {
+                b.append_option(this.as_deref());
+            }
             elements.append(true);
         }
         out.append(true);
