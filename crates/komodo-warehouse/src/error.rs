@@ -64,6 +64,18 @@ pub enum WarehouseError {
     /// Text given as JSON is not JSON (or a path into JSON is malformed).
     #[error("Error parsing JSON: {0}")]
     InvalidJson(String),
+    /// A value a function cannot take or make, with Snowflake's code for it
+    /// (a date or timestamp not recognized, a number out of range, an
+    /// invalid regular expression, ...).
+    #[error("{message}")]
+    InvalidValue {
+        /// Snowflake's error code.
+        code: &'static str,
+        /// The SQLSTATE.
+        sql_state: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A division by zero (`DIV0` answers 0 instead).
     #[error("Division by zero")]
     DivisionByZero,
@@ -106,6 +118,7 @@ impl WarehouseError {
             WarehouseError::ValueTooLong { .. } => "100078",
             WarehouseError::DivisionByZero => "100051",
             WarehouseError::InvalidJson(_) => "100069",
+            WarehouseError::InvalidValue { code, .. } => code,
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
@@ -128,6 +141,7 @@ impl WarehouseError {
             WarehouseError::MemoryLimit(_) => "53200",
             WarehouseError::DivisionByZero => "22012",
             WarehouseError::InvalidJson(_) => "22000",
+            WarehouseError::InvalidValue { sql_state, .. } => sql_state,
             _ => "XX000",
         }
     }
@@ -187,13 +201,55 @@ impl WarehouseError {
     }
 }
 
+impl WarehouseError {
+    /// A function's failure on a value, with Snowflake's code for what its
+    /// message says (dates, timestamps and booleans not recognized, values
+    /// out of range, invalid regular expressions); a plain execution error
+    /// otherwise.
+    pub(crate) fn of_value(message: String) -> Self {
+        let (code, sql_state) = if message.contains("is not recognized") {
+            if message.starts_with("Timestamp") {
+                ("100035", "22007")
+            } else if message.starts_with("Date") {
+                ("100040", "22007")
+            } else if message.starts_with("Boolean") {
+                ("100037", "22018")
+            } else if message.starts_with("Numeric") {
+                return WarehouseError::Execution(message);
+            } else {
+                ("100038", "22018")
+            }
+        } else if message.contains("out of range") {
+            if message.starts_with("Timestamp") || message.starts_with("Date") {
+                ("100040", "22008")
+            } else {
+                ("100039", "22003")
+            }
+        } else if message.starts_with("Invalid regular expression") {
+            ("100048", "2201B")
+        } else {
+            return WarehouseError::Execution(message);
+        };
+        WarehouseError::InvalidValue { code, sql_state, message }
+    }
+}
+
 /// An execution error known only by its text: the memory limit's when it
 /// says so (an operator may have turned DataFusion's error into text).
 fn classify_text(msg: String) -> WarehouseError {
-    if let Some(rest) = msg.split("Cannot cast string '").nth(1)
+    if let Some(rest) = msg.split("Cannot cast string '").nth(1).or_else(|| msg.split("Cannot cast value '").nth(1))
         && let Some(end) = rest.find("' to value of")
     {
-        return WarehouseError::NumericValueNotRecognized(rest[..end].to_owned());
+        let (value, target) = (&rest[..end], &rest[end..]);
+        return if target.contains("Boolean") {
+            WarehouseError::of_value(format!("Boolean value '{value}' is not recognized"))
+        } else if target.contains("Date") {
+            WarehouseError::of_value(format!("Date '{value}' is not recognized"))
+        } else if target.contains("Timestamp") {
+            WarehouseError::of_value(format!("Timestamp '{value}' is not recognized"))
+        } else {
+            WarehouseError::NumericValueNotRecognized(value.to_owned())
+        };
     }
     if msg.contains("Resources exhausted") { WarehouseError::MemoryLimit(msg) } else { WarehouseError::Execution(msg) }
 }

@@ -129,6 +129,20 @@ impl VisitorMut for Rewriter<'_> {
         if let Expr::Cast { data_type, .. } = expr {
             snowflake_data_type(data_type);
         }
+        // `1e3` is a FLOAT in Snowflake; other numbers with a point are NUMBER.
+        if let Expr::Value(v) = expr
+            && matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E']))
+        {
+            let number = std::mem::replace(expr, Expr::value(Value::Null));
+            *expr = Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(number),
+                data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
+                array: false,
+                format: None,
+            };
+            return ControlFlow::Continue(());
+        }
         if matches!(expr, Expr::BinaryOp { op: ast::BinaryOperator::StringConcat, .. }) {
             let taken = std::mem::replace(expr, Expr::value(Value::Null));
             if let Expr::BinaryOp { left, right, .. } = taken {

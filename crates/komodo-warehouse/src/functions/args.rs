@@ -14,7 +14,7 @@ use crate::WarehouseError;
 /// A function's failure on a value (a string that is not a number, a
 /// part that does not exist, ...): an execution error in Snowflake's words.
 pub(crate) fn execution(message: impl Into<String>) -> DataFusionError {
-    DataFusionError::External(Box::new(WarehouseError::Execution(message.into())))
+    DataFusionError::External(Box::new(WarehouseError::of_value(message.into())))
 }
 
 /// A call that cannot be compiled (wrong number or types of arguments).
