@@ -23,6 +23,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::WarehouseError;
 use crate::memory::HeldMemory;
+use crate::storage::{Storage, delta};
 
 /// `database -> schema -> table -> provider`.
 pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>;
@@ -205,6 +206,14 @@ impl TempTable {
         self.held.lock().resize(bytes)
     }
 
+    /// Removes every row (`TRUNCATE`).
+    pub(crate) async fn clear(&self) {
+        for partition in &self.table.batches {
+            partition.write().await.clear();
+        }
+        let _ = self.held.lock().resize(0);
+    }
+
     /// Drops the batches past `lengths` (what an insert that failed added).
     pub(crate) async fn truncate(&self, lengths: &[usize]) {
         for (partition, keep) in self.table.batches.iter().zip(lengths) {
@@ -213,12 +222,30 @@ impl TempTable {
     }
 }
 
-/// What a session sees: the account's data (shared, reloadable) and its own
-/// temporary tables.
+/// What kind of object a name in a schema is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ObjectKind {
+    /// A subscription table (read-only).
+    Subscription,
+    /// A table of the account's own databases.
+    Table,
+    /// A view of the account's own databases.
+    View,
+    /// The session's temporary table.
+    Temporary,
+}
+
+/// What a session sees: the account's subscription data (shared,
+/// reloadable), its own databases (read anew at each look, so that what
+/// another replica wrote is seen) and the session's temporary tables.
 #[derive(Debug)]
 pub(crate) struct SessionTables {
     pub(crate) account: Arc<RwLock<Arc<AccountData>>>,
+    pub(crate) own: Arc<dyn Storage>,
     pub(crate) temps: Mutex<BTreeMap<TableKey, Arc<TempTable>>>,
+    /// What Delta tables are scanned with (the session's settings and
+    /// runtime, no catalog).
+    pub(crate) scan_session: Arc<datafusion::execution::session_state::SessionState>,
 }
 
 impl SessionTables {
@@ -227,6 +254,14 @@ impl SessionTables {
     }
     pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<TempTable>> {
         self.temps.lock().get(key).cloned()
+    }
+    /// Whether `db` is one of the account's own databases.
+    pub(crate) fn is_own_database(&self, db: &str) -> bool {
+        !self.data().tables.contains_key(db) && self.own.databases().is_ok_and(|d| d.iter().any(|x| x == db))
+    }
+    /// The kind of object `key` names, if any (a temporary table first).
+    pub(crate) fn kind(&self, key: &TableKey) -> Option<ObjectKind> {
+        self.table_names(&key.0, &key.1).get(&key.2).copied()
     }
     /// The schema of table `key` (a temporary table first).
     pub(crate) fn table_schema(&self, key: &TableKey) -> Option<SchemaRef> {
@@ -245,30 +280,60 @@ impl SessionTables {
     }
     pub(crate) fn database_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self.data().tables.keys().cloned().collect();
+        names.extend(self.own.databases().unwrap_or_default());
         names.extend(self.temps.lock().keys().map(|k| k.0.clone()));
         names
     }
     pub(crate) fn schema_names(&self, db: &str) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> =
-            self.data().tables.get(db).map(|s| s.keys().cloned().collect()).unwrap_or_default();
+        let data = self.data();
+        let mut names: BTreeSet<String> = match data.tables.get(db) {
+            Some(s) => s.keys().cloned().collect(),
+            None => self.own.schemas(db).unwrap_or_default().into_iter().collect(),
+        };
         names.extend(self.temps.lock().keys().filter(|k| k.0 == db).map(|k| k.1.clone()));
         names
     }
-    /// `(name, is_temporary)` of the tables in `db.schema`.
-    pub(crate) fn table_names(&self, db: &str, schema: &str) -> BTreeMap<String, bool> {
-        let mut names: BTreeMap<String, bool> = self
-            .data()
-            .tables
-            .get(db)
-            .and_then(|s| s.get(schema))
-            .map(|t| t.keys().map(|k| (k.clone(), false)).collect())
-            .unwrap_or_default();
+    /// The objects in `db.schema` and their kinds (a temporary table
+    /// hides a permanent one of the same name, as in Snowflake).
+    pub(crate) fn table_names(&self, db: &str, schema: &str) -> BTreeMap<String, ObjectKind> {
+        let data = self.data();
+        let mut names: BTreeMap<String, ObjectKind> = match data.tables.get(db) {
+            Some(schemas) => schemas
+                .get(schema)
+                .map(|t| t.keys().map(|k| (k.clone(), ObjectKind::Subscription)).collect())
+                .unwrap_or_default(),
+            None => {
+                let mut own: BTreeMap<String, ObjectKind> = self
+                    .own
+                    .tables(db, schema)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t, ObjectKind::Table))
+                    .collect();
+                for v in self.own.views(db, schema).unwrap_or_default() {
+                    own.entry(v).or_insert(ObjectKind::View);
+                }
+                own
+            }
+        };
         for k in self.temps.lock().keys() {
             if k.0 == db && k.1 == schema {
-                names.insert(k.2.clone(), true);
+                names.insert(k.2.clone(), ObjectKind::Temporary);
             }
         }
         names
+    }
+
+    /// A provider for own table `key` at its latest version (or
+    /// `version`).
+    pub(crate) async fn own_table(
+        &self,
+        key: &TableKey,
+        version: Option<u64>,
+    ) -> Result<Arc<dyn TableProvider>, WarehouseError> {
+        let location = self.own.table_location(&key.0, &key.1, &key.2)?;
+        let table = delta::open(&location, version).await?;
+        delta::provider(&table, self.scan_session.as_ref()).await
     }
 }
 
@@ -325,7 +390,17 @@ impl SchemaProvider for SessionSchema {
         if let Some(t) = self.tables.temp(&key) {
             return Ok(Some(t.table.clone()));
         }
-        Ok(self.tables.data().tables.get(&self.db).and_then(|s| s.get(&self.schema)).and_then(|t| t.get(name)).cloned())
+        let data = self.tables.data();
+        if let Some(schemas) = data.tables.get(&self.db) {
+            return Ok(schemas.get(&self.schema).and_then(|t| t.get(name)).cloned());
+        }
+        match self.tables.kind(&key) {
+            Some(ObjectKind::Table) => {
+                let provider = self.tables.own_table(&key, None).await.map_err(|e| DataFusionError::External(e.into()))?;
+                Ok(Some(provider))
+            }
+            _ => Ok(None),
+        }
     }
     fn table_exist(&self, name: &str) -> bool {
         self.tables.table_names(&self.db, &self.schema).contains_key(name)

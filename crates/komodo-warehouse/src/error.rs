@@ -82,6 +82,15 @@ pub enum WarehouseError {
     /// The session does not exist, was closed, or belongs to another account.
     #[error("Session does not exist or is not authorized")]
     SessionNotFound,
+    /// An object of that name already exists (Snowflake's 002002).
+    #[error("SQL compilation error:\nObject '{0}' already exists.")]
+    AlreadyExists(String),
+    /// A write lost to a concurrent write of the same table (its commit
+    /// conflicts with one that got in first); nothing of it was kept.
+    #[error(
+        "Statement aborted because a concurrent statement changed the same table first; nothing was written. Run it again. ({0})"
+    )]
+    Conflict(String),
     /// A runtime failure while executing the statement (division by zero, a
     /// failed cast, ...).
     #[error("{0}")]
@@ -108,6 +117,8 @@ impl WarehouseError {
             WarehouseError::Compilation(_) | WarehouseError::NoCurrentDatabase(_) => "001003",
             WarehouseError::ObjectNotFound(_) => "002003",
             WarehouseError::InvalidIdentifier(_) => "000904",
+            WarehouseError::AlreadyExists(_) => "002002",
+            WarehouseError::Conflict(_) => "000625",
             WarehouseError::NumericValueNotRecognized(_) => "100038",
             WarehouseError::NotAllowed(_) => "003001",
             WarehouseError::UseWarehouse => "000606",
@@ -133,6 +144,8 @@ impl WarehouseError {
             }
             WarehouseError::ObjectNotFound(_) => "42S02",
             WarehouseError::InvalidIdentifier(_) => "42000",
+            WarehouseError::AlreadyExists(_) => "42710",
+            WarehouseError::Conflict(_) => "57014",
             WarehouseError::NumericValueNotRecognized(_) => "22018",
             WarehouseError::Binding(_) => "22000",
             WarehouseError::Cancelled | WarehouseError::Timeout(_) => "57014",

@@ -47,6 +47,7 @@ mod memory;
 mod params;
 mod parser;
 mod plan;
+mod storage;
 
 pub use backend::WarehouseEngine;
 pub use engine::{

@@ -12,7 +12,8 @@ use super::statements::{not_allowed, object_name_parts};
 use datafusion::scalar::ScalarValue;
 
 use crate::WarehouseError;
-use crate::catalog::TableKey;
+use super::tables::OwnTables;
+use crate::catalog::{ObjectKind, TableKey};
 
 /// Statements the engine answers itself (no DataFusion plan).
 pub(crate) struct Commands<'a>(pub(crate) &'a SessionEntry);
@@ -206,25 +207,20 @@ impl Commands<'_> {
         strings_result(&["name", "value", "type"], vec![names, values, types])
     }
 
+    /// `DROP TABLE`: the session's temporary table of that name, else the
+    /// account's own table (kept aside for `UNDROP TABLE`).
     pub(crate) fn drop_tables(
         &self,
         names: &[ObjectName],
         if_exists: bool,
-        database: &Option<String>,
-        schema: &Option<String>,
+        own: &OwnTables<'_>,
     ) -> Result<QueryStream, WarehouseError> {
         let s = self.0;
         let mut dropped = Vec::new();
         for name in names {
-            let parts = object_name_parts(name);
-            let key: TableKey = match parts.as_slice() {
-                [t] => (database.clone().unwrap_or_default(), schema.clone().unwrap_or_default(), t.clone()),
-                [sc, t] => (database.clone().unwrap_or_default(), sc.clone(), t.clone()),
-                [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
-                _ => return Err(WarehouseError::Compilation(format!("invalid table name {name}"))),
-            };
-            let mut temps = s.tables.temps.lock();
-            if temps.remove(&key).is_some() {
+            let key: TableKey = own.key(name)?;
+            let removed = s.tables.temps.lock().remove(&key).is_some();
+            if removed || own.drop_table(&key)? {
                 dropped.push(key.2);
             } else if s.tables.subscription_has(&key) {
                 return Err(not_allowed("dropping subscription data"));
@@ -271,7 +267,7 @@ impl Commands<'_> {
                 if !in_scope {
                     continue;
                 }
-                for (t, temp) in s.tables.table_names(&db, &sc) {
+                for (t, kind) in s.tables.table_names(&db, &sc) {
                     if let Some(p) = &like
                         && !like_matches(p, &t)
                     {
@@ -280,7 +276,11 @@ impl Commands<'_> {
                     names.push(t);
                     dbs.push(db.clone());
                     schemas.push(sc.clone());
-                    kinds.push(if temp { "TEMPORARY" } else { "TABLE" });
+                    kinds.push(match kind {
+                        ObjectKind::Temporary => "TEMPORARY",
+                        ObjectKind::View => "VIEW",
+                        ObjectKind::Table | ObjectKind::Subscription => "TABLE",
+                    });
                 }
             }
         }

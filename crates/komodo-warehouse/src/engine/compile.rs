@@ -21,7 +21,8 @@ use super::session::{Planning, SessionEntry};
 use super::statements::{not_allowed, object_name_parts};
 use super::stop::Stop;
 use super::workers::Compiled;
-use crate::catalog::TableKey;
+use super::tables::OwnTables;
+use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, OutputNames, SessionValues};
 use crate::parser::{BudgetedSnowflake, unset_names};
 use crate::{Param, WarehouseError};
@@ -56,6 +57,27 @@ fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> 
         DfStatement::Explain(_) => Err(not_allowed("EXPLAIN")),
         DfStatement::Reset(_) => Err(not_allowed("RESET")),
     }
+}
+
+/// The table an `UNDROP TABLE <name>` names (a statement the parser does
+/// not know); `None` for any other statement.
+fn undrop_table_name(sql: &str) -> Result<Option<ObjectName>, WarehouseError> {
+    let mut words = sql.trim_start().splitn(3, char::is_whitespace);
+    let (Some(first), Some(second), Some(rest)) = (words.next(), words.next(), words.next()) else {
+        return Ok(None);
+    };
+    if !first.eq_ignore_ascii_case("UNDROP") {
+        return Ok(None);
+    }
+    if !second.eq_ignore_ascii_case("TABLE") {
+        return Err(not_allowed(&format!("UNDROP {second} (only UNDROP TABLE)")));
+    }
+    let dialect = datafusion::sql::sqlparser::dialect::SnowflakeDialect {};
+    let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(rest.trim().trim_end_matches(';'))
+        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    let name = parser.parse_object_name(false).map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    Ok(Some(name))
 }
 
 /// The size of a statement as [`parse_check`] saw it: expression nodes as
@@ -185,7 +207,7 @@ async fn evaluate(
 }
 
 /// `SELECT <exprs>` (no `FROM`).
-fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
+pub(super) fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
     let template = datafusion::sql::sqlparser::parser::Parser::parse_sql(
         &datafusion::sql::sqlparser::dialect::SnowflakeDialect {},
         "SELECT 1",
@@ -202,18 +224,18 @@ fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
 }
 
 /// A statement planned by [`plan_statement`].
-struct Planned<'a> {
-    plan: LogicalPlan,
-    names: OutputNames,
+pub(super) struct Planned<'a> {
+    pub(super) plan: LogicalPlan,
+    pub(super) names: OutputNames,
     /// The planning state, to make the physical plan with.
-    state: Planning<'a>,
+    pub(super) state: Planning<'a>,
 }
 
 /// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
 /// Snowflake rewrite, lateral column aliases (inlined where a name is not
 /// a column, then planned again), session variables and `params` bound on
 /// the plan.
-async fn plan_statement<'a>(
+pub(super) async fn plan_statement<'a>(
     s: &'a SessionEntry,
     mut statement: Statement,
     params: Vec<Param>,
@@ -286,22 +308,49 @@ pub(crate) async fn compile(
 ) -> Result<Compiled, WarehouseError> {
     let this = Commands(s);
     let prepared = dialect::prepare(sql)?;
-    let statement = parse_one(&prepared)?;
     let (database, schema) = s.current.lock().clone();
+    let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
+    if let Some(name) = undrop_table_name(&prepared.sql)? {
+        return own.undrop_table(&name).map(Compiled::Ready);
+    }
+    let statement = parse_one(&prepared)?;
     let mut statement = statement;
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::CreateTable(ct) => {
-            if !ct.temporary {
-                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
-            }
             if ct.external || ct.location.is_some() {
                 return Err(not_allowed("CREATE TABLE ... LOCATION"));
             }
         }
+        Statement::CreateDatabase { db_name, if_not_exists, or_replace, clone: None, .. } => {
+            return own.create_database(db_name, *if_not_exists, *or_replace).map(Compiled::Ready);
+        }
+        Statement::CreateSchema { schema_name, if_not_exists, clone: None, .. } => {
+            return own.create_schema(schema_name, *if_not_exists).map(Compiled::Ready);
+        }
+        Statement::Drop {
+            object_type: object_type @ (ObjectType::Database | ObjectType::Schema), if_exists, names, ..
+        } => {
+            return own.drop_container(*object_type, names, *if_exists).map(Compiled::Ready);
+        }
+        Statement::Truncate(t) => {
+            let [target] = t.table_names.as_slice() else {
+                return Err(WarehouseError::Compilation("TRUNCATE names one table".into()));
+            };
+            let key = own.key(&target.name)?;
+            if let Some(temp) = s.tables.temp(&key) {
+                temp.clear().await;
+                return Ok(Compiled::Ready(status_result(StatementKind::Ddl, "Statement executed successfully.".into())));
+            }
+            return own.truncate(&target.name, t.if_exists).await.map(Compiled::Ready);
+        }
+        Statement::Update(u) => return own.update(u, params).await.map(Compiled::Ready),
+        Statement::Delete(d) => return own.delete(d, params).await.map(Compiled::Ready),
+        Statement::Merge(m) => return own.merge(m, params).await.map(Compiled::Ready),
+
         Statement::Use(u) => return this.use_statement(u).map(Compiled::Ready),
         Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
-            return this.drop_tables(names, *if_exists, &database, &schema).map(Compiled::Ready);
+            return this.drop_tables(names, *if_exists, &own).map(Compiled::Ready);
         }
         Statement::ShowTables { show_options, .. } => {
             return Ok(Compiled::Ready(this.show_tables(show_options, &database, &schema)));
@@ -348,11 +397,13 @@ pub(crate) async fn compile(
             return Err(not_allowed(&verb));
         }
     }
-    // DataFusion plans CREATE TABLE only without TEMPORARY; the engine
-    // keeps every table it creates in the session (checked above).
-    let creates_temp = matches!(&statement, Statement::CreateTable(_));
+    // DataFusion plans CREATE TABLE only without TEMPORARY; a temporary
+    // table is kept in the session, a permanent one in the account's own
+    // database.
+    let creates_temp = matches!(&statement, Statement::CreateTable(ct) if ct.temporary);
     if let Statement::CreateTable(ct) = &mut statement {
         ct.temporary = false;
+        ct.transient = false;
     }
     let Planned { plan, names, state } = plan_statement(s, statement, params, &database, &schema).await?;
     let resolve = |r: &TableReference| -> TableKey {
@@ -367,10 +418,15 @@ pub(crate) async fn compile(
         }
     };
     match plan {
-        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
-            if !creates_temp {
-                return Err(not_allowed("CREATE TABLE (only CREATE TEMPORARY TABLE)"));
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) if !creates_temp => {
+            let key = resolve(&cmt.name);
+            if key.0.is_empty() || key.1.is_empty() {
+                return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
             }
+            let input = Arc::unwrap_or_clone(cmt.input);
+            own.create_table(&key, input, cmt.if_not_exists, cmt.or_replace, &state).await.map(Compiled::Ready)
+        }
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
             let key = resolve(&cmt.name);
             if key.0.is_empty() || key.1.is_empty() {
                 return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
@@ -393,9 +449,16 @@ pub(crate) async fn compile(
         LogicalPlan::Statement(_) | LogicalPlan::Extension(_) => Err(not_allowed("this statement")),
         LogicalPlan::Dml(dml) => {
             let key = resolve(&dml.table_name);
-            let table = s.tables.temp(&key).filter(|_| matches!(dml.op, WriteOp::Insert(_)));
-            let Some(table) = table else {
-                return Err(not_allowed("changing subscription data"));
+            if !matches!(dml.op, WriteOp::Insert(_)) {
+                return Err(not_allowed("this statement"));
+            }
+            let table = match s.tables.temp(&key) {
+                Some(table) => table,
+                None if s.tables.kind(&key) == Some(ObjectKind::Table) => {
+                    let plan = physical(LogicalPlan::Dml(dml)).await?;
+                    return Ok(Compiled::Write { plan, task: s.task.clone() });
+                }
+                None => return Err(not_allowed("changing subscription data (it is read-only)")),
             };
             let plan = physical(LogicalPlan::Dml(dml)).await?;
             Ok(Compiled::Insert { key, before: table.lengths().await, plan, task: s.task.clone() })

@@ -16,6 +16,7 @@ mod result;
 mod session;
 mod statements;
 mod stop;
+mod tables;
 mod workers;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
+use crate::storage::{LocalStorage, Storage};
 use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts};
 use crate::{Param, WarehouseError};
 use datafusion::execution::FunctionRegistry as _;
@@ -184,7 +186,7 @@ impl Engine {
         schema: Option<&str>,
     ) -> Result<SessionId, WarehouseError> {
         let account = self.account(account_id).await?;
-        let tables = Arc::new(SessionTables { account, temps: Mutex::default() });
+        let own: Arc<dyn Storage> = Arc::new(LocalStorage::new(&self.account_dir(account_id)?));
         let mut config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
@@ -196,6 +198,8 @@ impl Engine {
             options.sql_parser.dialect = Dialect::Snowflake;
             // `1.5` is a NUMBER(2, 1) in Snowflake, not a FLOAT.
             options.sql_parser.parse_float_as_decimal = true;
+            // Tables are read as plain strings (see `catalog::listing_table`).
+            options.execution.parquet.schema_force_view_types = false;
         }
         let pool = TrackConsumersPool::new(
             SessionPool::new(self.config.session_memory_limit, self.memory.clone()),
@@ -208,6 +212,9 @@ impl Engine {
             .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
             .build_arc()
             .map_err(WarehouseError::from_datafusion)?;
+        let scan_session =
+            Arc::new(SessionStateBuilder::new().with_config(config.clone()).with_runtime_env(runtime.clone()).build());
+        let tables = Arc::new(SessionTables { account, own, temps: Mutex::default(), scan_session });
         let mut base = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -474,6 +481,10 @@ impl Engine {
                 s.tables.temps.lock().insert(key.clone(), Arc::new(TempTable::new(Arc::new(table), result.held)));
                 Ok(status_result(StatementKind::CreateTable, format!("Table {} successfully created.", key.2)))
             }
+            Planned::Write => {
+                let result = QueryStream::new(StatementKind::Insert, schema, None, inner, None).collect().await?;
+                inserted(count_rows(&result.batches))
+            }
             Planned::Insert { key, before } => {
                 let outcome = QueryStream::new(StatementKind::Insert, Arc::new(Schema::empty()), None, inner, None)
                     .collect()
@@ -495,19 +506,27 @@ impl Engine {
                         return Err(e);
                     }
                 };
-                let mut count = 0u64;
-                for b in &result.batches {
-                    if let Some(c) = b.column(0).as_any().downcast_ref::<UInt64Array>() {
-                        count += c.iter().flatten().sum::<u64>();
-                    }
-                }
-                let schema =
-                    Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)]));
-                let batch =
-                    RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![count])) as ArrayRef])
-                        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
-                Ok(QueryStream::ready(StatementKind::Insert, schema, vec![batch], Some(count)))
+                inserted(count_rows(&result.batches))
             }
         }
     }
+}
+
+/// The rows an insert plan's count column says it wrote.
+fn count_rows(batches: &[RecordBatch]) -> u64 {
+    let mut count = 0u64;
+    for b in batches {
+        if let Some(c) = b.column(0).as_any().downcast_ref::<UInt64Array>() {
+            count += c.iter().flatten().sum::<u64>();
+        }
+    }
+    count
+}
+
+/// Snowflake's result of an `INSERT` of `count` rows.
+fn inserted(count: u64) -> Result<QueryStream, WarehouseError> {
+    let schema = Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![count])) as ArrayRef])
+        .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+    Ok(QueryStream::ready(StatementKind::Insert, schema, vec![batch], Some(count)))
 }

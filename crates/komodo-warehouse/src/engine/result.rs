@@ -40,6 +40,11 @@ pub enum StatementKind {
     Use,
     /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW DATABASES`.
     Show,
+    /// `UPDATE`, `DELETE`, `MERGE` (the rows changed are the sum of the
+    /// result's one row).
+    Dml,
+    /// `CREATE`/`DROP DATABASE`, `SCHEMA`, `VIEW`, `TRUNCATE`, `UNDROP`.
+    Ddl,
     /// Accepted and ignored: `BEGIN`, `COMMIT`, `ROLLBACK`, `ALTER SESSION SET`.
     NoOp,
 }
@@ -51,7 +56,8 @@ impl StatementKind {
         match self {
             StatementKind::Query | StatementKind::Show => 0x1000,
             StatementKind::Insert => 0x3000 + 0x100,
-            StatementKind::CreateTable | StatementKind::DropTable => 0x6000 + 0x200,
+            StatementKind::Dml => 0x3000 + 0x200,
+            StatementKind::CreateTable | StatementKind::DropTable | StatementKind::Ddl => 0x6000 + 0x200,
             StatementKind::Use | StatementKind::NoOp => 0x4000,
         }
     }

@@ -113,6 +113,7 @@ impl Workers {
                 Ok(Compiled::Query { plan, task, names }) => (Planned::Query(names), plan, task),
                 Ok(Compiled::CreateTemp { key, plan, task }) => (Planned::CreateTemp(key), plan, task),
                 Ok(Compiled::Insert { key, before, plan, task }) => (Planned::Insert { key, before }, plan, task),
+                Ok(Compiled::Write { plan, task }) => (Planned::Write, plan, task),
             };
             let schema = plan.schema();
             let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
@@ -170,6 +171,9 @@ pub(crate) enum Compiled {
     Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>, names: OutputNames },
     CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
     Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    /// An insert into a table of the account's own databases (committed
+    /// when its plan ends).
+    Write { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
 }
 
 /// What the engine task hands back once a statement is planned.
@@ -200,6 +204,8 @@ pub(crate) enum Planned {
         key: TableKey,
         before: Vec<usize>,
     },
+    /// An insert into an own table; its plan's one row counts the rows.
+    Write,
 }
 
 /// Sends the batches of a running plan to `tx` until it ends, fails, or is

@@ -1,0 +1,153 @@
+//! An account's own tables as Delta Lake tables (delta-rs): opening a
+//! table at its latest or an earlier version, creating one from an Arrow
+//! schema, and the errors of both in Snowflake's terms.
+//!
+//! Every write is one Delta commit: a statement's rows become visible
+//! together or not at all, a writer killed half way leaves the table at its
+//! last commit (its unreferenced files are ignored), and two writers
+//! committing the same version resolve through the log's put-if-absent:
+//! delta-rs retries a commit that does not conflict with the one that got
+//! in first and fails one that does ([`WarehouseError::Conflict`]).
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{Session, TableProvider};
+use deltalake_core::kernel::StructField;
+use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake_core::kernel::transaction::TransactionError;
+use deltalake_core::protocol::SaveMode;
+use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+
+use crate::WarehouseError;
+
+/// The Arrow types a permanent table keeps as they are; others are stored
+/// as the nearest type Delta Lake has (see [`storable_type`]).
+fn storable_type(data_type: &DataType) -> Result<DataType, WarehouseError> {
+    Ok(match data_type {
+        // Delta Lake keeps microseconds.
+        DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::UInt8 => DataType::Int16,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+        DataType::Null => DataType::Utf8,
+        DataType::Time32(_) | DataType::Time64(_) => {
+            return Err(WarehouseError::NotAllowed(
+                "TIME columns cannot be kept in a permanent table yet; store the time as a VARCHAR or a TIMESTAMP_NTZ"
+                    .into(),
+            ));
+        }
+        DataType::Float16 => DataType::Float32,
+        other => other.clone(),
+    })
+}
+
+/// The schema a permanent table is created with for rows of `schema`: the
+/// types Delta Lake can keep, the field metadata (Snowflake's logical type
+/// of a VARIANT, OBJECT or ARRAY column) kept.
+pub(crate) fn storable_schema(schema: &Schema) -> Result<SchemaRef, WarehouseError> {
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(Field::new(f.name(), storable_type(f.data_type())?, f.is_nullable()).with_metadata(f.metadata().clone()))
+        })
+        .collect::<Result<Vec<_>, WarehouseError>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Opens the table at `location` at its latest version (or `version`).
+pub(crate) async fn open(location: &url::Url, version: Option<u64>) -> Result<DeltaTable, WarehouseError> {
+    let mut builder = DeltaTableBuilder::from_url(location.clone()).map_err(from_delta)?;
+    if let Some(v) = version {
+        builder = builder.with_version(v);
+    }
+    builder.load().await.map_err(from_delta)
+}
+
+/// Creates an empty table at `location` with `schema` (already
+/// [`storable_schema`]); fails with [`WarehouseError::AlreadyExists`] when
+/// another statement created it first.
+pub(crate) async fn create(location: &url::Url, name: &str, schema: &Schema) -> Result<DeltaTable, WarehouseError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().try_into_kernel())
+        .collect::<Result<Vec<StructField>, _>>()
+        .map_err(|e| WarehouseError::Compilation(format!("a column's type cannot be kept in a table: {e}")))?;
+    if columns.is_empty() {
+        return Err(WarehouseError::Compilation("a table needs at least one column".into()));
+    }
+    let table = DeltaTableBuilder::from_url(location.clone()).map_err(from_delta)?.build().map_err(from_delta)?;
+    table
+        .create()
+        .with_table_name(name)
+        .with_columns(columns)
+        .with_save_mode(SaveMode::ErrorIfExists)
+        .await
+        .map_err(|e| match e {
+            DeltaTableError::Transaction { source: TransactionError::VersionAlreadyExists(_) } => {
+                WarehouseError::AlreadyExists(name.to_owned())
+            }
+            DeltaTableError::Generic(msg) if msg.contains("already exists") => {
+                WarehouseError::AlreadyExists(name.to_owned())
+            }
+            other => from_delta(other),
+        })
+}
+
+/// A DataFusion table over `table`'s loaded version, reading with
+/// `session`'s settings (plain strings, not views).
+pub(crate) async fn provider(
+    table: &DeltaTable,
+    session: &dyn Session,
+) -> Result<Arc<dyn TableProvider>, WarehouseError> {
+    table.update_datafusion_session(session).map_err(from_delta)?;
+    let provider = table.table_provider().await.map_err(WarehouseError::from_datafusion)?;
+    Ok(provider)
+}
+
+/// The session a Delta Lake operation (update, delete, merge, write)
+/// plans and runs with: the statement's own (its functions, limits and
+/// memory pool) with delta-rs's planner for its operators.
+pub(crate) fn operation_session(
+    state: &datafusion::execution::session_state::SessionState,
+) -> Arc<datafusion::execution::session_state::SessionState> {
+    Arc::new(
+        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(state.clone())
+            .with_query_planner(deltalake_core::delta_datafusion::planner::DeltaPlanner::new())
+            .build(),
+    )
+}
+
+/// A Delta Lake error in Snowflake's terms.
+pub(crate) fn from_delta(e: DeltaTableError) -> WarehouseError {
+    match e {
+        DeltaTableError::Transaction { source } => match source {
+            TransactionError::CommitConflict(c) => WarehouseError::Conflict(c.to_string()),
+            TransactionError::MaxCommitAttempts(n) => {
+                WarehouseError::Conflict(format!("the table kept changing through {n} attempts to commit"))
+            }
+            TransactionError::VersionAlreadyExists(v) => {
+                WarehouseError::Conflict(format!("another statement committed version {v} first"))
+            }
+            other => WarehouseError::Internal(format!("committing to the table failed: {other}")),
+        },
+        DeltaTableError::Arrow { source } => WarehouseError::Execution(source.to_string()),
+        DeltaTableError::VersionAlreadyExists(v) => {
+            WarehouseError::Conflict(format!("another statement committed version {v} first"))
+        }
+        DeltaTableError::GenericError { source } => match source.downcast::<datafusion::error::DataFusionError>() {
+            Ok(e) => WarehouseError::from_datafusion(*e),
+            Err(other) => WarehouseError::Execution(other.to_string()),
+        },
+        DeltaTableError::NotATable(what) => WarehouseError::ObjectNotFound(what),
+        DeltaTableError::InvalidVersion(v) => WarehouseError::Compilation(format!(
+            "time travel data is not available for this table at version {v}: the requested time is before the table \
+             existed or beyond its retention"
+        )),
+        other => WarehouseError::Execution(other.to_string()),
+    }
+}

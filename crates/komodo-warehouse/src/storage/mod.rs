@@ -1,0 +1,434 @@
+//! Where an account's own databases live: its databases, schemas, tables
+//! (Delta Lake tables, see [`delta`]), views and dropped tables, behind one
+//! trait ([`Storage`]) so that an object store can take the local
+//! directory's place.
+//!
+//! On a local directory ([`LocalStorage`]), under the account's warehouse
+//! directory:
+//!
+//! ```text
+//! _databases/<DATABASE>/<SCHEMA>/<TABLE>/_delta_log/...   a table
+//! _databases/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet
+//! _databases/<DATABASE>/<SCHEMA>/_views/<VIEW>.json       a view
+//! _databases/<DATABASE>/<SCHEMA>/_dropped/<TABLE>~<ms>/    a dropped table
+//! ```
+//!
+//! Names are Snowflake identifiers as stored (case kept); one that is not
+//! a safe path segment is kept hex-encoded behind a `~`. Several replicas
+//! may share the directory: every listing reads it anew, creating a table
+//! is its Delta log's first commit (one creator wins), and writes are Delta
+//! commits.
+
+pub(crate) mod delta;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::WarehouseError;
+use crate::catalog::is_safe_segment;
+
+/// A view's stored definition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ViewDefinition {
+    /// The view's query, as written after `AS`.
+    pub(crate) query: String,
+    /// The whole `CREATE VIEW` statement (what `GET_DDL` returns).
+    pub(crate) ddl: String,
+    /// Milliseconds since the epoch when it was created.
+    pub(crate) created_ms: i64,
+}
+
+/// What an account's own databases are kept in.
+pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
+    /// The account's own databases, sorted.
+    fn databases(&self) -> Result<Vec<String>, WarehouseError>;
+    /// The schemas of `db`, sorted (empty when `db` does not exist).
+    fn schemas(&self, db: &str) -> Result<Vec<String>, WarehouseError>;
+    /// The tables of `db.schema`, sorted.
+    fn tables(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError>;
+    /// The views of `db.schema`, sorted.
+    fn views(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError>;
+    /// Creates database `db` with its `PUBLIC` schema; `false` when it
+    /// already existed.
+    fn create_database(&self, db: &str) -> Result<bool, WarehouseError>;
+    /// Creates `db.schema`; `false` when it already existed.
+    fn create_schema(&self, db: &str, schema: &str) -> Result<bool, WarehouseError>;
+    /// Removes database `db` and everything in it; `false` when it did not
+    /// exist.
+    fn drop_database(&self, db: &str) -> Result<bool, WarehouseError>;
+    /// Removes `db.schema` and everything in it.
+    fn drop_schema(&self, db: &str, schema: &str) -> Result<bool, WarehouseError>;
+    /// Where table `db.schema.table` keeps its Delta log and files (it may
+    /// not exist yet).
+    fn table_location(&self, db: &str, schema: &str, table: &str) -> Result<url::Url, WarehouseError>;
+    /// Moves a table aside (for `UNDROP TABLE`); `false` when it did not
+    /// exist.
+    fn drop_table(&self, db: &str, schema: &str, table: &str) -> Result<bool, WarehouseError>;
+    /// Brings back the most recently dropped table of that name, if it was
+    /// dropped within `retention`.
+    fn undrop_table(
+        &self,
+        db: &str,
+        schema: &str,
+        table: &str,
+        retention: std::time::Duration,
+    ) -> Result<bool, WarehouseError>;
+    /// Renames a table within the account (`ALTER TABLE ... RENAME TO`).
+    fn rename_table(&self, from: (&str, &str, &str), to: (&str, &str, &str)) -> Result<(), WarehouseError>;
+    /// The definition of view `db.schema.view`.
+    fn view(&self, db: &str, schema: &str, view: &str) -> Result<Option<ViewDefinition>, WarehouseError>;
+    /// Stores a view's definition (replacing one of that name).
+    fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError>;
+    /// Removes a view; `false` when it did not exist.
+    fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError>;
+    /// When an object was created, in milliseconds since the epoch (the
+    /// directory's time), if known.
+    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64>;
+}
+
+/// An account's own databases in a local directory.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalStorage {
+    root: PathBuf,
+}
+
+/// The directory under an account's warehouse directory that holds its own
+/// databases (the leading `_` keeps it out of the subscription listing).
+pub(crate) const DATABASES_DIR: &str = "_databases";
+const VIEWS_DIR: &str = "_views";
+const DROPPED_DIR: &str = "_dropped";
+
+/// A name as one path segment: itself when safe, else `~` and its bytes in
+/// hex.
+pub(crate) fn segment(name: &str) -> String {
+    if is_safe_segment(name) && !name.starts_with('_') && !name.starts_with('~') && !name.contains('~') {
+        name.to_owned()
+    } else {
+        let mut out = String::with_capacity(1 + 2 * name.len());
+        out.push('~');
+        for b in name.bytes() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+}
+
+/// The name a path segment stands for (see [`segment`]); `None` for what
+/// is not a name (`_views`, `_dropped`, hidden files).
+pub(crate) fn name_of(segment: &str) -> Option<String> {
+    if let Some(hex) = segment.strip_prefix('~') {
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+        return String::from_utf8(bytes?).ok();
+    }
+    (is_safe_segment(segment) && !segment.starts_with('_')).then(|| segment.to_owned())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
+    move |source| WarehouseError::Io { path: path.to_owned(), source }
+}
+
+/// The names of the subdirectories of `dir` that `keep` accepts, sorted.
+fn names_in(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<String>, WarehouseError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(file_name) = entry.file_name().into_string() else { continue };
+        let Some(name) = name_of(&file_name) else { continue };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) && keep(&entry.path()) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+impl LocalStorage {
+    /// The own databases of the account whose warehouse directory is
+    /// `account_dir`.
+    pub(crate) fn new(account_dir: &Path) -> Self {
+        Self { root: account_dir.join(DATABASES_DIR) }
+    }
+
+    fn database_dir(&self, db: &str) -> PathBuf {
+        self.root.join(segment(db))
+    }
+    fn schema_dir(&self, db: &str, schema: &str) -> PathBuf {
+        self.database_dir(db).join(segment(schema))
+    }
+    fn table_dir(&self, db: &str, schema: &str, table: &str) -> PathBuf {
+        self.schema_dir(db, schema).join(segment(table))
+    }
+    fn view_file(&self, db: &str, schema: &str, view: &str) -> PathBuf {
+        self.schema_dir(db, schema).join(VIEWS_DIR).join(format!("{}.json", segment(view)))
+    }
+
+    /// Removes `dir` by renaming it aside first, so that a reader never
+    /// sees half of it and a crash leaves nothing under its name.
+    fn remove_dir(&self, dir: &Path) -> Result<bool, WarehouseError> {
+        if !dir.is_dir() {
+            return Ok(false);
+        }
+        let trash = self.root.join(format!("_trash-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        match std::fs::rename(dir, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io(dir)(e)),
+        }
+        std::fs::remove_dir_all(&trash).map_err(io(&trash))?;
+        Ok(true)
+    }
+}
+
+/// Whether `dir` holds a Delta table (its first commit exists).
+pub(crate) fn is_table_dir(dir: &Path) -> bool {
+    dir.join("_delta_log").join("00000000000000000000.json").is_file()
+        || std::fs::read_dir(dir.join("_delta_log"))
+            .map(|mut e| e.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
+            .unwrap_or(false)
+}
+
+impl Storage for LocalStorage {
+    fn databases(&self) -> Result<Vec<String>, WarehouseError> {
+        names_in(&self.root, |_| true)
+    }
+
+    fn schemas(&self, db: &str) -> Result<Vec<String>, WarehouseError> {
+        names_in(&self.database_dir(db), |_| true)
+    }
+
+    fn tables(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError> {
+        names_in(&self.schema_dir(db, schema), is_table_dir)
+    }
+
+    fn views(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError> {
+        let dir = self.schema_dir(db, schema).join(VIEWS_DIR);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|f| f.strip_suffix(".json").and_then(name_of))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn create_database(&self, db: &str) -> Result<bool, WarehouseError> {
+        let dir = self.database_dir(db);
+        if dir.is_dir() {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        // Made aside and renamed into place: a database appears with its
+        // PUBLIC schema or not at all.
+        let staging = self.root.join(format!("_new-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(staging.join("PUBLIC")).map_err(io(&staging))?;
+        match std::fs::rename(&staging, &dir) {
+            Ok(()) => Ok(true),
+            Err(_) if dir.is_dir() => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Ok(false)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Err(io(&dir)(e))
+            }
+        }
+    }
+
+    fn create_schema(&self, db: &str, schema: &str) -> Result<bool, WarehouseError> {
+        let dir = self.schema_dir(db, schema);
+        if dir.is_dir() {
+            return Ok(false);
+        }
+        if !self.database_dir(db).is_dir() {
+            return Err(WarehouseError::ObjectNotFound(db.to_owned()));
+        }
+        match std::fs::create_dir(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io(&dir)(e)),
+        }
+    }
+
+    fn drop_database(&self, db: &str) -> Result<bool, WarehouseError> {
+        self.remove_dir(&self.database_dir(db))
+    }
+
+    fn drop_schema(&self, db: &str, schema: &str) -> Result<bool, WarehouseError> {
+        self.remove_dir(&self.schema_dir(db, schema))
+    }
+
+    fn table_location(&self, db: &str, schema: &str, table: &str) -> Result<url::Url, WarehouseError> {
+        let dir = self.table_dir(db, schema, table);
+        url::Url::from_directory_path(&dir)
+            .map_err(|()| WarehouseError::Internal(format!("{} is not an absolute directory", dir.display())))
+    }
+
+    fn drop_table(&self, db: &str, schema: &str, table: &str) -> Result<bool, WarehouseError> {
+        let dir = self.table_dir(db, schema, table);
+        if !is_table_dir(&dir) {
+            return Ok(false);
+        }
+        let dropped = self.schema_dir(db, schema).join(DROPPED_DIR);
+        std::fs::create_dir_all(&dropped).map_err(io(&dropped))?;
+        let aside = dropped.join(format!("{}~{}", segment(table), now_ms()));
+        match std::fs::rename(&dir, &aside) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io(&dir)(e)),
+        }
+    }
+
+    fn undrop_table(
+        &self,
+        db: &str,
+        schema: &str,
+        table: &str,
+        retention: std::time::Duration,
+    ) -> Result<bool, WarehouseError> {
+        let dir = self.table_dir(db, schema, table);
+        if is_table_dir(&dir) {
+            return Err(WarehouseError::AlreadyExists(table.to_owned()));
+        }
+        let dropped = self.schema_dir(db, schema).join(DROPPED_DIR);
+        let prefix = format!("{}~", segment(table));
+        let oldest = now_ms() - retention.as_millis() as i64;
+        let newest = std::fs::read_dir(&dropped)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let at: i64 = name.strip_prefix(&prefix)?.parse().ok()?;
+                Some((at, e.path()))
+            })
+            .filter(|(at, _)| *at >= oldest)
+            .max_by_key(|(at, _)| *at);
+        let Some((_, path)) = newest else { return Ok(false) };
+        std::fs::rename(&path, &dir).map_err(io(&dir))?;
+        Ok(true)
+    }
+
+    fn rename_table(&self, from: (&str, &str, &str), to: (&str, &str, &str)) -> Result<(), WarehouseError> {
+        let (source, target) = (self.table_dir(from.0, from.1, from.2), self.table_dir(to.0, to.1, to.2));
+        if !self.schema_dir(to.0, to.1).is_dir() {
+            return Err(WarehouseError::ObjectNotFound(format!("{}.{}", to.0, to.1)));
+        }
+        if is_table_dir(&target) || self.view_file(to.0, to.1, to.2).is_file() {
+            return Err(WarehouseError::AlreadyExists(to.2.to_owned()));
+        }
+        std::fs::rename(&source, &target).map_err(io(&source))
+    }
+
+    fn view(&self, db: &str, schema: &str, view: &str) -> Result<Option<ViewDefinition>, WarehouseError> {
+        let file = self.view_file(db, schema, view);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&file)(e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| WarehouseError::Internal(format!("view definition {} cannot be read: {e}", file.display())))
+    }
+
+    fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError> {
+        if !self.schema_dir(db, schema).is_dir() {
+            return Err(WarehouseError::ObjectNotFound(format!("{db}.{schema}")));
+        }
+        let file = self.view_file(db, schema, view);
+        let dir = file.parent().map(Path::to_owned).unwrap_or_default();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let text = serde_json::to_string(definition).map_err(|e| WarehouseError::Internal(e.to_string()))?;
+        // Written aside and renamed: a reader sees the old or the new one.
+        let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+        std::fs::write(&staging, text).map_err(io(&staging))?;
+        std::fs::rename(&staging, &file).map_err(io(&file))
+    }
+
+    fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError> {
+        let file = self.view_file(db, schema, view);
+        match std::fs::remove_file(&file) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io(&file)(e)),
+        }
+    }
+
+    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64> {
+        let dir = match (schema, table) {
+            (Some(s), Some(t)) => self.table_dir(db, s, t),
+            (Some(s), None) => self.schema_dir(db, s),
+            _ => self.database_dir(db),
+        };
+        let meta = std::fs::metadata(dir).ok()?;
+        let at = meta.created().or_else(|_| meta.modified()).ok()?;
+        at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_segments() {
+        for name in ["ORDERS", "my table", "a/b", "..", "_x", "~7e", "Ä", "x~y"] {
+            let s = segment(name);
+            assert!(is_safe_segment(&s.replace('~', "x")), "{name} -> {s}");
+            assert_eq!(name_of(&s).as_deref(), Some(name), "{s}");
+        }
+        assert_eq!(segment("ORDERS"), "ORDERS");
+        assert_eq!(name_of("_views"), None);
+        assert_eq!(name_of("~zz"), None);
+    }
+
+    #[test]
+    fn databases_schemas_views_and_dropped_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStorage::new(dir.path());
+        assert!(s.create_database("SALES").unwrap());
+        assert!(!s.create_database("SALES").unwrap());
+        assert_eq!(s.databases().unwrap(), ["SALES"]);
+        assert_eq!(s.schemas("SALES").unwrap(), ["PUBLIC"]);
+        assert!(s.create_schema("SALES", "raw data").unwrap());
+        assert_eq!(s.schemas("SALES").unwrap(), ["PUBLIC", "raw data"]);
+        assert!(matches!(s.create_schema("NOPE", "X"), Err(WarehouseError::ObjectNotFound(_))));
+        let view = ViewDefinition { query: "select 1".into(), ddl: "create view V as select 1".into(), created_ms: 1 };
+        s.put_view("SALES", "PUBLIC", "V", &view).unwrap();
+        assert_eq!(s.views("SALES", "PUBLIC").unwrap(), ["V"]);
+        assert_eq!(s.view("SALES", "PUBLIC", "V").unwrap(), Some(view));
+        assert!(s.drop_view("SALES", "PUBLIC", "V").unwrap());
+        assert!(s.views("SALES", "PUBLIC").unwrap().is_empty());
+        // A directory without a Delta log is not a table.
+        let location = s.table_location("SALES", "PUBLIC", "T").unwrap();
+        let table_dir = location.to_file_path().unwrap();
+        std::fs::create_dir_all(table_dir.join("_delta_log")).unwrap();
+        assert!(s.tables("SALES", "PUBLIC").unwrap().is_empty());
+        std::fs::write(table_dir.join("_delta_log/00000000000000000000.json"), "{}").unwrap();
+        assert_eq!(s.tables("SALES", "PUBLIC").unwrap(), ["T"]);
+        assert!(s.drop_table("SALES", "PUBLIC", "T").unwrap());
+        assert!(s.tables("SALES", "PUBLIC").unwrap().is_empty());
+        assert!(s.undrop_table("SALES", "PUBLIC", "T", std::time::Duration::from_secs(60)).unwrap());
+        assert_eq!(s.tables("SALES", "PUBLIC").unwrap(), ["T"]);
+        assert!(s.drop_database("SALES").unwrap());
+        assert!(s.databases().unwrap().is_empty());
+    }
+}
