@@ -25,6 +25,7 @@ mod semi;
 mod session;
 mod types;
 mod variables;
+mod views;
 
 pub(crate) use aliases::inline_alias;
 pub(crate) use flatten::rewrite_flattens;
@@ -35,3 +36,4 @@ pub(crate) use rewrite::{check_size, expression_count, rewrite};
 pub(crate) use sample::{SAMPLE_HASH, rewrite_samples};
 pub(crate) use session::SessionValues;
 pub(crate) use variables::{bind_variables, resolve_identifiers};
+pub(crate) use views::{expand_views, qualify_names};

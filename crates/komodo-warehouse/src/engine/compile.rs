@@ -31,7 +31,7 @@ use crate::{Param, WarehouseError};
 /// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
 /// limited by [`BudgetedSnowflake`], and DataFusion's own statements
 /// (`CREATE EXTERNAL TABLE`, `COPY ... TO`, `EXPLAIN`, `RESET`) refused.
-fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
+pub(super) fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
     let dialect = BudgetedSnowflake::for_statement(&prepared.sql);
     let mut statements = DFParserBuilder::new(prepared.sql.as_str())
         .with_dialect(&dialect)
@@ -244,6 +244,8 @@ pub(super) async fn plan_statement<'a>(
 ) -> Result<Planned<'a>, WarehouseError> {
     let variables = s.variables.lock().clone();
     dialect::resolve_identifiers(&mut statement, &variables)?;
+    let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
+    dialect::expand_views(&mut statement, &|name| own.view_query(name))?;
     let columns = |name: &ObjectName| -> Option<Vec<String>> {
         let parts = object_name_parts(name);
         let key: TableKey = match parts.as_slice() {
@@ -322,7 +324,17 @@ pub(crate) async fn compile(
                 return Err(not_allowed("CREATE TABLE ... LOCATION"));
             }
         }
-        Statement::CreateDatabase { db_name, if_not_exists, or_replace, clone: None, .. } => {
+        Statement::CreateDatabase {
+            db_name,
+            if_not_exists,
+            or_replace,
+            clone: None,
+            location: None,
+            managed_location: None,
+            external_volume: None,
+            catalog: None,
+            ..
+        } => {
             return own.create_database(db_name, *if_not_exists, *or_replace).map(Compiled::Ready);
         }
         Statement::CreateSchema { schema_name, if_not_exists, clone: None, .. } => {
@@ -343,6 +355,10 @@ pub(crate) async fn compile(
                 return Ok(Compiled::Ready(status_result(StatementKind::Ddl, "Statement executed successfully.".into())));
             }
             return own.truncate(&target.name, t.if_exists).await.map(Compiled::Ready);
+        }
+        Statement::CreateView(v) => return own.create_view(v, &prepared.sql).map(Compiled::Ready),
+        Statement::Drop { object_type: ObjectType::View, if_exists, names, .. } => {
+            return own.drop_views(names, *if_exists).map(Compiled::Ready);
         }
         Statement::Update(u) => return own.update(u, params).await.map(Compiled::Ready),
         Statement::Delete(d) => return own.delete(d, params).await.map(Compiled::Ready),

@@ -259,6 +259,82 @@ impl OwnTables<'_> {
         self.s.tables.own.drop_table(&key.0, &key.1, &key.2)
     }
 
+    /// The query of view `name`, when `name` is a view (parsed as stored).
+    pub(crate) fn view_query(&self, name: &ObjectName) -> Result<Option<ast::Query>, WarehouseError> {
+        let Ok(key) = self.key(name) else { return Ok(None) };
+        if self.s.tables.kind(&key) != Some(ObjectKind::View) {
+            return Ok(None);
+        }
+        let Some(view) = self.s.tables.own.view(&key.0, &key.1, &key.2)? else { return Ok(None) };
+        let prepared = crate::dialect::prepare(&view.query)?;
+        match super::compile::parse_one(&prepared)? {
+            Statement::Query(q) => Ok(Some(*q)),
+            _ => Err(WarehouseError::Internal(format!("view {} does not hold a query", key.2))),
+        }
+    }
+
+    /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] AS query`:
+    /// the query kept as text, its table names made whole. It is planned
+    /// once here, so that a view that cannot run is refused at once.
+    pub(crate) fn create_view(&self, v: &ast::CreateView, sql: &str) -> Result<QueryStream, WarehouseError> {
+        if v.materialized {
+            return Err(not_allowed("CREATE MATERIALIZED VIEW"));
+        }
+        if v.temporary {
+            return Err(not_allowed("CREATE TEMPORARY VIEW (create a view in a database)"));
+        }
+        let key = self.key(&v.name)?;
+        self.writable_database(&key.0)?;
+        if !self.s.tables.own.schemas(&key.0)?.iter().any(|s| *s == key.1) {
+            return Err(WarehouseError::ObjectNotFound(format!("{}.{}", key.0, key.1)));
+        }
+        match self.s.tables.kind(&key) {
+            Some(ObjectKind::View) if v.or_replace => {}
+            Some(_) if v.if_not_exists => {
+                return Ok(status_result(StatementKind::Ddl, format!("{} already exists, statement succeeded.", key.2)));
+            }
+            Some(_) => return Err(WarehouseError::AlreadyExists(key.2.clone())),
+            None => {}
+        }
+        let mut query = (*v.query).clone();
+        crate::dialect::qualify_names(&mut query, &key.0, &key.1);
+        if !v.columns.is_empty() {
+            // `CREATE VIEW v (a, b) AS ...`: the names over the query's columns.
+            let names: Vec<String> = v.columns.iter().map(|c| format!("\"{}\"", c.name.value.replace('"', "\"\""))).collect();
+            let text = format!("SELECT * FROM ({query}) AS __view_columns ({})", names.join(", "));
+            let prepared = crate::dialect::prepare(&text)?;
+            let Statement::Query(q) = super::compile::parse_one(&prepared)? else {
+                return Err(WarehouseError::Internal("the view's column list did not parse".into()));
+            };
+            query = *q;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let definition = crate::storage::ViewDefinition { query: query.to_string(), ddl: sql.trim().to_owned(), created_ms: now };
+        self.s.tables.own.put_view(&key.0, &key.1, &key.2, &definition)?;
+        Ok(status_result(StatementKind::Ddl, format!("View {} successfully created.", key.2)))
+    }
+
+    /// `DROP VIEW [IF EXISTS] name, ...`.
+    pub(crate) fn drop_views(&self, names: &[ObjectName], if_exists: bool) -> Result<QueryStream, WarehouseError> {
+        let mut dropped = Vec::new();
+        for name in names {
+            let key = self.key(name)?;
+            if self.s.tables.own.drop_view(&key.0, &key.1, &key.2)? {
+                dropped.push(key.2);
+            } else if !if_exists {
+                return Err(WarehouseError::ObjectNotFound(key.2));
+            }
+        }
+        let message = match dropped.as_slice() {
+            [] => "Drop statement executed successfully (view already dropped).".to_owned(),
+            names => format!("{} successfully dropped.", names.join(", ")),
+        };
+        Ok(status_result(StatementKind::Ddl, message))
+    }
+
     /// `UNDROP TABLE name`.
     pub(crate) fn undrop_table(&self, name: &ObjectName) -> Result<QueryStream, WarehouseError> {
         let key = self.key(name)?;
