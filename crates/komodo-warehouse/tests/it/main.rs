@@ -7,4 +7,5 @@ mod security;
 mod semantics;
 mod slt;
 mod support;
+mod tables;
 mod variant;

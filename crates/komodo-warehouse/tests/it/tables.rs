@@ -1,0 +1,116 @@
+//! Tables that last (Delta Lake tables in the account's own databases),
+//! across engines sharing one warehouse directory, as replicas do.
+
+use std::sync::Arc;
+
+use komodo_warehouse::{CancellationToken, Engine, WarehouseError, encode};
+
+use crate::support::config;
+
+const ACCOUNT: &str = "acct-tables";
+
+async fn run(engine: &Engine, s: komodo_warehouse::SessionId, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+    let result = engine.execute(ACCOUNT, s, sql, vec![], CancellationToken::new()).await?;
+    Ok(encode::json_rowset(&result.batches).unwrap())
+}
+
+/// A row written through one replica is read through another, and a table
+/// one creates the other sees at its next statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_replica_writes_another_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Engine::new(dir.path(), config()).unwrap();
+    let b = Engine::new(dir.path(), config()).unwrap();
+    let sa = a.open_session(ACCOUNT, None, None).await.unwrap();
+    let sb = b.open_session(ACCOUNT, None, None).await.unwrap();
+    run(&a, sa, "CREATE DATABASE shared").await.unwrap();
+    run(&a, sa, "CREATE TABLE t (id INT, v VARCHAR)").await.unwrap();
+    run(&a, sa, "INSERT INTO t VALUES (1, 'one')").await.unwrap();
+    assert_eq!(run(&b, sb, "SELECT v FROM shared.public.t").await.unwrap(), vec![vec![Some("one".to_owned())]]);
+    run(&b, sb, "UPDATE shared.public.t SET v = 'uno'").await.unwrap();
+    assert_eq!(run(&a, sa, "SELECT v FROM t").await.unwrap(), vec![vec![Some("uno".to_owned())]]);
+    run(&b, sb, "DROP TABLE shared.public.t").await.unwrap();
+    assert!(matches!(run(&a, sa, "SELECT v FROM t").await, Err(WarehouseError::ObjectNotFound(_))));
+}
+
+/// Writers racing on one table: every insert is kept, and concurrent
+/// updates of the same rows either both apply or one fails with the
+/// conflict error; never a lost update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writers_never_lose_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let engines: Vec<Arc<Engine>> = (0..2).map(|_| Arc::new(Engine::new(dir.path(), config()).unwrap())).collect();
+    let setup = engines[0].open_session(ACCOUNT, None, None).await.unwrap();
+    run(&engines[0], setup, "CREATE DATABASE race").await.unwrap();
+    run(&engines[0], setup, "CREATE TABLE counter (id INT, n INT)").await.unwrap();
+    run(&engines[0], setup, "INSERT INTO counter VALUES (1, 0)").await.unwrap();
+
+    // Appends from both replicas at once: all of them land.
+    let mut tasks = Vec::new();
+    for (i, engine) in engines.iter().enumerate() {
+        for j in 0..4 {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = engine.open_session(ACCOUNT, Some("RACE"), Some("PUBLIC")).await.unwrap();
+                run(&engine, s, &format!("INSERT INTO counter VALUES ({}, 0)", 100 + i * 10 + j)).await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(run(&engines[0], setup, "SELECT COUNT(*) FROM race.public.counter").await.unwrap()[0][0].as_deref(), Some("9"));
+
+    // Increments of the same row: the final count equals the increments
+    // that reported success.
+    let mut tasks = Vec::new();
+    for engine in &engines {
+        for _ in 0..4 {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = engine.open_session(ACCOUNT, Some("RACE"), Some("PUBLIC")).await.unwrap();
+                run(&engine, s, "UPDATE counter SET n = n + 1 WHERE id = 1").await
+            }));
+        }
+    }
+    let mut succeeded = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(WarehouseError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert!(succeeded >= 1);
+    let n = run(&engines[0], setup, "SELECT n FROM race.public.counter WHERE id = 1").await.unwrap();
+    assert_eq!(n[0][0].as_deref(), Some(succeeded.to_string().as_str()), "lost update");
+}
+
+/// A writer that stops half way (its task dropped before the commit)
+/// leaves the table readable at its last commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_stopped_half_way_leaves_the_last_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path(), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    run(&engine, s, "CREATE DATABASE crash").await.unwrap();
+    run(&engine, s, "CREATE TABLE t AS SELECT 1 AS x").await.unwrap();
+    run(&engine, s, "INSERT INTO t SELECT 1 FROM GENERATE_SERIES(1, 9)").await.unwrap();
+    let cancel = CancellationToken::new();
+    let insert = engine.execute(
+        ACCOUNT,
+        s,
+        "INSERT INTO t SELECT 1 FROM GENERATE_SERIES(1, 3000000)",
+        vec![],
+        cancel.clone(),
+    );
+    let stopper = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        cancel.cancel();
+    };
+    let (_result, ()) = tokio::join!(insert, stopper);
+    // All of the insert or none of it, whether the stop came before the
+    // commit or after.
+    let count = run(&engine, s, "SELECT COUNT(*) FROM t").await.unwrap()[0][0].clone().unwrap();
+    assert!(count == "10" || count == "3000010", "{count}");
+}
