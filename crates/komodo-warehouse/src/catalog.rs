@@ -255,10 +255,6 @@ impl SessionTables {
     pub(crate) fn temp(&self, key: &TableKey) -> Option<Arc<TempTable>> {
         self.temps.lock().get(key).cloned()
     }
-    /// Whether `db` is one of the account's own databases.
-    pub(crate) fn is_own_database(&self, db: &str) -> bool {
-        !self.data().tables.contains_key(db) && self.own.databases().is_ok_and(|d| d.iter().any(|x| x == db))
-    }
     /// The kind of object `key` names, if any (a temporary table first).
     pub(crate) fn kind(&self, key: &TableKey) -> Option<ObjectKind> {
         self.table_names(&key.0, &key.1).get(&key.2).copied()
@@ -396,7 +392,8 @@ impl SchemaProvider for SessionSchema {
         }
         match self.tables.kind(&key) {
             Some(ObjectKind::Table) => {
-                let provider = self.tables.own_table(&key, None).await.map_err(|e| DataFusionError::External(e.into()))?;
+                let provider =
+                    self.tables.own_table(&key, None).await.map_err(|e| DataFusionError::External(e.into()))?;
                 Ok(Some(provider))
             }
             _ => Ok(None),

@@ -58,7 +58,12 @@ impl VisitorMut for Expander<'_> {
                     columns: vec![],
                     at: None,
                 });
-                *factor = TableFactor::Derived { lateral: false, subquery: Box::new(query), alias: Some(alias), sample: None };
+                *factor = TableFactor::Derived {
+                    lateral: false,
+                    subquery: Box::new(query),
+                    alias: Some(alias),
+                    sample: None,
+                };
                 self.expanded = true;
                 ControlFlow::Continue(())
             }

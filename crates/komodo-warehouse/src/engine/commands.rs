@@ -11,8 +11,8 @@ use super::session::SessionEntry;
 use super::statements::{not_allowed, object_name_parts};
 use datafusion::scalar::ScalarValue;
 
-use crate::WarehouseError;
 use super::tables::OwnTables;
+use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 
 /// Statements the engine answers itself (no DataFusion plan).

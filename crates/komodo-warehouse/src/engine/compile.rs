@@ -20,8 +20,8 @@ use super::result::{StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
 use super::statements::{not_allowed, object_name_parts};
 use super::stop::Stop;
-use super::workers::Compiled;
 use super::tables::OwnTables;
+use super::workers::Compiled;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, OutputNames, SessionValues};
 use crate::parser::{BudgetedSnowflake, unset_names};
@@ -341,7 +341,10 @@ pub(crate) async fn compile(
             return own.create_schema(schema_name, *if_not_exists).map(Compiled::Ready);
         }
         Statement::Drop {
-            object_type: object_type @ (ObjectType::Database | ObjectType::Schema), if_exists, names, ..
+            object_type: object_type @ (ObjectType::Database | ObjectType::Schema),
+            if_exists,
+            names,
+            ..
         } => {
             return own.drop_container(*object_type, names, *if_exists).map(Compiled::Ready);
         }
@@ -352,7 +355,10 @@ pub(crate) async fn compile(
             let key = own.key(&target.name)?;
             if let Some(temp) = s.tables.temp(&key) {
                 temp.clear().await;
-                return Ok(Compiled::Ready(status_result(StatementKind::Ddl, "Statement executed successfully.".into())));
+                return Ok(Compiled::Ready(status_result(
+                    StatementKind::Ddl,
+                    "Statement executed successfully.".into(),
+                )));
             }
             return own.truncate(&target.name, t.if_exists).await.map(Compiled::Ready);
         }

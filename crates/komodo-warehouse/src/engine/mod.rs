@@ -42,8 +42,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
-use crate::storage::{LocalStorage, Storage};
 use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts};
+use crate::storage::{LocalStorage, Storage};
 use crate::{Param, WarehouseError};
 use datafusion::execution::FunctionRegistry as _;
 

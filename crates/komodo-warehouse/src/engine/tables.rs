@@ -13,11 +13,11 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    self, AssignmentTarget, Assignment, FromTable, Ident, MergeAction, MergeClauseKind, MergeInsertKind, ObjectName,
+    self, Assignment, AssignmentTarget, FromTable, Ident, MergeAction, MergeClauseKind, MergeInsertKind, ObjectName,
     SchemaName, SelectItem, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
 };
-use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::protocol::SaveMode;
 
@@ -44,7 +44,8 @@ pub(crate) struct OwnTables<'a> {
 fn one_row(columns: &[(&str, u64)]) -> Result<QueryStream, WarehouseError> {
     let schema =
         Arc::new(Schema::new(columns.iter().map(|(n, _)| Field::new(*n, DataType::UInt64, false)).collect::<Vec<_>>()));
-    let arrays: Vec<ArrayRef> = columns.iter().map(|(_, v)| Arc::new(UInt64Array::from(vec![*v])) as ArrayRef).collect();
+    let arrays: Vec<ArrayRef> =
+        columns.iter().map(|(_, v)| Arc::new(UInt64Array::from(vec![*v])) as ArrayRef).collect();
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| WarehouseError::Internal(e.to_string()))?;
     let total = columns.iter().map(|(_, v)| v).sum();
     let kind = if columns.iter().any(|(n, _)| n.contains("inserted")) && columns.len() == 1 {
@@ -57,9 +58,7 @@ fn one_row(columns: &[(&str, u64)]) -> Result<QueryStream, WarehouseError> {
 
 /// A column name from an assignment target or an insert column list.
 fn column_name(name: &ObjectName) -> Result<String, WarehouseError> {
-    object_name_parts(name)
-        .pop()
-        .ok_or_else(|| WarehouseError::Compilation(format!("invalid column name {name}")))
+    object_name_parts(name).pop().ok_or_else(|| WarehouseError::Compilation(format!("invalid column name {name}")))
 }
 
 /// `expr` with its column references unqualified (Delta Lake's operations
@@ -89,7 +88,9 @@ fn projected(plan: &LogicalPlan) -> Result<Vec<Expr>, WarehouseError> {
 
 fn alias_of(factor: &TableFactor) -> Option<String> {
     match factor {
-        TableFactor::Table { alias, .. } | TableFactor::Derived { alias, .. } => alias.as_ref().map(|a| a.name.value.clone()),
+        TableFactor::Table { alias, .. } | TableFactor::Derived { alias, .. } => {
+            alias.as_ref().map(|a| a.name.value.clone())
+        }
         _ => None,
     }
 }
@@ -104,7 +105,8 @@ fn ensure_alias(factor: &mut TableFactor, fallback: &str) -> String {
         TableFactor::Table { name, .. } => object_name_parts(name).pop().unwrap_or_else(|| fallback.to_owned()),
         _ => fallback.to_owned(),
     };
-    let alias = Some(TableAlias { explicit: true, name: Ident::with_quote('"', name.clone()), columns: vec![], at: None });
+    let alias =
+        Some(TableAlias { explicit: true, name: Ident::with_quote('"', name.clone()), columns: vec![], at: None });
     match factor {
         TableFactor::Table { alias: a, .. } | TableFactor::Derived { alias: a, .. } => *a = alias,
         _ => {}
@@ -187,7 +189,10 @@ impl OwnTables<'_> {
         };
         let parts = object_name_parts(name);
         let (db, schema) = match parts.as_slice() {
-            [sc] => (self.database.clone().ok_or_else(|| WarehouseError::NoCurrentDatabase("CREATE SCHEMA".into()))?, sc.clone()),
+            [sc] => (
+                self.database.clone().ok_or_else(|| WarehouseError::NoCurrentDatabase("CREATE SCHEMA".into()))?,
+                sc.clone(),
+            ),
             [d, sc] => (d.clone(), sc.clone()),
             _ => return Err(WarehouseError::Compilation(format!("invalid schema name {name}"))),
         };
@@ -285,13 +290,16 @@ impl OwnTables<'_> {
         }
         let key = self.key(&v.name)?;
         self.writable_database(&key.0)?;
-        if !self.s.tables.own.schemas(&key.0)?.iter().any(|s| *s == key.1) {
+        if !self.s.tables.own.schemas(&key.0)?.contains(&key.1) {
             return Err(WarehouseError::ObjectNotFound(format!("{}.{}", key.0, key.1)));
         }
         match self.s.tables.kind(&key) {
             Some(ObjectKind::View) if v.or_replace => {}
             Some(_) if v.if_not_exists => {
-                return Ok(status_result(StatementKind::Ddl, format!("{} already exists, statement succeeded.", key.2)));
+                return Ok(status_result(
+                    StatementKind::Ddl,
+                    format!("{} already exists, statement succeeded.", key.2),
+                ));
             }
             Some(_) => return Err(WarehouseError::AlreadyExists(key.2.clone())),
             None => {}
@@ -300,7 +308,8 @@ impl OwnTables<'_> {
         crate::dialect::qualify_names(&mut query, &key.0, &key.1);
         if !v.columns.is_empty() {
             // `CREATE VIEW v (a, b) AS ...`: the names over the query's columns.
-            let names: Vec<String> = v.columns.iter().map(|c| format!("\"{}\"", c.name.value.replace('"', "\"\""))).collect();
+            let names: Vec<String> =
+                v.columns.iter().map(|c| format!("\"{}\"", c.name.value.replace('"', "\"\""))).collect();
             let text = format!("SELECT * FROM ({query}) AS __view_columns ({})", names.join(", "));
             let prepared = crate::dialect::prepare(&text)?;
             let Statement::Query(q) = super::compile::parse_one(&prepared)? else {
@@ -312,7 +321,8 @@ impl OwnTables<'_> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let definition = crate::storage::ViewDefinition { query: query.to_string(), ddl: sql.trim().to_owned(), created_ms: now };
+        let definition =
+            crate::storage::ViewDefinition { query: query.to_string(), ddl: sql.trim().to_owned(), created_ms: now };
         self.s.tables.own.put_view(&key.0, &key.1, &key.2, &definition)?;
         Ok(status_result(StatementKind::Ddl, format!("View {} successfully created.", key.2)))
     }
@@ -372,7 +382,7 @@ impl OwnTables<'_> {
         planning: &datafusion::execution::session_state::SessionState,
     ) -> Result<QueryStream, WarehouseError> {
         self.writable_database(&key.0)?;
-        if !self.s.tables.own.schemas(&key.0)?.iter().any(|s| *s == key.1) {
+        if !self.s.tables.own.schemas(&key.0)?.contains(&key.1) {
             return Err(WarehouseError::ObjectNotFound(format!("{}.{}", key.0, key.1)));
         }
         match self.s.tables.kind(key) {
@@ -507,16 +517,16 @@ impl OwnTables<'_> {
             builder = builder.with_predicate(p);
         }
         for (column, value) in columns.iter().zip(planned) {
-            let field = schema
-                .field(column)
-                .ok_or_else(|| WarehouseError::InvalidIdentifier(column.clone()))?;
-            let arrow: arrow_schema::Field = field
-                .try_into_arrow()
-                .map_err(|e| WarehouseError::Internal(format!("column {column}: {e}")))?;
+            let field = schema.field(column).ok_or_else(|| WarehouseError::InvalidIdentifier(column.clone()))?;
+            let arrow: arrow_schema::Field =
+                field.try_into_arrow().map_err(|e| WarehouseError::Internal(format!("column {column}: {e}")))?;
             builder = builder.with_update(column.as_str(), cast(value, arrow.data_type().clone()));
         }
         let (_, metrics) = builder.await.map_err(delta::from_delta)?;
-        one_row(&[("number of rows updated", metrics.num_updated_rows as u64), ("number of multi-joined rows updated", 0)])
+        one_row(&[
+            ("number of rows updated", metrics.num_updated_rows as u64),
+            ("number of multi-joined rows updated", 0),
+        ])
     }
 
     /// `DELETE FROM t [USING ...] [WHERE p]`.
@@ -564,7 +574,8 @@ impl OwnTables<'_> {
     pub(crate) async fn merge(&self, m: &ast::Merge, params: Vec<crate::Param>) -> Result<QueryStream, WarehouseError> {
         let key = self.target(&m.table)?;
         self.writable_table(&key)?;
-        let counts = self.merge_into(m.table.clone(), m.source.clone(), (*m.on).clone(), m.clauses.clone(), params).await?;
+        let counts =
+            self.merge_into(m.table.clone(), m.source.clone(), (*m.on).clone(), m.clauses.clone(), params).await?;
         let mut columns = Vec::new();
         let has = |kind: fn(&MergeAction) -> bool| m.clauses.iter().any(|c| kind(&c.action));
         if has(|a| matches!(a, MergeAction::Insert(_))) {
@@ -663,7 +674,8 @@ impl OwnTables<'_> {
         let source_frame = DataFrame::new(state.clone(), source_plan);
         let table = delta::open(&self.s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
         let mut planned = planned.into_iter();
-        let mut next = || planned.next().ok_or_else(|| WarehouseError::Internal("a MERGE expression is missing".into()));
+        let mut next =
+            || planned.next().ok_or_else(|| WarehouseError::Internal("a MERGE expression is missing".into()));
         let on = next()?;
         let mut builder = table
             .merge(source_frame, on)

@@ -168,12 +168,28 @@ impl Workers {
 /// What the planning thread hands back.
 pub(crate) enum Compiled {
     Ready(QueryStream),
-    Query { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>, names: OutputNames },
-    CreateTemp { key: TableKey, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
-    Insert { key: TableKey, before: Vec<usize>, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Query {
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+        names: OutputNames,
+    },
+    CreateTemp {
+        key: TableKey,
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+    },
+    Insert {
+        key: TableKey,
+        before: Vec<usize>,
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+    },
     /// An insert into a table of the account's own databases (committed
     /// when its plan ends).
-    Write { plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext> },
+    Write {
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+    },
 }
 
 /// What the engine task hands back once a statement is planned.

@@ -81,13 +81,8 @@ pub(crate) async fn create(location: &url::Url, name: &str, schema: &Schema) -> 
         return Err(WarehouseError::Compilation("a table needs at least one column".into()));
     }
     let table = DeltaTableBuilder::from_url(location.clone()).map_err(from_delta)?.build().map_err(from_delta)?;
-    table
-        .create()
-        .with_table_name(name)
-        .with_columns(columns)
-        .with_save_mode(SaveMode::ErrorIfExists)
-        .await
-        .map_err(|e| match e {
+    table.create().with_table_name(name).with_columns(columns).with_save_mode(SaveMode::ErrorIfExists).await.map_err(
+        |e| match e {
             DeltaTableError::Transaction { source: TransactionError::VersionAlreadyExists(_) } => {
                 WarehouseError::AlreadyExists(name.to_owned())
             }
@@ -95,7 +90,8 @@ pub(crate) async fn create(location: &url::Url, name: &str, schema: &Schema) -> 
                 WarehouseError::AlreadyExists(name.to_owned())
             }
             other => from_delta(other),
-        })
+        },
+    )
 }
 
 /// A DataFusion table over `table`'s loaded version, reading with

@@ -73,17 +73,12 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
         table: &str,
         retention: std::time::Duration,
     ) -> Result<bool, WarehouseError>;
-    /// Renames a table within the account (`ALTER TABLE ... RENAME TO`).
-    fn rename_table(&self, from: (&str, &str, &str), to: (&str, &str, &str)) -> Result<(), WarehouseError>;
     /// The definition of view `db.schema.view`.
     fn view(&self, db: &str, schema: &str, view: &str) -> Result<Option<ViewDefinition>, WarehouseError>;
     /// Stores a view's definition (replacing one of that name).
     fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError>;
     /// Removes a view; `false` when it did not exist.
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError>;
-    /// When an object was created, in milliseconds since the epoch (the
-    /// directory's time), if known.
-    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64>;
 }
 
 /// An account's own databases in a local directory.
@@ -326,17 +321,6 @@ impl Storage for LocalStorage {
         Ok(true)
     }
 
-    fn rename_table(&self, from: (&str, &str, &str), to: (&str, &str, &str)) -> Result<(), WarehouseError> {
-        let (source, target) = (self.table_dir(from.0, from.1, from.2), self.table_dir(to.0, to.1, to.2));
-        if !self.schema_dir(to.0, to.1).is_dir() {
-            return Err(WarehouseError::ObjectNotFound(format!("{}.{}", to.0, to.1)));
-        }
-        if is_table_dir(&target) || self.view_file(to.0, to.1, to.2).is_file() {
-            return Err(WarehouseError::AlreadyExists(to.2.to_owned()));
-        }
-        std::fs::rename(&source, &target).map_err(io(&source))
-    }
-
     fn view(&self, db: &str, schema: &str, view: &str) -> Result<Option<ViewDefinition>, WarehouseError> {
         let file = self.view_file(db, schema, view);
         let text = match std::fs::read_to_string(&file) {
@@ -370,17 +354,6 @@ impl Storage for LocalStorage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io(&file)(e)),
         }
-    }
-
-    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64> {
-        let dir = match (schema, table) {
-            (Some(s), Some(t)) => self.table_dir(db, s, t),
-            (Some(s), None) => self.schema_dir(db, s),
-            _ => self.database_dir(db),
-        };
-        let meta = std::fs::metadata(dir).ok()?;
-        let at = meta.created().or_else(|_| meta.modified()).ok()?;
-        at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
     }
 }
 

@@ -9,7 +9,11 @@ use crate::support::config;
 
 const ACCOUNT: &str = "acct-tables";
 
-async fn run(engine: &Engine, s: komodo_warehouse::SessionId, sql: &str) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
+async fn run(
+    engine: &Engine,
+    s: komodo_warehouse::SessionId,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, WarehouseError> {
     let result = engine.execute(ACCOUNT, s, sql, vec![], CancellationToken::new()).await?;
     Ok(encode::json_rowset(&result.batches).unwrap())
 }
@@ -59,7 +63,10 @@ async fn racing_writers_never_lose_an_update() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(run(&engines[0], setup, "SELECT COUNT(*) FROM race.public.counter").await.unwrap()[0][0].as_deref(), Some("9"));
+    assert_eq!(
+        run(&engines[0], setup, "SELECT COUNT(*) FROM race.public.counter").await.unwrap()[0][0].as_deref(),
+        Some("9")
+    );
 
     // Increments of the same row: the final count equals the increments
     // that reported success.
@@ -97,13 +104,8 @@ async fn a_write_stopped_half_way_leaves_the_last_commit() {
     run(&engine, s, "CREATE TABLE t AS SELECT 1 AS x").await.unwrap();
     run(&engine, s, "INSERT INTO t SELECT 1 FROM GENERATE_SERIES(1, 9)").await.unwrap();
     let cancel = CancellationToken::new();
-    let insert = engine.execute(
-        ACCOUNT,
-        s,
-        "INSERT INTO t SELECT 1 FROM GENERATE_SERIES(1, 3000000)",
-        vec![],
-        cancel.clone(),
-    );
+    let insert =
+        engine.execute(ACCOUNT, s, "INSERT INTO t SELECT 1 FROM GENERATE_SERIES(1, 3000000)", vec![], cancel.clone());
     let stopper = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         cancel.cancel();
