@@ -143,9 +143,9 @@ impl sqllogictest::AsyncDB for Session {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Type>, Failure> {
         let result = self.engine.execute(ACCOUNT, self.session, sql, vec![], CancellationToken::new()).await?;
-        if !matches!(result.kind, StatementKind::Query | StatementKind::Show)
-            && !(matches!(result.kind, StatementKind::Insert | StatementKind::Dml) && result.num_rows() > 0)
-        {
+        let returns_rows = matches!(result.kind, StatementKind::Query | StatementKind::Show)
+            || (matches!(result.kind, StatementKind::Insert | StatementKind::Dml) && result.num_rows() > 0);
+        if !returns_rows {
             return Ok(DBOutput::StatementComplete(result.rows_affected.unwrap_or(0)));
         }
         let types = row_types(&result.schema, &ColumnOrigin::default())
