@@ -23,7 +23,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::WarehouseError;
 use crate::memory::HeldMemory;
-use crate::storage::{Storage, delta};
+use crate::storage::{Storage, delta, is_safe_segment};
 
 /// `database -> schema -> table -> provider`.
 pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>>;
@@ -32,15 +32,6 @@ pub(crate) type Tables = BTreeMap<String, BTreeMap<String, BTreeMap<String, Arc<
 #[derive(Debug, Default)]
 pub(crate) struct AccountData {
     pub(crate) tables: Tables,
-}
-
-/// Whether `name` may be used as one path segment of the warehouse
-/// directory (account ids, database, schema and table directories).
-pub(crate) fn is_safe_segment(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
 }
 
 fn subdirs(path: &Path) -> Result<Vec<(String, PathBuf)>, WarehouseError> {

@@ -5,59 +5,25 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use datafusion::common::{ParamValues, TableReference};
+use datafusion::common::TableReference;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::scalar::ScalarValue;
-use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, ObjectType, Query, SelectItem, Set, SetExpr, ShowStatementFilter, Statement,
-};
+use datafusion::sql::sqlparser::ast::{Expr, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::guard::guard;
+use super::plan::{Planned, parse_one, plan_statement, select_of};
 use super::result::{StatementKind, status_result};
-use super::session::{Planning, SessionEntry};
-use super::statements::{not_allowed, object_name_parts};
+use super::session::SessionEntry;
+use super::statements::not_allowed;
 use super::stop::Stop;
 use super::tables::OwnTables;
 use super::workers::Compiled;
 use crate::catalog::{ObjectKind, TableKey};
-use crate::dialect::{self, OutputNames, SessionValues};
-use crate::parser::{BudgetedSnowflake, unset_names};
+use crate::dialect::{self, SessionValues};
+use crate::parser::unset_names;
 use crate::{Param, WarehouseError};
-
-/// Parses the text of [`dialect::prepare`] into its one statement:
-/// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
-/// limited by [`BudgetedSnowflake`], and DataFusion's own statements
-/// (`CREATE EXTERNAL TABLE`, `COPY ... TO`, `EXPLAIN`, `RESET`) refused.
-pub(super) fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
-    let dialect = BudgetedSnowflake::for_statement(&prepared.sql);
-    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
-        .with_dialect(&dialect)
-        .with_recursion_limit(64)
-        .build()
-        .and_then(|mut p| p.parse_statements())
-        .map_err(|e| {
-            if dialect.exhausted() {
-                WarehouseError::Compilation(
-                    "statement too complex to parse: simplify the nesting of CASE, CAST and function calls".into(),
-                )
-            } else {
-                WarehouseError::Compilation(e.to_string())
-            }
-        })?;
-    if statements.len() != 1 {
-        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
-    }
-    match statements.pop_front().expect("one statement") {
-        DfStatement::Statement(s) => Ok(*s),
-        DfStatement::CreateExternalTable(_) => Err(not_allowed("CREATE EXTERNAL TABLE")),
-        DfStatement::CopyTo(_) => Err(not_allowed("COPY")),
-        DfStatement::Explain(_) => Err(not_allowed("EXPLAIN")),
-        DfStatement::Reset(_) => Err(not_allowed("RESET")),
-    }
-}
 
 /// The table an `UNDROP TABLE <name>` names (a statement the parser does
 /// not know); `None` for any other statement.
@@ -204,100 +170,6 @@ async fn evaluate(
         return Err(WarehouseError::Compilation("SET: the expression returned no row".into()));
     };
     batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0).map_err(WarehouseError::from_datafusion)).collect()
-}
-
-/// `SELECT <exprs>` (no `FROM`).
-pub(super) fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
-    let template = datafusion::sql::sqlparser::parser::Parser::parse_sql(
-        &datafusion::sql::sqlparser::dialect::SnowflakeDialect {},
-        "SELECT 1",
-    )
-    .map_err(|e| WarehouseError::Internal(e.to_string()))?;
-    let Some(Statement::Query(mut query)) = template.into_iter().next() else {
-        return Err(WarehouseError::Internal("SELECT 1 did not parse as a query".into()));
-    };
-    let SetExpr::Select(select) = query.body.as_mut() else {
-        return Err(WarehouseError::Internal("SELECT 1 did not parse as a SELECT".into()));
-    };
-    select.projection = exprs.into_iter().map(SelectItem::UnnamedExpr).collect();
-    Ok(*query)
-}
-
-/// A statement planned by [`plan_statement`].
-pub(super) struct Planned<'a> {
-    pub(super) plan: LogicalPlan,
-    pub(super) names: OutputNames,
-    /// The planning state, to make the physical plan with.
-    pub(super) state: Planning<'a>,
-}
-
-/// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
-/// Snowflake rewrite, lateral column aliases (inlined where a name is not
-/// a column, then planned again), session variables and `params` bound on
-/// the plan.
-pub(super) async fn plan_statement<'a>(
-    s: &'a SessionEntry,
-    mut statement: Statement,
-    params: Vec<Param>,
-    database: &Option<String>,
-    schema: &Option<String>,
-) -> Result<Planned<'a>, WarehouseError> {
-    let variables = s.variables.lock().clone();
-    dialect::resolve_identifiers(&mut statement, &variables)?;
-    let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
-    dialect::expand_views(&mut statement, &|name| own.view_query(name))?;
-    let columns = |name: &ObjectName| -> Option<Vec<String>> {
-        let parts = object_name_parts(name);
-        let key: TableKey = match parts.as_slice() {
-            [t] => (database.clone()?, schema.clone()?, t.clone()),
-            [sc, t] => (database.clone()?, sc.clone(), t.clone()),
-            [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
-            _ => return None,
-        };
-        let fields = s.tables.table_schema(&key)?;
-        Some(fields.fields().iter().map(|f| f.name().clone()).collect())
-    };
-    dialect::rewrite_samples(&mut statement, &columns)?;
-    dialect::rewrite_flattens(&mut statement, &columns)?;
-    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
-    let names = dialect::rewrite(&mut statement, &values)?;
-    let mut scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
-    scalars.extend(dialect::bind_variables(&mut statement, &variables, scalars.len())?);
-    if !scalars.is_empty() {
-        dialect::type_placeholders(&mut statement, &scalars)?;
-    }
-    let mut state = Planning::borrow(s);
-    // Fixes now(), current_date() and friends for this statement.
-    state.mark_start_execution();
-    {
-        let catalog = &mut state.config_mut().options_mut().catalog;
-        catalog.default_catalog = database.clone().unwrap_or_default();
-        catalog.default_schema = schema.clone().unwrap_or_default();
-    }
-    // One more try per lateral alias a statement can use.
-    let mut inlined = 0;
-    let plan = loop {
-        let attempt = state.statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await;
-        match attempt.map_err(WarehouseError::from_datafusion) {
-            Ok(plan) => break plan,
-            Err(WarehouseError::InvalidIdentifier(name))
-                if inlined < 64 && dialect::inline_alias(&mut statement, &name) =>
-            {
-                inlined += 1;
-                dialect::check_size(&statement)?;
-            }
-            Err(WarehouseError::ObjectNotFound(name)) if name.starts_with('.') || name.contains("..") => {
-                return Err(WarehouseError::NoCurrentDatabase("SELECT".into()));
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let plan = if scalars.is_empty() {
-        plan
-    } else {
-        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
-    };
-    Ok(Planned { plan, names, state })
 }
 
 /// Prepares, parses, checks, rewrites and plans one statement of session

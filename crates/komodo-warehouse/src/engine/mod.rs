@@ -12,6 +12,7 @@ mod commands;
 mod compile;
 mod config;
 mod guard;
+mod plan;
 mod result;
 mod session;
 mod statements;
@@ -135,7 +136,7 @@ impl Engine {
     /// The directory of an account's subscription data (where
     /// [`crate::demo::generate`] writes).
     pub fn account_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
-        if !catalog::is_safe_segment(account_id) {
+        if !crate::storage::is_safe_segment(account_id) {
             return Err(WarehouseError::SessionNotFound);
         }
         Ok(self.root.join(account_id))

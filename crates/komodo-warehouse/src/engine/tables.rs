@@ -21,10 +21,10 @@ use datafusion::sql::sqlparser::ast::{
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::protocol::SaveMode;
 
-use super::compile::{Planned, plan_statement, select_of};
+use super::plan::{Planned, plan_statement, select_of};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::SessionEntry;
-use super::statements::{not_allowed, object_name_parts};
+use super::statements::{not_allowed, object_name_parts, table_key};
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::storage::delta;
@@ -117,16 +117,7 @@ fn ensure_alias(factor: &mut TableFactor, fallback: &str) -> String {
 impl OwnTables<'_> {
     /// The full name of table `name` in the session's context.
     pub(crate) fn key(&self, name: &ObjectName) -> Result<TableKey, WarehouseError> {
-        let parts = object_name_parts(name);
-        let current = |what: &Option<String>| {
-            what.clone().ok_or_else(|| WarehouseError::NoCurrentDatabase(format!("naming {name}")))
-        };
-        match parts.as_slice() {
-            [t] => Ok((current(&self.database)?, current(&self.schema)?, t.clone())),
-            [sc, t] => Ok((current(&self.database)?, sc.clone(), t.clone())),
-            [d, sc, t] => Ok((d.clone(), sc.clone(), t.clone())),
-            _ => Err(WarehouseError::Compilation(format!("invalid object name {name}"))),
-        }
+        table_key(name, &self.database, &self.schema)
     }
 
     /// Fails unless `db` is one of the account's own databases (the
@@ -264,20 +255,6 @@ impl OwnTables<'_> {
         self.s.tables.own.drop_table(&key.0, &key.1, &key.2)
     }
 
-    /// The query of view `name`, when `name` is a view (parsed as stored).
-    pub(crate) fn view_query(&self, name: &ObjectName) -> Result<Option<ast::Query>, WarehouseError> {
-        let Ok(key) = self.key(name) else { return Ok(None) };
-        if self.s.tables.kind(&key) != Some(ObjectKind::View) {
-            return Ok(None);
-        }
-        let Some(view) = self.s.tables.own.view(&key.0, &key.1, &key.2)? else { return Ok(None) };
-        let prepared = crate::dialect::prepare(&view.query)?;
-        match super::compile::parse_one(&prepared)? {
-            Statement::Query(q) => Ok(Some(*q)),
-            _ => Err(WarehouseError::Internal(format!("view {} does not hold a query", key.2))),
-        }
-    }
-
     /// `CREATE [OR REPLACE] VIEW [IF NOT EXISTS] name [(columns)] AS query`:
     /// the query kept as text, its table names made whole. It is planned
     /// once here, so that a view that cannot run is refused at once.
@@ -312,7 +289,7 @@ impl OwnTables<'_> {
                 v.columns.iter().map(|c| format!("\"{}\"", c.name.value.replace('"', "\"\""))).collect();
             let text = format!("SELECT * FROM ({query}) AS __view_columns ({})", names.join(", "));
             let prepared = crate::dialect::prepare(&text)?;
-            let Statement::Query(q) = super::compile::parse_one(&prepared)? else {
+            let Statement::Query(q) = super::plan::parse_one(&prepared)? else {
                 return Err(WarehouseError::Internal("the view's column list did not parse".into()));
             };
             query = *q;

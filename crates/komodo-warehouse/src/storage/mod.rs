@@ -25,7 +25,15 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::WarehouseError;
-use crate::catalog::is_safe_segment;
+
+/// Whether `name` may be used as one path segment of the warehouse
+/// directory (account ids, database, schema and table directories).
+pub(crate) fn is_safe_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+}
 
 /// A view's stored definition.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
