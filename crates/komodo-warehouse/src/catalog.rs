@@ -22,6 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::WarehouseError;
+use crate::information_schema::{self, Kind, Listing, Object};
 use crate::memory::HeldMemory;
 use crate::storage::{Storage, delta, is_safe_segment};
 
@@ -351,9 +352,14 @@ struct SessionCatalog {
 
 impl CatalogProvider for SessionCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.tables.schema_names(&self.db).into_iter().collect()
+        let mut names: Vec<String> = self.tables.schema_names(&self.db).into_iter().collect();
+        names.push(information_schema::SCHEMA.to_owned());
+        names
     }
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == information_schema::SCHEMA {
+            return Some(Arc::new(InformationSchema { db: self.db.clone(), tables: self.tables.clone() }));
+        }
         self.tables.schema_names(&self.db).contains(name).then(|| {
             Arc::new(SessionSchema { db: self.db.clone(), schema: name.to_owned(), tables: self.tables.clone() }) as _
         })
@@ -392,6 +398,66 @@ impl SchemaProvider for SessionSchema {
     }
     fn table_exist(&self, name: &str) -> bool {
         self.tables.table_names(&self.db, &self.schema).contains_key(name)
+    }
+}
+
+/// `<db>.INFORMATION_SCHEMA`: its views built from what the session sees
+/// when a statement reads them.
+#[derive(Debug)]
+struct InformationSchema {
+    db: String,
+    tables: Arc<SessionTables>,
+}
+
+impl InformationSchema {
+    /// What the views show of the database; with each table's columns when
+    /// `columns` (own tables are opened for theirs).
+    async fn listing(&self, columns: bool) -> Result<Listing, WarehouseError> {
+        let t = &self.tables;
+        let schemas: Vec<String> = t.schema_names(&self.db).into_iter().collect();
+        let mut objects = Vec::new();
+        for schema in &schemas {
+            for (name, kind) in t.table_names(&self.db, schema) {
+                let key = (self.db.clone(), schema.clone(), name.clone());
+                let info_kind = match kind {
+                    ObjectKind::Temporary => Kind::Temporary,
+                    ObjectKind::View => Kind::View,
+                    ObjectKind::Table | ObjectKind::Subscription => Kind::BaseTable,
+                };
+                let view_definition = match kind {
+                    ObjectKind::View => t.own.view(&self.db, schema, &name)?.map(|v| v.ddl),
+                    _ => None,
+                };
+                let columns = match kind {
+                    _ if !columns => None,
+                    ObjectKind::Table => Some(t.own_table(&key, None).await?.schema()),
+                    ObjectKind::View => None,
+                    ObjectKind::Temporary | ObjectKind::Subscription => t.table_schema(&key),
+                };
+                objects.push(Object { schema: schema.clone(), name, kind: info_kind, columns, view_definition });
+            }
+        }
+        Ok(Listing { database: self.db.clone(), databases: t.database_names().into_iter().collect(), schemas, objects })
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for InformationSchema {
+    fn table_names(&self) -> Vec<String> {
+        information_schema::VIEWS.iter().map(|v| (*v).to_owned()).collect()
+    }
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let Some(schema) = information_schema::schema_of(name) else { return Ok(None) };
+        let listing = self
+            .listing(information_schema::needs_columns(name))
+            .await
+            .map_err(|e| DataFusionError::External(e.into()))?;
+        let batch = information_schema::build(name, &listing)
+            .ok_or_else(|| DataFusionError::Internal(format!("INFORMATION_SCHEMA.{name} did not build")))?;
+        Ok(Some(Arc::new(ReadOnlyTable(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?)))))
+    }
+    fn table_exist(&self, name: &str) -> bool {
+        information_schema::VIEWS.contains(&name)
     }
 }
 

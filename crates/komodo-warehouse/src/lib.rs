@@ -43,6 +43,7 @@ pub mod encode;
 mod engine;
 mod error;
 mod functions;
+mod information_schema;
 mod memory;
 mod params;
 mod parser;

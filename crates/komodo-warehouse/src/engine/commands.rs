@@ -12,8 +12,8 @@ use super::statements::{not_allowed, object_name_parts};
 use datafusion::scalar::ScalarValue;
 
 use super::tables::OwnTables;
-use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
+use crate::{WarehouseError, information_schema};
 
 /// Statements the engine answers itself (no DataFusion plan).
 pub(crate) struct Commands<'a>(pub(crate) &'a SessionEntry);
@@ -235,12 +235,15 @@ impl Commands<'_> {
         Ok(status_result(StatementKind::DropTable, message))
     }
 
+    /// `SHOW TABLES` (tables, temporary ones included) or, when `views`,
+    /// `SHOW VIEWS` (with each view's `CREATE VIEW` text).
     pub(crate) fn show_tables(
         &self,
         options: &ShowStatementOptions,
         database: &Option<String>,
         schema: &Option<String>,
-    ) -> QueryStream {
+        views: bool,
+    ) -> Result<QueryStream, WarehouseError> {
         let s = self.0;
         let like = match &options.filter_position {
             Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
@@ -249,7 +252,7 @@ impl Commands<'_> {
         };
         let scope: Option<Vec<String>> =
             options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()).map(object_name_parts);
-        let (mut names, mut dbs, mut schemas, mut kinds) = (vec![], vec![], vec![], vec![]);
+        let (mut names, mut dbs, mut schemas, mut kinds, mut texts) = (vec![], vec![], vec![], vec![], vec![]);
         for db in s.tables.database_names() {
             for sc in s.tables.schema_names(&db) {
                 let in_scope = match scope.as_deref() {
@@ -268,10 +271,16 @@ impl Commands<'_> {
                     continue;
                 }
                 for (t, kind) in s.tables.table_names(&db, &sc) {
+                    if views != (kind == ObjectKind::View) {
+                        continue;
+                    }
                     if let Some(p) = &like
                         && !like_matches(p, &t)
                     {
                         continue;
+                    }
+                    if views {
+                        texts.push(s.tables.own.view(&db, &sc, &t)?.map(|v| v.ddl).unwrap_or_default());
                     }
                     names.push(t);
                     dbs.push(db.clone());
@@ -284,10 +293,92 @@ impl Commands<'_> {
                 }
             }
         }
+        Ok(if views {
+            strings_result(&["name", "database_name", "schema_name", "text"], vec![names, dbs, schemas, texts])
+        } else {
+            strings_result(
+                &["name", "database_name", "schema_name", "kind"],
+                vec![names, dbs, schemas, kinds.into_iter().map(str::to_owned).collect()],
+            )
+        })
+    }
+
+    /// `DESCRIBE TABLE`: one row per column of `schema` (the table's or the
+    /// view's columns as planned), with Snowflake's columns.
+    pub(crate) fn describe_table(&self, schema: &arrow_schema::Schema) -> QueryStream {
+        let types = crate::encode::row_types(schema, &Default::default());
+        let n = types.len();
+        let fixed = |v: &str| vec![v.to_owned(); n];
         strings_result(
-            &["name", "database_name", "schema_name", "kind"],
-            vec![names, dbs, schemas, kinds.into_iter().map(str::to_owned).collect()],
+            &[
+                "name",
+                "type",
+                "kind",
+                "null?",
+                "default",
+                "primary key",
+                "unique key",
+                "check",
+                "expression",
+                "comment",
+                "policy name",
+                "privacy domain",
+            ],
+            vec![
+                types.iter().map(|t| t.name.clone()).collect(),
+                types.iter().map(information_schema::type_text).collect(),
+                fixed("COLUMN"),
+                types.iter().map(|t| if t.nullable { "Y" } else { "N" }.to_owned()).collect(),
+                fixed(""),
+                fixed("N"),
+                fixed("N"),
+                fixed(""),
+                fixed(""),
+                fixed(""),
+                fixed(""),
+                fixed(""),
+            ],
         )
+    }
+
+    /// `SHOW PRIMARY KEYS | UNIQUE KEYS | IMPORTED KEYS ...`: the warehouse
+    /// keeps no constraints, so no rows, with Snowflake's columns (what
+    /// SQLAlchemy's reflection reads).
+    pub(crate) fn show_keys(&self, imported: bool) -> QueryStream {
+        let names: &[&str] = if imported {
+            &[
+                "created_on",
+                "pk_database_name",
+                "pk_schema_name",
+                "pk_table_name",
+                "pk_column_name",
+                "fk_database_name",
+                "fk_schema_name",
+                "fk_table_name",
+                "fk_column_name",
+                "key_sequence",
+                "update_rule",
+                "delete_rule",
+                "fk_name",
+                "pk_name",
+                "deferrability",
+                "rely",
+                "comment",
+            ]
+        } else {
+            &[
+                "created_on",
+                "database_name",
+                "schema_name",
+                "table_name",
+                "column_name",
+                "key_sequence",
+                "constraint_name",
+                "rely",
+                "comment",
+            ]
+        };
+        strings_result(names, names.iter().map(|_| Vec::new()).collect())
     }
 
     pub(crate) fn show_databases(&self) -> QueryStream {

@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{Expr, ObjectName, ObjectType, Set, ShowSta
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::guard::guard;
-use super::plan::{Planned, parse_one, plan_statement, select_of};
+use super::plan::{Planned, parse_one, plan_statement, select_of, select_star_from};
 use super::result::{StatementKind, status_result};
 use super::session::SessionEntry;
 use super::statements::not_allowed;
@@ -44,6 +44,20 @@ fn undrop_table_name(sql: &str) -> Result<Option<ObjectName>, WarehouseError> {
         .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
     let name = parser.parse_object_name(false).map_err(|e| WarehouseError::Compilation(e.to_string()))?;
     Ok(Some(name))
+}
+
+/// Whether `SHOW <variable>` is `SHOW PRIMARY KEYS` or `UNIQUE KEYS`
+/// (`Some(false)`) or `SHOW IMPORTED KEYS` (`Some(true)`).
+fn show_keys(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> Option<bool> {
+    let word = |i: usize| variable.get(i).map(|w| w.value.to_ascii_uppercase());
+    if word(1).as_deref() != Some("KEYS") {
+        return None;
+    }
+    match word(0).as_deref() {
+        Some("PRIMARY" | "UNIQUE") => Some(false),
+        Some("IMPORTED") => Some(true),
+        _ => None,
+    }
 }
 
 /// The size of a statement as [`parse_check`] saw it: expression nodes as
@@ -115,6 +129,9 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::ShowTables { .. }
+        | Statement::ShowViews { .. }
+        | Statement::ExplainTable { .. }
+        | Statement::ShowVariable { .. }
         | Statement::ShowDatabases { .. }
         | Statement::ShowSchemas { .. }
         | Statement::ShowVariables { .. } => {
@@ -247,7 +264,19 @@ pub(crate) async fn compile(
             return this.drop_tables(names, *if_exists, &own).map(Compiled::Ready);
         }
         Statement::ShowTables { show_options, .. } => {
-            return Ok(Compiled::Ready(this.show_tables(show_options, &database, &schema)));
+            return this.show_tables(show_options, &database, &schema, false).map(Compiled::Ready);
+        }
+        Statement::ShowViews { materialized: false, show_options, .. } => {
+            return this.show_tables(show_options, &database, &schema, true).map(Compiled::Ready);
+        }
+        Statement::ShowVariable { variable } if show_keys(variable).is_some() => {
+            return Ok(Compiled::Ready(this.show_keys(show_keys(variable) == Some(true))));
+        }
+        Statement::ExplainTable { table_name, .. } => {
+            let query = select_star_from(table_name.clone())?;
+            let Planned { plan, .. } =
+                plan_statement(s, Statement::Query(Box::new(query)), vec![], &database, &schema).await?;
+            return Ok(Compiled::Ready(this.describe_table(plan.schema().as_arrow())));
         }
         Statement::ShowDatabases { .. } => return Ok(Compiled::Ready(this.show_databases())),
         Statement::ShowSchemas { .. } => return Ok(Compiled::Ready(this.show_schemas(&database))),

@@ -1,0 +1,174 @@
+//! Planning one statement: parsing, views, the Snowflake rewrite, lateral
+//! column aliases and bindings, down to DataFusion's logical plan.
+
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Query, Select, SelectItem, SetExpr, Statement, TableFactor};
+
+use super::session::{Planning, SessionEntry};
+use super::statements::{not_allowed, object_name_parts, table_key};
+use crate::catalog::{ObjectKind, TableKey};
+use crate::dialect::{self, OutputNames, SessionValues};
+use crate::parser::BudgetedSnowflake;
+use crate::{Param, WarehouseError};
+
+/// Parses the text of [`dialect::prepare`] into its one statement:
+/// DataFusion's parser in Snowflake's dialect, nesting limited to 64, work
+/// limited by [`BudgetedSnowflake`], and DataFusion's own statements
+/// (`CREATE EXTERNAL TABLE`, `COPY ... TO`, `EXPLAIN`, `RESET`) refused.
+pub(super) fn parse_one(prepared: &dialect::Prepared) -> Result<Statement, WarehouseError> {
+    let dialect = BudgetedSnowflake::for_statement(&prepared.sql);
+    let mut statements = DFParserBuilder::new(prepared.sql.as_str())
+        .with_dialect(&dialect)
+        .with_recursion_limit(64)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| {
+            if dialect.exhausted() {
+                WarehouseError::Compilation(
+                    "statement too complex to parse: simplify the nesting of CASE, CAST and function calls".into(),
+                )
+            } else {
+                WarehouseError::Compilation(e.to_string())
+            }
+        })?;
+    if statements.len() != 1 {
+        return Err(WarehouseError::Compilation(format!("expected exactly one statement, found {}", statements.len())));
+    }
+    match statements.pop_front().expect("one statement") {
+        DfStatement::Statement(s) => Ok(*s),
+        DfStatement::CreateExternalTable(_) => Err(not_allowed("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => Err(not_allowed("COPY")),
+        DfStatement::Explain(_) => Err(not_allowed("EXPLAIN")),
+        DfStatement::Reset(_) => Err(not_allowed("RESET")),
+    }
+}
+
+/// The query of view `name` in session `s`, when `name` is one of the
+/// account's views (parsed as stored).
+pub(super) fn view_query(
+    s: &SessionEntry,
+    database: &Option<String>,
+    schema: &Option<String>,
+    name: &ObjectName,
+) -> Result<Option<Query>, WarehouseError> {
+    let Ok(key) = table_key(name, database, schema) else { return Ok(None) };
+    if s.tables.kind(&key) != Some(ObjectKind::View) {
+        return Ok(None);
+    }
+    let Some(view) = s.tables.own.view(&key.0, &key.1, &key.2)? else { return Ok(None) };
+    let prepared = dialect::prepare(&view.query)?;
+    match parse_one(&prepared)? {
+        Statement::Query(q) => Ok(Some(*q)),
+        _ => Err(WarehouseError::Internal(format!("view {} does not hold a query", key.2))),
+    }
+}
+
+/// A query parsed from `template`, a `SELECT` this module writes, and its
+/// `SELECT` to fill in.
+fn template(template: &str, fill: impl FnOnce(&mut Select)) -> Result<Query, WarehouseError> {
+    let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::SnowflakeDialect {},
+        template,
+    )
+    .map_err(|e| WarehouseError::Internal(e.to_string()))?;
+    let Some(Statement::Query(mut query)) = parsed.into_iter().next() else {
+        return Err(WarehouseError::Internal(format!("{template} did not parse as a query")));
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Err(WarehouseError::Internal(format!("{template} did not parse as a SELECT")));
+    };
+    fill(select);
+    Ok(*query)
+}
+
+/// `SELECT <exprs>` (no `FROM`).
+pub(super) fn select_of(exprs: Vec<Expr>) -> Result<Query, WarehouseError> {
+    template("SELECT 1", |select| select.projection = exprs.into_iter().map(SelectItem::UnnamedExpr).collect())
+}
+
+/// `SELECT * FROM <name>`.
+pub(super) fn select_star_from(name: ObjectName) -> Result<Query, WarehouseError> {
+    template("SELECT * FROM T", |select| {
+        if let Some(TableFactor::Table { name: table, .. }) = select.from.first_mut().map(|f| &mut f.relation) {
+            *table = name;
+        }
+    })
+}
+
+/// A statement planned by [`plan_statement`].
+pub(super) struct Planned<'a> {
+    pub(super) plan: LogicalPlan,
+    pub(super) names: OutputNames,
+    /// The planning state, to make the physical plan with.
+    pub(super) state: Planning<'a>,
+}
+
+/// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
+/// Snowflake rewrite, lateral column aliases (inlined where a name is not
+/// a column, then planned again), session variables and `params` bound on
+/// the plan.
+pub(super) async fn plan_statement<'a>(
+    s: &'a SessionEntry,
+    mut statement: Statement,
+    params: Vec<Param>,
+    database: &Option<String>,
+    schema: &Option<String>,
+) -> Result<Planned<'a>, WarehouseError> {
+    let variables = s.variables.lock().clone();
+    dialect::resolve_identifiers(&mut statement, &variables)?;
+    dialect::expand_views(&mut statement, &|name| view_query(s, database, schema, name))?;
+    let columns = |name: &ObjectName| -> Option<Vec<String>> {
+        let parts = object_name_parts(name);
+        let key: TableKey = match parts.as_slice() {
+            [t] => (database.clone()?, schema.clone()?, t.clone()),
+            [sc, t] => (database.clone()?, sc.clone(), t.clone()),
+            [d, sc, t] => (d.clone(), sc.clone(), t.clone()),
+            _ => return None,
+        };
+        let fields = s.tables.table_schema(&key)?;
+        Some(fields.fields().iter().map(|f| f.name().clone()).collect())
+    };
+    dialect::rewrite_samples(&mut statement, &columns)?;
+    dialect::rewrite_flattens(&mut statement, &columns)?;
+    let values = SessionValues { account: s.account_id.clone(), database: database.clone(), schema: schema.clone() };
+    let names = dialect::rewrite(&mut statement, &values)?;
+    let mut scalars = params.iter().map(Param::to_scalar).collect::<Result<Vec<_>, _>>()?;
+    scalars.extend(dialect::bind_variables(&mut statement, &variables, scalars.len())?);
+    if !scalars.is_empty() {
+        dialect::type_placeholders(&mut statement, &scalars)?;
+    }
+    let mut state = Planning::borrow(s);
+    // Fixes now(), current_date() and friends for this statement.
+    state.mark_start_execution();
+    {
+        let catalog = &mut state.config_mut().options_mut().catalog;
+        catalog.default_catalog = database.clone().unwrap_or_default();
+        catalog.default_schema = schema.clone().unwrap_or_default();
+    }
+    // One more try per lateral alias a statement can use.
+    let mut inlined = 0;
+    let plan = loop {
+        let attempt = state.statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await;
+        match attempt.map_err(WarehouseError::from_datafusion) {
+            Ok(plan) => break plan,
+            Err(WarehouseError::InvalidIdentifier(name))
+                if inlined < 64 && dialect::inline_alias(&mut statement, &name) =>
+            {
+                inlined += 1;
+                dialect::check_size(&statement)?;
+            }
+            Err(WarehouseError::ObjectNotFound(name)) if name.starts_with('.') || name.contains("..") => {
+                return Err(WarehouseError::NoCurrentDatabase("SELECT".into()));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let plan = if scalars.is_empty() {
+        plan
+    } else {
+        plan.with_param_values(ParamValues::from(scalars)).map_err(|e| WarehouseError::Binding(e.to_string()))?
+    };
+    Ok(Planned { plan, names, state })
+}
