@@ -387,16 +387,22 @@ impl SchemaProvider for SessionSchema {
         if let Some(schemas) = data.tables.get(&self.db) {
             return Ok(schemas.get(&self.schema).and_then(|t| t.get(name)).cloned());
         }
+        // A table read at an earlier version (time travel).
+        let (key, version) = match crate::dialect::split_versioned(name) {
+            Some((table, version)) => ((self.db.clone(), self.schema.clone(), table.to_owned()), Some(version)),
+            None => (key, None),
+        };
         match self.tables.kind(&key) {
             Some(ObjectKind::Table) => {
                 let provider =
-                    self.tables.own_table(&key, None).await.map_err(|e| DataFusionError::External(e.into()))?;
+                    self.tables.own_table(&key, version).await.map_err(|e| DataFusionError::External(e.into()))?;
                 Ok(Some(provider))
             }
             _ => Ok(None),
         }
     }
     fn table_exist(&self, name: &str) -> bool {
+        let name = crate::dialect::split_versioned(name).map_or(name, |(table, _)| table);
         self.tables.table_names(&self.db, &self.schema).contains_key(name)
     }
 }

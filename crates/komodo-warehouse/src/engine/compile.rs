@@ -7,13 +7,12 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use datafusion::common::TableReference;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::scalar::ScalarValue;
-use datafusion::sql::sqlparser::ast::{Expr, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
+use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::guard::guard;
-use super::plan::{Planned, parse_one, plan_statement, select_of, select_star_from};
+use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
 use super::result::{StatementKind, status_result};
 use super::session::SessionEntry;
 use super::statements::not_allowed;
@@ -165,28 +164,6 @@ fn variable_name(name: &ObjectName) -> Result<String, WarehouseError> {
             "invalid variable name {name}: a session variable's name is one identifier"
         ))),
     }
-}
-
-/// The values of `exprs` (a `SET`'s right-hand side), evaluated as one
-/// `SELECT` in the session, under the statement's stop.
-async fn evaluate(
-    s: &SessionEntry,
-    exprs: Vec<Expr>,
-    database: &Option<String>,
-    schema: &Option<String>,
-    stop: &Stop,
-) -> Result<Vec<ScalarValue>, WarehouseError> {
-    let query = select_of(exprs)?;
-    let Planned { plan, state, .. } =
-        plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await?;
-    let plan = state.create_physical_plan(&plan).await.map_err(WarehouseError::from_datafusion)?;
-    let plan = guard(plan, stop).map_err(WarehouseError::from_datafusion)?;
-    let batches =
-        datafusion::physical_plan::collect(plan, s.task.clone()).await.map_err(WarehouseError::from_datafusion)?;
-    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Err(WarehouseError::Compilation("SET: the expression returned no row".into()));
-    };
-    batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0).map_err(WarehouseError::from_datafusion)).collect()
 }
 
 /// Prepares, parses, checks, rewrites and plans one statement of session

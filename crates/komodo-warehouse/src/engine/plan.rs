@@ -3,14 +3,21 @@
 
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Query, Select, SelectItem, SetExpr, Statement, TableFactor};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
+};
+
+use super::guard::guard;
+use super::stop::Stop;
 
 use super::session::{Planning, SessionEntry};
 use super::statements::{not_allowed, object_name_parts, table_key};
 use crate::catalog::{ObjectKind, TableKey};
-use crate::dialect::{self, OutputNames, SessionValues};
+use crate::dialect::{self, Moment, OutputNames, SessionValues};
 use crate::parser::BudgetedSnowflake;
+use crate::storage::delta;
 use crate::{Param, WarehouseError};
 
 /// Parses the text of [`dialect::prepare`] into its one statement:
@@ -105,6 +112,98 @@ pub(super) struct Planned<'a> {
     pub(super) state: Planning<'a>,
 }
 
+/// The values of `exprs` (a `SET`'s right-hand side), evaluated as one
+/// `SELECT` in the session, under the statement's stop.
+pub(super) async fn evaluate(
+    s: &SessionEntry,
+    exprs: Vec<Expr>,
+    database: &Option<String>,
+    schema: &Option<String>,
+    stop: &Stop,
+) -> Result<Vec<ScalarValue>, WarehouseError> {
+    let query = select_of(exprs)?;
+    let Planned { plan, state, .. } =
+        plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await?;
+    let plan = state.create_physical_plan(&plan).await.map_err(WarehouseError::from_datafusion)?;
+    let plan = guard(plan, stop).map_err(WarehouseError::from_datafusion)?;
+    let batches =
+        datafusion::physical_plan::collect(plan, s.task.clone()).await.map_err(WarehouseError::from_datafusion)?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Err(WarehouseError::Compilation("SET: the expression returned no row".into()));
+    };
+    batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0).map_err(WarehouseError::from_datafusion)).collect()
+}
+
+/// Replaces each time-travel clause of `statement` (`AT(...)`,
+/// `BEFORE(...)`) by the name under which the catalog opens the table at
+/// the version current at that moment; only the account's own tables
+/// have versions.
+async fn resolve_time_travels(
+    s: &SessionEntry,
+    statement: &mut Statement,
+    database: &Option<String>,
+    schema: &Option<String>,
+) -> Result<(), WarehouseError> {
+    let clauses = dialect::time_travels(statement)?;
+    if clauses.is_empty() {
+        return Ok(());
+    }
+    let stop = Stop::after(s.max_timeout, Default::default());
+    let mut names = Vec::with_capacity(clauses.len());
+    for clause in clauses {
+        let key = table_key(&clause.name, database, schema)?;
+        match s.tables.kind(&key) {
+            Some(ObjectKind::Table) => {}
+            Some(_) => {
+                return Err(WarehouseError::NotAllowed(format!(
+                    "time travel on {}: only the account's own tables keep their history",
+                    key.2
+                )));
+            }
+            None => return Err(WarehouseError::ObjectNotFound(key.2)),
+        }
+        let (expr, offset, before) = match clause.moment {
+            Moment::Offset(e) => (e, true, false),
+            Moment::At(e) => (e, false, false),
+            Moment::Before(e) => (e, false, true),
+        };
+        let value = Box::pin(evaluate(s, vec![expr], database, schema, &stop)).await?.remove(0);
+        let moment = if offset {
+            let seconds = match value.cast_to(&arrow_schema::DataType::Float64) {
+                Ok(ScalarValue::Float64(Some(n))) if n.is_finite() && n <= 0.0 => n,
+                _ => {
+                    return Err(WarehouseError::Compilation(format!(
+                        "AT(OFFSET => {value}): the offset is a number of seconds before now (0 or negative)"
+                    )));
+                }
+            };
+            chrono::Utc::now() + chrono::Duration::milliseconds((seconds * 1000.0) as i64)
+        } else {
+            let unit = arrow_schema::TimeUnit::Microsecond;
+            let micros = match value.cast_to(&arrow_schema::DataType::Timestamp(unit, None)) {
+                Ok(ScalarValue::TimestampMicrosecond(Some(us), _)) => us,
+                _ => {
+                    return Err(WarehouseError::Compilation(format!(
+                        "AT/BEFORE(TIMESTAMP => {value}): the value is not a timestamp"
+                    )));
+                }
+            };
+            let at = chrono::DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| WarehouseError::Compilation(format!("AT/BEFORE(TIMESTAMP => {value}): out of range")))?;
+            if before { at - chrono::Duration::milliseconds(1) } else { at }
+        };
+        let location = s.tables.own.table_location(&key.0, &key.1, &key.2)?;
+        let version = delta::version_at(&location, &key.2, moment).await?;
+        names.push(ObjectName::from(vec![
+            Ident::new(key.0),
+            Ident::new(key.1),
+            Ident::new(dialect::versioned_name(&key.2, version)),
+        ]));
+    }
+    dialect::apply_time_travels(statement, names);
+    Ok(())
+}
+
 /// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
 /// Snowflake rewrite, lateral column aliases (inlined where a name is not
 /// a column, then planned again), session variables and `params` bound on
@@ -118,6 +217,7 @@ pub(super) async fn plan_statement<'a>(
 ) -> Result<Planned<'a>, WarehouseError> {
     let variables = s.variables.lock().clone();
     dialect::resolve_identifiers(&mut statement, &variables)?;
+    resolve_time_travels(s, &mut statement, database, schema).await?;
     dialect::expand_views(&mut statement, &|name| view_query(s, database, schema, name))?;
     let columns = |name: &ObjectName| -> Option<Vec<String>> {
         let parts = object_name_parts(name);

@@ -67,6 +67,40 @@ pub(crate) async fn open(location: &url::Url, version: Option<u64>) -> Result<De
     builder.load().await.map_err(from_delta)
 }
 
+/// The version of the table at `location` that was current at `moment`
+/// (the last one committed at or before it). A moment before the table
+/// was created has no version: Snowflake's 000707.
+pub(crate) async fn version_at(
+    location: &url::Url,
+    name: &str,
+    moment: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, WarehouseError> {
+    use futures::StreamExt as _;
+    let unavailable = || WarehouseError::InvalidValue {
+        code: "000707",
+        sql_state: "02000",
+        message: format!(
+            "Time travel data is not available for table {name}. The requested time is either beyond the allowed \
+             time travel period or before the object creation time."
+        ),
+    };
+    let table = DeltaTableBuilder::from_url(location.clone()).map_err(from_delta)?.with_timestamp(moment).load().await;
+    let table = match table {
+        Ok(table) => table,
+        Err(DeltaTableError::NotATable(_) | DeltaTableError::InvalidVersion(_)) => return Err(unavailable()),
+        Err(e) => return Err(from_delta(e)),
+    };
+    let version = table.version().and_then(|v| u64::try_from(v).ok()).ok_or_else(unavailable)?;
+    if version == 0 {
+        // The first version also answers for moments before it.
+        let created = table.history(Some(1)).next().await.transpose().map_err(from_delta)?;
+        if created.and_then(|c| c.timestamp).is_some_and(|ms| ms > moment.timestamp_millis()) {
+            return Err(unavailable());
+        }
+    }
+    Ok(version)
+}
+
 /// Creates an empty table at `location` with `schema` (already
 /// [`storable_schema`]); fails with [`WarehouseError::AlreadyExists`] when
 /// another statement created it first.
