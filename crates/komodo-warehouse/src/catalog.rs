@@ -227,6 +227,27 @@ pub(crate) enum ObjectKind {
     Temporary,
 }
 
+/// An open transaction: the private copies of the own tables it wrote,
+/// which the session reads instead of the tables until `COMMIT` writes
+/// them back (or `ROLLBACK` drops them).
+#[derive(Debug)]
+pub(crate) struct Transaction {
+    /// Names the transaction's scratch space in storage.
+    pub(crate) id: String,
+    /// The copies, by table.
+    pub(crate) copies: BTreeMap<TableKey, TableCopy>,
+}
+
+/// A transaction's copy of one table.
+#[derive(Debug, Clone)]
+pub(crate) struct TableCopy {
+    /// Where the copy is.
+    pub(crate) location: url::Url,
+    /// The table's version the copy was made from: `COMMIT` fails when the
+    /// table has changed since.
+    pub(crate) base_version: u64,
+}
+
 /// What a session sees: the account's subscription data (shared,
 /// reloadable), its own databases (read anew at each look, so that what
 /// another replica wrote is seen) and the session's temporary tables.
@@ -235,6 +256,8 @@ pub(crate) struct SessionTables {
     pub(crate) account: Arc<RwLock<Arc<AccountData>>>,
     pub(crate) own: Arc<dyn Storage>,
     pub(crate) temps: Mutex<BTreeMap<TableKey, Arc<TempTable>>>,
+    /// The session's open transaction, if any.
+    pub(crate) transaction: Mutex<Option<Transaction>>,
     /// What Delta tables are scanned with (the session's settings and
     /// runtime, no catalog).
     pub(crate) scan_session: Arc<datafusion::execution::session_state::SessionState>,
@@ -319,9 +342,25 @@ impl SessionTables {
         key: &TableKey,
         version: Option<u64>,
     ) -> Result<Arc<dyn TableProvider>, WarehouseError> {
-        let location = self.own.table_location(&key.0, &key.1, &key.2)?;
+        let copy = match version {
+            None => self.transaction.lock().as_ref().and_then(|t| t.copies.get(key)).map(|c| c.location.clone()),
+            Some(_) => None,
+        };
+        let location = match copy {
+            Some(location) => location,
+            None => self.own.table_location(&key.0, &key.1, &key.2)?,
+        };
         let table = delta::open(&location, version).await?;
         delta::provider(&table, self.scan_session.as_ref()).await
+    }
+}
+
+impl Drop for SessionTables {
+    fn drop(&mut self) {
+        // A session that ends within a transaction rolls it back.
+        if let Some(t) = self.transaction.get_mut().take() {
+            let _ = self.own.remove_scratch(&t.id);
+        }
     }
 }
 

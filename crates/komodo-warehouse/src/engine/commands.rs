@@ -76,8 +76,9 @@ impl Commands<'_> {
     /// - `QUERY_RESULT_FORMAT` and the connectors' own names for it
     ///   (`PYTHON_CONNECTOR_QUERY_RESULT_FORMAT`, `JDBC_...`, `ODBC_...`):
     ///   `JSON` or `ARROW`, for the gateway to answer in.
-    /// - `AUTOCOMMIT = TRUE` and `TIMEZONE = 'UTC'`, what the engine does
-    ///   anyway.
+    /// - `AUTOCOMMIT`: with `FALSE`, a session's first write opens a
+    ///   transaction (see `transaction`).
+    /// - `TIMEZONE = 'UTC'`, what the engine does anyway.
     ///
     /// Anything else is refused with an error naming the parameter: no
     /// parameter is accepted and then ignored.
@@ -122,10 +123,10 @@ impl Commands<'_> {
                     }
                 }
                 "AUTOCOMMIT" => {
-                    if value.as_deref().is_some_and(|v| !v.eq_ignore_ascii_case("true")) {
-                        return Err(WarehouseError::NotAllowed(
-                            "AUTOCOMMIT = FALSE is not supported: every statement commits on its own".into(),
-                        ));
+                    params.autocommit_off = match value.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                        None | Some("TRUE") => false,
+                        Some("FALSE") => true,
+                        Some(_) => return Err(invalid("TRUE or FALSE is expected")),
                     }
                 }
                 "TIMEZONE" => {
@@ -141,7 +142,7 @@ impl Commands<'_> {
                 other => {
                     return Err(WarehouseError::NotAllowed(format!(
                         "session parameter {other} is not supported; ALTER SESSION can set STATEMENT_TIMEOUT_IN_SECONDS, \
-                         QUERY_TAG, QUERY_RESULT_FORMAT, AUTOCOMMIT (TRUE) and TIMEZONE ('UTC')"
+                         QUERY_TAG, QUERY_RESULT_FORMAT, AUTOCOMMIT and TIMEZONE ('UTC')"
                     )));
                 }
             }

@@ -7,7 +7,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use datafusion::common::TableReference;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
+use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
@@ -18,6 +18,7 @@ use super::session::SessionEntry;
 use super::statements::not_allowed;
 use super::stop::Stop;
 use super::tables::OwnTables;
+use super::transaction;
 use super::workers::Compiled;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, SessionValues};
@@ -43,6 +44,20 @@ fn undrop_table_name(sql: &str) -> Result<Option<ObjectName>, WarehouseError> {
         .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
     let name = parser.parse_object_name(false).map_err(|e| WarehouseError::Compilation(e.to_string()))?;
     Ok(Some(name))
+}
+
+/// Whether `statement` is DDL, which commits an open transaction before it
+/// runs.
+fn commits_first(statement: &Statement) -> bool {
+    match statement {
+        Statement::CreateTable(ct) => !ct.temporary,
+        Statement::CreateDatabase { .. }
+        | Statement::CreateSchema { .. }
+        | Statement::CreateView(_)
+        | Statement::AlterTable(_)
+        | Statement::Drop { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether `SHOW <variable>` is `SHOW PRIMARY KEYS` or `UNIQUE KEYS`
@@ -179,10 +194,25 @@ pub(crate) async fn compile(
     let (database, schema) = s.current.lock().clone();
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
     if let Some(name) = undrop_table_name(&prepared.sql)? {
+        if transaction::is_open(s) {
+            transaction::commit(s).await?;
+        }
         return own.undrop_table(&name).map(Compiled::Ready);
     }
     let statement = parse_one(&prepared)?;
     let mut statement = statement;
+    // A DDL statement commits the open transaction first, as in Snowflake.
+    if transaction::is_open(s) && commits_first(&statement) {
+        transaction::commit(s).await?;
+    }
+    // The first write of a table in a transaction copies it.
+    if let Statement::Insert(insert) = &statement
+        && let ast::TableObject::TableName(name) = &insert.table
+        && let Ok(key) = own.key(name)
+        && s.tables.kind(&key) == Some(ObjectKind::Table)
+    {
+        transaction::write_location(s, &key).await?;
+    }
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::CreateTable(ct) => {
@@ -257,9 +287,9 @@ pub(crate) async fn compile(
         }
         Statement::ShowDatabases { .. } => return Ok(Compiled::Ready(this.show_databases())),
         Statement::ShowSchemas { .. } => return Ok(Compiled::Ready(this.show_schemas(&database))),
-        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => {
-            return Ok(Compiled::Ready(status_result(StatementKind::NoOp, "Statement executed successfully.".into())));
-        }
+        Statement::StartTransaction { .. } => return Ok(Compiled::Ready(transaction::begin(s))),
+        Statement::Commit { .. } => return transaction::commit(s).await.map(Compiled::Ready),
+        Statement::Rollback { savepoint: None, .. } => return transaction::rollback(s).map(Compiled::Ready),
         Statement::AlterSession { set, session_params } => {
             return this.alter_session(*set, session_params).map(Compiled::Ready);
         }

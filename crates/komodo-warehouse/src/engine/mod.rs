@@ -18,6 +18,7 @@ mod session;
 mod statements;
 mod stop;
 mod tables;
+mod transaction;
 mod workers;
 
 use std::collections::HashMap;
@@ -215,7 +216,13 @@ impl Engine {
             .map_err(WarehouseError::from_datafusion)?;
         let scan_session =
             Arc::new(SessionStateBuilder::new().with_config(config.clone()).with_runtime_env(runtime.clone()).build());
-        let tables = Arc::new(SessionTables { account, own, temps: Mutex::default(), scan_session });
+        let tables = Arc::new(SessionTables {
+            account,
+            own,
+            temps: Mutex::default(),
+            transaction: Mutex::default(),
+            scan_session,
+        });
         let mut base = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)

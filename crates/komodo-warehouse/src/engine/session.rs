@@ -47,6 +47,8 @@ pub struct SessionParams {
     /// `QUERY_RESULT_FORMAT` (or a connector's own name for it): `JSON`
     /// or `ARROW`, upper case.
     pub result_format: Option<String>,
+    /// `AUTOCOMMIT = FALSE`: a session's first write opens a transaction.
+    pub autocommit_off: bool,
 }
 
 impl SessionParams {
@@ -66,6 +68,9 @@ impl SessionParams {
         if let Some(f) = &self.result_format {
             o.insert("QUERY_RESULT_FORMAT".into(), f.clone().into());
         }
+        if self.autocommit_off {
+            o.insert("AUTOCOMMIT".into(), false.into());
+        }
         Some(serde_json::Value::Object(o).to_string())
     }
 
@@ -81,6 +86,7 @@ impl SessionParams {
                 .map(Duration::from_secs),
             query_tag: text("QUERY_TAG"),
             result_format: text("QUERY_RESULT_FORMAT"),
+            autocommit_off: value.get("AUTOCOMMIT").and_then(serde_json::Value::as_bool) == Some(false),
         }
     }
 }
@@ -139,6 +145,7 @@ mod tests {
             statement_timeout: Some(std::time::Duration::from_secs(7)),
             query_tag: Some("it's \"tagged\"".into()),
             result_format: Some("ARROW".into()),
+            autocommit_off: true,
         };
         assert_eq!(SessionParams::from_json(&params.to_json().unwrap()), params);
         assert_eq!(SessionParams::from_json("not json"), SessionParams::default());

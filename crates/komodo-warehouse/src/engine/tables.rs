@@ -25,6 +25,7 @@ use super::plan::{Planned, plan_statement, select_of};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::SessionEntry;
 use super::statements::{not_allowed, object_name_parts, table_key};
+use super::transaction;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::storage::delta;
@@ -342,7 +343,7 @@ impl OwnTables<'_> {
             return Ok(status_result(StatementKind::Ddl, "Statement executed successfully.".into()));
         }
         self.writable_table(&key)?;
-        let table = delta::open(&self.s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
+        let table = delta::open(&transaction::write_location(self.s, &key).await?, None).await?;
         table.delete().with_session_state(delta::operation_session(&self.s.base)).await.map_err(delta::from_delta)?;
         Ok(status_result(StatementKind::Ddl, "Statement executed successfully.".into()))
     }
@@ -485,7 +486,7 @@ impl OwnTables<'_> {
         let predicated = u.selection.is_some();
         exprs.extend(u.selection.clone());
         let (planned, state) = self.plan_exprs(exprs, vec![u.table.clone()], params).await?;
-        let table = delta::open(&self.s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
+        let table = delta::open(&transaction::write_location(self.s, &key).await?, None).await?;
         let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
         let mut planned = planned.into_iter().map(unqualified).collect::<Result<Vec<_>, _>>()?;
         let predicate = if predicated { planned.pop() } else { None };
@@ -533,7 +534,7 @@ impl OwnTables<'_> {
             let counts = self.merge_into(target.relation.clone(), source, on, vec![clause], params).await?;
             return one_row(&[("number of rows deleted", counts.deleted)]);
         }
-        let table = delta::open(&self.s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
+        let table = delta::open(&transaction::write_location(self.s, &key).await?, None).await?;
         let (mut builder, state) = match &d.selection {
             Some(p) => {
                 let (mut planned, state) = self.plan_exprs(vec![p.clone()], vec![target.clone()], params).await?;
@@ -649,7 +650,7 @@ impl OwnTables<'_> {
             .and_then(LogicalPlanBuilder::build)
             .map_err(WarehouseError::from_datafusion)?;
         let source_frame = DataFrame::new(state.clone(), source_plan);
-        let table = delta::open(&self.s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
+        let table = delta::open(&transaction::write_location(self.s, &key).await?, None).await?;
         let mut planned = planned.into_iter();
         let mut next =
             || planned.next().ok_or_else(|| WarehouseError::Internal("a MERGE expression is missing".into()));

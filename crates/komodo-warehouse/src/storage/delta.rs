@@ -139,6 +139,42 @@ pub(crate) async fn provider(
     Ok(provider)
 }
 
+/// Writes every row of `source` into the table at `target` in one commit:
+/// a new table when `target` has none (`overwrite` false), else replacing
+/// all its rows (`overwrite` true, a commit that conflicts with any other
+/// made since `target` was read).
+pub(crate) async fn write_all(
+    source: &DeltaTable,
+    target: DeltaTable,
+    name: &str,
+    overwrite: bool,
+    state: &datafusion::execution::session_state::SessionState,
+) -> Result<(), WarehouseError> {
+    let rows = provider(source, state).await?;
+    let plan = datafusion::logical_expr::LogicalPlanBuilder::scan(
+        "source",
+        datafusion::datasource::provider_as_source(rows),
+        None,
+    )
+    .and_then(datafusion::logical_expr::LogicalPlanBuilder::build)
+    .map_err(WarehouseError::from_datafusion)?;
+    let mode = if overwrite { SaveMode::Overwrite } else { SaveMode::ErrorIfExists };
+    target
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_session_state(operation_session(state))
+        .with_save_mode(mode)
+        .with_table_name(name.to_owned())
+        .await
+        .map_err(from_delta)?;
+    Ok(())
+}
+
+/// An unloaded handle on the table at `location` (to create or write it).
+pub(crate) fn handle(location: &url::Url) -> Result<DeltaTable, WarehouseError> {
+    DeltaTableBuilder::from_url(location.clone()).and_then(DeltaTableBuilder::build).map_err(from_delta)
+}
+
 /// The session a Delta Lake operation (update, delete, merge, write)
 /// plans and runs with: the statement's own (its functions, limits and
 /// memory pool) with delta-rs's planner for its operators.

@@ -87,6 +87,11 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError>;
     /// Removes a view; `false` when it did not exist.
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError>;
+    /// Where transaction `transaction` keeps its private copy `copy` of a
+    /// table (nothing else reads it).
+    fn scratch_location(&self, transaction: &str, copy: &str) -> Result<url::Url, WarehouseError>;
+    /// Removes what transaction `transaction` kept.
+    fn remove_scratch(&self, transaction: &str) -> Result<(), WarehouseError>;
 }
 
 /// An account's own databases in a local directory.
@@ -100,6 +105,7 @@ pub(crate) struct LocalStorage {
 pub(crate) const DATABASES_DIR: &str = "_databases";
 const VIEWS_DIR: &str = "_views";
 const DROPPED_DIR: &str = "_dropped";
+const TRANSACTIONS_DIR: &str = "_transactions";
 
 /// A name as one path segment: itself when safe, else `~` and its bytes in
 /// hex.
@@ -339,6 +345,22 @@ impl Storage for LocalStorage {
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| WarehouseError::Internal(format!("view definition {} cannot be read: {e}", file.display())))
+    }
+
+    fn scratch_location(&self, transaction: &str, copy: &str) -> Result<url::Url, WarehouseError> {
+        let dir = self.root.join(TRANSACTIONS_DIR).join(segment(transaction)).join(segment(copy));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        url::Url::from_directory_path(&dir)
+            .map_err(|()| WarehouseError::Internal(format!("{} is not an absolute directory", dir.display())))
+    }
+
+    fn remove_scratch(&self, transaction: &str) -> Result<(), WarehouseError> {
+        let dir = self.root.join(TRANSACTIONS_DIR).join(segment(transaction));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&dir)(e)),
+        }
     }
 
     fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError> {

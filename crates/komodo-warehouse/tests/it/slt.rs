@@ -211,11 +211,13 @@ async fn run_file(path: &Path) -> (usize, Vec<String>) {
     let options = demo::DemoOptions { claims: 1_000, ..Default::default() };
     demo::generate(&engine.account_dir(ACCOUNT).unwrap(), &options, |_| {}).unwrap();
     engine.reload_account(ACCOUNT).await.unwrap();
-    let session = engine.open_session(ACCOUNT, Some("DEMO"), Some("HEALTHCARE")).await.unwrap();
-    let db = Session { engine: engine.clone(), session };
+    // One session per connection the file names (`connection other`).
     let mut runner = sqllogictest::Runner::new(move || {
-        let db = Session { engine: db.engine.clone(), session: db.session };
-        async move { Ok::<_, Failure>(db) }
+        let engine = engine.clone();
+        async move {
+            let session = engine.open_session(ACCOUNT, Some("DEMO"), Some("HEALTHCARE")).await?;
+            Ok::<_, Failure>(Session { engine, session })
+        }
     });
     runner.with_column_validator(types_match);
     let records = match sqllogictest::parse_file::<Type>(path) {
