@@ -118,6 +118,26 @@ def test_pandas_read_sql(connector_env, platform, sp):
     assert set(frame["STATE"]) == {"NY"}
 
 
+def test_connector_transactions_and_autocommit(connector_env, platform, sp):
+    # The connector's own transaction calls: autocommit(False) sends
+    # ALTER SESSION SET AUTOCOMMIT = FALSE, rollback()/commit() end it.
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        cur.execute("create database if not exists txn_connector")
+        cur.execute("create or replace table txn_connector.public.t (v int)")
+        conn.autocommit(False)
+        cur.execute("insert into txn_connector.public.t values (1), (2)")
+        assert cur.execute("select count(*) from txn_connector.public.t").fetchone() == (2,)
+        conn.rollback()
+        assert cur.execute("select count(*) from txn_connector.public.t").fetchone() == (0,)
+        cur.execute("insert into txn_connector.public.t values (3)")
+        conn.commit()
+        conn.autocommit(True)
+        with raw_connect(platform, sp) as other:
+            assert other.cursor().execute("select v from txn_connector.public.t").fetchall() == [(3,)]
+        cur.execute("drop database txn_connector")
+
+
 def test_errors_carry_snowflake_codes(connector_env, platform, sp):
     with raw_connect(platform, sp) as conn:
         cur = conn.cursor()

@@ -311,6 +311,24 @@ def test_context_managers_and_closed_connection(home, sp):
     assert sp["client_secret"] not in repr(connection)
 
 
+def test_rollback_and_commit_end_a_transaction(conn):
+    cur = conn.cursor()
+    cur.execute("create database if not exists txn_py")
+    cur.execute("create or replace table txn_py.public.t (v int)")
+    cur.execute("insert into txn_py.public.t values (1)")
+    cur.execute("begin")
+    cur.execute("insert into txn_py.public.t values (2)")
+    assert count(conn, "select count(*) from txn_py.public.t") == 2
+    conn.rollback()
+    assert count(conn, "select count(*) from txn_py.public.t") == 1
+    cur.execute("alter session set autocommit = false")
+    cur.execute("delete from txn_py.public.t")
+    conn.commit()
+    cur.execute("alter session set autocommit = true")
+    assert count(conn, "select count(*) from txn_py.public.t") == 0
+    cur.execute("drop database txn_py")
+
+
 def test_async_execution_and_results_by_query_id(conn):
     cur = conn.cursor()
     qid = cur.execute_async(f"select count(*) from {CLAIMS}")

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, CatalogProviderList, SchemaProvider, Session, TableProvider};
@@ -204,6 +205,28 @@ impl TempTable {
             partition.write().await.clear();
         }
         let _ = self.held.lock().resize(0);
+    }
+
+    /// Replaces every row by `batches` (already of the table's schema),
+    /// counted against the memory limits; on failure the table keeps its
+    /// rows.
+    pub(crate) async fn replace(&self, batches: Vec<RecordBatch>) -> Result<(), WarehouseError> {
+        let bytes = batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>();
+        let mut old = 0;
+        for partition in &self.table.batches {
+            old += partition.read().await.iter().map(RecordBatch::get_array_memory_size).sum::<usize>();
+        }
+        // Both copies are held while the rows are swapped.
+        self.held.lock().resize(old + bytes)?;
+        let mut partitions = self.table.batches.iter();
+        if let Some(first) = partitions.next() {
+            *first.write().await = batches;
+        }
+        for partition in partitions {
+            partition.write().await.clear();
+        }
+        let _ = self.held.lock().resize(bytes);
+        Ok(())
     }
 
     /// Drops the batches past `lengths` (what an insert that failed added).

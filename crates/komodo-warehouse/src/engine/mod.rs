@@ -18,6 +18,7 @@ mod session;
 mod statements;
 mod stop;
 mod tables;
+mod temp_dml;
 mod transaction;
 mod workers;
 

@@ -25,6 +25,7 @@ use super::plan::{Planned, plan_statement, select_of};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::SessionEntry;
 use super::statements::{not_allowed, object_name_parts, table_key};
+use super::temp_dml;
 use super::transaction;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
@@ -119,6 +120,11 @@ impl OwnTables<'_> {
     /// The full name of table `name` in the session's context.
     pub(crate) fn key(&self, name: &ObjectName) -> Result<TableKey, WarehouseError> {
         table_key(name, &self.database, &self.schema)
+    }
+
+    /// The scope statements on temporary tables run in.
+    fn scope(&self) -> temp_dml::Scope<'_> {
+        temp_dml::Scope { s: self.s, database: &self.database, schema: &self.schema }
     }
 
     /// Fails unless `db` is one of the account's own databases (the
@@ -450,7 +456,6 @@ impl OwnTables<'_> {
             return Err(WarehouseError::Compilation("UPDATE names one table; join others in FROM".into()));
         }
         let key = self.target(&u.table.relation)?;
-        self.writable_table(&key)?;
         let mut columns = Vec::new();
         let mut values = Vec::new();
         for Assignment { target, value } in &u.assignments {
@@ -464,6 +469,16 @@ impl OwnTables<'_> {
             Some(ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f)) => Some(f.clone()),
             None => None,
         };
+        if let Some(temp) = self.s.tables.temp(&key) {
+            if from.is_some() {
+                return Err(not_allowed("UPDATE ... FROM on a temporary table"));
+            }
+            let assignments: Vec<(String, ast::Expr)> = columns.into_iter().zip(values).collect();
+            let updated =
+                temp_dml::update(&self.scope(), &temp, &u.table, &assignments, u.selection.as_ref(), params).await?;
+            return one_row(&[("number of rows updated", updated), ("number of multi-joined rows updated", 0)]);
+        }
+        self.writable_table(&key)?;
         if let Some(from) = from {
             // UPDATE ... FROM: a merge of the joined rows.
             let source = single_source(from)?;
@@ -521,6 +536,13 @@ impl OwnTables<'_> {
             return Err(WarehouseError::Compilation("DELETE names one table; join others in USING".into()));
         }
         let key = self.target(&target.relation)?;
+        if let Some(temp) = self.s.tables.temp(&key) {
+            if d.using.is_some() {
+                return Err(not_allowed("DELETE ... USING on a temporary table"));
+            }
+            let deleted = temp_dml::delete(&self.scope(), &temp, target, d.selection.as_ref(), params).await?;
+            return one_row(&[("number of rows deleted", deleted)]);
+        }
         self.writable_table(&key)?;
         if let Some(using) = &d.using {
             let source = single_source(using.clone())?;
