@@ -258,7 +258,7 @@ pub(crate) async fn compile(
             }
             return own.truncate(&target.name, t.if_exists).await.map(Compiled::Ready);
         }
-        Statement::CreateView(v) => return own.create_view(v, &prepared.sql).map(Compiled::Ready),
+        Statement::CreateView(v) => return own.create_view(v, sql).map(Compiled::Ready),
         Statement::Drop { object_type: ObjectType::View, if_exists, names, .. } => {
             return own.drop_views(names, *if_exists).map(Compiled::Ready);
         }
