@@ -59,7 +59,7 @@ async fn write_back(s: &SessionEntry, t: &Transaction) -> Result<(), WarehouseEr
     let mut targets = Vec::with_capacity(t.copies.len());
     for (key, copy) in &t.copies {
         let target = delta::open(&s.tables.own.table_location(&key.0, &key.1, &key.2)?, None).await?;
-        if target.version().and_then(|v| u64::try_from(v).ok()) != Some(copy.base_version) {
+        if target.version() != Some(copy.base_version) {
             return Err(WarehouseError::Conflict(format!(
                 "table {} changed after this transaction first wrote it; the transaction was rolled back",
                 key.2
@@ -91,10 +91,8 @@ pub(crate) async fn write_location(s: &SessionEntry, key: &TableKey) -> Result<u
         t.id.clone()
     };
     let base = delta::open(&table_location, None).await?;
-    let base_version = base
-        .version()
-        .and_then(|v| u64::try_from(v).ok())
-        .ok_or_else(|| WarehouseError::Internal(format!("table {} has no version", key.2)))?;
+    let base_version =
+        base.version().ok_or_else(|| WarehouseError::Internal(format!("table {} has no version", key.2)))?;
     let location = s.tables.own.scratch_location(&id, &uuid::Uuid::new_v4().to_string())?;
     delta::write_all(&base, delta::handle(&location)?, &key.2, false, &s.base).await?;
     let mut open = s.tables.transaction.lock();

@@ -90,7 +90,7 @@ pub(crate) async fn version_at(
         Err(DeltaTableError::NotATable(_) | DeltaTableError::InvalidVersion(_)) => return Err(unavailable()),
         Err(e) => return Err(from_delta(e)),
     };
-    let version = table.version().and_then(|v| u64::try_from(v).ok()).ok_or_else(unavailable)?;
+    let version = table.version().ok_or_else(unavailable)?;
     if version == 0 {
         // The first version also answers for moments before it.
         let created = table.history(Some(1)).next().await.transpose().map_err(from_delta)?;
