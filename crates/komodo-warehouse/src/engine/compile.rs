@@ -9,6 +9,7 @@ use datafusion::common::TableReference;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
+use super::alter;
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::guard::guard;
@@ -219,7 +220,19 @@ pub(crate) async fn compile(
             if ct.external || ct.location.is_some() {
                 return Err(not_allowed("CREATE TABLE ... LOCATION"));
             }
+            if let Some(ast::CreateTableLikeKind::Plain(like) | ast::CreateTableLikeKind::Parenthesized(like)) =
+                &ct.like
+            {
+                if ct.temporary {
+                    return Err(not_allowed("CREATE TEMPORARY TABLE ... LIKE"));
+                }
+                let key = own.key(&ct.name)?;
+                return alter::create_like(&own, &key, &like.name, ct.if_not_exists, ct.or_replace)
+                    .await
+                    .map(Compiled::Ready);
+            }
         }
+        Statement::AlterTable(a) => return alter::alter_table(&own, a).await.map(Compiled::Ready),
         Statement::CreateDatabase {
             db_name,
             if_not_exists,

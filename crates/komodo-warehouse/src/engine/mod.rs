@@ -8,6 +8,7 @@
 //!   stops a statement, checked by every operator of its plan.
 //! - [`result`]: what a statement produces.
 
+mod alter;
 mod commands;
 mod compile;
 mod config;

@@ -87,6 +87,13 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn put_view(&self, db: &str, schema: &str, view: &str, definition: &ViewDefinition) -> Result<(), WarehouseError>;
     /// Removes a view; `false` when it did not exist.
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError>;
+    /// Renames (and may move to another schema) table `from` to `to`;
+    /// fails when `to` exists or its schema does not.
+    fn rename_table(
+        &self,
+        from: &(String, String, String),
+        to: &(String, String, String),
+    ) -> Result<(), WarehouseError>;
     /// Where transaction `transaction` keeps its private copy `copy` of a
     /// table (nothing else reads it).
     fn scratch_location(&self, transaction: &str, copy: &str) -> Result<url::Url, WarehouseError>;
@@ -345,6 +352,25 @@ impl Storage for LocalStorage {
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| WarehouseError::Internal(format!("view definition {} cannot be read: {e}", file.display())))
+    }
+
+    fn rename_table(
+        &self,
+        from: &(String, String, String),
+        to: &(String, String, String),
+    ) -> Result<(), WarehouseError> {
+        let source = self.table_dir(&from.0, &from.1, &from.2);
+        if !is_table_dir(&source) {
+            return Err(WarehouseError::ObjectNotFound(from.2.clone()));
+        }
+        if !self.schema_dir(&to.0, &to.1).is_dir() {
+            return Err(WarehouseError::ObjectNotFound(format!("{}.{}", to.0, to.1)));
+        }
+        let target = self.table_dir(&to.0, &to.1, &to.2);
+        if target.exists() || self.view_file(&to.0, &to.1, &to.2).exists() {
+            return Err(WarehouseError::AlreadyExists(to.2.clone()));
+        }
+        std::fs::rename(&source, &target).map_err(io(&source))
     }
 
     fn scratch_location(&self, transaction: &str, copy: &str) -> Result<url::Url, WarehouseError> {
