@@ -192,7 +192,7 @@ async fn binary_serves_admin_commands_work_while_it_runs_and_sigterm_shuts_down(
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
     let mut url = None;
     let mut transcript = String::new();
-    for _ in 0..200 {
+    for _ in 0..20_000 {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap() == 0 {
             break;
