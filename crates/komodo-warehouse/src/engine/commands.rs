@@ -236,15 +236,16 @@ impl Commands<'_> {
         Ok(status_result(StatementKind::DropTable, message))
     }
 
-    /// `SHOW TABLES` (tables, temporary ones included) or, when `views`,
-    /// `SHOW VIEWS` (with each view's `CREATE VIEW` text).
+    /// `SHOW TABLES` (tables, temporary ones included), `SHOW VIEWS` (with
+    /// each view's `CREATE VIEW` text) or `SHOW OBJECTS` (both).
     pub(crate) fn show_tables(
         &self,
         options: &ShowStatementOptions,
         database: &Option<String>,
         schema: &Option<String>,
-        views: bool,
+        what: Shown,
     ) -> Result<QueryStream, WarehouseError> {
+        let views = what == Shown::Views;
         let s = self.0;
         let like = match &options.filter_position {
             Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
@@ -272,7 +273,12 @@ impl Commands<'_> {
                     continue;
                 }
                 for (t, kind) in s.tables.table_names(&db, &sc) {
-                    if views != (kind == ObjectKind::View) {
+                    let listed = match what {
+                        Shown::Tables => kind != ObjectKind::View,
+                        Shown::Views => kind == ObjectKind::View,
+                        Shown::Objects => true,
+                    };
+                    if !listed {
                         continue;
                     }
                     if let Some(p) = &like
@@ -402,6 +408,17 @@ impl Commands<'_> {
         }
         strings_result(&["name", "database_name"], vec![names, dbs])
     }
+}
+
+/// What a `SHOW` of a schema's objects lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    /// `SHOW TABLES`.
+    Tables,
+    /// `SHOW VIEWS`.
+    Views,
+    /// `SHOW OBJECTS`.
+    Objects,
 }
 
 /// The most bytes a string or binary variable may hold (Snowflake's limit).

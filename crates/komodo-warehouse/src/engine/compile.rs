@@ -10,7 +10,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
 use super::alter;
-use super::commands::Commands;
+use super::commands::{Commands, Shown};
 use super::config::PLANNING_STACK;
 use super::guard::guard;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
@@ -145,6 +145,7 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::ShowTables { .. }
         | Statement::ShowViews { .. }
+        | Statement::ShowObjects(_)
         | Statement::ExplainTable { .. }
         | Statement::ShowVariable { .. }
         | Statement::ShowDatabases { .. }
@@ -284,10 +285,13 @@ pub(crate) async fn compile(
             return this.drop_tables(names, *if_exists, &own).map(Compiled::Ready);
         }
         Statement::ShowTables { show_options, .. } => {
-            return this.show_tables(show_options, &database, &schema, false).map(Compiled::Ready);
+            return this.show_tables(show_options, &database, &schema, Shown::Tables).map(Compiled::Ready);
         }
         Statement::ShowViews { materialized: false, show_options, .. } => {
-            return this.show_tables(show_options, &database, &schema, true).map(Compiled::Ready);
+            return this.show_tables(show_options, &database, &schema, Shown::Views).map(Compiled::Ready);
+        }
+        Statement::ShowObjects(o) => {
+            return this.show_tables(&o.show_options, &database, &schema, Shown::Objects).map(Compiled::Ready);
         }
         Statement::ShowVariable { variable } if show_keys(variable).is_some() => {
             return Ok(Compiled::Ready(this.show_keys(show_keys(variable) == Some(true))));
