@@ -116,3 +116,79 @@ async fn a_write_stopped_half_way_leaves_the_last_commit() {
     let count = run(&engine, s, "SELECT COUNT(*) FROM t").await.unwrap()[0][0].clone().unwrap();
     assert!(count == "10" || count == "3000010", "{count}");
 }
+
+/// The warehouse directory a killed writer writes to (set only for the
+/// child processes of [`writers_killed_mid_commit_leave_the_table_readable`]).
+const KILLED_WRITER_DIR: &str = "KOMODO_TEST_KILLED_WRITER_DIR";
+
+/// Run as a child process: inserts 1,000 rows at a time into `KILL.PUBLIC.T`
+/// until it is killed. Does nothing in a normal test run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_writer_child() {
+    let Some(dir) = std::env::var_os(KILLED_WRITER_DIR) else { return };
+    let engine = Engine::new(std::path::Path::new(&dir), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, Some("KILL"), Some("PUBLIC")).await.unwrap();
+    // Tell the parent the writer is about to write.
+    println!("writing");
+    loop {
+        // Conflicts with the other writers are expected; any other error is not.
+        match run(&engine, s, "INSERT INTO t SELECT value FROM TABLE(GENERATE_SERIES(1, 1000))").await {
+            Ok(_) | Err(WarehouseError::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// 100 writer processes killed with SIGKILL at random points of their
+/// commits (ten at a time, on one table): the table stays readable, at the
+/// last commit, and holds only whole inserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_killed_mid_commit_leave_the_table_readable() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path(), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    run(&engine, s, "CREATE DATABASE kill").await.unwrap();
+    run(&engine, s, "CREATE TABLE t (v INT)").await.unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut committed = 0;
+    for _round in 0..10 {
+        let mut children = Vec::new();
+        for _ in 0..10 {
+            let mut child = std::process::Command::new(&exe)
+                .args(["--exact", "tables::killed_writer_child", "--nocapture", "--test-threads", "1"])
+                .env(KILLED_WRITER_DIR, dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while out.read_line(&mut line).unwrap() > 0 && !line.contains("writing") {
+                line.clear();
+            }
+            children.push((child, out));
+        }
+        for (mut child, _out) in children {
+            // Somewhere in the middle of a write: 0-400 ms in.
+            std::thread::sleep(std::time::Duration::from_millis(next() % 400));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let rows = run(&engine, s, "SELECT COUNT(*), COUNT(DISTINCT v) FROM kill.public.t").await.unwrap();
+        let count: u64 = rows[0][0].as_deref().unwrap().parse().unwrap();
+        assert_eq!(count % 1000, 0, "a partial insert is visible: {count} rows");
+        assert!(count == 0 || rows[0][1].as_deref() == Some("1000"), "{rows:?}");
+        committed = count;
+    }
+    assert!(committed > 0, "no writer committed anything: the kills proved nothing");
+    // Still writable after all that.
+    run(&engine, s, "INSERT INTO kill.public.t VALUES (1)").await.unwrap();
+}
