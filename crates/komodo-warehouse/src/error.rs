@@ -159,6 +159,48 @@ impl WarehouseError {
         }
     }
 
+    /// A Delta Lake error in Snowflake's terms: a lost commit race is a
+    /// [`WarehouseError::Conflict`].
+    pub(crate) fn from_delta(e: deltalake_core::DeltaTableError) -> Self {
+        use deltalake_core::DeltaTableError;
+        use deltalake_core::kernel::transaction::TransactionError;
+        match e {
+            DeltaTableError::Transaction { source } => match source {
+                TransactionError::CommitConflict(c) => WarehouseError::Conflict(c.to_string()),
+                TransactionError::MaxCommitAttempts(n) => {
+                    WarehouseError::Conflict(format!("the table kept changing through {n} attempts to commit"))
+                }
+                TransactionError::VersionAlreadyExists(v) => {
+                    WarehouseError::Conflict(format!("another statement committed version {v} first"))
+                }
+                other => WarehouseError::Internal(format!("committing to the table failed: {other}")),
+            },
+            DeltaTableError::Arrow { source } => WarehouseError::Execution(source.to_string()),
+            DeltaTableError::VersionAlreadyExists(v) => {
+                WarehouseError::Conflict(format!("another statement committed version {v} first"))
+            }
+            DeltaTableError::GenericError { source } => match source.downcast::<datafusion::error::DataFusionError>() {
+                Ok(e) => WarehouseError::from_datafusion(*e),
+                Err(other) => WarehouseError::Execution(other.to_string()),
+            },
+            DeltaTableError::NotATable(what) => WarehouseError::ObjectNotFound(what),
+            DeltaTableError::InvalidVersion(v) => WarehouseError::Compilation(format!(
+                "time travel data is not available for this table at version {v}: the requested time is before the table \
+                 existed or beyond its retention"
+            )),
+            other => {
+                let text = other.to_string();
+                // A commit file listed while another writer was still
+                // putting it in place: a lost race, as a conflict is.
+                if text.contains("_delta_log") && text.contains("not found") {
+                    WarehouseError::Conflict(format!("the table changed while it was read ({text})"))
+                } else {
+                    WarehouseError::Execution(text)
+                }
+            }
+        }
+    }
+
     pub(crate) fn from_datafusion(err: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
         match err {
@@ -199,7 +241,11 @@ impl WarehouseError {
                 Ok(ours) => *ours,
                 Err(e) => match e.downcast::<E>() {
                     Ok(inner) => WarehouseError::from_datafusion(*inner),
-                    Err(e) => classify_text(e.to_string()),
+                    // A Delta Lake write (an INSERT's sink) that lost its commit race.
+                    Err(e) => match e.downcast::<deltalake_core::DeltaTableError>() {
+                        Ok(delta) => WarehouseError::from_delta(*delta),
+                        Err(e) => classify_text(e.to_string()),
+                    },
                 },
             },
             other => {

@@ -190,30 +190,5 @@ pub(crate) fn operation_session(
 
 /// A Delta Lake error in Snowflake's terms.
 pub(crate) fn from_delta(e: DeltaTableError) -> WarehouseError {
-    match e {
-        DeltaTableError::Transaction { source } => match source {
-            TransactionError::CommitConflict(c) => WarehouseError::Conflict(c.to_string()),
-            TransactionError::MaxCommitAttempts(n) => {
-                WarehouseError::Conflict(format!("the table kept changing through {n} attempts to commit"))
-            }
-            TransactionError::VersionAlreadyExists(v) => {
-                WarehouseError::Conflict(format!("another statement committed version {v} first"))
-            }
-            other => WarehouseError::Internal(format!("committing to the table failed: {other}")),
-        },
-        DeltaTableError::Arrow { source } => WarehouseError::Execution(source.to_string()),
-        DeltaTableError::VersionAlreadyExists(v) => {
-            WarehouseError::Conflict(format!("another statement committed version {v} first"))
-        }
-        DeltaTableError::GenericError { source } => match source.downcast::<datafusion::error::DataFusionError>() {
-            Ok(e) => WarehouseError::from_datafusion(*e),
-            Err(other) => WarehouseError::Execution(other.to_string()),
-        },
-        DeltaTableError::NotATable(what) => WarehouseError::ObjectNotFound(what),
-        DeltaTableError::InvalidVersion(v) => WarehouseError::Compilation(format!(
-            "time travel data is not available for this table at version {v}: the requested time is before the table \
-             existed or beyond its retention"
-        )),
-        other => WarehouseError::Execution(other.to_string()),
-    }
+    WarehouseError::from_delta(e)
 }

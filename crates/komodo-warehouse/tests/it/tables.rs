@@ -128,12 +128,12 @@ async fn killed_writer_child() {
     let Some(dir) = std::env::var_os(KILLED_WRITER_DIR) else { return };
     let engine = Engine::new(std::path::Path::new(&dir), config()).unwrap();
     let s = engine.open_session(ACCOUNT, Some("KILL"), Some("PUBLIC")).await.unwrap();
-    // Tell the parent the writer is about to write.
-    println!("writing");
     loop {
         // Conflicts with the other writers are expected; any other error is not.
-        match run(&engine, s, "INSERT INTO t SELECT value FROM TABLE(GENERATE_SERIES(1, 1000))").await {
-            Ok(_) | Err(WarehouseError::Conflict(_)) => {}
+        match run(&engine, s, "INSERT INTO t SELECT * FROM TABLE(GENERATE_SERIES(1, 1000))").await {
+            // Tells the parent that this writer commits.
+            Ok(_) => println!("committed"),
+            Err(WarehouseError::Conflict(_)) => {}
             Err(e) => panic!("{e}"),
         }
     }
@@ -166,19 +166,24 @@ async fn writers_killed_mid_commit_leave_the_table_readable() {
                 .args(["--exact", "tables::killed_writer_child", "--nocapture", "--test-threads", "1"])
                 .env(KILLED_WRITER_DIR, dir.path())
                 .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
+                .stderr(
+                    std::fs::File::create(format!("/tmp/killed-child-{}.log", next()))
+                        .map(std::process::Stdio::from)
+                        .unwrap_or(std::process::Stdio::null()),
+                )
                 .spawn()
                 .unwrap();
-            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-            let mut line = String::new();
-            while out.read_line(&mut line).unwrap() > 0 && !line.contains("writing") {
-                line.clear();
-            }
+            let out = std::io::BufReader::new(child.stdout.take().unwrap());
             children.push((child, out));
         }
-        for (mut child, _out) in children {
-            // Somewhere in the middle of a write: 0-400 ms in.
-            std::thread::sleep(std::time::Duration::from_millis(next() % 400));
+        for (mut child, mut out) in children {
+            // Once it has committed, somewhere in one of its next commits.
+            let mut line = String::new();
+            while !line.contains("committed") {
+                line.clear();
+                assert!(out.read_line(&mut line).unwrap() > 0, "a writer stopped before committing");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(next() % 300));
             child.kill().unwrap();
             child.wait().unwrap();
         }
