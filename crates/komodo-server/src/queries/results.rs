@@ -475,7 +475,8 @@ mod tests {
         assert_eq!(data.rowset_base64.as_deref(), Some(""), "no rows: an empty rowset, as Snowflake sends");
 
         let schema = Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::Int64, false)]));
-        let counts = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![2])) as ArrayRef]).unwrap();
+        let counts =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![2])) as ArrayRef]).unwrap();
         let dml = Finished::new("acct", 0x3100, Some(2), schema, vec![counts], (None, None));
         let data = dml.response("q", Format::Connector, "http://h").unwrap();
         assert_eq!(data.query_result_format.as_deref(), Some("json"));

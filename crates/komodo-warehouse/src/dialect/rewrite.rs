@@ -184,9 +184,13 @@ impl VisitorMut for Rewriter<'_> {
 /// number as its text.
 fn lenient_cast(expr: &Expr) -> Option<Expr> {
     match expr {
-        Expr::Cast { kind, expr: inner, data_type: ast::DataType::Timestamp(_, ast::TimezoneInfo::None), format: None, .. }
-            if is_digit_string(inner) =>
-        {
+        Expr::Cast {
+            kind,
+            expr: inner,
+            data_type: ast::DataType::Timestamp(_, ast::TimezoneInfo::None),
+            format: None,
+            ..
+        } if is_digit_string(inner) => {
             let name = if matches!(kind, ast::CastKind::TryCast | ast::CastKind::SafeCast) {
                 "try_to_timestamp_ntz"
             } else {

@@ -147,9 +147,7 @@ pub async fn chunk(
     let format = Format::parse(query.format.as_deref().unwrap_or("json"));
     let encoded = tokio::task::spawn_blocking(move || result.chunk(n, format)).await;
     match encoded {
-        Ok(Ok(Some(body))) => {
-            ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
-        }
+        Ok(Ok(Some(body))) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such result chunk").into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

@@ -34,7 +34,8 @@ pub fn requested_format(parameters: &serde_json::Map<String, Value>, session: Op
     if let Some(asked) = text(QUERY_RESULT_FORMAT) {
         return Format::parse(asked);
     }
-    let arrow_or_json = |asked: &str| if asked.eq_ignore_ascii_case("arrow") { Format::Connector } else { Format::Json };
+    let arrow_or_json =
+        |asked: &str| if asked.eq_ignore_ascii_case("arrow") { Format::Connector } else { Format::Json };
     if let Some(asked) = CONNECTOR_FORMAT_PARAMETERS.iter().find_map(|name| text(name)) {
         return arrow_or_json(asked);
     }
