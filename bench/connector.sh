@@ -19,7 +19,8 @@
 # KOMODO_BENCH_SERVER_BIN names a binary already built (a debug build is
 # several times slower: say so next to its figures), and the package as a
 # release wheel into target/bench/python (as bench/python.sh does;
-# KOMODO_BENCH_SKIP_WHEEL=1 keeps the one installed there).
+# KOMODO_BENCH_VENV names another virtual environment, and
+# KOMODO_BENCH_SKIP_WHEEL=1 keeps the package installed there).
 # PostgreSQL must be running (./scripts/test starts it); the table is
 # loaded once and kept as `komodo_bench_claims`.
 set -euo pipefail
@@ -31,7 +32,7 @@ if [ -n "${KOMODO_BENCH_SERVER_BIN:-}" ]; then
 else
   build_server
 fi
-venv="$PWD/target/bench/python"
+venv="${KOMODO_BENCH_VENV:-$PWD/target/bench/python}"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' \
   'psycopg[binary]>=3' 'snowflake-connector-python>=3.12,<5'

@@ -89,6 +89,8 @@ def main() -> None:
 
             log(f"JSON access over {ROWS} rows ...")
             cur = ours.cursor()
+            cur.execute("create database if not exists BENCH")
+            cur.execute("use database BENCH")
             cur.execute(
                 "create temporary table BENCH_DOCS as select CLAIM_ID, STATUS, "
                 "object_construct('a', object_construct('b', STATUS, 'n', CLAIM_ID)) as DOC "
