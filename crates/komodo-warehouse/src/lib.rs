@@ -10,6 +10,8 @@
 //!   sessions (T05).
 //! - [`encode`]: Snowflake's `rowtype` and JSON `rowset` encodings, and Arrow
 //!   IPC, for the gateway.
+//! - [`connector_arrow`]: Snowflake's own Arrow encoding (field metadata,
+//!   physical types), what the official connectors decode.
 //! - [`demo`]: the deterministic synthetic healthcare data set
 //!   (`DEMO.HEALTHCARE`).
 //! - [`parse_check`]: the SQL front end alone (token pass, parser, rewrites),
@@ -37,6 +39,7 @@
 
 mod backend;
 mod catalog;
+pub mod connector_arrow;
 pub mod demo;
 mod dialect;
 pub mod encode;

@@ -84,6 +84,10 @@ pub async fn login(
     };
     let (account_id, role) = account_for(&state, &principal, &account_ref).await?;
 
+    // The session parameters it asks for that the gateway keeps (the
+    // result format), checked before the session opens.
+    let parameters = super::query::request::login_parameters(data.session_parameters.as_ref())?;
+
     let gateway = state.gateway();
     let session_id = uuid::Uuid::new_v4().to_string();
     // The warehouse session itself opens with the first statement, on
@@ -115,6 +119,9 @@ pub async fn login(
             client_app: data.client_app_id.as_deref(),
         })
         .await?;
+    if let Some(parameters) = &parameters {
+        state.store().set_gateway_session_parameters(&session_id, Some(parameters)).await?;
+    }
     tracing::info!(
         session = %session_id,
         account = %account_id,

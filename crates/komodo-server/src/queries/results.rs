@@ -1,10 +1,12 @@
 //! Finished results: held in memory on the replica that ran them (for
 //! chunk downloads and `result_scan`), persisted to the store when small
 //! enough for every replica to read, and encoded for the wire as
-//! Snowflake's JSON rowset or as Arrow IPC.
+//! Snowflake's JSON rowset or as Arrow IPC (the warehouse's own Arrow
+//! types for this project's clients, Snowflake's Arrow encoding for the
+//! official connectors).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -12,6 +14,7 @@ use arrow_schema::SchemaRef;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use komodo_protocol::gateway::{Chunk, QueryResponseData};
+use komodo_warehouse::connector_arrow::ConnectorSchema;
 use komodo_warehouse::encode::{self, ColumnOrigin};
 use parking_lot::Mutex;
 
@@ -27,22 +30,52 @@ pub const CHUNK_TOKEN_HEADER: &str = "x-komodo-chunk-token";
 pub enum Format {
     /// Snowflake's JSON rowset (every connector decodes it).
     Json,
-    /// Arrow IPC streams (this project's own clients).
+    /// Arrow IPC streams of the warehouse's own Arrow types (this
+    /// project's own clients, which ask for it with the statement
+    /// parameter `QUERY_RESULT_FORMAT`).
     Arrow,
+    /// Arrow IPC streams in Snowflake's own encoding (field metadata and
+    /// physical types: `komodo_warehouse::connector_arrow`), what the
+    /// official connectors decode (snowflake-connector-python's
+    /// `fetch_pandas_all`, `fetch_arrow_batches`, ...).
+    Connector,
 }
 
 impl Format {
-    /// The name stored with the query and sent as `queryResultFormat`.
+    /// The name stored with the query and put in chunk URLs.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Arrow => "arrow",
+            Format::Connector => "connector_arrow",
         }
     }
 
-    /// Parses a stored name.
+    /// The response's `queryResultFormat`: `arrow` for both Arrow forms.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Arrow | Format::Connector => "arrow",
+        }
+    }
+
+    /// Parses a stored name (JSON for anything unknown).
     pub fn parse(name: &str) -> Format {
-        if name.eq_ignore_ascii_case("arrow") { Format::Arrow } else { Format::Json }
+        if name.eq_ignore_ascii_case("arrow") {
+            Format::Arrow
+        } else if name.eq_ignore_ascii_case("connector_arrow") {
+            Format::Connector
+        } else {
+            Format::Json
+        }
+    }
+
+    /// The `Content-Type` of a chunk in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Arrow | Format::Connector => "application/vnd.apache.arrow.stream",
+            Format::Json => "application/json",
+        }
     }
 }
 
@@ -80,6 +113,9 @@ pub struct Finished {
     /// The memory the rows hold, counted against the warehouse's limits
     /// while the result is kept (SECURITY.md F05).
     pub held: komodo_warehouse::HeldMemory,
+    /// The result's wire form in Snowflake's own Arrow encoding, decided
+    /// from all of its rows the first time a connector asks for it.
+    connector: OnceLock<ConnectorSchema>,
 }
 
 impl Finished {
@@ -104,6 +140,7 @@ impl Finished {
             final_context,
             kept: true,
             held: komodo_warehouse::HeldMemory::default(),
+            connector: OnceLock::new(),
         }
     }
 
@@ -159,8 +196,20 @@ impl Finished {
     fn layout(&self, format: Format) -> (usize, usize) {
         match format {
             Format::Json => (JSON_FIRST_ROWS, JSON_CHUNK_ROWS),
-            Format::Arrow => (ARROW_FIRST_ROWS, ARROW_CHUNK_ROWS),
+            Format::Arrow | Format::Connector => (ARROW_FIRST_ROWS, ARROW_CHUNK_ROWS),
         }
+    }
+
+    /// The result's wire form for the official connectors (the same for
+    /// the inline rows and every chunk).
+    fn connector_schema(&self) -> &ConnectorSchema {
+        self.connector.get_or_init(|| ConnectorSchema::new(&self.schema, &self.batches))
+    }
+
+    /// Whether the statement is DML (Snowflake's statement type ids
+    /// `0x3000`-`0x3fff`: INSERT, UPDATE, DELETE, MERGE, ...).
+    fn is_dml(&self) -> bool {
+        (0x3000..0x4000).contains(&self.statement_type_id)
     }
 
     /// The number of chunks after the inline rows.
@@ -180,6 +229,9 @@ impl Finished {
             )
             .state("XX000"));
         }
+        // A DML statement's counts go as a JSON rowset, as Snowflake sends
+        // them: the connector reads `rowcount` from `rowset` alone.
+        let format = if format == Format::Connector && self.is_dml() { Format::Json } else { format };
         let (first, per) = self.layout(format);
         let inline = self.slice(0, first);
         let returned: u64 = inline.iter().map(|b| b.num_rows() as u64).sum();
@@ -188,7 +240,7 @@ impl Finished {
             rowtype: Some(encode::row_types(&self.schema, &ColumnOrigin::default())),
             total: Some(self.total),
             returned: Some(returned),
-            query_result_format: Some(format.as_str().to_owned()),
+            query_result_format: Some(format.wire_name().to_owned()),
             statement_type_id: Some(self.statement_type_id),
             sql_state: Some("00000".to_owned()),
             final_database_name: self.final_context.0.clone(),
@@ -199,6 +251,12 @@ impl Finished {
             Format::Json => data.rowset = Some(encode::json_rowset(&inline)?),
             Format::Arrow => {
                 data.rowset_base64 = Some(STANDARD.encode(encode::arrow_ipc_stream(&self.schema, &inline)?))
+            }
+            // No rows: an empty rowset, as Snowflake sends (the connector
+            // then builds an empty table from `rowtype`).
+            Format::Connector if returned == 0 => data.rowset_base64 = Some(String::new()),
+            Format::Connector => {
+                data.rowset_base64 = Some(STANDARD.encode(self.connector_schema().ipc_stream(&inline)?))
             }
         }
         let chunks = self.chunk_count(format);
@@ -230,6 +288,7 @@ impl Finished {
         let rows = self.slice(first + n * per, per);
         Ok(Some(match format {
             Format::Arrow => encode::arrow_ipc_stream(&self.schema, &rows)?,
+            Format::Connector => self.connector_schema().ipc_stream(&rows)?,
             Format::Json => {
                 let rowset = encode::json_rowset(&rows)?;
                 let mut body = Vec::with_capacity(rowset.len() * 32);
@@ -391,6 +450,37 @@ mod tests {
         assert_eq!(parsed.len(), 7);
         assert_eq!(parsed[6][0], (JSON_FIRST_ROWS + JSON_CHUNK_ROWS + 6).to_string());
         assert!(r.chunk(2, Format::Json).unwrap().is_none());
+    }
+
+    #[test]
+    fn connector_arrow_is_snowflakes_encoding_in_every_chunk_and_dml_counts_stay_json() {
+        let r = result(ARROW_FIRST_ROWS as i64 + 10, 4096);
+        let data = r.response("q", Format::Connector, "http://h").unwrap();
+        assert_eq!(data.query_result_format.as_deref(), Some("arrow"));
+        assert!(data.rowset.is_none());
+        assert_eq!(data.chunks.len(), 1);
+        assert!(data.chunks[0].url.ends_with("?format=connector_arrow"), "{}", data.chunks[0].url);
+        let inline = STANDARD.decode(data.rowset_base64.unwrap()).unwrap();
+        let chunk = r.chunk(0, Format::Connector).unwrap().unwrap();
+        for bytes in [inline, chunk] {
+            let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+            let field = reader.schema().field(0).clone();
+            assert_eq!(field.metadata().get("logicalType").map(String::as_str), Some("FIXED"));
+            assert_eq!(field.metadata().get("scale").map(String::as_str), Some("0"));
+        }
+        assert_eq!(Format::parse(Format::Connector.as_str()), Format::Connector);
+
+        let empty = Finished::new("acct", 0x1000, None, r.schema.clone(), Vec::new(), (None, None));
+        let data = empty.response("q", Format::Connector, "http://h").unwrap();
+        assert_eq!(data.rowset_base64.as_deref(), Some(""), "no rows: an empty rowset, as Snowflake sends");
+
+        let schema = Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::Int64, false)]));
+        let counts =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![2])) as ArrayRef]).unwrap();
+        let dml = Finished::new("acct", 0x3100, Some(2), schema, vec![counts], (None, None));
+        let data = dml.response("q", Format::Connector, "http://h").unwrap();
+        assert_eq!(data.query_result_format.as_deref(), Some("json"));
+        assert_eq!(data.rowset, Some(vec![vec![Some("2".to_owned())]]));
     }
 
     #[test]

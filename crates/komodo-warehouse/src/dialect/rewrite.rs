@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::ast::{
     self, Expr, FunctionArguments, LimitClause, Query, SetExpr, Statement, TopQuantity, Value, VisitMut, VisitorMut,
 };
 
-use super::ast::function_name;
+use super::ast::{call, function_name};
 use super::functions::{concat, rewrite_function};
 use super::names::{OutputNames, name_columns};
 use super::semi::rewrite_semi;
@@ -129,6 +129,10 @@ impl VisitorMut for Rewriter<'_> {
         if let Expr::Cast { data_type, .. } = expr {
             snowflake_data_type(data_type);
         }
+        if let Some(lenient) = lenient_cast(expr) {
+            *expr = lenient;
+            return ControlFlow::Continue(());
+        }
         // `1e3` is a FLOAT in Snowflake; other numbers with a point are NUMBER.
         if let Expr::Value(v) = expr
             && matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E']))
@@ -170,5 +174,79 @@ impl VisitorMut for Rewriter<'_> {
                 ControlFlow::Break(())
             }
         }
+    }
+}
+
+/// Snowflake's lenient casts that DataFusion's casts and signatures do not
+/// make: a string of digits cast to `TIMESTAMP` is an epoch count
+/// (seconds, milliseconds, microseconds or nanoseconds by its magnitude,
+/// as `TO_TIMESTAMP` reads it), and `TRIM`, `LTRIM` and `RTRIM` take a
+/// number as its text.
+fn lenient_cast(expr: &Expr) -> Option<Expr> {
+    match expr {
+        Expr::Cast {
+            kind,
+            expr: inner,
+            data_type: ast::DataType::Timestamp(_, ast::TimezoneInfo::None),
+            format: None,
+            ..
+        } if is_digit_string(inner) => {
+            let name = if matches!(kind, ast::CastKind::TryCast | ast::CastKind::SafeCast) {
+                "try_to_timestamp_ntz"
+            } else {
+                "to_timestamp_ntz"
+            };
+            Some(call(name, vec![(**inner).clone()]))
+        }
+        Expr::Trim { expr: inner, trim_where, trim_what, trim_characters } if !is_text(inner) => Some(Expr::Trim {
+            expr: Box::new(as_text((**inner).clone())),
+            trim_where: trim_where.clone(),
+            trim_what: trim_what.clone(),
+            trim_characters: trim_characters.clone(),
+        }),
+        Expr::Function(f) if matches!(function_name(f).as_deref(), Some("LTRIM" | "RTRIM" | "TRIM" | "BTRIM")) => {
+            let mut args = super::ast::plain_args(f)?;
+            let first = args.first_mut().filter(|a| !is_text(a))?;
+            *first = as_text(first.clone());
+            Some(call(&function_name(f)?.to_ascii_lowercase(), args))
+        }
+        _ => None,
+    }
+}
+
+/// A string literal of an optional sign and digits (`'1700000000'`).
+fn is_digit_string(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => {
+                let digits = s.trim().strip_prefix('-').unwrap_or(s.trim());
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether `expr` is text already (a string literal, or a cast to text).
+fn is_text(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => matches!(v.value, Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)),
+        Expr::Cast { data_type, .. } => matches!(
+            data_type,
+            ast::DataType::Varchar(_) | ast::DataType::Text | ast::DataType::String(_) | ast::DataType::Char(_)
+        ),
+        _ => false,
+    }
+}
+
+/// `CAST(expr AS VARCHAR)`.
+fn as_text(expr: Expr) -> Expr {
+    Expr::Cast {
+        kind: ast::CastKind::Cast,
+        expr: Box::new(expr),
+        data_type: ast::DataType::Varchar(None),
+        array: false,
+        format: None,
     }
 }

@@ -7,6 +7,8 @@ pub(crate) fn snowflake_data_type(data_type: &mut ast::DataType) {
     use ast::{DataType as T, ExactNumberInfo as N, TimezoneInfo as Tz};
     let replacement = match &*data_type {
         T::TimestampNtz(p) => T::Timestamp(*p, Tz::None),
+        // Snowflake's BINARY(n) and VARBINARY(n): variable-length bytes.
+        T::Binary(_) | T::Varbinary(_) => T::Bytea,
         T::Decimal(N::None) | T::Numeric(N::None) => T::Decimal(N::PrecisionAndScale(38, 0)),
         T::Custom(name, args) => {
             let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else { return };

@@ -183,6 +183,19 @@ pub(super) async fn execute(
     Ok(Arc::new(finished.holding(result.held)))
 }
 
+/// Describes the statement (`describeOnly`): its result's columns and no
+/// rows; the statement is planned, never run, so nothing changes.
+pub(super) async fn describe(state: AppState, caller: Caller, sql: String, params: Vec<Param>) -> Outcome {
+    let engine = state.gateway().engine().clone();
+    let opened = statement_session(&state, &caller).await?;
+    let outcome = engine.describe(&caller.account_id, opened.0, &sql, params).await;
+    let context = end_statement(&state, &caller, opened).await;
+    let result = outcome?;
+    let context = context?;
+    let type_id = result.kind.snowflake_statement_type_id();
+    Ok(Arc::new(Finished::new(&caller.account_id, type_id, None, result.schema, Vec::new(), context)))
+}
+
 /// Cancels `cancel` when the store says another replica asked to abort.
 fn spawn_abort_watcher(
     state: AppState,

@@ -28,7 +28,7 @@ use crate::queries::error::GwError;
 use crate::queries::results::{CHUNK_TOKEN_HEADER, Finished, Format};
 use crate::state::AppState;
 use answer::{answer, find_running, in_progress, load_result, parse_query_id, respond};
-use exec::{Work, execute, start};
+use exec::{Work, describe, execute, start};
 use request::requested_format;
 
 /// `POST /queries/v1/query-request`.
@@ -38,7 +38,7 @@ pub async fn query_request(
     GwJson(body): GwJson<QueryRequest>,
 ) -> Result<Response, GwError> {
     let gateway = state.gateway();
-    let format = requested_format(&body.parameters);
+    let format = requested_format(&body.parameters, caller.session.as_ref());
 
     // A retry of a request already submitted attaches to the first one.
     let prior = match (&request_id, stored) {
@@ -76,13 +76,23 @@ pub async fn query_request(
         return Err(GwError::new(codes::COMPILATION, "SQL compilation error:\nEmpty SQL statement.").state("42000"));
     }
     let mut rows = binding_rows(body.bindings, gateway.config().max_binding_rows)?;
-    if format == Format::Arrow && !body.async_exec && rows.len() == 1 && stream::wanted(&body.parameters) {
+    let streams = !body.describe_only && !body.async_exec && rows.len() == 1 && stream::wanted(&body.parameters);
+    if format == Format::Arrow && streams {
         let params = rows.pop().unwrap_or_default();
         return stream::stream_query(&state, &caller, query_id, body.sql_text, params, request_id).await;
     }
     let work = {
         let (state, caller, sql) = (state.clone(), caller.clone(), body.sql_text.clone());
-        move |cancel| -> Work { Box::pin(execute(state, caller, sql, rows, cancel)) }
+        let describe_only = body.describe_only;
+        move |cancel| -> Work {
+            if describe_only {
+                // `cursor.describe()`: the result's columns, the statement
+                // never run.
+                Box::pin(describe(state, caller, sql, rows.into_iter().next().unwrap_or_default()))
+            } else {
+                Box::pin(execute(state, caller, sql, rows, cancel))
+            }
+        }
     };
     let running = start(&state, &caller, &query_id, body.sql_text, format, request_id, body.async_exec, work).await?;
     if body.async_exec {
@@ -137,13 +147,7 @@ pub async fn chunk(
     let format = Format::parse(query.format.as_deref().unwrap_or("json"));
     let encoded = tokio::task::spawn_blocking(move || result.chunk(n, format)).await;
     match encoded {
-        Ok(Ok(Some(body))) => {
-            let content_type = match format {
-                Format::Arrow => "application/vnd.apache.arrow.stream",
-                Format::Json => "application/json",
-            };
-            ([(header::CONTENT_TYPE, content_type)], body).into_response()
-        }
+        Ok(Ok(Some(body))) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such result chunk").into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

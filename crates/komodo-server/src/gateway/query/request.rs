@@ -1,24 +1,81 @@
-//! What a statement request asks for: its result format, its bindings as
-//! rows of parameters (capped: F06), and whether it is the connectors'
-//! `result_scan` of an earlier query.
+//! What a statement request asks for: its result format (and the one a
+//! login asks for), its bindings as rows of parameters (capped: F06), and
+//! whether it is the connectors' `result_scan` of an earlier query.
 
 use std::collections::BTreeMap;
 
-use komodo_protocol::gateway::{Binding, QUERY_RESULT_FORMAT};
-use komodo_warehouse::Param;
+use komodo_protocol::gateway::{Binding, QUERY_RESULT_FORMAT, codes};
+use komodo_warehouse::{Param, SessionParams};
 use serde_json::Value;
 
 use crate::queries::error::GwError;
 use crate::queries::results::Format;
+use crate::store::gateway::GatewaySessionRow;
 
-/// The result format the statement parameters ask for (JSON by default).
-pub fn requested_format(parameters: &serde_json::Map<String, Value>) -> Format {
-    let asked = parameters
-        .get(QUERY_RESULT_FORMAT)
-        .or_else(|| parameters.get("JDBC_QUERY_RESULT_FORMAT"))
-        .and_then(Value::as_str)
-        .unwrap_or("JSON");
-    Format::parse(asked)
+/// The statement parameters naming a result format for the official
+/// connectors (Snowflake's own Arrow encoding when `ARROW`).
+const CONNECTOR_FORMAT_PARAMETERS: [&str; 3] =
+    ["PYTHON_CONNECTOR_QUERY_RESULT_FORMAT", "JDBC_QUERY_RESULT_FORMAT", "ODBC_QUERY_RESULT_FORMAT"];
+
+/// The result format of a statement, as Snowflake chooses it:
+///
+/// 1. the statement parameter `QUERY_RESULT_FORMAT` (what this project's
+///    own clients send: `ARROW` is the warehouse's own Arrow types), or a
+///    connector's own name for it (`ARROW` is Snowflake's Arrow encoding);
+/// 2. the session's `QUERY_RESULT_FORMAT` (set by `ALTER SESSION` or the
+///    login's session parameters, under any of its names): `JSON`, or
+///    `ARROW` in Snowflake's encoding;
+/// 3. the client's default: Snowflake's Arrow encoding for
+///    snowflake-connector-python (whose login names it `PythonConnector`),
+///    whose `fetch_pandas_all` and `fetch_arrow_batches` need it; JSON for
+///    every other client.
+pub fn requested_format(parameters: &serde_json::Map<String, Value>, session: Option<&GatewaySessionRow>) -> Format {
+    let text = |name: &str| parameters.get(name).and_then(Value::as_str);
+    if let Some(asked) = text(QUERY_RESULT_FORMAT) {
+        return Format::parse(asked);
+    }
+    let arrow_or_json =
+        |asked: &str| if asked.eq_ignore_ascii_case("arrow") { Format::Connector } else { Format::Json };
+    if let Some(asked) = CONNECTOR_FORMAT_PARAMETERS.iter().find_map(|name| text(name)) {
+        return arrow_or_json(asked);
+    }
+    let Some(session) = session else { return Format::Json };
+    let set = session.parameters.as_deref().map(SessionParams::from_json).and_then(|p| p.result_format);
+    if let Some(asked) = set {
+        return arrow_or_json(&asked);
+    }
+    match &session.client_app {
+        Some(app) if app.to_ascii_lowercase().contains("python") => Format::Connector,
+        _ => Format::Json,
+    }
+}
+
+/// The session parameters a login asks for (`SESSION_PARAMETERS`) that
+/// the gateway keeps with the session, as the session's stored parameters
+/// (`None` when it asks for none of them): the result format, under any
+/// of its names (`QUERY_RESULT_FORMAT`, `PYTHON_CONNECTOR_QUERY_RESULT_FORMAT`,
+/// ...), `JSON` or `ARROW`.
+pub fn login_parameters(asked: Option<&serde_json::Map<String, Value>>) -> Result<Option<String>, GwError> {
+    let Some(asked) = asked else { return Ok(None) };
+    let mut params = SessionParams::default();
+    for (name, value) in asked {
+        let upper = name.to_ascii_uppercase();
+        if upper != QUERY_RESULT_FORMAT && !CONNECTOR_FORMAT_PARAMETERS.contains(&upper.as_str()) {
+            continue;
+        }
+        let format = value.as_str().map(str::to_ascii_uppercase);
+        match format.as_deref() {
+            Some(f @ ("JSON" | "ARROW")) => params.result_format = Some(f.to_owned()),
+            _ => {
+                return Err(GwError::new(
+                    codes::COMPILATION,
+                    format!("invalid value [{value}] for session parameter '{upper}': JSON or ARROW is expected"),
+                )
+                .state("22023"));
+            }
+        }
+    }
+    Ok(params.to_json())
 }
 
 /// `select * from table(result_scan('<id>'))`, as the Python connector's
@@ -123,6 +180,52 @@ mod tests {
         );
         assert_eq!(result_scan_target("select * from table(result_scan('x'))"), None);
         assert_eq!(result_scan_target(&format!("select a from table(result_scan('{id}'))")), None);
+    }
+
+    fn session(client_app: Option<&str>, parameters: Option<&str>) -> GatewaySessionRow {
+        GatewaySessionRow {
+            id: "s".into(),
+            numeric_id: 1,
+            account_id: "a".into(),
+            subject: "user:u".into(),
+            token_family: None,
+            token_jti: None,
+            token_expires_at: 0,
+            master_expires_at: 0,
+            database_name: None,
+            schema_name: None,
+            parameters: parameters.map(str::to_owned),
+            client_app: client_app.map(str::to_owned),
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn the_result_format_follows_the_statement_then_the_session_then_the_client() {
+        let none = serde_json::Map::new();
+        let own = json!({"QUERY_RESULT_FORMAT": "ARROW"}).as_object().unwrap().clone();
+        let python = session(Some("PythonConnector"), None);
+        assert_eq!(requested_format(&own, Some(&python)), Format::Arrow, "the project's own parameter");
+        assert_eq!(requested_format(&none, Some(&python)), Format::Connector, "the connector's default");
+        assert_eq!(requested_format(&none, Some(&session(Some("Go"), None))), Format::Json);
+        assert_eq!(requested_format(&none, None), Format::Json);
+        let json_session = session(Some("PythonConnector"), Some(r#"{"QUERY_RESULT_FORMAT":"JSON"}"#));
+        assert_eq!(requested_format(&none, Some(&json_session)), Format::Json, "ALTER SESSION ... = 'JSON'");
+        let arrow_session = session(Some("Go"), Some(r#"{"QUERY_RESULT_FORMAT":"ARROW"}"#));
+        assert_eq!(requested_format(&none, Some(&arrow_session)), Format::Connector);
+        let statement = json!({"PYTHON_CONNECTOR_QUERY_RESULT_FORMAT": "json"}).as_object().unwrap().clone();
+        assert_eq!(requested_format(&statement, Some(&python)), Format::Json);
+    }
+
+    #[test]
+    fn a_login_keeps_the_result_format_it_asks_for() {
+        let asked = json!({"python_connector_query_result_format": "json", "QUERY_TAG": "x"});
+        let kept = login_parameters(asked.as_object()).unwrap().unwrap();
+        assert_eq!(SessionParams::from_json(&kept).result_format.as_deref(), Some("JSON"));
+        assert_eq!(login_parameters(json!({"QUERY_TAG": "x"}).as_object()).unwrap(), None);
+        assert_eq!(login_parameters(None).unwrap(), None);
+        let bad = login_parameters(json!({"QUERY_RESULT_FORMAT": "XML"}).as_object()).unwrap_err();
+        assert!(bad.message.contains("JSON or ARROW"), "{}", bad.message);
     }
 
     fn binding_rows_of(bindings: Option<BTreeMap<String, Binding>>) -> Result<Vec<Vec<Param>>, GwError> {
