@@ -1,0 +1,95 @@
+"""A SQLAlchemy dialect for your account's warehouse: ``komodo://`` URLs.
+
+Install the extra (``pip install 'komodo[sqlalchemy]'``) and name the
+credentials in the URL's query, as ``komodo.get_snowflake_connection``
+takes them::
+
+    from sqlalchemy import create_engine
+    import pandas as pd
+
+    engine = create_engine("komodo://?profile=production")
+    engine = create_engine("komodo:///DEMO/HEALTHCARE?account_id=...&client_id=...&client_secret=...")
+    pd.read_sql("select STATE, count(*) from PATIENTS group by STATE", engine)
+
+The URL's path names the current database and schema
+(``komodo:///DATABASE/SCHEMA``; or the ``database`` and ``schema`` query
+parameters). The query parameters ``account_id``, ``jwt``, ``client_id``,
+``client_secret`` and ``profile`` choose the credentials; without any, the
+chain of ``komodo.get_snowflake_connection`` applies (``KOMODO_*``
+variables, the ``[default]`` profile, an in-memory web login). Any other
+query parameter (``paramstyle``, ``login_timeout``, ...) goes to
+``snowflake.connector.connect``.
+
+The dialect is snowflake-sqlalchemy's, over the connection
+``komodo.snowflake_connector.get_snowflake_connection`` makes: every
+pooled connection resolves the credentials when it opens, so a long-lived
+engine keeps working as access tokens expire. A ``komodo://`` URL carries
+a secret when it names ``client_secret`` or ``jwt``: do not log it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from komodo import snowflake_connector
+from komodo._native import NotSupportedError
+
+try:
+    from snowflake.sqlalchemy.snowdialect import SnowflakeDialect
+except ImportError as err:  # pragma: no cover - depends on the environment
+    raise NotSupportedError(
+        "snowflake-sqlalchemy is not installed: pip install 'komodo[sqlalchemy]'"
+    ) from err
+
+__all__ = ["KomodoDialect", "dialect"]
+
+#: The query parameters that choose the credentials.
+CREDENTIAL_PARAMETERS = ("account_id", "jwt", "client_id", "client_secret", "profile")
+
+# What snowflake-sqlalchemy's URLs may name that a komodo:// URL cannot:
+# the platform and the credentials are chosen by the parameters above.
+_REFUSED = frozenset({"host", "port", "protocol", "account", "authenticator", "token", "user", "password"})
+
+
+class KomodoDialect(SnowflakeDialect):
+    """snowflake-sqlalchemy's dialect, connecting through the Komodo
+    gateway with the Komodo credential chain."""
+
+    name = "komodo"
+    driver = "komodo"
+    supports_statement_cache = True
+
+    def create_connect_args(self, url: Any) -> tuple[list[Any], dict[str, Any]]:
+        if url.username or url.password or url.host or url.port:
+            raise NotSupportedError(
+                "a komodo:// URL names no user, password, host or port: write komodo://?profile=NAME "
+                "(or account_id=, client_id=, client_secret=, jwt= query parameters)"
+            )
+        query: dict[str, Any] = {}
+        for key, value in url.query.items():
+            if isinstance(value, tuple):
+                if len(value) != 1:
+                    raise NotSupportedError(f"the URL names `{key}` more than once")
+                value = value[0]
+            query[key] = value
+        refused = sorted(_REFUSED.intersection(query))
+        if refused:
+            raise NotSupportedError(
+                f"a komodo:// URL cannot set {', '.join(refused)}: the credentials parameters choose the "
+                "platform and the login"
+            )
+        path = [part for part in (url.database or "").split("/") if part]
+        if len(path) > 2:
+            raise NotSupportedError("the URL's path names at most a database and a schema: komodo:///DATABASE/SCHEMA")
+        if path:
+            query.setdefault("database", path[0])
+        if len(path) == 2:
+            query.setdefault("schema", path[1])
+        return [], query
+
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        credentials = {name: cparams.pop(name) for name in CREDENTIAL_PARAMETERS if name in cparams}
+        return snowflake_connector.get_snowflake_connection(**credentials, **cparams)
+
+
+dialect = KomodoDialect
