@@ -233,8 +233,11 @@ class Sdk:
             [str(self.venv / "bin" / "komodo"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
 
-    def spawn(self, *args: str, **kwargs) -> subprocess.Popen:  # noqa: ANN003 - Popen's
-        return subprocess.Popen([str(self.venv / "bin" / "komodo"), *args], env=self.env, text=True, **kwargs)
+    def spawn(self, *args: str, terminal: bool = False, **kwargs) -> subprocess.Popen:  # noqa: ANN003 - Popen's
+        """Starts the CLI; with `terminal`, as on a terminal that understands
+        escape sequences (for its interactive prompts)."""
+        env = {**self.env, "TERM": "xterm"} if terminal else self.env
+        return subprocess.Popen([str(self.venv / "bin" / "komodo"), *args], env=env, **kwargs)
 
     def python(self, code: str, timeout: float = 180) -> str:
         """Runs `code` with the SDK's Python; its standard output (fails

@@ -39,7 +39,7 @@ def read_credentials(sdk) -> configparser.ConfigParser:
 
 
 def test_login_runs_the_device_flow_approved_at_activate(sdk, sdk_platform):
-    login = sdk.spawn("login", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    login = sdk.spawn("login", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = ""
     code = None
     deadline = time.monotonic() + 60
@@ -83,7 +83,7 @@ def test_account_get_names_the_account(sdk, sdk_platform):
 def test_account_set_selects_the_account_and_passes_the_access_check(sdk, sdk_platform):
     # The account list is an interactive prompt: answer it on a terminal.
     leader, follower = pty.openpty()
-    process = sdk.spawn("account", "set", stdin=follower, stdout=follower, stderr=follower)
+    process = sdk.spawn("account", "set", terminal=True, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
     output = b""
     answered = False
@@ -98,6 +98,8 @@ def test_account_set_selects_the_account_and_passes_the_access_check(sdk, sdk_pl
             if not chunk:
                 break
             output += chunk
+            if b"\x1b[6n" in chunk:
+                os.write(leader, b"\x1b[1;1R")  # the terminal answers the cursor position request
             if not answered and b"Select an account" in output:
                 time.sleep(0.5)
                 os.write(leader, b"\r")
@@ -165,11 +167,12 @@ def test_get_snowflake_connection_with_a_jwt_and_an_account_id(sdk, sdk_platform
     assert run_select(sdk, arguments) == int(state["count"])
 
 
-def test_the_sdks_identity_models_parse_the_identity_answer(sdk):
+def test_the_sdks_identity_models_parse_the_identity_answer(sdk, sdk_platform):
+    session = f"Session(client_id={state['client_id']!r}, client_secret={state['client_secret']!r})"
     out = sdk.python(
         "from komodo.client import Client\n"
         "from komodo.auth.Session import Session\n"
-        f"me = Client(auth_session=Session(client_id={state['client_id']!r}, client_secret={state['client_secret']!r})).iam.get_current_identity()\n"
+        f"me = Client(auth_session={session}, account_id={sdk_platform.account_id!r}).iam.get_current_identity()\n"
         "sp = me.service_principal\n"
         "print('SP', sp.service_principal_id, sp.client_id, repr(sp.description), sp.created_at.year, sp.updated_at.year)\n"
     )

@@ -65,14 +65,7 @@ class KomodoDialect(SnowflakeDialect):
                 "a komodo:// URL names no user, password, host or port: write komodo://?profile=NAME "
                 "(or account_id=, client_id=, client_secret=, jwt= query parameters)"
             )
-        query: dict[str, Any] = {}
-        for key, value in url.query.items():
-            if isinstance(value, tuple):
-                if len(value) != 1:
-                    raise NotSupportedError(f"the URL names `{key}` more than once")
-                value = value[0]
-            query[key] = value
-        refused = sorted(_REFUSED.intersection(query))
+        refused = sorted(_REFUSED.intersection(url.query))
         if refused:
             raise NotSupportedError(
                 f"a komodo:// URL cannot set {', '.join(refused)}: the credentials parameters choose the "
@@ -81,11 +74,9 @@ class KomodoDialect(SnowflakeDialect):
         path = [part for part in (url.database or "").split("/") if part]
         if len(path) > 2:
             raise NotSupportedError("the URL's path names at most a database and a schema: komodo:///DATABASE/SCHEMA")
-        if path:
-            query.setdefault("database", path[0])
-        if len(path) == 2:
-            query.setdefault("schema", path[1])
-        return [], query
+        # snowflake-sqlalchemy's own reading of the rest: the path as the
+        # database and schema, its dialect options, typed query parameters.
+        return super().create_connect_args(url.set(database="/".join(path) or None))
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         credentials = {name: cparams.pop(name) for name in CREDENTIAL_PARAMETERS if name in cparams}
