@@ -195,9 +195,7 @@ pub struct CreatedClient {
 fn check_client(new: &NewClient) -> Result<(), AdminError> {
     let id = &new.client_id;
     if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
-        return Err(AdminError::Invalid(format!(
-            "invalid client id `{id}`: use 1-128 letters, digits and `-._~`"
-        )));
+        return Err(AdminError::Invalid(format!("invalid client id `{id}`: use 1-128 letters, digits and `-._~`")));
     }
     if id.starts_with(komodo_protocol::iam::CLIENT_ID_PREFIX) {
         return Err(AdminError::Invalid(format!(

@@ -489,15 +489,7 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
                 "rows_per_second": summary.rows_per_second().round(),
             })
         }
-        AdminCommand::CreateClient {
-            client_id,
-            name,
-            public,
-            grants,
-            redirect_loopback,
-            redirect_uris,
-            audiences,
-        } => {
+        AdminCommand::CreateClient { client_id, name, public, grants, redirect_loopback, redirect_uris, audiences } => {
             let new = crate::admin::NewClient {
                 client_id,
                 name,

@@ -47,8 +47,9 @@ pub async fn graphql(
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return Ok((StatusCode::BAD_REQUEST, graphql_error("the body must be JSON: {\"query\": \"...\"}"))
-            .into_response());
+        return Ok(
+            (StatusCode::BAD_REQUEST, graphql_error("the body must be JSON: {\"query\": \"...\"}")).into_response()
+        );
     };
     let Some(query) = request.get("query").and_then(Value::as_str) else {
         return Ok((StatusCode::BAD_REQUEST, graphql_error("the body must name a \"query\"")).into_response());

@@ -63,7 +63,11 @@ async fn sdk_login(platform: &Platform, user: &komodo_testkit::TestUser, audienc
         .unwrap();
     let (status, body) = token_request(
         platform,
-        &[("grant_type", GRANT_DEVICE_CODE), ("device_code", device.device_code.expose_secret()), ("client_id", SDK_CLIENT)],
+        &[
+            ("grant_type", GRANT_DEVICE_CODE),
+            ("device_code", device.device_code.expose_secret()),
+            ("client_id", SDK_CLIENT),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -159,15 +163,36 @@ async fn registered_clients_get_only_their_grants() {
         (NewClient { client_id: "kmd_spc_x".into(), name: "x".into(), ..Default::default() }, "service principals"),
         (NewClient { client_id: "ok".into(), name: " ".into(), ..Default::default() }, "name"),
         (
-            NewClient { client_id: "ok".into(), name: "x".into(), grants: vec!["authorization_code".into()], ..Default::default() },
+            NewClient {
+                client_id: "ok".into(),
+                name: "x".into(),
+                grants: vec!["authorization_code".into()],
+                ..Default::default()
+            },
             "--redirect-loopback",
         ),
-        (NewClient { client_id: "ok".into(), name: "x".into(), grants: vec!["password".into()], ..Default::default() }, "unknown grant"),
         (
-            NewClient { client_id: "ok".into(), name: "x".into(), redirect_uris: vec!["http://app.example/cb".into()], ..Default::default() },
+            NewClient {
+                client_id: "ok".into(),
+                name: "x".into(),
+                grants: vec!["password".into()],
+                ..Default::default()
+            },
+            "unknown grant",
+        ),
+        (
+            NewClient {
+                client_id: "ok".into(),
+                name: "x".into(),
+                redirect_uris: vec!["http://app.example/cb".into()],
+                ..Default::default()
+            },
             "https",
         ),
-        (NewClient { client_id: SDK_CLIENT.into(), name: "again".into(), public: true, ..Default::default() }, "already exists"),
+        (
+            NewClient { client_id: SDK_CLIENT.into(), name: "again".into(), public: true, ..Default::default() },
+            "already exists",
+        ),
     ] {
         let error = admin.create_client(&new).await.unwrap_err().to_string();
         assert!(error.contains(why), "{why}: {error}");
@@ -225,7 +250,11 @@ async fn s01_confidential_client_secrets_are_prefixed_random_shown_once_keyed_ha
     assert_eq!(polled["error"], "authorization_pending", "authenticated with Basic: {polled}");
     let (_, polled) = token_request(
         &platform,
-        &[("grant_type", GRANT_DEVICE_CODE), ("device_code", body["device_code"].as_str().unwrap()), ("client_id", "reporting-service")],
+        &[
+            ("grant_type", GRANT_DEVICE_CODE),
+            ("device_code", body["device_code"].as_str().unwrap()),
+            ("client_id", "reporting-service"),
+        ],
     )
     .await;
     assert_eq!(polled["error"], "invalid_client", "no secret at the token endpoint either");
@@ -287,7 +316,11 @@ async fn the_gateway_accepts_the_sdks_bearer_login() {
     let sp = platform.create_service_principal("demo", "etl").await;
     let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
     let bearer = format!("Bearer {token}");
-    let headers = [("authorization", bearer.as_str()), ("x-account-id", account.as_str()), ("x-user-id", sp.service_principal_id.as_str())];
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("x-account-id", account.as_str()),
+        ("x-user-id", sp.service_principal_id.as_str()),
+    ];
     let path = "/session/v1/login-request?request_id=1&databaseName=DEMO&schemaName=HEALTHCARE";
     let login = gateway_post(&platform, path, &headers, &jwt_login_body(&account, &sp.service_principal_id)).await;
     assert_eq!(login["success"], true, "{login}");
@@ -346,7 +379,8 @@ async fn the_account_access_check_answers_for_the_caller() {
         )})
     };
     for path in ["/platform-subscription-prod/graphql", "/graphql"] {
-        let (status, body) = api(&platform, Method::POST, path, Some(&token), Some(&account), Some(check(&account))).await;
+        let (status, body) =
+            api(&platform, Method::POST, path, Some(&token), Some(&account), Some(check(&account))).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, json!({"data": {"customerUniverse": [{"subscriber": {"tags": ["snowflake_managed"]}}]}}));
     }
@@ -356,7 +390,8 @@ async fn the_account_access_check_answers_for_the_caller() {
     let (_, body) = api(&platform, Method::POST, "/graphql", Some(&token), None, Some(check("no-such-account"))).await;
     assert_eq!(body, json!({"data": {"customerUniverse": []}}));
     let (_, body) =
-        api(&platform, Method::POST, "/graphql", Some(&token), None, Some(json!({"query": "{ users { email } }"}))).await;
+        api(&platform, Method::POST, "/graphql", Some(&token), None, Some(json!({"query": "{ users { email } }"})))
+            .await;
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("users"), "{body}");
     let (status, _) = api(&platform, Method::POST, "/graphql", None, None, Some(check(&account))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -457,8 +457,29 @@ fn i01_graphql_never_panics() {
     use komodo_server::iam::graphql::{MAX_DEPTH, parse_query};
     let piece = prop::sample::select(
         &[
-            "{", "}", "(", ")", ":", "query", "customerUniverse", "rbacAccountId", "\"a\"", "\"\\u00e9\"", "\"\\",
-            "\"", "#c\n", " ", ",", "$v", "...", "@d", "1", "mutation", "\"\"\"", "subscriber", "tags",
+            "{",
+            "}",
+            "(",
+            ")",
+            ":",
+            "query",
+            "customerUniverse",
+            "rbacAccountId",
+            "\"a\"",
+            "\"\\u00e9\"",
+            "\"\\",
+            "\"",
+            "#c\n",
+            " ",
+            ",",
+            "$v",
+            "...",
+            "@d",
+            "1",
+            "mutation",
+            "\"\"\"",
+            "subscriber",
+            "tags",
         ][..],
     );
     let document = prop_oneof![
