@@ -53,7 +53,8 @@ async fn exercise(store: Store) {
     registered.audiences = vec!["https://api.example/".into()];
     store.insert_client(&registered).await.unwrap();
     assert!(matches!(store.insert_client(&registered).await, Err(StoreError::Conflict(_))));
-    let mut taken = ClientRow::public("kmd_spc_1", "Clash", &[]);
+    store.create_service_principal(&account.id, "etl-2", None, "kmd_spc_2", "hash-x").await.unwrap();
+    let mut taken = ClientRow::public("kmd_spc_2", "Clash", &[]);
     taken.secret_hash = Some("h".into());
     assert!(matches!(store.insert_client(&taken).await, Err(StoreError::Conflict(_))), "a service principal's id");
     let mut confidential = ClientRow::public("web-app", "Web", &["https://app.example/cb"]);
