@@ -45,8 +45,6 @@ def test_a_session_with_a_database_answers_reads_and_reflects(home, sp):
     assert engine.dialect.default_schema_name == "healthcare"
     tables = inspector.get_table_names()
     assert {"patients", "claims"} <= set(tables), tables
-    columns = {c["name"] for c in inspector.get_columns("patients")}
-    assert "patient_id" in columns, columns
     frame = pandas.read_sql("select STATE, count(*) AS N from PATIENTS group by STATE order by STATE", engine)
     assert list(frame.columns) == ["state", "n"] and frame["n"].sum() > 0
 
@@ -115,7 +113,7 @@ def test_fetching_before_a_statement_raises_and_closing_twice_raises(home, sp):
         cur.fetchone()
     assert cur.get_results_from_sfqid(qid).fetchone() == (1,)
     # A statement without rows keeps Snowflake's one-row status result.
-    cur.execute("create temporary table T (A int)")
+    cur.execute("alter session set QUERY_TAG = 'pep249'")
     assert cur.sfqid and cur.fetchone() is not None
     connection.close()
     with pytest.raises(komodo.InterfaceError, match="already closed"):

@@ -78,6 +78,19 @@ class KomodoDialect(SnowflakeDialect):
         # database and schema, its dialect options, typed query parameters.
         return super().create_connect_args(url.set(database="/".join(path) or None))
 
+    def has_table(self, connection: Any, table_name: str, schema: Any = None, **kw: Any) -> bool:
+        """Whether the table exists, asked with ``SHOW TABLES LIKE`` (the
+        warehouse has no ``DESC TABLE``, which snowflake-sqlalchemy asks)."""
+        from sqlalchemy import text
+
+        name = self.denormalize_name(table_name)
+        scope = ""
+        if schema is not None:
+            scope = " IN " + ".".join(self.identifier_preparer.quote_identifier(p) for p in str(schema).split("."))
+        pattern = name.replace("\\", "\\\\").replace("'", "''")
+        rows = connection.execute(text(f"SHOW TABLES LIKE '{pattern}'{scope}")).fetchall()
+        return any(row[1] == name for row in rows if len(row) > 1) or any(name in tuple(row) for row in rows)
+
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         credentials = {name: cparams.pop(name) for name in CREDENTIAL_PARAMETERS if name in cparams}
         return snowflake_connector.get_snowflake_connection(**credentials, **cparams)
