@@ -110,7 +110,7 @@ impl Expected<'_> {
         if claims.iss != self.issuer {
             return Err(TokenError::Issuer);
         }
-        if !self.audiences.iter().any(|a| *a == claims.aud) {
+        if !self.audiences.contains(&claims.aud) {
             return Err(TokenError::Audience);
         }
         Ok(())
