@@ -128,7 +128,26 @@ pub struct IdentityUser {
     /// The user's display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// `active` (a user who can sign in).
+    #[serde(default)]
+    pub status: String,
+    /// `EXTERNAL` (a customer's user) or `INTERNAL`.
+    #[serde(default)]
+    pub user_type: String,
+    /// Creation time, RFC 3339.
+    #[serde(default)]
+    pub created_at: String,
+    /// Last change of the record, RFC 3339.
+    #[serde(default)]
+    pub updated_at: String,
 }
+
+/// A user's `status` in an [`Identity`]: every user the platform knows can
+/// sign in.
+pub const USER_STATUS_ACTIVE: &str = "active";
+/// A user's `user_type` in an [`Identity`]: the platform's users are its
+/// customers' people.
+pub const USER_TYPE_EXTERNAL: &str = "EXTERNAL";
 
 /// A service principal as listed and described (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,13 +158,16 @@ pub struct ServicePrincipal {
     pub client_id: String,
     /// Name.
     pub name: String,
-    /// Free-text description.
+    /// Free-text description (`""` when none was given).
     #[serde(default)]
     pub description: Option<String>,
     /// The one account it belongs to.
     pub account_id: String,
     /// Creation time, RFC 3339.
     pub created_at: String,
+    /// Last change of the record, RFC 3339.
+    #[serde(default)]
+    pub updated_at: String,
 }
 
 /// `POST /v1/iam/service-principals/token` request body.

@@ -303,7 +303,8 @@ def test_context_managers_and_closed_connection(home, sp):
         connection.commit()
         connection.rollback()
     assert connection.closed and connection.is_closed()
-    connection.close()  # harmless
+    with pytest.raises(komodo.InterfaceError, match="already closed"):
+        connection.close()  # PEP 249: a closed connection is unusable, close() included
     with pytest.raises(komodo.InterfaceError, match="connection is closed"):
         connection.cursor()
     with pytest.raises(komodo.InterfaceError, match="connection is closed"):

@@ -13,7 +13,7 @@ use crate::crypto::Secrets;
 use crate::identity::{password, service_principals};
 use crate::keys::{KeyError, KeyRing};
 use crate::state::{OpenError, open_store_and_secrets};
-use crate::store::iam::{AccountRow, OrganizationRow, PasswordReset, UserRow};
+use crate::store::iam::{AccountRow, ClientRow, OrganizationRow, PasswordReset, UserRow};
 use crate::store::{Store, StoreError};
 
 /// Errors of admin operations.
@@ -156,6 +156,149 @@ impl Admin {
     /// publish delay. Returns its `kid` and activation time (epoch seconds).
     pub async fn rotate_keys(&self) -> Result<(String, i64), AdminError> {
         Ok(KeyRing::rotate(&self.store, &self.secrets, self.config.signing_alg, self.config.key_publish_delay).await?)
+    }
+}
+
+/// The prefix of confidential clients' secrets, for leak scanners.
+pub const CLIENT_APP_SECRET_PREFIX: &str = "kmd_cs_";
+
+/// What `create-client` registers.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// The client id (kept as given: an SDK's compiled-in id).
+    pub client_id: String,
+    /// Display name (shown on the consent page).
+    pub name: String,
+    /// Public (no secret) rather than confidential.
+    pub public: bool,
+    /// Grants (`device`, `authorization_code`, `refresh_token`); empty:
+    /// `device` and `refresh_token`, and `authorization_code` too when a
+    /// redirect URI is registered.
+    pub grants: Vec<String>,
+    /// Register the loopback redirect URIs (any port, RFC 8252).
+    pub redirect_loopback: bool,
+    /// Further exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Audiences it may ask for besides the platform's.
+    pub audiences: Vec<String>,
+}
+
+/// A registered client and, for a confidential one, its secret (shown once).
+#[derive(Debug)]
+pub struct CreatedClient {
+    /// The stored client.
+    pub client: ClientRow,
+    /// The secret of a confidential client; exists nowhere else.
+    pub secret: Option<komodo_protocol::secret::ClientSecret>,
+}
+
+fn check_client(new: &NewClient) -> Result<(), AdminError> {
+    let id = &new.client_id;
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+        return Err(AdminError::Invalid(format!("invalid client id `{id}`: use 1-128 letters, digits and `-._~`")));
+    }
+    if id.starts_with(komodo_protocol::iam::CLIENT_ID_PREFIX) {
+        return Err(AdminError::Invalid(format!(
+            "client ids starting with `{}` belong to service principals; choose another",
+            komodo_protocol::iam::CLIENT_ID_PREFIX
+        )));
+    }
+    if new.name.trim().is_empty() {
+        return Err(AdminError::Invalid("the client name must not be empty".into()));
+    }
+    for grant in &new.grants {
+        if !crate::oidc::client_auth::CLIENT_GRANTS.contains(&grant.as_str()) {
+            return Err(AdminError::Invalid(format!(
+                "unknown grant `{grant}`: use device, authorization_code or refresh_token"
+            )));
+        }
+    }
+    for audience in &new.audiences {
+        if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AdminError::Invalid(format!("invalid audience `{audience}`: no spaces, not empty")));
+        }
+    }
+    for uri in &new.redirect_uris {
+        let parsed = url::Url::parse(uri).map_err(|_| AdminError::Invalid(format!("invalid redirect URI `{uri}`")))?;
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1") | Some("[::1]"));
+        if parsed.fragment().is_some() || !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
+            return Err(AdminError::Invalid(format!(
+                "invalid redirect URI `{uri}`: use https (or http on 127.0.0.1 / [::1]) and no fragment"
+            )));
+        }
+    }
+    let redirects = new.redirect_loopback || !new.redirect_uris.is_empty();
+    if new.grants.iter().any(|g| g == "authorization_code") && !redirects {
+        return Err(AdminError::Invalid(
+            "the authorization_code grant needs a redirect URI: add --redirect-loopback or --redirect-uri".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Admin {
+    /// `create-client`: registers an OAuth client under the id given. A
+    /// confidential client gets a random secret, stored only as a keyed
+    /// hash (S01) and returned this once.
+    pub async fn create_client(&self, new: &NewClient) -> Result<CreatedClient, AdminError> {
+        check_client(new)?;
+        let mut grants: Vec<String> = Vec::new();
+        let redirects = new.redirect_loopback || !new.redirect_uris.is_empty();
+        let asked: Vec<&str> = if new.grants.is_empty() && redirects {
+            crate::oidc::client_auth::CLIENT_GRANTS.to_vec()
+        } else if new.grants.is_empty() {
+            vec!["device", "refresh_token"]
+        } else {
+            new.grants.iter().map(String::as_str).collect()
+        };
+        for grant in asked {
+            if !grants.iter().any(|g| g == grant) {
+                grants.push(grant.to_owned());
+            }
+        }
+        let mut redirect_uris: Vec<String> = Vec::new();
+        if new.redirect_loopback {
+            redirect_uris.extend(crate::bootstrap::CLI_REDIRECT_URIS.iter().map(|s| s.to_string()));
+        }
+        redirect_uris.extend(new.redirect_uris.iter().cloned());
+        let secret = (!new.public).then(|| {
+            komodo_protocol::secret::ClientSecret::new(format!(
+                "{CLIENT_APP_SECRET_PREFIX}{}",
+                crate::crypto::random_token::<32>()
+            ))
+        });
+        let client = ClientRow {
+            client_id: new.client_id.clone(),
+            name: new.name.trim().to_owned(),
+            redirect_uris,
+            secret_hash: secret.as_ref().map(|s| self.secrets.hash_client_secret(s.expose_secret())),
+            grants,
+            audiences: new.audiences.clone(),
+            created_at: crate::clock::now(),
+        };
+        self.store.insert_client(&client).await?;
+        tracing::info!(client_id = %client.client_id, public = client.is_public(), "registered OAuth client");
+        Ok(CreatedClient { client, secret })
+    }
+
+    /// `list-clients`: every registered client.
+    pub async fn list_clients(&self) -> Result<Vec<ClientRow>, AdminError> {
+        Ok(self.store.clients().await?)
+    }
+
+    /// `delete-client`: removes a client and ends the sessions it was
+    /// issued (refresh tokens, their access tokens, gateway sessions).
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), AdminError> {
+        if client_id == komodo_protocol::oauth::CLI_CLIENT_ID {
+            return Err(AdminError::Invalid(format!(
+                "`{client_id}` is the platform's own CLI client and is registered again at every start"
+            )));
+        }
+        if !self.store.delete_client(client_id).await? {
+            return Err(StoreError::NotFound(format!("client `{client_id}`")).into());
+        }
+        tracing::info!(client_id, "deleted OAuth client");
+        Ok(())
     }
 }
 

@@ -31,13 +31,7 @@ pub struct BootstrapReport {
 /// Registers the CLI client and, on an empty store, creates the first admin
 /// and the demo organisation and account.
 pub(crate) async fn run(store: &Store, config: &Config) -> Result<Option<BootstrapReport>, StoreError> {
-    store
-        .upsert_client(&ClientRow {
-            client_id: CLI_CLIENT_ID.to_owned(),
-            name: "Komodo CLI".to_owned(),
-            redirect_uris: CLI_REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
-        })
-        .await?;
+    store.upsert_client(&ClientRow::public(CLI_CLIENT_ID, "Komodo CLI", &CLI_REDIRECT_URIS)).await?;
     if !config.bootstrap || store.meta("bootstrapped").await?.is_some() {
         return Ok(None);
     }

@@ -71,14 +71,21 @@ struct ServeArgs {
     listen: String,
     #[command(flatten)]
     store: StoreArgs,
-    /// Public URL of the platform (the token issuer); default `http://<listen address>`.
+    /// Public URL of the platform (the token issuer), used exactly as given
+    /// (a trailing slash is kept in `iss` and discovery); default
+    /// `http://<listen address>`.
     #[arg(long, env = config::ENV_ISSUER)]
     issuer: Option<String>,
+    /// A further audience the platform's APIs accept and any client may
+    /// ask for with `audience` or `resource` (repeatable); tokens asking
+    /// for none get `komodo`.
+    #[arg(long = "audience", value_name = "AUDIENCE")]
+    audiences: Vec<String>,
     /// Algorithm for new signing keys.
     #[arg(long, env = config::ENV_SIGNING_ALG, default_value = "ES256", value_parser = clap::value_parser!(SigningAlgArg))]
     signing_alg: SigningAlgArg,
     /// Access token lifetime in seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = config::DEFAULT_ACCESS_TOKEN_TTL.as_secs())]
     access_token_ttl: u64,
     /// Claims of demo data generated for the `demo` account on the first
     /// start (0: none).
@@ -248,6 +255,41 @@ enum AdminCommand {
     },
     /// Start a staged signing-key rotation.
     RotateKeys,
+    /// Register an OAuth client under a given id (for example the id an
+    /// SDK has compiled in). A confidential client's secret is printed once.
+    CreateClient {
+        /// The client id, kept as given.
+        #[arg(long)]
+        client_id: String,
+        /// Display name (shown on the consent page).
+        #[arg(long)]
+        name: String,
+        /// A public client (no secret), like a CLI or SDK on a user's machine.
+        #[arg(long)]
+        public: bool,
+        /// A grant it may use (repeatable); default: device and
+        /// refresh_token, plus authorization_code with a redirect URI.
+        #[arg(long = "grant", value_name = "GRANT", value_parser = ["device", "authorization_code", "refresh_token"])]
+        grants: Vec<String>,
+        /// Accept redirects to http://127.0.0.1 and http://[::1] on any
+        /// port, path `/callback` (native apps, RFC 8252).
+        #[arg(long)]
+        redirect_loopback: bool,
+        /// An exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// An audience it may ask for besides the platform's (repeatable).
+        #[arg(long = "audience", value_name = "AUDIENCE")]
+        audiences: Vec<String>,
+    },
+    /// List the registered OAuth clients.
+    ListClients,
+    /// Delete an OAuth client; the sessions it was issued end.
+    DeleteClient {
+        /// The client id.
+        #[arg(long)]
+        client_id: String,
+    },
     /// Generate the synthetic healthcare data set (DEMO.HEALTHCARE:
     /// PATIENTS, PROVIDERS, CLAIMS, PRESCRIPTIONS) for an account.
     LoadDemo {
@@ -294,6 +336,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = args.store.config();
     config.listen = args.listen.clone();
     config.issuer = args.issuer.clone();
+    for audience in &args.audiences {
+        if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("invalid --audience `{audience}`: it must be non-empty, without spaces"));
+        }
+    }
+    config.audiences = args.audiences.clone();
     config.signing_alg = match args.signing_alg {
         SigningAlgArg::Es256 => SigningAlg::Es256,
         SigningAlgArg::Rs256 => SigningAlg::Rs256,
@@ -348,6 +396,20 @@ fn read_password() -> Result<Password, String> {
         return Err("no password on standard input".into());
     }
     Ok(password)
+}
+
+/// A registered client as the admin commands show it (never its secret's
+/// hash).
+fn client_json(client: &crate::store::iam::ClientRow) -> serde_json::Value {
+    json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": if client.is_public() { "public" } else { "confidential" },
+        "grants": client.grants,
+        "redirect_uris": client.redirect_uris,
+        "audiences": client.audiences,
+        "created_at": crate::clock::rfc3339(client.created_at),
+    })
 }
 
 fn print(output: Output, value: serde_json::Value) {
@@ -426,6 +488,41 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
                 "seconds": summary.elapsed.as_secs_f64(),
                 "rows_per_second": summary.rows_per_second().round(),
             })
+        }
+        AdminCommand::CreateClient { client_id, name, public, grants, redirect_loopback, redirect_uris, audiences } => {
+            let new = crate::admin::NewClient {
+                client_id,
+                name,
+                public,
+                grants,
+                redirect_loopback,
+                redirect_uris,
+                audiences,
+            };
+            let created = admin.create_client(&new).await.map_err(|e| e.to_string())?;
+            let mut value = client_json(&created.client);
+            // The one command whose job is to print the secret (S03).
+            if let Some(secret) = &created.secret {
+                value["client_secret"] = json!(secret.expose_secret());
+            }
+            value
+        }
+        AdminCommand::ListClients => {
+            let clients = admin.list_clients().await.map_err(|e| e.to_string())?;
+            let listed: Vec<serde_json::Value> = clients.iter().map(client_json).collect();
+            if matches!(output, Output::Text) {
+                for client in &listed {
+                    print(output, client.clone());
+                    println!();
+                }
+                admin.store().close().await;
+                return Ok(());
+            }
+            json!({"clients": listed})
+        }
+        AdminCommand::DeleteClient { client_id } => {
+            admin.delete_client(&client_id).await.map_err(|e| e.to_string())?;
+            json!({"client_id": client_id, "deleted": true})
         }
         AdminCommand::RotateKeys => {
             let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;

@@ -9,6 +9,10 @@ use std::time::Duration;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// The audience of every access token unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "komodo";
+/// Access-token lifetime unless configured otherwise: one hour, so that
+/// clients which fetch a new token when less than 15 minutes remain (as
+/// Komodo Health's SDK does) use each token for 45 minutes.
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// Environment variable for `--listen`.
 pub const ENV_LISTEN: &str = "KOMODO_SERVER_LISTEN";
 /// Environment variable for `--data-dir`.
@@ -170,8 +174,11 @@ pub struct Config {
     /// The issuer identifier; `None` means `http://<bound address>`.
     /// Replicas behind one name must all be given that name.
     pub issuer: Option<String>,
-    /// The single audience of access tokens.
+    /// The audience of access tokens when a request names none.
     pub audience: String,
+    /// Further audiences the platform's own APIs (IAM, gateway) accept in
+    /// access tokens and any client may ask for (`serve --audience`).
+    pub audiences: Vec<String>,
     /// Algorithm for newly generated signing keys.
     pub signing_alg: SigningAlg,
     /// Access token lifetime.
@@ -251,6 +258,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_deref().map(crate::store::redact_url))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .field("signing_alg", &self.signing_alg)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -268,7 +276,7 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// The defaults for a data directory: listen on [`DEFAULT_LISTEN`],
-    /// SQLite, ES256, 15-minute access tokens, 30-day refresh tokens.
+    /// SQLite, ES256, 1-hour access tokens, 30-day refresh tokens.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Config {
             listen: DEFAULT_LISTEN.to_owned(),
@@ -276,8 +284,9 @@ impl Config {
             database_url: None,
             issuer: None,
             audience: DEFAULT_AUDIENCE.to_owned(),
+            audiences: Vec::new(),
             signing_alg: SigningAlg::Es256,
-            access_token_ttl: Duration::from_secs(15 * 60),
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             id_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             auth_code_ttl: Duration::from_secs(60),
@@ -348,6 +357,18 @@ impl Config {
         self.max_connections = self.max_connections.max(1);
         self.login_body_max = self.login_body_max.max(1024);
         self
+    }
+
+    /// Every audience the platform's APIs accept: the default first, then
+    /// the further ones, each once.
+    pub fn accepted_audiences(&self) -> Vec<String> {
+        let mut all = vec![self.audience.clone()];
+        for a in &self.audiences {
+            if !all.contains(a) {
+                all.push(a.clone());
+            }
+        }
+        all
     }
 
     /// The longest a token signed by a key can stay valid after the key

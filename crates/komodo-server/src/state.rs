@@ -85,7 +85,6 @@ impl AppState {
     /// URL the platform is reached at.
     pub async fn open(config: Config, issuer: String) -> Result<(AppState, Option<BootstrapReport>), OpenError> {
         let config = config.normalised();
-        let issuer = issuer.trim_end_matches('/').to_owned();
         let (store, secrets) = open_store_and_secrets(&config).await?;
         let keys = KeyRing::open(
             store.clone(),
@@ -95,7 +94,7 @@ impl AppState {
                 refresh_every: config.key_refresh_interval,
                 max_token_lifetime: config.max_token_lifetime(),
                 issuer: issuer.clone(),
-                audience: config.audience.clone(),
+                audiences: config.accepted_audiences(),
                 leeway: config.clock_leeway.as_secs(),
             },
         )
@@ -122,7 +121,8 @@ impl AppState {
         &self.0.config
     }
 
-    /// The issuer identifier (no trailing slash).
+    /// The issuer identifier, exactly as configured (a trailing slash
+    /// kept: it is compared character for character).
     pub fn issuer(&self) -> &str {
         &self.0.issuer
     }
@@ -166,8 +166,8 @@ impl AppState {
         Minter::new(&self.0.keys, &self.0.store, &self.0.config)
     }
 
-    /// An absolute URL on this platform.
+    /// An absolute URL on this platform (`path` starts with `/`).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.0.issuer, path)
+        format!("{}{}", self.0.issuer.trim_end_matches('/'), path)
     }
 }

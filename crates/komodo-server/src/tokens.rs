@@ -106,7 +106,7 @@ impl<'a> Minter<'a> {
         let claims = AccessTokenClaims {
             iss: self.keys.issuer().to_owned(),
             sub: user_sub(&user.id),
-            aud: config.audience.clone(),
+            aud: family.audience.clone().unwrap_or_else(|| config.audience.clone()),
             exp: iat + ttl as i64,
             iat,
             nbf: Some(iat),

@@ -1,10 +1,11 @@
 //! Login, heartbeat, token renewal and close.
 //!
 //! A login turns a Komodo access token (`AUTHENTICATOR=OAUTH` + `TOKEN`, or
-//! `Authorization: Bearer` + `x-account-id`) into a gateway session with a
-//! session token and a master token, both random and stored only as
-//! hashes. Every later request is authorised again by its [`Caller`]
-//! extractor.
+//! `Authorization: Bearer` + `x-account-id`, which is how Komodo Health's
+//! connector logs in with `AUTHENTICATOR=SNOWFLAKE_JWT`) into a gateway
+//! session with a session token and a master token, both random and stored
+//! only as hashes. Every later request is authorised again by its
+//! [`Caller`] extractor.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -24,6 +25,10 @@ use crate::crypto::{random_token, token_hash};
 use crate::queries::error::GwError;
 use crate::state::AppState;
 use crate::store::gateway::NewGatewaySession;
+
+/// The authenticator Komodo Health's connector names: its access token
+/// comes as `Authorization: Bearer`, with no `TOKEN` in the body.
+pub const BEARER_JWT_AUTHENTICATOR: &str = "SNOWFLAKE_JWT";
 
 fn session_parameters() -> Vec<NameValue> {
     let p = |name: &str, value: serde_json::Value| NameValue { name: name.to_owned(), value };
@@ -52,10 +57,48 @@ pub async fn login(
         Credential::Bearer(token) => Some(token.to_owned()),
         _ => None,
     };
-    let token = match (&data.token, &bearer) {
-        (Some(t), _) if !t.is_empty() => t.expose_secret().to_owned(),
-        (_, Some(t)) => t.clone(),
-        _ => {
+    let authenticator = data.authenticator.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    let body_token = data.token.as_ref().filter(|t| !t.is_empty());
+    let token = match authenticator {
+        None => None,
+        Some(a) if a.eq_ignore_ascii_case("OAUTH") => None,
+        Some(a) if a.eq_ignore_ascii_case(BEARER_JWT_AUTHENTICATOR) => {
+            if body_token.is_some() {
+                return Err(GwError::new(
+                    codes::AUTHENTICATION_FAILED,
+                    "Key-pair authentication is not supported: with authenticator SNOWFLAKE_JWT send the Komodo \
+                     access token as `Authorization: Bearer <token>` and no TOKEN, or connect with \
+                     authenticator='oauth' and token=<Komodo access token>.",
+                )
+                .state("28000"));
+            }
+            let Some(token) = bearer.clone() else {
+                return Err(GwError::new(
+                    codes::AUTHENTICATION_FAILED,
+                    "No access token: with authenticator SNOWFLAKE_JWT send the Komodo access token as \
+                     `Authorization: Bearer <token>` with `x-account-id`.",
+                )
+                .state("28000"));
+            };
+            Some(token)
+        }
+        Some(other) => {
+            return Err(GwError::new(
+                codes::AUTHENTICATION_FAILED,
+                format!(
+                    "Authenticator {other} is not supported: connect with authenticator='oauth' and \
+                     token=<Komodo access token>."
+                ),
+            )
+            .state("28000"));
+        }
+    };
+    let bearer_login = token.is_some();
+    let token = match (token, body_token, &bearer) {
+        (Some(t), _, _) => t,
+        (None, Some(t), _) => t.expose_secret().to_owned(),
+        (None, None, Some(t)) => t.clone(),
+        (None, None, None) => {
             return Err(GwError::new(
                 codes::AUTHENTICATION_FAILED,
                 "No access token: connect with authenticator='oauth' and token=<Komodo access token>, \
@@ -64,25 +107,35 @@ pub async fn login(
             .state("28000"));
         }
     };
-    if let Some(authenticator) = data.authenticator.as_deref().filter(|a| !a.is_empty())
-        && !authenticator.eq_ignore_ascii_case("OAUTH")
+    let principal = principal_of(&state, &token).await?;
+    if bearer_login
+        && let Some(login_name) = data.login_name.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        && !login_name_matches(login_name, &principal.claims().sub)
     {
         return Err(GwError::new(
             codes::AUTHENTICATION_FAILED,
-            format!(
-                "Authenticator {authenticator} is not supported: connect with authenticator='oauth' and \
-                 token=<Komodo access token>."
-            ),
+            "LOGIN_NAME does not name the principal of the access token: send the id of the user or \
+             service principal the token was issued to, or no LOGIN_NAME.",
         )
         .state("28000"));
     }
-    let principal = principal_of(&state, &token).await?;
-    let account_ref = if data.account_name.trim().is_empty() {
-        headers.get(ACCOUNT_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-    } else {
-        data.account_name.clone()
+    let header_account =
+        headers.get(ACCOUNT_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|a| !a.is_empty());
+    let account_ref = match (data.account_name.trim(), header_account) {
+        ("", Some(header)) => header.to_owned(),
+        (body, _) => body.to_owned(),
     };
     let (account_id, role) = account_for(&state, &principal, &account_ref).await?;
+    if let Some(header) = header_account
+        && !data.account_name.trim().is_empty()
+        && account_for(&state, &principal, header).await?.0 != account_id
+    {
+        return Err(GwError::new(
+            codes::AUTHENTICATION_FAILED,
+            "ACCOUNT_NAME and the x-account-id header name different accounts: send one account.",
+        )
+        .state("28000"));
+    }
 
     // The session parameters it asks for that the gateway keeps (the
     // result format), checked before the session opens.
@@ -144,6 +197,14 @@ pub async fn login(
         }),
         parameters: session_parameters(),
     }))
+}
+
+/// Whether a login's `LOGIN_NAME` names the principal `sub` stands for:
+/// its id (what Komodo Health's connector sends), or the whole `sub`,
+/// compared exactly.
+fn login_name_matches(login_name: &str, sub: &str) -> bool {
+    let id = sub.split_once(':').map(|(_, id)| id).unwrap_or(sub);
+    login_name == id || login_name == sub
 }
 
 /// A login's `databaseName`/`schemaName` as Snowflake resolves an

@@ -47,11 +47,34 @@ pub enum Credential<'a> {
     None,
 }
 
-/// Reads the request's credential.
+/// The header Komodo Health's connector puts the session token in, its
+/// `Authorization` carrying the user's bearer token to its own gateway.
+pub const SNOWFLAKE_AUTHORIZATION: &str = "snowflake-authorization";
+
+/// Reads the request's credential: a session token in `Authorization` or
+/// `Snowflake-Authorization` (which wins over a bearer token beside it),
+/// else a bearer token.
 pub fn credential(headers: &HeaderMap) -> Credential<'_> {
+    if let Some(value) = headers.get(SNOWFLAKE_AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Credential::Snowflake(token) = snowflake_token(value)
+    {
+        return Credential::Snowflake(token);
+    }
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Credential::None;
     };
+    let value = value.trim();
+    if strip_prefix_ignore_case(value, "Snowflake ").is_some() {
+        return snowflake_token(value);
+    }
+    match crate::web::request::bearer(headers) {
+        Some(token) => Credential::Bearer(token),
+        None => Credential::None,
+    }
+}
+
+/// `Snowflake Token="<token>"`; the placeholder `None` is no token.
+fn snowflake_token(value: &str) -> Credential<'_> {
     let value = value.trim();
     if let Some(rest) = strip_prefix_ignore_case(value, "Snowflake ") {
         let rest = rest.trim();
@@ -62,12 +85,8 @@ pub fn credential(headers: &HeaderMap) -> Credential<'_> {
                 return Credential::Snowflake(token);
             }
         }
-        return Credential::None;
     }
-    match crate::web::request::bearer(headers) {
-        Some(token) => Credential::Bearer(token),
-        None => Credential::None,
-    }
+    Credential::None
 }
 
 fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
@@ -88,5 +107,17 @@ mod tests {
         assert!(matches!(credential(&headers), Credential::None));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer eyJ.x.y"));
         assert!(matches!(credential(&headers), Credential::Bearer("eyJ.x.y")));
+    }
+
+    #[test]
+    fn a_session_token_beside_a_bearer_token_wins() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer eyJ.x.y"));
+        headers.insert(SNOWFLAKE_AUTHORIZATION, HeaderValue::from_static("Snowflake Token=\"None\""));
+        assert!(matches!(credential(&headers), Credential::Bearer("eyJ.x.y")), "the login placeholder");
+        headers.insert(SNOWFLAKE_AUTHORIZATION, HeaderValue::from_static("Snowflake Token=\"kmd_st_abc\""));
+        assert!(matches!(credential(&headers), Credential::Snowflake("kmd_st_abc")));
+        headers.insert(SNOWFLAKE_AUTHORIZATION, HeaderValue::from_static("Bearer other"));
+        assert!(matches!(credential(&headers), Credential::Bearer("eyJ.x.y")), "only a session token counts there");
     }
 }

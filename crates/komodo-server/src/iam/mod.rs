@@ -1,5 +1,7 @@
-//! The IAM API: the current user, the caller's identity, and service
-//! principals (created, listed, rotated and deleted by account admins only).
+//! The IAM API: the current user, the caller's identity, service
+//! principals (created, listed, rotated and deleted by account admins
+//! only), and the subscription service's account-access check (a GraphQL
+//! subset).
 //!
 //! Every call authenticates a bearer access token through an extractor
 //! ([`Authenticated`](crate::extract::Authenticated),
@@ -8,7 +10,9 @@
 //! itself (a deleted service principal, a revoked session or a revoked
 //! token fail at once).
 
+pub mod graphql;
 pub mod service_principals;
+pub mod subscription;
 pub mod users;
 
 use axum::Router;
@@ -18,7 +22,11 @@ use crate::state::AppState;
 
 /// The IAM routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new();
+    for path in subscription::GRAPHQL_PATHS {
+        router = router.route(path, post(subscription::graphql));
+    }
+    router
         .route("/v1/iam/users/me", get(users::me))
         .route("/v1/iam/identity", get(users::identity))
         .route("/v1/iam/service-principals/token", post(service_principals::token))

@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use komodo_protocol::iam::{Account, Identity, IdentityUser, JwtType, Organization, UserMe};
+use komodo_protocol::iam::{
+    Account, Identity, IdentityUser, JwtType, Organization, USER_STATUS_ACTIVE, USER_TYPE_EXTERNAL, UserMe,
+};
 
 use crate::extract::Authenticated;
 use crate::identity::Principal;
@@ -39,12 +41,23 @@ pub async fn me(
     Ok(Json(UserMe { user_id: user.id, email: user.email, name: user.name, organizations }))
 }
 
-/// Who the token stands for.
+/// Who the token stands for, with every field of Komodo Health's identity
+/// models (a user's `status`, `user_type`, `created_at`, `updated_at`; a
+/// service principal's description as a string).
 pub async fn identity(Authenticated(principal): Authenticated) -> Result<Json<Identity>, ApiFailure> {
     Ok(Json(match principal {
         Principal::User { user, .. } => Identity {
             jwt_type: JwtType::User,
-            user: Some(IdentityUser { user_id: user.id, email: user.email, name: user.name }),
+            user: Some(IdentityUser {
+                user_id: user.id,
+                email: user.email,
+                name: user.name,
+                status: USER_STATUS_ACTIVE.to_owned(),
+                user_type: USER_TYPE_EXTERNAL.to_owned(),
+                created_at: crate::clock::rfc3339(user.created_at),
+                // Users are not edited; the record is as created.
+                updated_at: crate::clock::rfc3339(user.created_at),
+            }),
             service_principal: None,
         },
         Principal::ServicePrincipal { principal, .. } => {

@@ -16,14 +16,18 @@ pub fn new_secret() -> ClientSecret {
 }
 
 /// The wire form of a principal.
+/// The description is `""` when none was given (clients with strict
+/// models require a string), and the record changes only by being created
+/// (a secret rotation changes the secret, not the record).
 pub fn to_wire(row: ServicePrincipalRow) -> ServicePrincipal {
     ServicePrincipal {
         service_principal_id: row.id,
         client_id: row.client_id,
         name: row.name,
-        description: row.description,
+        description: Some(row.description.unwrap_or_default()),
         account_id: row.account_id,
         created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.created_at),
     }
 }
 

@@ -90,7 +90,8 @@ pub(crate) fn verified_claims(key: &LoadedKey, presented: &Presented<'_>) -> Res
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Expected<'a> {
     pub(crate) issuer: &'a str,
-    pub(crate) audience: &'a str,
+    /// The audiences this platform's resource servers accept.
+    pub(crate) audiences: &'a [String],
     /// Clock leeway in seconds.
     pub(crate) leeway: i64,
 }
@@ -109,7 +110,7 @@ impl Expected<'_> {
         if claims.iss != self.issuer {
             return Err(TokenError::Issuer);
         }
-        if claims.aud != self.audience {
+        if !self.audiences.contains(&claims.aud) {
             return Err(TokenError::Audience);
         }
         Ok(())
@@ -143,7 +144,8 @@ mod tests {
 
     #[test]
     fn claims_are_checked_in_time_then_issuer_and_audience() {
-        let expected = Expected { issuer: "https://issuer", audience: "komodo", leeway: 5 };
+        let audiences = ["komodo".to_owned(), "https://api.example/".to_owned()];
+        let expected = Expected { issuer: "https://issuer", audiences: &audiences, leeway: 5 };
         assert_eq!(expected.check(&claims(100, 50), 90), Ok(()));
         assert_eq!(expected.check(&claims(100, 50), 104), Ok(()), "within the leeway");
         assert_eq!(expected.check(&claims(100, 50), 105), Err(TokenError::Expired));
@@ -151,8 +153,14 @@ mod tests {
         assert_eq!(expected.check(&claims(200, 120), 100), Err(TokenError::NotYetValid));
         let other = Expected { issuer: "https://elsewhere", ..expected };
         assert_eq!(other.check(&claims(100, 50), 90), Err(TokenError::Issuer));
-        let other = Expected { audience: "other", ..expected };
+        let others = ["other".to_owned()];
+        let other = Expected { audiences: &others, ..expected };
         assert_eq!(other.check(&claims(100, 50), 90), Err(TokenError::Audience));
+        let mut second = claims(100, 50);
+        second.aud = "https://api.example/".into();
+        assert_eq!(expected.check(&second, 90), Ok(()), "a further configured audience");
+        second.aud = "https://api.example".into();
+        assert_eq!(expected.check(&second, 90), Err(TokenError::Audience), "compared exactly");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct KeyRing {
     refresh_every: Duration,
     max_token_lifetime: Duration,
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
     leeway: u64,
     verified: Verified,
 }
@@ -56,7 +56,7 @@ impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyRing")
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .finish_non_exhaustive()
     }
 }
@@ -70,8 +70,9 @@ pub struct KeyRingSettings {
     pub max_token_lifetime: Duration,
     /// Expected `iss`.
     pub issuer: String,
-    /// Expected `aud` of access tokens.
-    pub audience: String,
+    /// The audiences accepted in `aud` of access tokens; the first is the
+    /// one tokens get when none was asked for.
+    pub audiences: Vec<String>,
     /// Clock leeway in seconds.
     pub leeway: u64,
 }
@@ -97,7 +98,7 @@ impl KeyRing {
             refresh_every: settings.refresh_every,
             max_token_lifetime: settings.max_token_lifetime,
             issuer: settings.issuer,
-            audience: settings.audience,
+            audiences: settings.audiences,
             leeway: settings.leeway,
             verified: Verified::default(),
         })
@@ -108,9 +109,14 @@ impl KeyRing {
         &self.issuer
     }
 
-    /// The audience of access tokens.
+    /// The default audience of access tokens.
     pub fn audience(&self) -> &str {
-        &self.audience
+        self.audiences.first().map(String::as_str).unwrap_or_default()
+    }
+
+    /// Every audience accepted in access tokens.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
     }
 
     /// The current key set, re-read from the store when stale.
@@ -194,7 +200,7 @@ impl KeyRing {
         };
         let t = now();
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
-        Expected { issuer: &self.issuer, audience: &self.audience, leeway }.check(&claims, t)?;
+        Expected { issuer: &self.issuer, audiences: &self.audiences, leeway }.check(&claims, t)?;
         if fresh {
             self.verified.insert(digest, claims.clone(), t, leeway);
         }

@@ -28,6 +28,8 @@ pub struct AuthorizeQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
 }
 
 /// Whether `requested` matches one of `registered` exactly, character for
@@ -154,6 +156,14 @@ pub async fn authorize(
     let Some(scopes) = parse_scope(q.scope.as_deref()) else {
         return fail("invalid_scope", "unknown scope requested");
     };
+    if !client.allows(super::client_auth::CLIENT_GRANT_AUTHORIZATION_CODE) {
+        return fail("unauthorized_client", "this client is not registered for the authorization code grant");
+    }
+    let audience =
+        match super::requested_audience(state.config(), &client, q.audience.as_deref(), q.resource.as_deref()) {
+            Ok(audience) => audience,
+            Err(e) => return fail(e.error, &e.description),
+        };
     if q.prompt.as_deref() == Some("none") {
         return fail("login_required", "the user must sign in");
     }
@@ -177,6 +187,7 @@ pub async fn authorize(
         created_at: t,
         expires_at: t + state.config().auth_request_ttl.as_secs() as i64,
         completed_at: None,
+        audience,
     };
     if let Err(e) = state.store().insert_auth_request(&row).await {
         tracing::error!(error = %e, "store error in authorize");

@@ -1,6 +1,8 @@
-//! Client authentication at the token, revocation and introspection
-//! endpoints: `client_secret_basic`, `client_secret_post`, or a public
-//! client naming itself with `client_id`.
+//! Client authentication at the token, device authorization, revocation
+//! and introspection endpoints: `client_secret_basic`,
+//! `client_secret_post`, or a public client naming itself with
+//! `client_id`; and the registered client (public or confidential) a
+//! request comes from.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -9,6 +11,49 @@ use base64::engine::general_purpose::STANDARD;
 use komodo_protocol::secret::ClientSecret;
 
 use super::OAuthError;
+use crate::state::AppState;
+use crate::store::iam::ClientRow;
+
+/// A registered client's grant: the authorization code grant.
+pub const CLIENT_GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+/// A registered client's grant: refresh tokens.
+pub const CLIENT_GRANT_REFRESH_TOKEN: &str = "refresh_token";
+/// A registered client's grant: the device authorization grant.
+pub const CLIENT_GRANT_DEVICE: &str = "device";
+/// Every grant a registered client can be given.
+pub const CLIENT_GRANTS: [&str; 3] = [CLIENT_GRANT_AUTHORIZATION_CODE, CLIENT_GRANT_REFRESH_TOKEN, CLIENT_GRANT_DEVICE];
+
+/// The registered client that presented these credentials: a public client
+/// presenting no secret, or a confidential one presenting its secret
+/// (checked against its keyed hash in constant time, S01).
+pub async fn registered_client(state: &AppState, client: &PresentedClient) -> Result<ClientRow, OAuthError> {
+    let Some(row) = state.store().client_by_id(&client.client_id).await? else {
+        if client.secret.is_some() {
+            return Err(OAuthError::invalid_client(
+                "this grant is for registered clients; service principals use client_credentials",
+                client.basic,
+            ));
+        }
+        return Err(OAuthError::invalid_client("unknown client", client.basic));
+    };
+    match (&row.secret_hash, &client.secret) {
+        (None, None) => Ok(row),
+        (None, Some(_)) => Err(OAuthError::invalid_client(
+            "this client is public: send no client_secret (service principals use client_credentials)",
+            client.basic,
+        )),
+        (Some(_), None) => {
+            Err(OAuthError::invalid_client("this client is confidential: authenticate with its secret", client.basic))
+        }
+        (Some(hash), Some(secret)) => {
+            if state.secrets().verify_client_secret(secret.expose_secret(), hash) {
+                Ok(row)
+            } else {
+                Err(OAuthError::invalid_client("invalid client credentials", client.basic))
+            }
+        }
+    }
+}
 
 /// The credentials a request presented.
 #[derive(Debug, Clone)]

@@ -57,33 +57,25 @@ pub struct DeviceCodeForm {
     client_id: Option<String>,
     scope: Option<String>,
     audience: Option<String>,
+    resource: Option<String>,
+    client_secret: Option<komodo_protocol::secret::ClientSecret>,
 }
 
 /// `POST /oauth/device/code`.
 pub async fn device_authorization(
     State(state): State<AppState>,
+    headers: HeaderMap,
     form: Result<Form<DeviceCodeForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, OAuthError> {
     let Form(form) =
         form.map_err(|_| OAuthError::invalid_request("the body must be an application/x-www-form-urlencoded form"))?;
-    let client_id = form
-        .client_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OAuthError::invalid_client("client_id is required", false))?;
-    let client = state
-        .store()
-        .client_by_id(client_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_client("unknown client", false))?;
-    if let Some(audience) = form.audience.as_deref().filter(|a| !a.is_empty())
-        && audience != state.config().audience
-    {
-        return Err(OAuthError::new(
-            "invalid_target",
-            format!("unknown audience; this platform issues tokens for `{}`", state.config().audience),
-        ));
+    let presented = super::client_auth::presented(&headers, form.client_id.as_deref(), form.client_secret.as_ref())?;
+    let client = super::client_auth::registered_client(&state, &presented).await?;
+    if !client.allows(super::client_auth::CLIENT_GRANT_DEVICE) {
+        return Err(OAuthError::new("unauthorized_client", "this client is not registered for the device grant"));
     }
+    let audience =
+        super::requested_audience(state.config(), &client, form.audience.as_deref(), form.resource.as_deref())?;
     let scopes = parse_scope(form.scope.as_deref())
         .ok_or_else(|| OAuthError::new("invalid_scope", "unknown scope requested"))?;
     let device_code = DeviceCode::new(random_token::<32>());
@@ -105,6 +97,7 @@ pub async fn device_authorization(
             last_poll_ms: None,
             created_at: t,
             expires_at: t + ttl as i64,
+            audience: audience.clone(),
         };
         match state.store().insert_device(&row).await {
             Ok(()) => break,
@@ -259,6 +252,7 @@ pub async fn activate_submit(
         created_at: t,
         expires_at: device.expires_at.min(t + state.config().auth_request_ttl.as_secs() as i64),
         completed_at: None,
+        audience: device.audience.clone(),
     };
     if let Err(e) = state.store().insert_auth_request(&row).await {
         return internal(e);

@@ -394,6 +394,7 @@ pub async fn consent_submit(
         created_at: t,
         expires_at: t + state.config().auth_code_ttl.as_secs() as i64,
         used_at: None,
+        audience: row.audience.clone(),
     };
     if let Err(e) = state.store().insert_auth_code(&code_row).await {
         return internal(e);

@@ -119,6 +119,42 @@ pub(crate) fn no_store<T: IntoResponse>(body: T) -> Response {
     response
 }
 
+/// The audience a request names with `audience` (Auth0's parameter) or
+/// `resource` (RFC 8707), checked against the platform's audiences and the
+/// client's own: `None` when it names none (the platform's default),
+/// `invalid_target` when it names one neither has, or two different ones.
+pub(crate) fn requested_audience(
+    config: &crate::config::Config,
+    client: &crate::store::iam::ClientRow,
+    audience: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let audience = audience.filter(|a| !a.is_empty());
+    let resource = resource.filter(|r| !r.is_empty());
+    let named = match (audience, resource) {
+        (None, None) => return Ok(None),
+        (Some(a), Some(r)) if a != r => {
+            return Err(OAuthError::new(
+                "invalid_target",
+                "`audience` and `resource` name different audiences; send one of them",
+            ));
+        }
+        (Some(a), _) => a,
+        (None, Some(r)) => r,
+    };
+    if config.accepted_audiences().iter().any(|a| a == named) || client.audiences.iter().any(|a| a == named) {
+        return Ok(Some(named.to_owned()));
+    }
+    Err(OAuthError::new(
+        "invalid_target",
+        format!(
+            "unknown audience `{named}`; this platform issues tokens for `{}` (an operator can add audiences with \
+             `komodo-server serve --audience` or `komodo-server admin create-client --audience`)",
+            config.audience
+        ),
+    ))
+}
+
 /// Splits and validates a scope string; `None` when a scope is unknown.
 pub(crate) fn parse_scope(raw: Option<&str>) -> Option<Vec<String>> {
     let mut scopes: Vec<String> = Vec::new();

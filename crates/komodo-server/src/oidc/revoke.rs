@@ -32,14 +32,14 @@ fn empty_secret() -> ClientSecret {
 
 /// Who is calling the back channel.
 enum Caller {
-    Public(String),
+    Client(String),
     Principal(ServicePrincipalRow),
 }
 
 impl Caller {
     fn client_id(&self) -> &str {
         match self {
-            Caller::Public(id) => id,
+            Caller::Client(id) => id,
             Caller::Principal(p) => &p.client_id,
         }
     }
@@ -47,14 +47,15 @@ impl Caller {
 
 async fn caller(state: &AppState, client: &PresentedClient) -> Result<Caller, OAuthError> {
     match &client.secret {
-        Some(secret) => authenticate_secret(state.store(), state.secrets(), &client.client_id, secret)
-            .await?
-            .map(Caller::Principal)
-            .ok_or_else(|| OAuthError::invalid_client("invalid client credentials", client.basic)),
-        None => match state.store().client_by_id(&client.client_id).await? {
-            Some(c) => Ok(Caller::Public(c.client_id)),
-            None => Err(OAuthError::invalid_client("unknown client", client.basic)),
+        // A confidential registered client, or a service principal.
+        Some(secret) => match state.store().client_by_id(&client.client_id).await? {
+            Some(_) => Ok(Caller::Client(super::client_auth::registered_client(state, client).await?.client_id)),
+            None => authenticate_secret(state.store(), state.secrets(), &client.client_id, secret)
+                .await?
+                .map(Caller::Principal)
+                .ok_or_else(|| OAuthError::invalid_client("invalid client credentials", client.basic)),
         },
+        None => Ok(Caller::Client(super::client_auth::registered_client(state, client).await?.client_id)),
     }
 }
 

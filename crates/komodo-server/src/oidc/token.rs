@@ -13,7 +13,10 @@ use komodo_protocol::oauth::{
 use komodo_protocol::secret::{AuthorizationCode, ClientSecret, CodeVerifier, DeviceCode, RefreshToken};
 use serde::Deserialize;
 
-use super::client_auth::{PresentedClient, presented};
+use super::client_auth::{
+    CLIENT_GRANT_AUTHORIZATION_CODE, CLIENT_GRANT_DEVICE, CLIENT_GRANT_REFRESH_TOKEN, PresentedClient, presented,
+    registered_client,
+};
 use super::{OAuthError, no_store};
 use crate::clock::{now, now_ms};
 use crate::crypto::{ct_eq, pkce_s256, token_hash};
@@ -49,16 +52,16 @@ pub async fn token(
     let response = match grant.as_str() {
         GRANT_CLIENT_CREDENTIALS => client_credentials(&state, &client).await?,
         GRANT_AUTHORIZATION_CODE => {
-            let public = public_client(&state, &client).await?;
-            authorization_code(&state, &public, &form).await?
+            let registered = registered_for(&state, &client, CLIENT_GRANT_AUTHORIZATION_CODE).await?;
+            authorization_code(&state, &registered, &form).await?
         }
         GRANT_REFRESH_TOKEN => {
-            let public = public_client(&state, &client).await?;
-            refresh(&state, &public, &form).await?
+            let registered = registered_for(&state, &client, CLIENT_GRANT_REFRESH_TOKEN).await?;
+            refresh(&state, &registered, &form).await?
         }
         GRANT_DEVICE_CODE => {
-            let public = public_client(&state, &client).await?;
-            device(&state, &public, &form).await?
+            let registered = registered_for(&state, &client, CLIENT_GRANT_DEVICE).await?;
+            device(&state, &registered, &form).await?
         }
         "" => return Err(OAuthError::invalid_request("grant_type is required")),
         "password" | "implicit" => {
@@ -72,19 +75,17 @@ pub async fn token(
     Ok(no_store(Json(response)))
 }
 
-/// A registered public client that presented no secret.
-async fn public_client(state: &AppState, client: &PresentedClient) -> Result<ClientRow, OAuthError> {
-    if client.secret.is_some() {
-        return Err(OAuthError::invalid_client(
-            "this grant is for public clients; service principals use client_credentials",
-            client.basic,
+/// The registered client (authenticated when confidential), which must
+/// have been given `grant`.
+async fn registered_for(state: &AppState, client: &PresentedClient, grant: &str) -> Result<ClientRow, OAuthError> {
+    let registered = registered_client(state, client).await?;
+    if !registered.allows(grant) {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            format!("this client is not registered for the `{grant}` grant"),
         ));
     }
-    state
-        .store()
-        .client_by_id(&client.client_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_client("unknown client", client.basic))
+    Ok(registered)
 }
 
 async fn client_credentials(state: &AppState, client: &PresentedClient) -> Result<TokenResponse, OAuthError> {
@@ -160,6 +161,7 @@ async fn authorization_code(
         auth_time: row.auth_time,
         created_at: now(),
         revoked_at: None,
+        audience: row.audience.clone(),
     };
     state.store().create_family(&family).await?;
     state.minter().user(&user, &family, row.nonce.clone(), "authorization_code").await.map_err(OAuthError::server)
@@ -256,6 +258,7 @@ async fn device(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resul
         auth_time,
         created_at: now(),
         revoked_at: None,
+        audience: device.audience.clone(),
     };
     state.store().create_family(&family).await?;
     state.minter().user(&user, &family, None, "device_code").await.map_err(OAuthError::server)

@@ -91,8 +91,13 @@ pub struct ServicePrincipalRow {
     pub secret_id: Option<String>,
 }
 
-/// A registered public OAuth client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The grants a client registered before grants were recorded may use.
+pub const DEFAULT_CLIENT_GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "device"];
+
+/// A registered OAuth client: public (no secret) or confidential (a keyed
+/// hash of its secret), with the grants it may use and the audiences it may
+/// ask for beside the platform's own.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientRow {
     /// Client id.
     pub client_id: String,
@@ -100,6 +105,54 @@ pub struct ClientRow {
     pub name: String,
     /// Registered redirect URIs.
     pub redirect_uris: Vec<String>,
+    /// The keyed hash of a confidential client's secret (hex); `None` for a
+    /// public client.
+    pub secret_hash: Option<String>,
+    /// Grants it may use: `authorization_code`, `refresh_token`, `device`.
+    pub grants: Vec<String>,
+    /// Audiences it may ask for besides the platform's.
+    pub audiences: Vec<String>,
+    /// Registration time.
+    pub created_at: i64,
+}
+
+impl ClientRow {
+    /// A public client with the default grants and no audience of its own.
+    pub fn public(client_id: &str, name: &str, redirect_uris: &[&str]) -> ClientRow {
+        ClientRow {
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            secret_hash: None,
+            grants: DEFAULT_CLIENT_GRANTS.iter().map(|s| s.to_string()).collect(),
+            audiences: Vec::new(),
+            created_at: now(),
+        }
+    }
+
+    /// Whether the client has no secret.
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: &str) -> bool {
+        self.grants.iter().any(|g| g == grant)
+    }
+}
+
+/// The secret's hash is left out.
+impl std::fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.is_public())
+            .field("grants", &self.grants)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Lower-cases and trims an email address.
@@ -512,34 +565,134 @@ impl Store {
         Ok(rotated)
     }
 
-    /// Registers (or updates) a public client.
+    /// Registers the built-in public client (or updates its name and
+    /// redirect URIs, leaving what an operator changed alone).
     pub async fn upsert_client(&self, client: &ClientRow) -> Result<(), StoreError> {
-        let uris = serde_json::to_string(&client.redirect_uris).expect("strings serialise");
         sqlx::query(
-            "INSERT INTO clients (client_id, name, redirect_uris, created_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO clients (client_id, name, redirect_uris, created_at, secret_hash, grants, audiences) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris",
         )
         .bind(&client.client_id)
         .bind(&client.name)
-        .bind(uris)
-        .bind(now())
+        .bind(json_list(&client.redirect_uris))
+        .bind(client.created_at)
+        .bind(&client.secret_hash)
+        .bind(json_list(&client.grants))
+        .bind(json_list(&client.audiences))
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// A registered client by id.
-    pub async fn client_by_id(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT client_id, name, redirect_uris FROM clients WHERE client_id = $1")
-                .bind(client_id)
+    /// Registers a new client; [`StoreError::Conflict`] when the id is taken
+    /// by a client or a service principal.
+    pub async fn insert_client(&self, client: &ClientRow) -> Result<(), StoreError> {
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT id FROM service_principals WHERE client_id = $1 AND deleted_at IS NULL")
+                .bind(&client.client_id)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(row.map(|(client_id, name, uris)| ClientRow {
-            client_id,
-            name,
-            redirect_uris: serde_json::from_str(&uris).unwrap_or_default(),
-        }))
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!("client id `{}`", client.client_id)));
+        }
+        let what = format!("client id `{}`", client.client_id);
+        sqlx::query(
+            "INSERT INTO clients (client_id, name, redirect_uris, created_at, secret_hash, grants, audiences) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(json_list(&client.redirect_uris))
+        .bind(client.created_at)
+        .bind(&client.secret_hash)
+        .bind(json_list(&client.grants))
+        .bind(json_list(&client.audiences))
+        .execute(self.pool())
+        .await
+        .map_err(conflict_as(&what))?;
+        Ok(())
+    }
+
+    /// A registered client by id.
+    pub async fn client_by_id(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
+        let row: Option<ClientDbRow> = sqlx::query_as(
+            "SELECT client_id, name, redirect_uris, secret_hash, grants, audiences, created_at FROM clients \
+             WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(ClientDbRow::into_row))
+    }
+
+    /// Every registered client, by id.
+    pub async fn clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        let rows: Vec<ClientDbRow> = sqlx::query_as(
+            "SELECT client_id, name, redirect_uris, secret_hash, grants, audiences, created_at FROM clients \
+             ORDER BY client_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(ClientDbRow::into_row).collect())
+    }
+
+    /// Deletes a client and ends what it was issued: its users' sessions
+    /// (refresh tokens and the access tokens of those sessions) and the
+    /// gateway sessions opened with them. False when there was no such
+    /// client.
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let t = now();
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE gateway_sessions SET closed_at = $1 WHERE closed_at IS NULL AND token_family IN \
+             (SELECT id FROM token_families WHERE client_id = $2 AND revoked_at IS NULL)",
+        )
+        .bind(t)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+            .bind(t)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// A list column, as JSON text.
+fn json_list(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+#[derive(sqlx::FromRow)]
+struct ClientDbRow {
+    client_id: String,
+    name: String,
+    redirect_uris: String,
+    secret_hash: Option<String>,
+    grants: String,
+    audiences: String,
+    created_at: i64,
+}
+
+impl ClientDbRow {
+    fn into_row(self) -> ClientRow {
+        ClientRow {
+            client_id: self.client_id,
+            name: self.name,
+            redirect_uris: serde_json::from_str(&self.redirect_uris).unwrap_or_default(),
+            secret_hash: self.secret_hash,
+            grants: serde_json::from_str(&self.grants).unwrap_or_default(),
+            audiences: serde_json::from_str(&self.audiences).unwrap_or_default(),
+            created_at: self.created_at,
+        }
     }
 }
 

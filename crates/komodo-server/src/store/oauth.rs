@@ -39,6 +39,8 @@ pub struct AuthRequestRow {
     pub expires_at: i64,
     /// When consent was decided.
     pub completed_at: Option<i64>,
+    /// The audience asked for; `None`: the platform's default.
+    pub audience: Option<String>,
 }
 
 /// A stored authorization code.
@@ -68,6 +70,8 @@ pub struct AuthCodeRow {
     pub expires_at: i64,
     /// Redemption time.
     pub used_at: Option<i64>,
+    /// The audience asked for; `None`: the platform's default.
+    pub audience: Option<String>,
 }
 
 /// What redeeming a code found.
@@ -98,6 +102,8 @@ pub struct FamilyRow {
     pub created_at: i64,
     /// When revoked.
     pub revoked_at: Option<i64>,
+    /// The audience of its access tokens; `None`: the platform's default.
+    pub audience: Option<String>,
 }
 
 /// What using a refresh token found.
@@ -140,20 +146,22 @@ pub struct DeviceRow {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// The audience asked for; `None`: the platform's default.
+    pub audience: Option<String>,
 }
 
 const AUTH_REQUEST_COLUMNS: &str = "id, kind, client_id, redirect_uri, scope, state, nonce, code_challenge, browser_hash, \
-     device_hash, user_id, auth_time, created_at, expires_at, completed_at";
+     device_hash, user_id, auth_time, created_at, expires_at, completed_at, audience";
 const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, user_id, scope, nonce, code_challenge, auth_time, family_id, \
-     created_at, expires_at, used_at";
+     created_at, expires_at, used_at, audience";
 const DEVICE_COLUMNS: &str = "device_hash, user_code, client_id, scope, status, user_id, auth_time, family_id, interval_secs, \
-     last_poll_ms, created_at, expires_at";
+     last_poll_ms, created_at, expires_at, audience";
 
 impl Store {
     /// Stores a pending authorization request.
     pub async fn insert_auth_request(&self, row: &AuthRequestRow) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO auth_requests ({AUTH_REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO auth_requests ({AUTH_REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(&row.id)
         .bind(&row.kind)
@@ -170,6 +178,7 @@ impl Store {
         .bind(row.created_at)
         .bind(row.expires_at)
         .bind(row.completed_at)
+        .bind(&row.audience)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -209,7 +218,7 @@ impl Store {
     /// Stores an authorization code.
     pub async fn insert_auth_code(&self, row: &AuthCodeRow) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO auth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO auth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         )))
         .bind(&row.code_hash)
         .bind(&row.client_id)
@@ -223,6 +232,7 @@ impl Store {
         .bind(row.created_at)
         .bind(row.expires_at)
         .bind(row.used_at)
+        .bind(&row.audience)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -250,8 +260,8 @@ impl Store {
     /// Starts a token family.
     pub async fn create_family(&self, row: &FamilyRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO token_families (id, client_id, user_id, scope, auth_time, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO token_families (id, client_id, user_id, scope, auth_time, created_at, revoked_at, audience) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&row.id)
         .bind(&row.client_id)
@@ -260,6 +270,7 @@ impl Store {
         .bind(row.auth_time)
         .bind(row.created_at)
         .bind(row.revoked_at)
+        .bind(&row.audience)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -268,7 +279,8 @@ impl Store {
     /// A token family by id.
     pub async fn family(&self, id: &str) -> Result<Option<FamilyRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, client_id, user_id, scope, auth_time, created_at, revoked_at FROM token_families WHERE id = $1",
+            "SELECT id, client_id, user_id, scope, auth_time, created_at, revoked_at, audience FROM token_families \
+             WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -369,7 +381,7 @@ impl Store {
     /// Stores a device authorization.
     pub async fn insert_device(&self, row: &DeviceRow) -> Result<(), StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO device_codes ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO device_codes ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         )))
         .bind(&row.device_hash)
         .bind(&row.user_code)
@@ -383,6 +395,7 @@ impl Store {
         .bind(row.last_poll_ms)
         .bind(row.created_at)
         .bind(row.expires_at)
+        .bind(&row.audience)
         .execute(self.pool())
         .await?;
         Ok(())

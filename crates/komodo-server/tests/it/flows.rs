@@ -106,11 +106,11 @@ async fn a09_refresh_tokens_are_bound_to_their_client_and_revocation_kills_the_f
     platform
         .state()
         .store()
-        .upsert_client(&komodo_server::store::iam::ClientRow {
-            client_id: "other-app".into(),
-            name: "Other".into(),
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-        })
+        .upsert_client(&komodo_server::store::iam::ClientRow::public(
+            "other-app",
+            "Other",
+            &["http://127.0.0.1/callback"],
+        ))
         .await
         .unwrap();
     let (_, body) = token_request(

@@ -1,5 +1,6 @@
 //! Integration tests: the real platform on 127.0.0.1:0 over real HTTP.
 
+mod clients;
 mod common;
 mod device;
 mod flows;

@@ -254,6 +254,7 @@ async fn a05_code_verifier_without_registered_challenge_is_rejected() {
             created_at: t,
             expires_at: t + 60,
             used_at: None,
+            audience: None,
         })
         .await
         .unwrap();
@@ -310,11 +311,7 @@ async fn a06_codes_single_use_short_lived_bound_and_replay_revokes() {
     platform
         .state()
         .store()
-        .upsert_client(&komodo_server::store::iam::ClientRow {
-            client_id: "other-app".into(),
-            name: "Other".into(),
-            redirect_uris: vec![REDIRECT.into()],
-        })
+        .upsert_client(&komodo_server::store::iam::ClientRow::public("other-app", "Other", &[REDIRECT]))
         .await
         .unwrap();
     let code = authorize_code(&platform, &ada, "openid", &pair).await;

@@ -3,6 +3,7 @@
 use komodo_protocol::iam::Role;
 use komodo_server::clock::now;
 use komodo_server::store::gateway::{FinishedGatewayQuery, GatewayResultRow, NewGatewayQuery, QueryError, status};
+use komodo_server::store::iam::ClientRow;
 use komodo_server::store::oauth::{AuthCodeRow, CodeRedemption, DeviceRow, FamilyRow, RefreshUse};
 use komodo_server::store::{Backend, Store, StoreError};
 use komodo_testkit::{Platform, TestDatabase};
@@ -46,6 +47,29 @@ async fn exercise(store: Store) {
     assert!(store.service_principal_for_auth("kmd_spc_1").await.unwrap().is_none());
     assert!(store.list_service_principals(&account.id).await.unwrap().is_empty());
 
+    // Registered clients: public or confidential, with grants and audiences.
+    let mut registered = ClientRow::public("sdk-app", "SDK", &[]);
+    registered.grants = vec!["device".into()];
+    registered.audiences = vec!["https://api.example/".into()];
+    store.insert_client(&registered).await.unwrap();
+    assert!(matches!(store.insert_client(&registered).await, Err(StoreError::Conflict(_))));
+    store.create_service_principal(&account.id, "etl-2", None, "kmd_spc_2", "hash-x").await.unwrap();
+    let mut taken = ClientRow::public("kmd_spc_2", "Clash", &[]);
+    taken.secret_hash = Some("h".into());
+    assert!(matches!(store.insert_client(&taken).await, Err(StoreError::Conflict(_))), "a service principal's id");
+    let mut confidential = ClientRow::public("web-app", "Web", &["https://app.example/cb"]);
+    confidential.secret_hash = Some("secret-hash".into());
+    store.insert_client(&confidential).await.unwrap();
+    let found = store.client_by_id("sdk-app").await.unwrap().unwrap();
+    assert_eq!(found, ClientRow { created_at: found.created_at, ..registered.clone() });
+    assert!(found.is_public() && found.allows("device") && !found.allows("authorization_code"));
+    assert_eq!(store.client_by_id("web-app").await.unwrap().unwrap().secret_hash.as_deref(), Some("secret-hash"));
+    let ids: Vec<String> = store.clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+    assert_eq!(ids, ["sdk-app", "web-app"]);
+    assert!(store.delete_client("web-app").await.unwrap());
+    assert!(!store.delete_client("web-app").await.unwrap());
+    assert!(store.client_by_id("web-app").await.unwrap().is_none());
+
     // Codes are spent once.
     let t = now();
     let code = AuthCodeRow {
@@ -61,9 +85,11 @@ async fn exercise(store: Store) {
         created_at: t,
         expires_at: t + 60,
         used_at: None,
+        audience: Some("https://api.example/".into()),
     };
     store.insert_auth_code(&code).await.unwrap();
-    assert!(matches!(store.redeem_auth_code("c1").await.unwrap(), CodeRedemption::Fresh(_)));
+    assert!(matches!(store.redeem_auth_code("c1").await.unwrap(),
+        CodeRedemption::Fresh(c) if c.audience.as_deref() == Some("https://api.example/")));
     assert!(matches!(store.redeem_auth_code("c1").await.unwrap(), CodeRedemption::Replayed(_)));
     assert_eq!(store.redeem_auth_code("c2").await.unwrap(), CodeRedemption::Unknown);
 
@@ -76,11 +102,13 @@ async fn exercise(store: Store) {
         auth_time: t,
         created_at: t,
         revoked_at: None,
+        audience: Some("https://api.example/".into()),
     };
     store.create_family(&family).await.unwrap();
     store.insert_refresh_token("r1", "fam-1", t + 100).await.unwrap();
     store.insert_refresh_token("r-expired", "fam-1", t - 1).await.unwrap();
-    assert!(matches!(store.use_refresh_token("r1").await.unwrap(), RefreshUse::Fresh(f) if f.id == "fam-1"));
+    assert!(matches!(store.use_refresh_token("r1").await.unwrap(),
+        RefreshUse::Fresh(f) if f.id == "fam-1" && f.audience.as_deref() == Some("https://api.example/")));
     assert_eq!(store.use_refresh_token("r1").await.unwrap(), RefreshUse::Reused("fam-1".into()));
     assert_eq!(store.use_refresh_token("r-expired").await.unwrap(), RefreshUse::Expired);
     assert_eq!(store.use_refresh_token("nope").await.unwrap(), RefreshUse::Unknown);
@@ -103,8 +131,10 @@ async fn exercise(store: Store) {
         last_poll_ms: None,
         created_at: t,
         expires_at: t + 600,
+        audience: None,
     };
     store.insert_device(&device).await.unwrap();
+    assert_eq!(store.device_by_hash("d1").await.unwrap().unwrap().audience, None);
     assert_eq!(store.device_by_user_code("BCDFGHJK").await.unwrap().unwrap().device_hash, "d1");
     assert!(!store.device_consume("d1").await.unwrap(), "pending cannot be consumed");
     assert!(store.device_decide("d1", true, &user.id, t).await.unwrap());

@@ -444,3 +444,52 @@ fn i01_gateway_json_never_panics() {
         let _ = result_scan_target(&sql);
     });
 }
+
+fn graphql_depth(fields: &[komodo_server::iam::graphql::Field]) -> usize {
+    fields.iter().map(|f| 1 + graphql_depth(&f.selection)).max().unwrap_or(0)
+}
+
+/// The GraphQL subset of the account-access check (fuzz target `graphql`):
+/// arbitrary text and near-valid documents (deep, wide, unterminated,
+/// escaped) parse or fail, never panic, and never nest past the bound.
+#[test]
+fn i01_graphql_never_panics() {
+    use komodo_server::iam::graphql::{MAX_DEPTH, parse_query};
+    let piece = prop::sample::select(
+        &[
+            "{",
+            "}",
+            "(",
+            ")",
+            ":",
+            "query",
+            "customerUniverse",
+            "rbacAccountId",
+            "\"a\"",
+            "\"\\u00e9\"",
+            "\"\\",
+            "\"",
+            "#c\n",
+            " ",
+            ",",
+            "$v",
+            "...",
+            "@d",
+            "1",
+            "mutation",
+            "\"\"\"",
+            "subscriber",
+            "tags",
+        ][..],
+    );
+    let document = prop_oneof![
+        ".{0,200}",
+        prop::collection::vec(piece, 0..120).prop_map(|pieces| pieces.concat()),
+        (1usize..40).prop_map(|n| format!("{}{}", "{ a ".repeat(n), "}".repeat(n))),
+    ];
+    proptest!(cases(512), |(document in document)| {
+        if let Ok(fields) = parse_query(&document) {
+            prop_assert!(graphql_depth(&fields) <= MAX_DEPTH);
+        }
+    });
+}
