@@ -200,7 +200,7 @@ fn lenient_cast(expr: &Expr) -> Option<Expr> {
         }
         Expr::Trim { expr: inner, trim_where, trim_what, trim_characters } if !is_text(inner) => Some(Expr::Trim {
             expr: Box::new(as_text((**inner).clone())),
-            trim_where: trim_where.clone(),
+            trim_where: *trim_where,
             trim_what: trim_what.clone(),
             trim_characters: trim_characters.clone(),
         }),
