@@ -43,7 +43,7 @@ pub(crate) async fn login_raw(platform: &Platform, access_token: &str, account: 
     let body = json!({"data": {
         "CLIENT_APP_ID": "PythonConnector", "CLIENT_APP_VERSION": "4.7.1", "ACCOUNT_NAME": account,
         "LOGIN_NAME": "", "AUTHENTICATOR": "OAUTH", "TOKEN": access_token,
-        "SESSION_PARAMETERS": {"CLIENT_PREFETCH_THREADS": 4}, "CLIENT_ENVIRONMENT": {"OS": "Linux"}
+        "SESSION_PARAMETERS": {"CLIENT_PREFETCH_THREADS": 4, "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT": "JSON"}, "CLIENT_ENVIRONMENT": {"OS": "Linux"}
     }});
     let url = platform.url_for(&format!("/session/v1/login-request?request_id={}{query}", uuid::Uuid::new_v4()));
     post_raw(&url, Some("Snowflake Token=\"None\""), &body).await

@@ -41,7 +41,7 @@ pub async fn login(platform: &Platform, access_token: &str, account: &str) -> Va
     let body = json!({"data": {
         "CLIENT_APP_ID": "PythonConnector", "CLIENT_APP_VERSION": "4.7.1", "ACCOUNT_NAME": account,
         "LOGIN_NAME": "", "AUTHENTICATOR": "OAUTH", "TOKEN": access_token,
-        "SESSION_PARAMETERS": {}, "CLIENT_ENVIRONMENT": {"OS": "Linux"}
+        "SESSION_PARAMETERS": {"PYTHON_CONNECTOR_QUERY_RESULT_FORMAT": "JSON"}, "CLIENT_ENVIRONMENT": {"OS": "Linux"}
     }});
     let url = platform.url_for(&format!("/session/v1/login-request?request_id={}", uuid::Uuid::new_v4()));
     post(&url, Some("Snowflake Token=\"None\""), &body).await
