@@ -207,8 +207,11 @@ pub(crate) async fn compile(
     if transaction::is_open(s) && commits_first(&statement) {
         transaction::commit(s).await?;
     }
-    // The first write of a table in a transaction copies it.
-    if let Statement::Insert(insert) = &statement
+    // The first write of a table in a transaction copies it (outside one,
+    // no look at the table is needed).
+    let transactional = transaction::is_open(s) || s.params.lock().autocommit_off;
+    if transactional
+        && let Statement::Insert(insert) = &statement
         && let ast::TableObject::TableName(name) = &insert.table
         && let Ok(key) = own.key(name)
         && s.tables.kind(&key) == Some(ObjectKind::Table)
