@@ -20,7 +20,7 @@ use serde_json::json;
 use super::body::GwJson;
 use super::caller::{Caller, account_for, master_token_expired, master_token_invalid, principal_of};
 use super::wire::{Credential, credential, ok};
-use crate::clock::now;
+use crate::clock::{expires_after, now};
 use crate::crypto::{random_token, token_hash};
 use crate::queries::error::GwError;
 use crate::state::AppState;
@@ -151,7 +151,6 @@ pub async fn login(
     let session_token = SessionToken::new(format!("kmd_st_{}", random_token::<32>()));
     let master_token = SessionToken::new(format!("kmd_mt_{}", random_token::<32>()));
     let config = gateway.config();
-    let issued = now();
     let numeric_id = i64::from_be_bytes(crate::crypto::random_bytes::<8>()) & 0x000f_ffff_ffff_ffff;
     let claims = principal.claims();
     state
@@ -164,9 +163,9 @@ pub async fn login(
             token_family: claims.sid.as_deref(),
             token_jti: Some(&claims.jti),
             token_hash: &token_hash(session_token.expose_secret()),
-            token_expires_at: issued + config.session_token_ttl.as_secs() as i64,
+            token_expires_at: expires_after(config.session_token_ttl),
             master_hash: &token_hash(master_token.expose_secret()),
-            master_expires_at: issued + config.master_token_ttl.as_secs() as i64,
+            master_expires_at: expires_after(config.master_token_ttl),
             database_name: database.as_deref(),
             schema_name: schema.as_deref(),
             client_app: data.client_app_id.as_deref(),
@@ -253,7 +252,7 @@ pub async fn token_request(
     let config = state.gateway().config();
     let fresh = SessionToken::new(format!("kmd_st_{}", random_token::<32>()));
     let old_hash = token_hash(body.old_session_token.expose_secret());
-    let expires = t + config.session_token_ttl.as_secs() as i64;
+    let expires = expires_after(config.session_token_ttl);
     if !store.renew_gateway_session(&session.id, &old_hash, &token_hash(fresh.expose_secret()), expires).await? {
         // Only the holder of the current session token may renew it; a
         // stale token means another renewal won, which the client can
