@@ -46,7 +46,7 @@ class Server:
         env = dict(os.environ, KOMODO_SERVER_DEMO_CLAIMS=str(ROWS))
         self.process = subprocess.Popen(
             [SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
-             "--statement-timeout", "3600", "--session-memory-mib", "16384"],
+             "--statement-timeout", "3600", "--session-memory-mib", "16384", "--server-memory-mib", "16384"],
             stdout=subprocess.DEVNULL, stderr=self.log, env=env,
         )
         deadline = time.monotonic() + 600
