@@ -646,3 +646,55 @@ async fn quick_queries_are_recorded_in_groups_and_when_the_server_stops() -> Res
     assert_eq!(result["data"]["rowset"], json!([["42"]]), "{result}");
     Ok(())
 }
+
+/// An account's `reader` role reads through the gateway and every change
+/// it tries is Snowflake's insufficient-privileges error, over a session
+/// and with a bearer token; a role changed while a session is open applies
+/// from its next statement.
+#[tokio::test]
+async fn a_reader_reads_and_every_change_is_refused() {
+    let (platform, account, sp_token) = demo_platform().await;
+    let writer = connect(&platform, &sp_token, &account).await;
+    for sql in ["CREATE DATABASE mine", "CREATE TABLE t (id INT)", "INSERT INTO t VALUES (1)"] {
+        let response = writer.query(sql).await;
+        assert_eq!(response["success"], true, "{sql}: {response}");
+    }
+    let reader = user(&platform, "rita@example.com").await;
+    platform.add_member("demo", &reader.email, Role::Reader).await;
+    let token = login(&platform, &reader, "openid").await.access_token.expose_secret().to_owned();
+    let login = login_raw(&platform, &token, &account, "").await;
+    assert_eq!(login["data"]["sessionInfo"]["roleName"], "READER", "{login}");
+    let session = connect(&platform, &token, &account).await;
+    assert_eq!(session.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("1")]]);
+    assert!(!session.rows("SELECT claim_id FROM claims LIMIT 1").await.is_empty());
+    let refused = |response: &Value, sql: &str| {
+        assert_eq!(response["success"], false, "{sql}: {response}");
+        assert_eq!(response["code"], "003001", "{sql}: {response}");
+        assert_eq!(response["data"]["sqlState"], "42501", "{sql}: {response}");
+        assert!(response["message"].as_str().unwrap().contains("Insufficient privileges"), "{response}");
+    };
+    for sql in ["INSERT INTO mine.public.t VALUES (2)", "DELETE FROM mine.public.t", "CREATE DATABASE theirs"] {
+        refused(&session.query(sql).await, sql);
+    }
+    let bearer = http()
+        .post(platform.url_for("/queries/v1/query-request"))
+        .bearer_auth(&token)
+        .header("x-account-id", "demo")
+        .json(&json!({"sqlText": "DROP TABLE mine.public.t", "parameters": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    refused(&bearer, "DROP TABLE (bearer)");
+    assert_eq!(writer.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("1")]]);
+
+    // Made a member: the open session writes; made a reader again: it does not.
+    platform.add_member("demo", &reader.email, Role::Member).await;
+    let response = session.query("INSERT INTO mine.public.t VALUES (2)").await;
+    assert_eq!(response["success"], true, "{response}");
+    platform.add_member("demo", &reader.email, Role::Reader).await;
+    refused(&session.query("INSERT INTO mine.public.t VALUES (3)").await, "INSERT after demotion");
+    assert_eq!(writer.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("2")]]);
+}
