@@ -343,16 +343,17 @@ pub(crate) async fn compile(
         Statement::ShowColumns { show_options, .. } => {
             let (database, schema) = (&database, &schema);
             let columns_of = |key: TableKey, kind: ObjectKind| async move {
-                match kind {
-                    ObjectKind::Table => Ok(Some(s.tables.own_table(&key, None).await?.schema())),
+                let columns: Option<SchemaRef> = match kind {
+                    ObjectKind::Table => Some(s.tables.own_table(&key, None).await?.schema()),
                     ObjectKind::View => {
                         // A view's columns are its query's; one that no longer plans has none.
                         let query = select_star_from(quoted_name(&key))?;
                         let planned = plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
-                        Ok(planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone())))
+                        planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone()))
                     }
-                    ObjectKind::Temporary | ObjectKind::Subscription => Ok(s.tables.table_schema(&key)),
-                }
+                    ObjectKind::Temporary | ObjectKind::Subscription => s.tables.table_schema(&key),
+                };
+                Ok::<_, WarehouseError>(columns)
             };
             return Show::new(s).columns(show_options, columns_of).await.map(Compiled::Ready);
         }

@@ -135,7 +135,7 @@ impl Ddl<'_> {
                 self.schema_ddl(&db, &sc, q).await
             }
             "DATABASE" => {
-                let [db] = object_name_parts(&name).try_into().map_err(|_| {
+                let [db]: [String; 1] = object_name_parts(&name).try_into().map_err(|_| {
                     WarehouseError::Compilation(format!("invalid database name {name}"))
                 })?;
                 if !self.s.tables.database_names().contains(&db) {
