@@ -286,9 +286,10 @@ async fn expired_session_tokens_are_renewed_with_the_master_token() {
     let sp = platform.create_service_principal("demo", "etl").await;
     let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
     let mut conn = connect(&platform, &token, &account).await;
-    // Outlive both the session token and the access token it came from
-    // (plus the platform's clock leeway on the access token).
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Outlive both the session token (valid at least its 3 s, at most one
+    // second more: expiries are whole seconds, rounded up) and the access
+    // token it came from (plus the platform's clock leeway on it).
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let expired = conn.query("SELECT 1").await;
     assert_eq!(expired["code"], "390112", "{expired}");
 
