@@ -434,7 +434,7 @@ async fn a_session_outlives_its_access_token() {
     let first_sessions: Vec<i64> = connections.iter().map(|c| c.session_info().session_id).collect();
 
     // The session token expired: renewed with the master token.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     for (conn, first) in connections.iter().zip(&first_sessions) {
         assert_eq!(count_claims(conn).await, expected);
         assert_eq!(conn.session_info().session_id, *first, "renewed, not logged in again");
