@@ -21,16 +21,19 @@ pub const CLIENT_ID_PREFIX: &str = "kmd_spc_";
 pub enum Role {
     /// May manage the account's service principals.
     Admin,
-    /// May use the account.
+    /// May use the account: read its data and change its own databases.
     Member,
+    /// May read the account's data and change none of it.
+    Reader,
 }
 
 impl Role {
-    /// The role's wire name (`admin` or `member`).
+    /// The role's wire name (`admin`, `member` or `reader`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Member => "member",
+            Role::Reader => "reader",
         }
     }
 }
@@ -42,7 +45,8 @@ impl std::str::FromStr for Role {
         match s {
             "admin" => Ok(Role::Admin),
             "member" => Ok(Role::Member),
-            other => Err(format!("unknown role `{other}`: expected `admin` or `member`")),
+            "reader" => Ok(Role::Reader),
+            other => Err(format!("unknown role `{other}`: expected `admin`, `member` or `reader`")),
         }
     }
 }

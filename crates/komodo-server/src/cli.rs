@@ -228,8 +228,9 @@ enum AdminCommand {
         /// The user's email.
         #[arg(long)]
         email: String,
-        /// Role.
-        #[arg(long, value_parser = ["admin", "member"])]
+        /// Role: `admin` (also manages service principals), `member` (reads,
+        /// and writes the account's own databases) or `reader` (only reads).
+        #[arg(long, value_parser = ["admin", "member", "reader"])]
         role: String,
     },
     /// Create a service principal; prints its client secret once.

@@ -1,7 +1,7 @@
 //! The engine trait: what the gateway needs from a warehouse, so the
 //! embedded engine and an upstream warehouse can stand behind it.
 
-use crate::engine::{Engine, QueryResult, QueryStream, SessionId, SessionParams};
+use crate::engine::{Access, Engine, QueryResult, QueryStream, SessionId, SessionParams};
 use crate::{CancellationToken, Param, WarehouseError};
 
 /// A warehouse the gateway runs statements on: the embedded [`Engine`], or
@@ -18,6 +18,10 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         database: Option<&str>,
         schema: Option<&str>,
     ) -> Result<SessionId, WarehouseError>;
+
+    /// Sets what the session may do with the account's own data, from the
+    /// caller's role (before each statement).
+    fn set_access(&self, account_id: &str, session: SessionId, access: Access) -> Result<(), WarehouseError>;
 
     /// Closes a session and drops what it owned.
     fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError>;
@@ -101,6 +105,10 @@ impl WarehouseEngine for Engine {
         schema: Option<&str>,
     ) -> Result<SessionId, WarehouseError> {
         Engine::open_session(self, account_id, database, schema).await
+    }
+
+    fn set_access(&self, account_id: &str, session: SessionId, access: Access) -> Result<(), WarehouseError> {
+        Engine::set_access(self, account_id, session, access)
     }
 
     fn close_session(&self, account_id: &str, session: SessionId) -> Result<(), WarehouseError> {

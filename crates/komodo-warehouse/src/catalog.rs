@@ -189,6 +189,18 @@ impl TempTable {
         lengths
     }
 
+    /// Its rows and the bytes they take in memory.
+    pub(crate) async fn size(&self) -> (usize, usize) {
+        let (mut rows, mut bytes) = (0, 0);
+        for partition in &self.table.batches {
+            for batch in partition.read().await.iter() {
+                rows += batch.num_rows();
+                bytes += batch.get_array_memory_size();
+            }
+        }
+        (rows, bytes)
+    }
+
     /// Counts the table's present size against the memory limits; fails
     /// (counting nothing new) when it does not fit.
     pub(crate) async fn account(&self) -> Result<(), WarehouseError> {
@@ -365,16 +377,22 @@ impl SessionTables {
         key: &TableKey,
         version: Option<u64>,
     ) -> Result<Arc<dyn TableProvider>, WarehouseError> {
-        let copy = match version {
-            None => self.transaction.lock().as_ref().and_then(|t| t.copies.get(key)).map(|c| c.location.clone()),
-            Some(_) => None,
-        };
-        let location = match copy {
-            Some(location) => location,
-            None => self.own.table_location(&key.0, &key.1, &key.2)?,
+        let location = match version {
+            None => self.own_location(key)?,
+            Some(_) => self.own.table_location(&key.0, &key.1, &key.2)?,
         };
         let table = delta::open(&location, version).await?;
         delta::provider(&table, self.scan_session.as_ref()).await
+    }
+
+    /// Where the session reads own table `key`: the open transaction's
+    /// copy of it, else the table.
+    pub(crate) fn own_location(&self, key: &TableKey) -> Result<url::Url, WarehouseError> {
+        let copy = self.transaction.lock().as_ref().and_then(|t| t.copies.get(key)).map(|c| c.location.clone());
+        match copy {
+            Some(location) => Ok(location),
+            None => self.own.table_location(&key.0, &key.1, &key.2),
+        }
     }
 }
 

@@ -27,6 +27,10 @@ pub enum WarehouseError {
     /// access, changes to subscription data, unsupported commands).
     #[error("SQL access control error:\n{0}")]
     NotAllowed(String),
+    /// The object named, and why it may not be changed: subscription data
+    /// is read-only for everyone, and an account's `reader` role only reads.
+    #[error("SQL access control error:\nInsufficient privileges to operate on {0}")]
+    InsufficientPrivileges(String),
     /// `USE WAREHOUSE`: the embedded warehouse has no virtual warehouses.
     #[error(
         "USE WAREHOUSE is not supported: Komodo runs every statement on the account's own warehouse; remove the statement"
@@ -120,7 +124,7 @@ impl WarehouseError {
             WarehouseError::AlreadyExists(_) => "002002",
             WarehouseError::Conflict(_) => "000625",
             WarehouseError::NumericValueNotRecognized(_) => "100038",
-            WarehouseError::NotAllowed(_) => "003001",
+            WarehouseError::NotAllowed(_) | WarehouseError::InsufficientPrivileges(_) => "003001",
             WarehouseError::UseWarehouse => "000606",
             WarehouseError::Binding(_) => "002049",
             WarehouseError::Cancelled => "000604",
@@ -143,6 +147,7 @@ impl WarehouseError {
                 "42000"
             }
             WarehouseError::ObjectNotFound(_) => "42S02",
+            WarehouseError::InsufficientPrivileges(_) => "42501",
             WarehouseError::InvalidIdentifier(_) => "42000",
             WarehouseError::AlreadyExists(_) => "42710",
             WarehouseError::Conflict(_) => "57014",

@@ -137,11 +137,37 @@ pub(crate) fn schema_of(view: &str) -> Option<SchemaRef> {
             number("NUMERIC_PRECISION_RADIX"),
             number("NUMERIC_SCALE"),
             number("DATETIME_PRECISION"),
+            text("INTERVAL_TYPE"),
+            number("INTERVAL_PRECISION"),
+            text("CHARACTER_SET_CATALOG"),
+            text("CHARACTER_SET_SCHEMA"),
+            text("CHARACTER_SET_NAME"),
+            text("COLLATION_CATALOG"),
+            text("COLLATION_SCHEMA"),
+            text("COLLATION_NAME"),
+            text("DOMAIN_CATALOG"),
+            text("DOMAIN_SCHEMA"),
+            text("DOMAIN_NAME"),
+            text("UDT_CATALOG"),
+            text("UDT_SCHEMA"),
+            text("UDT_NAME"),
+            text("SCOPE_CATALOG"),
+            text("SCOPE_SCHEMA"),
+            text("SCOPE_NAME"),
+            number("MAXIMUM_CARDINALITY"),
+            text("DTD_IDENTIFIER"),
+            text("IS_SELF_REFERENCING"),
             text("IS_IDENTITY"),
             text("IDENTITY_GENERATION"),
             text("IDENTITY_START"),
             text("IDENTITY_INCREMENT"),
+            text("IDENTITY_MAXIMUM"),
+            text("IDENTITY_MINIMUM"),
+            text("IDENTITY_CYCLE"),
+            text("IDENTITY_ORDERED"),
+            text("SCHEMA_EVOLUTION_RECORD"),
             text("COMMENT"),
+            text("DATA_TYPE_ALIAS"),
         ],
         "VIEWS" => vec![
             text("TABLE_CATALOG"),
@@ -288,7 +314,7 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
                     let textual = matches!(data_type.as_str(), "TEXT" | "BINARY");
                     let numeric = matches!(data_type.as_str(), "NUMBER" | "FLOAT");
                     let datetime = data_type.starts_with("TIME");
-                    rows.push(vec![
+                    let mut row = vec![
                         db(),
                         t(&o.schema),
                         t(&o.name),
@@ -307,12 +333,15 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
                         V::N(numeric.then_some(if data_type == "NUMBER" { 10 } else { 2 })),
                         V::N(if data_type == "NUMBER" { rt.scale } else { None }),
                         V::N(if datetime { rt.scale } else { None }),
-                        t("NO"),
-                        NULL_T,
-                        NULL_T,
-                        NULL_T,
-                        NULL_T,
-                    ]);
+                    ];
+                    // INTERVAL_TYPE to DTD_IDENTIFIER: what Snowflake leaves NULL.
+                    row.extend([NULL_T, NULL_N]);
+                    row.extend((0..15).map(|_| NULL_T));
+                    row.extend([NULL_N, NULL_T]);
+                    // IS_SELF_REFERENCING, then no identity, evolution or comment.
+                    row.extend([t("NO"), t("NO")]);
+                    row.extend((0..10).map(|_| NULL_T));
+                    rows.push(row);
                 }
             }
         }

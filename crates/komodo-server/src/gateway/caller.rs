@@ -43,6 +43,19 @@ pub struct Caller {
     /// The gateway session, or `None` for a request authenticated by a
     /// bearer token alone (it runs in a session of its own).
     pub session: Option<GatewaySessionRow>,
+    /// Whether the caller may only read the account's data (a user with
+    /// the `reader` role), as its role stands at this request.
+    pub read_only: bool,
+}
+
+impl Caller {
+    /// What the caller's statements may do with the account's own data.
+    pub fn access(&self) -> komodo_warehouse::Access {
+        match self.read_only {
+            true => komodo_warehouse::Access::ReadOnly,
+            false => komodo_warehouse::Access::ReadWrite,
+        }
+    }
 }
 
 impl Caller {
@@ -137,12 +150,30 @@ pub(super) async fn principal_of(state: &AppState, token: &str) -> Result<Princi
     })
 }
 
-/// The account a principal names (id or slug) and the role it has there.
+/// The account a principal names (id or slug) and the role it has there
+/// (as the login response names it).
 pub(super) async fn account_for(
     state: &AppState,
     principal: &Principal,
     reference: &str,
 ) -> Result<(String, String), GwError> {
+    let (account, role) = account_role(state, principal, reference).await?;
+    let role = match role {
+        Some(Role::Admin) => "ADMIN",
+        Some(Role::Member) => "MEMBER",
+        Some(Role::Reader) => "READER",
+        None => "SERVICE_PRINCIPAL",
+    };
+    Ok((account, role.to_owned()))
+}
+
+/// The account a principal names (id or slug) and its role there (`None`
+/// for a service principal, which acts with member rights).
+async fn account_role(
+    state: &AppState,
+    principal: &Principal,
+    reference: &str,
+) -> Result<(String, Option<Role>), GwError> {
     let reference = reference.trim();
     if reference.is_empty() {
         return Err(GwError::new(
@@ -158,12 +189,7 @@ pub(super) async fn account_for(
         AccessError::Store(e) => GwError::internal(e),
         _ => GwError::no_access(),
     })?;
-    let role = match access.role {
-        Some(Role::Admin) => "ADMIN",
-        Some(Role::Member) => "MEMBER",
-        None => "SERVICE_PRINCIPAL",
-    };
-    Ok((account.id, role.to_owned()))
+    Ok((account.id, access.role))
 }
 
 /// Authorises a request: a session token (open, unexpired, principal still
@@ -183,7 +209,7 @@ pub async fn authorize_request(
     match credential(headers) {
         Credential::Snowflake(token) => {
             let check = state.store().gateway_session_for_request(&token_hash(token), request_id).await?;
-            let Some(SessionCheck { session, allowed, prior_query }) = check else {
+            let Some(SessionCheck { session, allowed, read_only, prior_query }) = check else {
                 return Err(GwError::session_gone());
             };
             if session.closed_at.is_some() {
@@ -208,14 +234,16 @@ pub async fn authorize_request(
                 account_id: session.account_id.clone(),
                 subject: session.subject.clone(),
                 session: Some(session),
+                read_only,
             };
             Ok((caller, Some(prior_query)))
         }
         Credential::Bearer(token) => {
             let principal = principal_of(state, token).await?;
             let reference = headers.get(ACCOUNT_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let (account_id, _) = account_for(state, &principal, reference).await?;
-            Ok((Caller { account_id, subject: principal.claims().sub.clone(), session: None }, None))
+            let (account_id, role) = account_role(state, &principal, reference).await?;
+            let read_only = matches!(role, Some(Role::Reader));
+            Ok((Caller { account_id, subject: principal.claims().sub.clone(), session: None, read_only }, None))
         }
         Credential::None => Err(GwError::new(
             codes::AUTHENTICATION_FAILED,

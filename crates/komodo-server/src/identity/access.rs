@@ -63,7 +63,7 @@ pub async fn require_admin(store: &Store, principal: &Principal, account_id: &st
         Principal::ServicePrincipal { .. } => Err(AccessError::ServicePrincipal),
         Principal::User { user, .. } => match store.role_of(&user.id, account_id).await? {
             Some(Role::Admin) => Ok(()),
-            Some(Role::Member) => Err(AccessError::NotAdmin),
+            Some(Role::Member | Role::Reader) => Err(AccessError::NotAdmin),
             None => Err(AccessError::NoAccess),
         },
     }

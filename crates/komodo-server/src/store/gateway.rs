@@ -49,6 +49,7 @@ struct SessionAndAccess {
     #[sqlx(flatten)]
     session: GatewaySessionRow,
     allowed: i32,
+    read_only: i32,
     prior_query: Option<String>,
 }
 
@@ -61,6 +62,10 @@ pub struct SessionCheck {
     /// Whether its principal may still use its account (membership or
     /// service principal, and a login family not revoked).
     pub allowed: bool,
+    /// Whether its principal may only read the account's data: a user
+    /// whose role there is neither `admin` nor `member` (the `reader`
+    /// role, or one this replica does not know).
+    pub read_only: bool,
     /// The query the session submitted earlier with the request id asked
     /// about (a retried request), if any.
     pub prior_query: Option<String>,
@@ -90,6 +95,18 @@ fn session_allowed_sql() -> String {
          ELSE 0 END",
         user_from = USER.len() + 1,
         sp_from = SP.len() + 1,
+    )
+}
+
+/// Whether the principal of session `s` may only read its account's data,
+/// as SQL (1 or 0): a user without the `admin` or `member` role there.
+fn session_read_only_sql() -> String {
+    use komodo_protocol::oauth::USER_SUB_PREFIX as USER;
+    format!(
+        "CASE WHEN s.subject LIKE '{USER}%' AND NOT EXISTS (SELECT 1 FROM memberships m \
+             WHERE m.user_id = SUBSTR(s.subject, {user_from}) AND m.account_id = s.account_id \
+             AND m.role IN ('admin', 'member')) THEN 1 ELSE 0 END",
+        user_from = USER.len() + 1,
     )
 }
 
@@ -344,19 +361,25 @@ impl Store {
     ) -> Result<Option<SessionCheck>, StoreError> {
         let columns: Vec<String> = SESSION_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
         let sql = format!(
-            "SELECT {columns}, {allowed} AS allowed, \
+            "SELECT {columns}, {allowed} AS allowed, {read_only} AS read_only, \
              (SELECT q.id FROM gateway_queries q WHERE q.session_id = s.id AND q.request_id = $2 \
                ORDER BY q.started_at DESC LIMIT 1) AS prior_query \
              FROM gateway_sessions s WHERE s.token_hash = $1",
             columns = columns.join(", "),
             allowed = session_allowed_sql(),
+            read_only = session_read_only_sql(),
         );
         let row: Option<SessionAndAccess> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .bind(request_id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| SessionCheck { session: r.session, allowed: r.allowed == 1, prior_query: r.prior_query }))
+        Ok(row.map(|r| SessionCheck {
+            session: r.session,
+            allowed: r.allowed == 1,
+            read_only: r.read_only != 0,
+            prior_query: r.prior_query,
+        }))
     }
 
     /// The session whose master token hashes to `master_hash`.

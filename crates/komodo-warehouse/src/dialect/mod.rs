@@ -13,7 +13,7 @@
 //!    literals of the session's values.
 
 mod aliases;
-mod ast;
+pub(crate) mod ast;
 mod flatten;
 mod functions;
 mod names;

@@ -14,7 +14,7 @@ use deltalake_core::protocol::SaveMode;
 
 use super::plan::{Planned, plan_statement, select_star_from};
 use super::result::{QueryStream, StatementKind, status_result};
-use super::statements::not_allowed;
+use super::statements::{not_allowed, quoted_name};
 use super::tables::OwnTables;
 use super::transaction;
 use crate::WarehouseError;
@@ -35,6 +35,9 @@ pub(crate) async fn alter_table(own: &OwnTables<'_>, alter: &ast::AlterTable) ->
         }
         None => return Err(WarehouseError::ObjectNotFound(key.2)),
         Some(ObjectKind::Temporary) => return Err(not_allowed("ALTER TABLE on a temporary table")),
+        Some(ObjectKind::Subscription) => {
+            return Err(super::statements::subscription_refused(&format!("table '{}'", key.2)));
+        }
         Some(_) => return Err(not_allowed(&format!("ALTER TABLE on {} (only own tables change)", key.2))),
     }
     let [operation] = alter.operations.as_slice() else {
@@ -131,7 +134,7 @@ pub(crate) async fn alter_table(own: &OwnTables<'_>, alter: &ast::AlterTable) ->
 fn rename(own: &OwnTables<'_>, key: &TableKey, to: &ObjectName) -> Result<QueryStream, WarehouseError> {
     let target = own.key(to)?;
     if own.s.tables.data().tables.contains_key(&target.0) {
-        return Err(not_allowed(&format!("moving a table into subscription database {}", target.0)));
+        return Err(super::statements::subscription_refused(&format!("database '{}'", target.0)));
     }
     if own.s.tables.kind(&target).is_some() {
         return Err(WarehouseError::AlreadyExists(target.2));
@@ -148,8 +151,7 @@ async fn rewrite(
     projection: Vec<SelectItem>,
     not_null: &[String],
 ) -> Result<(), WarehouseError> {
-    let name = ObjectName::from(vec![quoted(&key.0), quoted(&key.1), quoted(&key.2)]);
-    let mut query = select_star_from(name)?;
+    let mut query = select_star_from(quoted_name(key))?;
     if let SetExpr::Select(select) = query.body.as_mut() {
         select.projection = projection;
     }

@@ -1,18 +1,20 @@
-//! Statements the engine answers itself: `USE`, `ALTER SESSION`, `DROP
-//! TABLE` of a temporary table, `SHOW`.
+//! Statements the engine answers itself: `USE`, `ALTER SESSION`, session
+//! variables, `DROP TABLE`, `DESCRIBE`, `SHOW ... KEYS` (the catalog's
+//! other `SHOW`s are in `show`).
 
 use std::time::Duration;
 
 use datafusion::sql::sqlparser::ast::helpers::key_value_options::{KeyValueOptionKind, KeyValueOptions};
-use datafusion::sql::sqlparser::ast::{self, ObjectName, ShowStatementOptions, Use, Value};
+use datafusion::sql::sqlparser::ast::{ObjectName, Use, Value};
 
 use super::result::{QueryStream, StatementKind, status_result, strings_result};
 use super::session::SessionEntry;
 use super::statements::{not_allowed, object_name_parts};
 use datafusion::scalar::ScalarValue;
 
+use super::show::like_matches;
 use super::tables::OwnTables;
-use crate::catalog::{ObjectKind, TableKey};
+use crate::catalog::TableKey;
 use crate::{WarehouseError, information_schema};
 
 /// Statements the engine answers itself (no DataFusion plan).
@@ -224,7 +226,7 @@ impl Commands<'_> {
             if removed || own.drop_table(&key)? {
                 dropped.push(key.2);
             } else if s.tables.subscription_has(&key) {
-                return Err(not_allowed("dropping subscription data"));
+                return Err(super::statements::subscription_refused(&format!("table '{}'", key.2)));
             } else if !if_exists {
                 return Err(WarehouseError::ObjectNotFound(key.2));
             }
@@ -234,80 +236,6 @@ impl Commands<'_> {
             names => format!("{} successfully dropped.", names.join(", ")),
         };
         Ok(status_result(StatementKind::DropTable, message))
-    }
-
-    /// `SHOW TABLES` (tables, temporary ones included), `SHOW VIEWS` (with
-    /// each view's `CREATE VIEW` text) or `SHOW OBJECTS` (both).
-    pub(crate) fn show_tables(
-        &self,
-        options: &ShowStatementOptions,
-        database: &Option<String>,
-        schema: &Option<String>,
-        what: Shown,
-    ) -> Result<QueryStream, WarehouseError> {
-        let views = what == Shown::Views;
-        let s = self.0;
-        let like = match &options.filter_position {
-            Some(ast::ShowStatementFilterPosition::Infix(ast::ShowStatementFilter::Like(p)))
-            | Some(ast::ShowStatementFilterPosition::Suffix(ast::ShowStatementFilter::Like(p))) => Some(p.clone()),
-            _ => None,
-        };
-        let scope: Option<Vec<String>> =
-            options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()).map(object_name_parts);
-        let (mut names, mut dbs, mut schemas, mut kinds, mut texts) = (vec![], vec![], vec![], vec![], vec![]);
-        for db in s.tables.database_names() {
-            for sc in s.tables.schema_names(&db) {
-                let in_scope = match scope.as_deref() {
-                    Some([d, x]) => *d == db && *x == sc,
-                    Some([x]) => match database {
-                        Some(cur) if *cur == db => *x == sc || *x == db,
-                        _ => *x == db,
-                    },
-                    _ => match (database, schema) {
-                        (Some(d), Some(x)) => *d == db && *x == sc,
-                        (Some(d), None) => *d == db,
-                        _ => true,
-                    },
-                };
-                if !in_scope {
-                    continue;
-                }
-                for (t, kind) in s.tables.table_names(&db, &sc) {
-                    let listed = match what {
-                        Shown::Tables => kind != ObjectKind::View,
-                        Shown::Views => kind == ObjectKind::View,
-                        Shown::Objects => true,
-                    };
-                    if !listed {
-                        continue;
-                    }
-                    if let Some(p) = &like
-                        && !like_matches(p, &t)
-                    {
-                        continue;
-                    }
-                    if views {
-                        texts.push(s.tables.own.view(&db, &sc, &t)?.map(|v| v.ddl).unwrap_or_default());
-                    }
-                    names.push(t);
-                    dbs.push(db.clone());
-                    schemas.push(sc.clone());
-                    kinds.push(match kind {
-                        ObjectKind::Temporary => "TEMPORARY",
-                        ObjectKind::View => "VIEW",
-                        ObjectKind::Table | ObjectKind::Subscription => "TABLE",
-                    });
-                }
-            }
-        }
-        Ok(if views {
-            strings_result(&["name", "database_name", "schema_name", "text"], vec![names, dbs, schemas, texts])
-        } else {
-            strings_result(
-                &["name", "database_name", "schema_name", "kind"],
-                vec![names, dbs, schemas, kinds.into_iter().map(str::to_owned).collect()],
-            )
-        })
     }
 
     /// `DESCRIBE TABLE`: one row per column of `schema` (the table's or the
@@ -387,38 +315,6 @@ impl Commands<'_> {
         };
         strings_result(names, names.iter().map(|_| Vec::new()).collect())
     }
-
-    pub(crate) fn show_databases(&self) -> QueryStream {
-        let s = self.0;
-        let names: Vec<String> = s.tables.database_names().into_iter().collect();
-        strings_result(&["name"], vec![names])
-    }
-
-    pub(crate) fn show_schemas(&self, database: &Option<String>) -> QueryStream {
-        let s = self.0;
-        let (mut names, mut dbs) = (vec![], vec![]);
-        for db in s.tables.database_names() {
-            if database.as_ref().is_some_and(|d| *d != db) {
-                continue;
-            }
-            for sc in s.tables.schema_names(&db) {
-                names.push(sc);
-                dbs.push(db.clone());
-            }
-        }
-        strings_result(&["name", "database_name"], vec![names, dbs])
-    }
-}
-
-/// What a `SHOW` of a schema's objects lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shown {
-    /// `SHOW TABLES`.
-    Tables,
-    /// `SHOW VIEWS`.
-    Views,
-    /// `SHOW OBJECTS`.
-    Objects,
 }
 
 /// The most bytes a string or binary variable may hold (Snowflake's limit).
@@ -455,51 +351,4 @@ fn option_text(name: &str, value: &KeyValueOptionKind) -> Result<String, Warehou
         Value::Boolean(b) => b.to_string(),
         other => other.to_string(),
     })
-}
-
-/// `LIKE` of `SHOW ... LIKE` (`%`, `_`, ASCII case-insensitive), in time
-/// proportional to the pattern's length times the text's: a pattern of many
-/// `%` would make a backtracking matcher exponential.
-fn like_matches(pattern: &str, text: &str) -> bool {
-    let t: Vec<char> = text.chars().collect();
-    // matched[j]: whether the pattern read so far matches `t[..j]`.
-    let mut matched = vec![false; t.len() + 1];
-    matched[0] = true;
-    for p in pattern.chars() {
-        let mut next = vec![false; t.len() + 1];
-        match p {
-            '%' => {
-                let mut any = false;
-                for (n, m) in next.iter_mut().zip(&matched) {
-                    any |= *m;
-                    *n = any;
-                }
-            }
-            _ => {
-                for j in 1..=t.len() {
-                    next[j] = matched[j - 1] && (p == '_' || t[j - 1].eq_ignore_ascii_case(&p));
-                }
-            }
-        }
-        matched = next;
-    }
-    matched[t.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_matches;
-
-    #[test]
-    fn show_like_patterns() {
-        assert!(like_matches("CLA%", "CLAIMS"));
-        assert!(like_matches("%ims", "CLAIMS"));
-        assert!(!like_matches("PAT_", "PATIENTS"));
-        assert!(like_matches("P_T%S", "PATIENTS"));
-        assert!(like_matches("%", ""));
-        assert!(!like_matches("_", ""));
-        // Many wildcards stay linear in each (a backtracking matcher would not finish).
-        assert!(!like_matches(&format!("{}X", "%".repeat(10_000)), "PRESCRIPTIONS_AND_MORE"));
-        assert!(like_matches(&"%_".repeat(1_000), &"A".repeat(1_000)));
-    }
 }

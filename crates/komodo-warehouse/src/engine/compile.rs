@@ -10,13 +10,16 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowStatementFilter, Statement};
 
 use super::alter;
-use super::commands::{Commands, Shown};
+use super::commands::Commands;
+use super::show::{Show, Shown};
 use super::config::PLANNING_STACK;
+use super::ddl;
 use super::guard::guard;
+use super::privileges;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
 use super::result::{StatementKind, status_result};
 use super::session::SessionEntry;
-use super::statements::not_allowed;
+use super::statements::{not_allowed, quoted_name};
 use super::stop::Stop;
 use super::tables::OwnTables;
 use super::transaction;
@@ -26,25 +29,48 @@ use crate::dialect::{self, SessionValues};
 use crate::parser::unset_names;
 use crate::{Param, WarehouseError};
 
-/// The table an `UNDROP TABLE <name>` names (a statement the parser does
-/// not know); `None` for any other statement.
-fn undrop_table_name(sql: &str) -> Result<Option<ObjectName>, WarehouseError> {
-    let mut words = sql.trim_start().splitn(3, char::is_whitespace);
-    let (Some(first), Some(second), Some(rest)) = (words.next(), words.next(), words.next()) else {
+/// A statement the SQL parser does not know, recognised by its first
+/// words (comments allowed anywhere), its object name read by the parser.
+enum Unparsed {
+    /// `UNDROP TABLE <name>`.
+    UndropTable(ObjectName),
+    /// `DESC[RIBE] VIEW <name>`.
+    DescribeView(ObjectName),
+}
+
+fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = datafusion::sql::sqlparser::dialect::SnowflakeDialect {};
+    let compilation = |e: &dyn std::fmt::Display| WarehouseError::Compilation(e.to_string());
+    // Only a statement starting with one of these words (or a comment) is
+    // tokenized again.
+    let start = sql.trim_start();
+    let starts = |word: &str| start.get(..word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word));
+    if !["UNDROP", "DESC", "/*", "--", "//"].into_iter().any(starts) {
+        return Ok(None);
+    }
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| compilation(&e))?;
+    let mut words = tokens.iter().enumerate().filter(|(_, t)| !matches!(t, Token::Whitespace(_)));
+    let word = |t: Option<(usize, &Token)>| match t {
+        Some((i, Token::Word(w))) if w.quote_style.is_none() => Some((i, w.value.to_ascii_uppercase())),
+        _ => None,
+    };
+    let (Some((_, verb)), Some((at, object))) = (word(words.next()), word(words.next())) else {
         return Ok(None);
     };
-    if !first.eq_ignore_ascii_case("UNDROP") {
-        return Ok(None);
+    let make: fn(ObjectName) -> Unparsed = match (verb.as_str(), object.as_str()) {
+        ("UNDROP", "TABLE") => Unparsed::UndropTable,
+        ("UNDROP", other) => return Err(not_allowed(&format!("UNDROP {other} (only UNDROP TABLE)"))),
+        ("DESC" | "DESCRIBE", "VIEW") => Unparsed::DescribeView,
+        _ => return Ok(None),
+    };
+    let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
+    let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
+    while parser.consume_token(&Token::SemiColon) {}
+    if parser.peek_token().token != Token::EOF {
+        return Err(compilation(&format!("unexpected {} after {name}", parser.peek_token().token)));
     }
-    if !second.eq_ignore_ascii_case("TABLE") {
-        return Err(not_allowed(&format!("UNDROP {second} (only UNDROP TABLE)")));
-    }
-    let dialect = datafusion::sql::sqlparser::dialect::SnowflakeDialect {};
-    let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(rest.trim().trim_end_matches(';'))
-        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
-    let name = parser.parse_object_name(false).map_err(|e| WarehouseError::Compilation(e.to_string()))?;
-    Ok(Some(name))
+    Ok(Some(make(name)))
 }
 
 /// Whether `statement` is DDL, which commits an open transaction before it
@@ -146,6 +172,7 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
         Statement::ShowTables { .. }
         | Statement::ShowViews { .. }
         | Statement::ShowObjects(_)
+        | Statement::ShowColumns { .. }
         | Statement::ExplainTable { .. }
         | Statement::ShowVariable { .. }
         | Statement::ShowDatabases { .. }
@@ -160,6 +187,8 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
         _ => return Ok(status()),
     }
     let inserts = matches!(statement, Statement::Insert(_));
+    let mut statement = statement;
+    ddl::expand_get_ddl(s, &mut statement, &database, &schema).await?;
     let Planned { plan, names, .. } = plan_statement(s, statement, params, &database, &schema).await?;
     if inserts {
         return Ok(Arc::new(Schema::new(vec![Field::new("number of rows inserted", DataType::UInt64, false)])));
@@ -195,14 +224,29 @@ pub(crate) async fn compile(
     let prepared = dialect::prepare(sql)?;
     let (database, schema) = s.current.lock().clone();
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
-    if let Some(name) = undrop_table_name(&prepared.sql)? {
-        if transaction::is_open(s) {
-            transaction::commit(s).await?;
+    let access = *s.access.lock();
+    match unparsed_statement(&prepared.sql)? {
+        Some(Unparsed::UndropTable(name)) => {
+            privileges::check_undrop(access, &name)?;
+            if transaction::is_open(s) {
+                transaction::commit(s).await?;
+            }
+            return own.undrop_table(&name).map(Compiled::Ready);
         }
-        return own.undrop_table(&name).map(Compiled::Ready);
+        Some(Unparsed::DescribeView(name)) => {
+            let key = own.key(&name)?;
+            if s.tables.kind(&key) != Some(ObjectKind::View) {
+                return Err(WarehouseError::ObjectNotFound(format!("{}.{}.{}", key.0, key.1, key.2)));
+            }
+            let query = select_star_from(quoted_name(&key))?;
+            let Planned { plan, .. } =
+                plan_statement(s, Statement::Query(Box::new(query)), vec![], &database, &schema).await?;
+            return Ok(Compiled::Ready(this.describe_table(plan.schema().as_arrow())));
+        }
+        None => {}
     }
-    let statement = parse_one(&prepared)?;
-    let mut statement = statement;
+    let mut statement = parse_one(&prepared)?;
+    privileges::check(access, &statement, &own)?;
     // A DDL statement commits the open transaction first, as in Snowflake.
     if transaction::is_open(s) && commits_first(&statement) {
         transaction::commit(s).await?;
@@ -287,14 +331,31 @@ pub(crate) async fn compile(
         Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
             return this.drop_tables(names, *if_exists, &own).map(Compiled::Ready);
         }
-        Statement::ShowTables { show_options, .. } => {
-            return this.show_tables(show_options, &database, &schema, Shown::Tables).map(Compiled::Ready);
+        Statement::ShowTables { terse, show_options, history: false, external: false, .. } => {
+            return Show::new(s).objects_of(Shown::Tables, *terse, show_options).await.map(Compiled::Ready);
         }
-        Statement::ShowViews { materialized: false, show_options, .. } => {
-            return this.show_tables(show_options, &database, &schema, Shown::Views).map(Compiled::Ready);
+        Statement::ShowViews { terse, materialized: false, show_options } => {
+            return Show::new(s).objects_of(Shown::Views, *terse, show_options).await.map(Compiled::Ready);
         }
         Statement::ShowObjects(o) => {
-            return this.show_tables(&o.show_options, &database, &schema, Shown::Objects).map(Compiled::Ready);
+            return Show::new(s).objects_of(Shown::Objects, o.terse, &o.show_options).await.map(Compiled::Ready);
+        }
+        Statement::ShowColumns { show_options, .. } => {
+            let (database, schema) = (&database, &schema);
+            let columns_of = |key: TableKey, kind: ObjectKind| async move {
+                let columns: Option<SchemaRef> = match kind {
+                    ObjectKind::Table => Some(s.tables.own_table(&key, None).await?.schema()),
+                    ObjectKind::View => {
+                        // A view's columns are its query's; one that no longer plans has none.
+                        let query = select_star_from(quoted_name(&key))?;
+                        let planned = plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
+                        planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone()))
+                    }
+                    ObjectKind::Temporary | ObjectKind::Subscription => s.tables.table_schema(&key),
+                };
+                Ok::<_, WarehouseError>(columns)
+            };
+            return Show::new(s).columns(show_options, columns_of).await.map(Compiled::Ready);
         }
         Statement::ShowVariable { variable } if show_keys(variable).is_some() => {
             return Ok(Compiled::Ready(this.show_keys(show_keys(variable) == Some(true))));
@@ -305,8 +366,12 @@ pub(crate) async fn compile(
                 plan_statement(s, Statement::Query(Box::new(query)), vec![], &database, &schema).await?;
             return Ok(Compiled::Ready(this.describe_table(plan.schema().as_arrow())));
         }
-        Statement::ShowDatabases { .. } => return Ok(Compiled::Ready(this.show_databases())),
-        Statement::ShowSchemas { .. } => return Ok(Compiled::Ready(this.show_schemas(&database))),
+        Statement::ShowDatabases { terse, history: false, show_options } => {
+            return Show::new(s).databases(*terse, show_options).map(Compiled::Ready);
+        }
+        Statement::ShowSchemas { terse, history: false, show_options } => {
+            return Show::new(s).schemas(*terse, show_options).map(Compiled::Ready);
+        }
         Statement::StartTransaction { .. } => return Ok(Compiled::Ready(transaction::begin(s))),
         Statement::Commit { .. } => return transaction::commit(s).await.map(Compiled::Ready),
         Statement::Rollback { savepoint: None, .. } => return transaction::rollback(s).map(Compiled::Ready),
@@ -355,6 +420,7 @@ pub(crate) async fn compile(
         ct.temporary = false;
         ct.transient = false;
     }
+    ddl::expand_get_ddl(s, &mut statement, &database, &schema).await?;
     let Planned { plan, names, state } = plan_statement(s, statement, params, &database, &schema).await?;
     let resolve = |r: &TableReference| -> TableKey {
         let full = r.clone().resolve(&database.clone().unwrap_or_default(), &schema.clone().unwrap_or_default());
@@ -408,7 +474,7 @@ pub(crate) async fn compile(
                     let plan = physical(LogicalPlan::Dml(dml)).await?;
                     return Ok(Compiled::Write { plan, task: s.task.clone() });
                 }
-                None => return Err(not_allowed("changing subscription data (it is read-only)")),
+                None => return Err(super::statements::subscription_refused(&format!("table '{}'", key.2))),
             };
             let plan = physical(LogicalPlan::Dml(dml)).await?;
             Ok(Compiled::Insert { key, before: table.lengths().await, plan, task: s.task.clone() })

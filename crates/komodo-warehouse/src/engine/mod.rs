@@ -12,10 +12,13 @@ mod alter;
 mod commands;
 mod compile;
 mod config;
+mod ddl;
 mod guard;
 mod plan;
+mod privileges;
 mod result;
 mod session;
+mod show;
 mod statements;
 mod stop;
 mod tables;
@@ -55,7 +58,7 @@ pub use crate::memory::HeldMemory;
 pub use compile::{FrontEndSizes, parse_check};
 pub use config::EngineConfig;
 pub use result::{QueryResult, QueryStream, SessionId, StatementKind};
-pub use session::SessionParams;
+pub use session::{Access, SessionParams};
 
 use crate::memory::SessionPool;
 use compile::compile;
@@ -252,6 +255,7 @@ impl Engine {
             tables,
             current: Mutex::new((database.map(identifier), schema.map(identifier))),
             params: Mutex::default(),
+            access: Mutex::default(),
             variables: Mutex::default(),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
@@ -305,6 +309,14 @@ impl Engine {
         let s = self.session(account_id, session)?;
         params.statement_timeout = params.statement_timeout.filter(|t| *t < self.config.statement_timeout);
         *s.params.lock() = params;
+        Ok(())
+    }
+
+    /// Sets what a session may do with the account's own data: the
+    /// platform sets it from the caller's role before each statement, so a
+    /// role changed while a session is open applies to its next statement.
+    pub fn set_access(&self, account_id: &str, session: SessionId, access: Access) -> Result<(), WarehouseError> {
+        *self.session(account_id, session)?.access.lock() = access;
         Ok(())
     }
 

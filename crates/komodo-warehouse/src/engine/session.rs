@@ -20,6 +20,9 @@ pub(crate) struct SessionEntry {
     pub(crate) current: Mutex<(Option<String>, Option<String>)>,
     /// What `ALTER SESSION` set.
     pub(crate) params: Mutex<SessionParams>,
+    /// Whether the session may change the account's own data (set by the
+    /// platform from the caller's role before each statement).
+    pub(crate) access: Mutex<Access>,
     /// Session variables (`SET x = ...`), by upper-case name.
     pub(crate) variables: Mutex<BTreeMap<String, ScalarValue>>,
     /// The engine's statement time limit, above which a session cannot
@@ -33,6 +36,17 @@ pub(crate) struct SessionEntry {
     /// What plans run with (the function registries, the memory pool);
     /// the same for every statement of the session.
     pub(crate) task: Arc<TaskContext>,
+}
+
+/// What a session may do with its account's own data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Read and change it (an account's `admin` and `member` roles, and
+    /// service principals).
+    #[default]
+    ReadWrite,
+    /// Only read it (the `reader` role).
+    ReadOnly,
 }
 
 /// The session parameters a session has set with `ALTER SESSION` (those

@@ -1,7 +1,7 @@
 //! Small helpers about statements: names and the refusal of what the
 //! engine does not run.
 
-use datafusion::sql::sqlparser::ast::ObjectName;
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 
 use crate::WarehouseError;
 use crate::catalog::TableKey;
@@ -13,9 +13,23 @@ pub(crate) fn not_allowed(what: &str) -> WarehouseError {
     ))
 }
 
+/// The refusal of a change to subscription data (read-only for everyone).
+pub(crate) fn subscription_refused(object: &str) -> WarehouseError {
+    WarehouseError::InsufficientPrivileges(format!(
+        "{object}: subscription data is read-only; copy what you need into a database of your own \
+         (CREATE DATABASE, then CREATE TABLE ... AS SELECT)"
+    ))
+}
+
 /// The parts of `name`, unquoted.
 pub(crate) fn object_name_parts(name: &ObjectName) -> Vec<String> {
     name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect()
+}
+
+/// Table `key` as a quoted three-part name (taken as it is written).
+pub(crate) fn quoted_name(key: &TableKey) -> ObjectName {
+    let quoted = |part: &str| Ident::with_quote('"', part);
+    ObjectName::from(vec![quoted(&key.0), quoted(&key.1), quoted(&key.2)])
 }
 
 /// The whole name (database, schema, object) of `name` in a session whose

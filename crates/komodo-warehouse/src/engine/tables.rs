@@ -131,7 +131,7 @@ impl OwnTables<'_> {
     /// subscription's are read-only).
     fn writable_database(&self, db: &str) -> Result<(), WarehouseError> {
         if self.s.tables.data().tables.contains_key(db) {
-            return Err(not_allowed(&format!("changing subscription database {db} (it is read-only)")));
+            return Err(super::statements::subscription_refused(&format!("database '{db}'")));
         }
         if !self.s.tables.own.databases()?.iter().any(|d| d == db) {
             return Err(WarehouseError::ObjectNotFound(db.to_owned()));
@@ -143,7 +143,7 @@ impl OwnTables<'_> {
     fn writable_table(&self, key: &TableKey) -> Result<(), WarehouseError> {
         match self.s.tables.kind(key) {
             Some(ObjectKind::Table) => Ok(()),
-            Some(ObjectKind::Subscription) => Err(not_allowed("changing subscription data (it is read-only)")),
+            Some(ObjectKind::Subscription) => Err(super::statements::subscription_refused(&format!("table '{}'", key.2))),
             Some(ObjectKind::View) => Err(not_allowed(&format!("changing view {} (change its tables)", key.2))),
             Some(ObjectKind::Temporary) => Err(WarehouseError::Internal("a temporary table reached own tables".into())),
             None => Err(WarehouseError::ObjectNotFound(format!("{}.{}.{}", key.0, key.1, key.2))),
@@ -226,7 +226,7 @@ impl OwnTables<'_> {
                 _ => return Err(WarehouseError::Compilation(format!("invalid name {name}"))),
             };
             if self.s.tables.data().tables.contains_key(&db) {
-                return Err(not_allowed(&format!("dropping subscription database {db}")));
+                return Err(super::statements::subscription_refused(&format!("database '{db}'")));
             }
             let done = match &schema {
                 None => own.drop_database(&db)?,

@@ -67,6 +67,20 @@ pub(crate) async fn open(location: &url::Url, version: Option<u64>) -> Result<De
     builder.load().await.map_err(from_delta)
 }
 
+/// The rows and bytes of the table at `location` at its latest version,
+/// from the Delta log's file statistics (no data file is read): what
+/// `SHOW TABLES` reports. Rows are `None` when a file has no row count.
+pub(crate) async fn size(location: &url::Url) -> Result<(Option<i64>, i64), WarehouseError> {
+    let table = open(location, None).await?;
+    let snapshot = table.snapshot().map_err(from_delta)?;
+    let (mut rows, mut bytes) = (Some(0i64), 0i64);
+    for file in snapshot.log_data().iter() {
+        bytes = bytes.saturating_add(file.size());
+        rows = rows.zip(file.num_records()).map(|(sum, n)| sum.saturating_add(i64::try_from(n).unwrap_or(i64::MAX)));
+    }
+    Ok((rows, bytes))
+}
+
 /// The version of the table at `location` that was current at `moment`
 /// (the last one committed at or before it). A moment before the table
 /// was created has no version: Snowflake's 000707.

@@ -99,6 +99,10 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     fn scratch_location(&self, transaction: &str, copy: &str) -> Result<url::Url, WarehouseError>;
     /// Removes what transaction `transaction` kept.
     fn remove_scratch(&self, transaction: &str) -> Result<(), WarehouseError>;
+    /// When database `db`, schema `db.schema` (`table` `None`) or table
+    /// `db.schema.table` was created, in milliseconds since the epoch, if
+    /// the storage can tell (what `SHOW` gives as `created_on`).
+    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64>;
 }
 
 /// An account's own databases in a local directory.
@@ -401,6 +405,19 @@ impl Storage for LocalStorage {
         let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
         std::fs::write(&staging, text).map_err(io(&staging))?;
         std::fs::rename(&staging, &file).map_err(io(&file))
+    }
+
+    fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64> {
+        let dir = match (schema, table) {
+            (None, _) => self.database_dir(db),
+            (Some(schema), None) => self.schema_dir(db, schema),
+            (Some(schema), Some(table)) => self.table_dir(db, schema, table),
+        };
+        // The directory's birth time where the file system keeps one (a
+        // renamed table keeps its own), else when it last changed.
+        let meta = std::fs::metadata(dir).ok()?;
+        let at = meta.created().or_else(|_| meta.modified()).ok()?;
+        at.duration_since(std::time::UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_millis()).ok())
     }
 
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError> {

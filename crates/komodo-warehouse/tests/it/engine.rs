@@ -132,7 +132,7 @@ async fn temporary_tables_live_in_their_session() {
     assert_eq!(f.value(s, "SELECT COUNT(*) FROM demo.healthcare.big_claims").await, Some(n.to_string()));
     let shown = f.rows(s, "SHOW TABLES").await;
     assert!(
-        shown.iter().any(|r| r[0].as_deref() == Some("NOTES") && r[3].as_deref() == Some("TEMPORARY")),
+        shown.iter().any(|r| r[1].as_deref() == Some("NOTES") && r[4].as_deref() == Some("TEMPORARY")),
         "{shown:?}"
     );
 
@@ -151,11 +151,15 @@ async fn temporary_tables_live_in_their_session() {
 async fn show_commands() {
     let f = fixture().await;
     let s = f.session(A).await;
-    assert_eq!(f.rows(s, "SHOW DATABASES").await, vec![vec![Some("DEMO".to_owned())]]);
-    let tables: Vec<_> = f.rows(s, "SHOW TABLES").await.into_iter().map(|r| r[0].clone().unwrap()).collect();
+    // The name is the second column, as Snowflake has it (clients read it by position).
+    let databases = f.rows(s, "SHOW DATABASES").await;
+    assert_eq!(databases.len(), 1);
+    assert_eq!(databases[0][1].as_deref(), Some("DEMO"));
+    let tables: Vec<_> = f.rows(s, "SHOW TABLES").await.into_iter().map(|r| r[1].clone().unwrap()).collect();
     assert_eq!(tables, ["CLAIMS", "PATIENTS", "PRESCRIPTIONS", "PROVIDERS"]);
     assert_eq!(f.rows(s, "SHOW TABLES LIKE 'PAT%'").await.len(), 1);
-    assert_eq!(f.rows(s, "SHOW SCHEMAS").await[0][0].as_deref(), Some("HEALTHCARE"));
+    let schemas: Vec<_> = f.rows(s, "SHOW SCHEMAS").await.into_iter().map(|r| r[1].clone().unwrap()).collect();
+    assert_eq!(schemas, ["HEALTHCARE", "INFORMATION_SCHEMA"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,7 +123,10 @@ async fn t04_subscription_data_is_read_only() {
         "MERGE INTO claims USING claims c2 ON claims.claim_id = c2.claim_id WHEN MATCHED THEN DELETE",
     ] {
         let e = f.try_run(A, s, sql, vec![]).await.expect_err(sql);
-        assert!(matches!(e, WarehouseError::NotAllowed(_) | WarehouseError::Compilation(_)), "{sql}: {e:?}");
+        // Snowflake's insufficient-privileges error, saying why.
+        assert!(matches!(e, WarehouseError::InsufficientPrivileges(_)), "{sql}: {e:?}");
+        assert_eq!((e.code(), e.sql_state()), ("003001", "42501"), "{sql}");
+        assert!(e.to_string().contains("subscription data is read-only"), "{sql}: {e}");
     }
     // A temporary table may shadow a subscription table in its session only.
     f.run(s, "CREATE TEMP TABLE claims AS SELECT 1 AS x").await;

@@ -197,3 +197,236 @@ async fn writers_killed_mid_commit_leave_the_table_readable() {
     // Still writable after all that.
     run(&engine, s, "INSERT INTO kill.public.t VALUES (1)").await.unwrap();
 }
+
+/// A read-only session (an account's `reader` role) reads the account's
+/// own tables and changes none of them: every change is Snowflake's
+/// insufficient-privileges error and leaves the data as it was. Its own
+/// temporary tables stay writable, and a role changed while the session is
+/// open applies from the next statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_reads_and_changes_nothing() {
+    use komodo_warehouse::Access;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path(), config()).unwrap();
+    let writer = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in [
+        "CREATE DATABASE kept",
+        "CREATE TABLE t (id INT, v VARCHAR)",
+        "INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+        "CREATE VIEW v AS SELECT id FROM t",
+        "CREATE TABLE gone (id INT)",
+        "DROP TABLE gone",
+    ] {
+        run(&engine, writer, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let reader = engine.open_session(ACCOUNT, Some("KEPT"), Some("PUBLIC")).await.unwrap();
+    engine.set_access(ACCOUNT, reader, Access::ReadOnly).unwrap();
+    assert_eq!(run(&engine, reader, "SELECT COUNT(*) FROM t").await.unwrap(), vec![vec![Some("2".to_owned())]]);
+    assert_eq!(run(&engine, reader, "SELECT COUNT(*) FROM v").await.unwrap(), vec![vec![Some("2".to_owned())]]);
+    for sql in [
+        "INSERT INTO t VALUES (3, 'three')",
+        "INSERT INTO kept.public.t SELECT * FROM t",
+        "UPDATE t SET v = 'x'",
+        "DELETE FROM t",
+        "MERGE INTO t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE",
+        "TRUNCATE TABLE t",
+        "DROP TABLE t",
+        "DROP VIEW v",
+        "ALTER TABLE t ADD COLUMN w INT",
+        "ALTER TABLE t RENAME TO t2",
+        "CREATE TABLE t3 (id INT)",
+        "CREATE TABLE t4 AS SELECT * FROM t",
+        "CREATE OR REPLACE VIEW v AS SELECT 1 AS id",
+        "CREATE DATABASE other",
+        "CREATE SCHEMA s2",
+        "DROP SCHEMA public",
+        "DROP DATABASE kept",
+        "UNDROP TABLE gone",
+    ] {
+        let e = run(&engine, reader, sql).await.expect_err(sql);
+        assert!(matches!(e, WarehouseError::InsufficientPrivileges(_)), "{sql}: {e:?}");
+        assert_eq!((e.code(), e.sql_state()), ("003001", "42501"), "{sql}");
+        assert!(e.to_string().contains("Insufficient privileges"), "{sql}: {e}");
+    }
+    // Nothing changed.
+    assert_eq!(
+        run(&engine, writer, "SELECT id, v FROM t ORDER BY id").await.unwrap(),
+        vec![vec![Some("1".to_owned()), Some("one".to_owned())], vec![Some("2".to_owned()), Some("two".to_owned())]]
+    );
+    assert_eq!(run(&engine, writer, "SHOW DATABASES LIKE 'OTHER'").await.unwrap().len(), 0);
+    // The session's own temporary tables and settings are its own.
+    for sql in [
+        "CREATE TEMPORARY TABLE scratch AS SELECT * FROM t",
+        "INSERT INTO scratch VALUES (3, 'three')",
+        "UPDATE scratch SET v = 'x' WHERE id = 3",
+        "DELETE FROM scratch WHERE id = 1",
+        "SET n = 1",
+        "ALTER SESSION SET QUERY_TAG = 'r'",
+        "BEGIN",
+        "COMMIT",
+    ] {
+        run(&engine, reader, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    assert_eq!(
+        run(&engine, reader, "SELECT LISTAGG(v, ',') WITHIN GROUP (ORDER BY id) FROM scratch").await.unwrap(),
+        vec![vec![Some("two,x".to_owned())]]
+    );
+    // Made a member: the same session writes from its next statement.
+    engine.set_access(ACCOUNT, reader, Access::ReadWrite).unwrap();
+    run(&engine, reader, "INSERT INTO t VALUES (3, 'three')").await.unwrap();
+    assert_eq!(run(&engine, writer, "SELECT COUNT(*) FROM t").await.unwrap(), vec![vec![Some("3".to_owned())]]);
+    // Another account's session cannot be set.
+    assert!(engine.set_access("acct-other", reader, Access::ReadWrite).is_err());
+}
+
+/// A result's rows by column name.
+async fn named(
+    engine: &Engine,
+    s: komodo_warehouse::SessionId,
+    sql: &str,
+) -> (Vec<String>, Vec<std::collections::BTreeMap<String, Option<String>>>) {
+    let result = engine.execute(ACCOUNT, s, sql, vec![], CancellationToken::new()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let names: Vec<String> = result.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let rows = encode::json_rowset(&result.batches)
+        .unwrap()
+        .into_iter()
+        .map(|row| names.iter().cloned().zip(row).collect())
+        .collect();
+    (names, rows)
+}
+
+fn column(rows: &[std::collections::BTreeMap<String, Option<String>>], name: &str) -> Vec<String> {
+    rows.iter().map(|r| r[name].clone().unwrap_or_else(|| "NULL".into())).collect()
+}
+
+/// `SHOW` with Snowflake's columns in its order, scopes and filters;
+/// `DESCRIBE VIEW`; `GET_DDL` of tables, views, schemas and databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_describe_and_get_ddl_answer_as_snowflake_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path(), config()).unwrap();
+    let options = komodo_warehouse::demo::DemoOptions { claims: 100, ..Default::default() };
+    komodo_warehouse::demo::generate(&engine.account_dir(ACCOUNT).unwrap(), &options, |_| {}).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in [
+        "CREATE DATABASE shop",
+        "CREATE TABLE items (id INT NOT NULL, name VARCHAR)",
+        "INSERT INTO items VALUES (1, 'pen'), (2, 'ink')",
+        "CREATE VIEW cheap AS SELECT id, name FROM items WHERE id < 2",
+        "CREATE TEMPORARY TABLE scratch (x INT)",
+        "INSERT INTO scratch VALUES (7)",
+        "CREATE SCHEMA archive",
+        "CREATE TABLE archive.\"old items\" (id INT)",
+        "USE SCHEMA shop.public",
+    ] {
+        run(&engine, s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    // SHOW TABLES: Snowflake's columns, sizes from the table's log.
+    let (names, rows) = named(&engine, s, "SHOW TABLES IN SCHEMA shop.public").await;
+    assert_eq!(
+        names[..11],
+        [
+            "created_on",
+            "name",
+            "database_name",
+            "schema_name",
+            "kind",
+            "comment",
+            "cluster_by",
+            "rows",
+            "bytes",
+            "owner",
+            "retention_time"
+        ]
+    );
+    assert_eq!(column(&rows, "name"), ["ITEMS", "SCRATCH"]);
+    assert_eq!(column(&rows, "kind"), ["TABLE", "TEMPORARY"]);
+    assert_eq!(column(&rows, "rows"), ["2", "1"]);
+    assert!(column(&rows, "bytes").iter().all(|b| b.parse::<i64>().unwrap() > 0), "{rows:?}");
+    assert_ne!(rows[0]["created_on"], None, "an own table knows when it was made");
+    // Without IN: the current database, every schema of it.
+    let (_, rows) = named(&engine, s, "SHOW TABLES").await;
+    assert_eq!(column(&rows, "name"), ["old items", "ITEMS", "SCRATCH"]);
+    // Filters: LIKE (any case), STARTS WITH (exact), LIMIT ... FROM (after that name).
+    let (_, rows) = named(&engine, s, "SHOW TABLES LIKE '%it%' IN DATABASE shop").await;
+    assert_eq!(column(&rows, "name"), ["old items", "ITEMS"]);
+    let (_, rows) = named(&engine, s, "SHOW TABLES STARTS WITH 'IT' IN ACCOUNT").await;
+    assert_eq!(column(&rows, "name"), ["ITEMS"]);
+    let (_, rows) = named(&engine, s, "SHOW TABLES IN SCHEMA shop.public LIMIT 1").await;
+    assert_eq!(column(&rows, "name"), ["ITEMS"]);
+    let (_, rows) = named(&engine, s, "SHOW TABLES IN SCHEMA shop.public LIMIT 10 FROM 'ITEMS'").await;
+    assert_eq!(column(&rows, "name"), ["SCRATCH"]);
+    let (names, _) = named(&engine, s, "SHOW TERSE TABLES").await;
+    assert_eq!(names, ["created_on", "name", "kind", "database_name", "schema_name"]);
+    let e = run(&engine, s, "SHOW TABLES IN DATABASE nothing_here").await.unwrap_err();
+    assert_eq!(e.code(), "002003", "{e}");
+
+    // SHOW VIEWS, SCHEMAS, DATABASES: the name is the second column.
+    let (_, rows) = named(&engine, s, "SHOW VIEWS").await;
+    assert_eq!(column(&rows, "name"), ["CHEAP"]);
+    assert_eq!(column(&rows, "text"), ["CREATE VIEW cheap AS SELECT id, name FROM items WHERE id < 2"]);
+    let result = engine.execute(ACCOUNT, s, "SHOW VIEWS", vec![], CancellationToken::new()).await.unwrap();
+    assert_eq!(encode::json_rowset(&result.batches).unwrap()[0][1].as_deref(), Some("CHEAP"));
+    let (_, rows) = named(&engine, s, "SHOW SCHEMAS IN DATABASE shop").await;
+    assert_eq!(column(&rows, "name"), ["ARCHIVE", "INFORMATION_SCHEMA", "PUBLIC"]);
+    assert_eq!(column(&rows, "is_current"), ["N", "N", "Y"]);
+    let (_, rows) = named(&engine, s, "SHOW DATABASES").await;
+    assert_eq!(column(&rows, "name"), ["DEMO", "SHOP"]);
+    assert_eq!(column(&rows, "kind"), ["IMPORTED DATABASE", "STANDARD"]);
+    assert_eq!(column(&rows, "is_current"), ["N", "Y"]);
+    let (_, rows) = named(&engine, s, "SHOW OBJECTS IN SCHEMA shop.public").await;
+    assert_eq!(column(&rows, "kind"), ["VIEW", "TABLE", "TEMPORARY"]);
+
+    // SHOW COLUMNS: tables and views, the type as Snowflake's JSON.
+    let (_, rows) = named(&engine, s, "SHOW COLUMNS IN TABLE items").await;
+    assert_eq!(column(&rows, "column_name"), ["ID", "NAME"]);
+    assert_eq!(
+        column(&rows, "data_type"),
+        [
+            r#"{"type":"FIXED","precision":38,"scale":0,"nullable":false}"#,
+            r#"{"type":"TEXT","length":16777216,"byteLength":16777216,"nullable":true,"fixed":false}"#
+        ]
+    );
+    assert_eq!(column(&rows, "null?"), ["false", "true"]);
+    let (_, rows) = named(&engine, s, "SHOW COLUMNS LIKE 'NA%' IN SCHEMA shop.public").await;
+    assert_eq!(column(&rows, "table_name"), ["CHEAP", "ITEMS"]);
+    let (_, rows) = named(&engine, s, "SHOW COLUMNS IN demo.healthcare.providers").await;
+    assert!(column(&rows, "column_name").contains(&"NPI".to_owned()), "{rows:?}");
+
+    // DESCRIBE VIEW, also with comments where SQLAlchemy puts them.
+    let (_, rows) = named(&engine, s, "DESC VIEW /* sqlalchemy:_has_object */ shop.public.cheap").await;
+    assert_eq!(column(&rows, "name"), ["ID", "NAME"]);
+    assert_eq!(run(&engine, s, "DESCRIBE VIEW items").await.unwrap_err().code(), "002003");
+
+    // GET_DDL.
+    let ddl = |sql: &'static str| {
+        let engine = &engine;
+        async move { run(engine, s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))[0][0].clone().unwrap() }
+    };
+    assert_eq!(
+        ddl("SELECT GET_DDL('TABLE', 'items')").await,
+        "create or replace TABLE ITEMS (\n\tID NUMBER(38,0) NOT NULL,\n\tNAME VARCHAR(16777216)\n);"
+    );
+    assert_eq!(
+        ddl("SELECT GET_DDL('table', 'shop.archive.\"old items\"', TRUE)").await,
+        "create or replace TABLE SHOP.ARCHIVE.\"old items\" (\n\tID NUMBER(38,0)\n);"
+    );
+    assert_eq!(
+        ddl("SELECT GET_DDL('VIEW', 'cheap')").await,
+        "CREATE VIEW cheap AS SELECT id, name FROM items WHERE id < 2;"
+    );
+    let schema = ddl("SELECT GET_DDL('SCHEMA', 'public')").await;
+    assert!(schema.starts_with("create or replace schema PUBLIC;\n"), "{schema}");
+    assert!(schema.contains("TABLE ITEMS (") && schema.contains("CREATE VIEW cheap"), "{schema}");
+    assert!(!schema.contains("SCRATCH"), "temporary tables are not part of a schema's DDL: {schema}");
+    let database = ddl("SELECT GET_DDL('DATABASE', 'shop')").await;
+    assert!(database.starts_with("create or replace database SHOP;\n"), "{database}");
+    assert!(database.contains("TABLE SHOP.ARCHIVE.\"old items\""), "{database}");
+    // The text is a value like any other.
+    let expected = "create or replace TABLE ITEMS (\n\tID NUMBER(38,0) NOT NULL,\n\tNAME VARCHAR(16777216)\n);";
+    assert_eq!(ddl("SELECT LENGTH(GET_DDL('TABLE', 'items'))").await, expected.len().to_string());
+    assert_eq!(run(&engine, s, "SELECT GET_DDL('TABLE', 'nope')").await.unwrap_err().code(), "002003");
+    let e = run(&engine, s, "SELECT GET_DDL('TABLE', name) FROM items").await.unwrap_err();
+    assert!(e.to_string().contains("GET_DDL takes constants"), "{e}");
+}

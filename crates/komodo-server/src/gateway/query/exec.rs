@@ -125,10 +125,13 @@ pub(super) async fn start(
 /// session's, or a transient one for a bearer-token caller.
 pub(super) async fn statement_session(state: &AppState, caller: &Caller) -> Result<(SessionId, bool), GwError> {
     let gateway = state.gateway();
-    Ok(match &caller.session {
+    let opened = match &caller.session {
         Some(s) => (gateway.engine_session(s).await?, false),
         None => (gateway.engine().open_session(&caller.account_id, None, None).await?, true),
-    })
+    };
+    // The role as it stands now: a reader's statements only read.
+    gateway.engine().set_access(&caller.account_id, opened.0, caller.access())?;
+    Ok(opened)
 }
 
 /// Ends a statement's use of its engine session: closes a transient one,
