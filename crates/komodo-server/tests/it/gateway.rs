@@ -736,9 +736,8 @@ async fn own_tables_through_two_replicas_on_postgres() -> Result<(), TestDatabas
             assert_eq!(response["success"], true, "{sql}: {response}");
         }
     };
-    let strings = |rows: &[&[&str]]| -> Vec<Vec<Value>> {
-        rows.iter().map(|r| r.iter().map(|v| json!(v)).collect()).collect()
-    };
+    let strings =
+        |rows: &[&[&str]]| -> Vec<Vec<Value>> { rows.iter().map(|r| r.iter().map(|v| json!(v)).collect()).collect() };
 
     // DDL and DML through A, read through B; and the other way round.
     ok(&on_a, "CREATE DATABASE shared").await;
@@ -770,7 +769,10 @@ async fn own_tables_through_two_replicas_on_postgres() -> Result<(), TestDatabas
     let (through_a, through_b) = tokio::join!(commits(&on_a, bump, 8), commits(&on_b, bump, 8));
     assert!(through_a + through_b > 0, "some updates commit");
     let n = 5 + through_a + through_b;
-    assert_eq!(on_a.rows("SELECT n FROM shared.public.counter WHERE id = 1").await, strings(&[&[n.to_string().as_str()]]));
+    assert_eq!(
+        on_a.rows("SELECT n FROM shared.public.counter WHERE id = 1").await,
+        strings(&[&[n.to_string().as_str()]])
+    );
     let insert = "INSERT INTO shared.public.counter VALUES (9, 9)";
     let (through_a, through_b) = tokio::join!(commits(&on_a, insert, 8), commits(&on_b, insert, 8));
     let nines = (through_a + through_b).to_string();

@@ -11,14 +11,14 @@ use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowSta
 
 use super::alter;
 use super::commands::Commands;
-use super::show::{Show, Shown};
 use super::config::PLANNING_STACK;
 use super::ddl;
 use super::guard::guard;
-use super::privileges;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
+use super::privileges;
 use super::result::{StatementKind, status_result};
 use super::session::SessionEntry;
+use super::show::{Show, Shown};
 use super::statements::{not_allowed, quoted_name};
 use super::stop::Stop;
 use super::tables::OwnTables;
@@ -348,7 +348,8 @@ pub(crate) async fn compile(
                     ObjectKind::View => {
                         // A view's columns are its query's; one that no longer plans has none.
                         let query = select_star_from(quoted_name(&key))?;
-                        let planned = plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
+                        let planned =
+                            plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
                         planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone()))
                     }
                     ObjectKind::Temporary | ObjectKind::Subscription => s.tables.table_schema(&key),

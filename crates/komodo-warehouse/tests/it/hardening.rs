@@ -266,7 +266,7 @@ async fn f05_held_results_count_against_the_session_and_server_limits() {
 /// every byte counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn f05_held_results_are_kept_in_large_pieces_and_counted() {
-    let f = fixture().await;
+    let f = fixture_with(config()).await;
     let s = f.session(A).await;
     let held = f.run(s, "select * from generate_series(1, 2000000)").await;
     let rows: usize = held.batches.iter().map(|b| b.num_rows()).sum();
