@@ -76,6 +76,30 @@ def test_to_sql_writes_a_table_of_the_accounts_own(home, sp):
     assert pandas.read_sql("select count(*) AS N from STATES", engine)["n"][0] == 6
 
 
+def test_reflection_lists_views_schemas_and_columns(home, sp):
+    """snowflake-sqlalchemy's reflection reads SHOW results by position
+    (the name is the second column) and INFORMATION_SCHEMA.COLUMNS with
+    Snowflake's full set of columns."""
+    database = f"SQLA_{uuid.uuid4().hex[:8].upper()}"
+    setup = create_engine(url(sp))
+    with setup.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {database}"))
+        connection.execute(text(f"CREATE SCHEMA {database}.STAGING"))
+        connection.execute(text(f"CREATE TABLE {database}.PUBLIC.ITEMS (ID INT NOT NULL, NAME VARCHAR, PRICE NUMBER(10,2))"))
+        connection.execute(text(f"CREATE VIEW {database}.PUBLIC.CHEAP AS SELECT ID, NAME FROM {database}.PUBLIC.ITEMS"))
+    engine = create_engine(url(sp, f"/{database}/PUBLIC"))
+    inspector = inspect(engine)
+    assert inspector.get_view_names() == ["cheap"]
+    assert inspector.get_table_names() == ["items"]
+    assert {"public", "staging", "information_schema"} <= set(inspector.get_schema_names())
+    assert "SELECT ID, NAME" in inspector.get_view_definition("cheap")
+    columns = {c["name"]: c for c in inspector.get_columns("items")}
+    assert list(columns) == ["id", "name", "price"]
+    assert columns["id"]["nullable"] is False and columns["name"]["nullable"] is True
+    assert (columns["price"]["type"].precision, columns["price"]["type"].scale) == (10, 2)
+    assert inspector.has_table("items") and not inspector.has_table("nothing_here")
+
+
 def test_a_profile_chooses_the_credentials(home, sp):
     write_credentials(
         home,

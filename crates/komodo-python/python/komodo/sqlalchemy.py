@@ -59,6 +59,12 @@ class KomodoDialect(SnowflakeDialect):
     driver = "komodo"
     supports_statement_cache = True
 
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        """snowflake-connector-python, whose errors and types the
+        connections of ``komodo.snowflake_connector`` use."""
+        return SnowflakeDialect.import_dbapi()
+
     def create_connect_args(self, url: Any) -> tuple[list[Any], dict[str, Any]]:
         if url.username or url.password or url.host or url.port:
             raise NotSupportedError(
@@ -79,8 +85,9 @@ class KomodoDialect(SnowflakeDialect):
         return super().create_connect_args(url.set(database="/".join(path) or None))
 
     def has_table(self, connection: Any, table_name: str, schema: Any = None, **kw: Any) -> bool:
-        """Whether the table exists, asked with ``SHOW TABLES LIKE`` (the
-        warehouse has no ``DESC TABLE``, which snowflake-sqlalchemy asks)."""
+        """Whether the table exists, asked with ``SHOW TABLES LIKE``: one
+        round trip, and no error to catch for a table that is not there
+        (snowflake-sqlalchemy asks ``DESC TABLE`` and catches the error)."""
         from sqlalchemy import text
 
         name = self.denormalize_name(table_name)

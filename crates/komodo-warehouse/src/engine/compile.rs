@@ -36,6 +36,8 @@ enum Unparsed {
     UndropTable(ObjectName),
     /// `DESC[RIBE] VIEW <name>`.
     DescribeView(ObjectName),
+    /// `DESC[RIBE] TABLE <name> [TYPE = COLUMNS]` (a table or a view).
+    DescribeTable(ObjectName),
 }
 
 fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
@@ -62,10 +64,19 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
         ("UNDROP", "TABLE") => Unparsed::UndropTable,
         ("UNDROP", other) => return Err(not_allowed(&format!("UNDROP {other} (only UNDROP TABLE)"))),
         ("DESC" | "DESCRIBE", "VIEW") => Unparsed::DescribeView,
+        ("DESC" | "DESCRIBE", "TABLE") => Unparsed::DescribeTable,
         _ => return Ok(None),
     };
     let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
     let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
+    // `TYPE = COLUMNS` (what snowflake-sqlalchemy sends) is the default.
+    if object == "TABLE" && parser.parse_keyword(datafusion::sql::sqlparser::keywords::Keyword::TYPE) {
+        parser.expect_token(&Token::Eq).map_err(|e| compilation(&e))?;
+        let kind = parser.parse_identifier().map_err(|e| compilation(&e))?;
+        if !kind.value.eq_ignore_ascii_case("COLUMNS") {
+            return Err(not_allowed(&format!("DESCRIBE TABLE ... TYPE = {kind} (only TYPE = COLUMNS)")));
+        }
+    }
     while parser.consume_token(&Token::SemiColon) {}
     if parser.peek_token().token != Token::EOF {
         return Err(compilation(&format!("unexpected {} after {name}", parser.peek_token().token)));
@@ -225,7 +236,8 @@ pub(crate) async fn compile(
     let (database, schema) = s.current.lock().clone();
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
     let access = *s.access.lock();
-    match unparsed_statement(&prepared.sql)? {
+    let unparsed = unparsed_statement(&prepared.sql)?;
+    match &unparsed {
         Some(Unparsed::UndropTable(name)) => {
             privileges::check_undrop(access, &name)?;
             if transaction::is_open(s) {
@@ -233,10 +245,12 @@ pub(crate) async fn compile(
             }
             return own.undrop_table(&name).map(Compiled::Ready);
         }
-        Some(Unparsed::DescribeView(name)) => {
+        Some(Unparsed::DescribeView(name) | Unparsed::DescribeTable(name)) => {
             let key = own.key(&name)?;
-            if s.tables.kind(&key) != Some(ObjectKind::View) {
-                return Err(WarehouseError::ObjectNotFound(format!("{}.{}.{}", key.0, key.1, key.2)));
+            match s.tables.kind(&key) {
+                Some(ObjectKind::View) => {}
+                Some(_) if !matches!(unparsed, Some(Unparsed::DescribeView(_))) => {}
+                _ => return Err(WarehouseError::ObjectNotFound(format!("{}.{}.{}", key.0, key.1, key.2))),
             }
             let query = select_star_from(quoted_name(&key))?;
             let Planned { plan, .. } =
