@@ -97,6 +97,22 @@ impl Conn {
     }
 }
 
+/// A statement sent with a bearer access token and `x-account-id`,
+/// without a login.
+async fn bearer_query(platform: &Platform, token: &str, account: &str, sql: &str) -> Value {
+    http()
+        .post(platform.url_for("/queries/v1/query-request"))
+        .bearer_auth(token)
+        .header("x-account-id", account)
+        .json(&json!({"sqlText": sql, "parameters": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 async fn all_rows(data: &Value) -> Vec<Vec<Value>> {
     let mut rows: Vec<Vec<Value>> = serde_json::from_value(data["rowset"].clone()).unwrap();
     for chunk in data["chunks"].as_array().into_iter().flatten() {
@@ -319,17 +335,7 @@ async fn expired_session_tokens_are_renewed_with_the_master_token() {
 #[tokio::test]
 async fn bearer_tokens_with_x_account_id_work_without_a_login() {
     let (platform, account, token) = demo_platform().await;
-    let response = http()
-        .post(platform.url_for("/queries/v1/query-request"))
-        .bearer_auth(&token)
-        .header("x-account-id", "demo")
-        .json(&json!({"sqlText": "SELECT COUNT(*) FROM DEMO.HEALTHCARE.PROVIDERS", "parameters": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let response = bearer_query(&platform, &token, "demo", "SELECT COUNT(*) FROM DEMO.HEALTHCARE.PROVIDERS").await;
     assert_eq!(response["success"], true, "{response}");
     assert_eq!(response["data"]["rowset"], json!([[(TEST_DEMO_CLAIMS / 200).max(10).to_string()]]));
 
@@ -457,17 +463,7 @@ async fn t01_t05_gateway_isolates_accounts() {
             let response = login_raw(&platform, t, reference, "").await;
             assert_eq!(response["code"], "390100", "{response}");
         }
-        let response = http()
-            .post(platform.url_for("/queries/v1/query-request"))
-            .bearer_auth(t)
-            .header("x-account-id", demo.as_str())
-            .json(&json!({"sqlText": "SELECT 1", "parameters": {}}))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let response = bearer_query(&platform, t, &demo, "SELECT 1").await;
         assert_eq!(response["code"], "390100");
     }
 
@@ -678,17 +674,7 @@ async fn a_reader_reads_and_every_change_is_refused() {
     for sql in ["INSERT INTO mine.public.t VALUES (2)", "DELETE FROM mine.public.t", "CREATE DATABASE theirs"] {
         refused(&session.query(sql).await, sql);
     }
-    let bearer = http()
-        .post(platform.url_for("/queries/v1/query-request"))
-        .bearer_auth(&token)
-        .header("x-account-id", "demo")
-        .json(&json!({"sqlText": "DROP TABLE mine.public.t", "parameters": {}}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let bearer = bearer_query(&platform, &token, "demo", "DROP TABLE mine.public.t").await;
     refused(&bearer, "DROP TABLE (bearer)");
     assert_eq!(writer.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("1")]]);
 

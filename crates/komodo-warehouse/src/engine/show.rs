@@ -106,6 +106,48 @@ fn result(columns: &[(&str, Ty)], rows: Vec<Vec<Cell>>) -> Result<QueryStream, W
     Ok(QueryStream::ready(StatementKind::Show, schema, vec![batch], None))
 }
 
+/// The columns of every `SHOW TERSE`.
+const TERSE: &[(&str, Ty)] = &[
+    ("created_on", Ty::Time),
+    ("name", Ty::Text),
+    ("kind", Ty::Text),
+    ("database_name", Ty::Text),
+    ("schema_name", Ty::Text),
+];
+
+/// The first columns of `SHOW TABLES` and `SHOW OBJECTS`.
+const OBJECT_COLUMNS: &[(&str, Ty)] = &[
+    ("created_on", Ty::Time),
+    ("name", Ty::Text),
+    ("database_name", Ty::Text),
+    ("schema_name", Ty::Text),
+    ("kind", Ty::Text),
+    ("comment", Ty::Text),
+    ("cluster_by", Ty::Text),
+    ("rows", Ty::Number),
+    ("bytes", Ty::Number),
+    ("owner", Ty::Text),
+    ("retention_time", Ty::Text),
+];
+
+/// The rest of `SHOW TABLES`'s columns.
+const TABLE_COLUMNS: &[(&str, Ty)] = &[
+    ("automatic_clustering", Ty::Text),
+    ("change_tracking", Ty::Text),
+    ("search_optimization", Ty::Text),
+    ("search_optimization_progress", Ty::Text),
+    ("search_optimization_bytes", Ty::Number),
+    ("is_external", Ty::Text),
+    ("enable_schema_evolution", Ty::Text),
+    ("owner_role_type", Ty::Text),
+    ("is_event", Ty::Text),
+    ("budget", Ty::Text),
+    ("is_hybrid", Ty::Text),
+    ("is_iceberg", Ty::Text),
+    ("is_dynamic", Ty::Text),
+    ("is_immutable", Ty::Text),
+];
+
 /// What a `SHOW` covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Scope {
@@ -400,9 +442,9 @@ impl<'a> Show<'a> {
             }
             rows.push(row);
         }
-        use Ty::{Number as N, Text as T, Time as At};
+        use Ty::{Text as T, Time as At};
         let columns: &[(&str, Ty)] = match (terse, what) {
-            (true, _) => &[("created_on", At), ("name", T), ("kind", T), ("database_name", T), ("schema_name", T)],
+            (true, _) => TERSE,
             (false, Shown::Views) => &[
                 ("created_on", At),
                 ("name", T),
@@ -417,47 +459,8 @@ impl<'a> Show<'a> {
                 ("owner_role_type", T),
                 ("change_tracking", T),
             ],
-            (false, Shown::Tables) => &[
-                ("created_on", At),
-                ("name", T),
-                ("database_name", T),
-                ("schema_name", T),
-                ("kind", T),
-                ("comment", T),
-                ("cluster_by", T),
-                ("rows", N),
-                ("bytes", N),
-                ("owner", T),
-                ("retention_time", T),
-                ("automatic_clustering", T),
-                ("change_tracking", T),
-                ("search_optimization", T),
-                ("search_optimization_progress", T),
-                ("search_optimization_bytes", N),
-                ("is_external", T),
-                ("enable_schema_evolution", T),
-                ("owner_role_type", T),
-                ("is_event", T),
-                ("budget", T),
-                ("is_hybrid", T),
-                ("is_iceberg", T),
-                ("is_dynamic", T),
-                ("is_immutable", T),
-            ],
-            (false, Shown::Objects) => &[
-                ("created_on", At),
-                ("name", T),
-                ("database_name", T),
-                ("schema_name", T),
-                ("kind", T),
-                ("comment", T),
-                ("cluster_by", T),
-                ("rows", N),
-                ("bytes", N),
-                ("owner", T),
-                ("retention_time", T),
-                ("owner_role_type", T),
-            ],
+            (false, Shown::Tables) => &[OBJECT_COLUMNS, TABLE_COLUMNS].concat(),
+            (false, Shown::Objects) => &[OBJECT_COLUMNS, &[("owner_role_type", T)]].concat(),
         };
         result(columns, rows)
     }
@@ -484,7 +487,7 @@ impl<'a> Show<'a> {
         }
         use Ty::{Text as T, Time as At};
         let columns: &[(&str, Ty)] = match terse {
-            true => &[("created_on", At), ("name", T), ("kind", T), ("database_name", T), ("schema_name", T)],
+            true => TERSE,
             false => &[
                 ("created_on", At),
                 ("name", T),
@@ -535,7 +538,7 @@ impl<'a> Show<'a> {
         }
         use Ty::{Text as T, Time as At};
         let columns: &[(&str, Ty)] = match terse {
-            true => &[("created_on", At), ("name", T), ("kind", T), ("database_name", T), ("schema_name", T)],
+            true => TERSE,
             false => &[
                 ("created_on", At),
                 ("name", T),
