@@ -239,14 +239,14 @@ pub(crate) async fn compile(
     let unparsed = unparsed_statement(&prepared.sql)?;
     match &unparsed {
         Some(Unparsed::UndropTable(name)) => {
-            privileges::check_undrop(access, &name)?;
+            privileges::check_undrop(access, name)?;
             if transaction::is_open(s) {
                 transaction::commit(s).await?;
             }
-            return own.undrop_table(&name).map(Compiled::Ready);
+            return own.undrop_table(name).map(Compiled::Ready);
         }
         Some(Unparsed::DescribeView(name) | Unparsed::DescribeTable(name)) => {
-            let key = own.key(&name)?;
+            let key = own.key(name)?;
             match s.tables.kind(&key) {
                 Some(ObjectKind::View) => {}
                 Some(_) if !matches!(unparsed, Some(Unparsed::DescribeView(_))) => {}
