@@ -55,7 +55,7 @@ mod storage;
 
 pub use backend::WarehouseEngine;
 pub use engine::{
-    Access, Engine, EngineConfig, FrontEndSizes, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams, StatementKind,
+    Access, Engine, EngineConfig, FrontEndSizes, HeldMemory, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams, StatementKind,
     parse_check,
 };
 pub use error::WarehouseError;

@@ -5,6 +5,7 @@
 mod e2e;
 mod security;
 mod snapshots;
+mod load;
 mod sql;
 
 use std::path::{Path, PathBuf};
