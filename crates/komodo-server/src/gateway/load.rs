@@ -207,6 +207,8 @@ impl Read for ChannelReader {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     fn gzip(data: &[u8]) -> Vec<u8> {

@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_schema::{Field, Schema, SchemaRef};
-use datafusion::catalog::Session;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Column;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -161,12 +161,15 @@ pub(crate) async fn load(
         let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
         let fields = schema
             .fields()
-            .map(|f| f.try_into_arrow().map_err(|e| WarehouseError::Internal(format!("column {}: {e}", f.name()))))
+            .map(|f| {
+                let field: Result<Field, _> = f.try_into_arrow();
+                field.map_err(|e| WarehouseError::Internal(format!("column {}: {e}", f.name())))
+            })
             .collect::<Result<Vec<Field>, _>>()?;
         let mode = if options.overwrite { SaveMode::Overwrite } else { SaveMode::Append };
         (table, Arc::new(Schema::new(fields)), mode)
     } else {
-        let stored = delta::storable_schema(&source_schema)?;
+        let stored = delta::storable_schema(&loadable(&source_schema))?;
         let nullable: Vec<Field> = stored.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
         (delta::handle(&location)?, Arc::new(Schema::new(nullable)), SaveMode::ErrorIfExists)
     };
@@ -206,7 +209,7 @@ async fn source_table(
     state: &datafusion::execution::session_state::SessionState,
     path: &Path,
     format: LoadFormat,
-) -> Result<Arc<ListingTable>, WarehouseError> {
+) -> Result<Arc<dyn TableProvider>, WarehouseError> {
     let invalid = |what: String| WarehouseError::InvalidFile(what);
     let size = std::fs::metadata(path).map_err(|source| WarehouseError::Io { path: path.to_owned(), source })?.len();
     if size == 0 {
@@ -228,7 +231,8 @@ async fn source_table(
         return Err(invalid(format!("no columns were found in it as {}", format.name())));
     }
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
-    ListingTable::try_new(config).map(Arc::new).map_err(WarehouseError::from_datafusion)
+    let table = ListingTable::try_new(config).map_err(WarehouseError::from_datafusion)?;
+    Ok(Arc::new(table))
 }
 
 /// The expressions that make the table's rows from the file's: each
@@ -246,12 +250,12 @@ fn matched(
     let mut missing_required = Vec::new();
     for field in target.fields() {
         let wanted = field.name();
-        let found = match names.iter().position(|n| n == wanted) {
+        let found = match names.iter().position(|n| *n == wanted.as_str()) {
             Some(i) => Some(i),
             None => {
                 let alike: Vec<usize> = (0..names.len())
                     .filter(|&i| !used[i] && names[i].eq_ignore_ascii_case(wanted))
-                    .filter(|&i| !target.fields().iter().any(|t| t.name() == names[i]))
+                    .filter(|&i| !target.fields().iter().any(|t| t.name().as_str() == names[i]))
                     .collect();
                 match alike.as_slice() {
                     [] => None,
@@ -308,4 +312,27 @@ fn matched(
 
 fn quoted_list(names: &[&str]) -> String {
     names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The columns a table created from a file gets, before they are made
+/// storable: dictionary-encoded columns (pandas categoricals) as their
+/// values, `Date64` as a date, and timestamps with a time zone as instants
+/// in UTC (what a table keeps).
+fn loadable(schema: &Schema) -> Schema {
+    fn plain(data_type: &DataType) -> DataType {
+        match data_type {
+            DataType::Dictionary(_, values) => plain(values),
+            DataType::Date64 => DataType::Date32,
+            DataType::Timestamp(unit, Some(_)) => DataType::Timestamp(*unit, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Second, None) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            other => other.clone(),
+        }
+    }
+    Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), plain(f.data_type()), f.is_nullable()).with_metadata(f.metadata().clone()))
+            .collect::<Vec<_>>(),
+    )
 }
