@@ -96,10 +96,10 @@ struct ServeArgs {
     statement_timeout: u64,
     /// Memory a warehouse session's statements and held results may use at
     /// once, in MiB.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 512)]
     session_memory_mib: usize,
     /// Memory all warehouse sessions together may use, in MiB.
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = 1024)]
     server_memory_mib: usize,
     /// Statements one account may run at once on the warehouse (more wait
     /// their turn).

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// A raw protocol client: what a connector sends, nothing more.
+#[derive(Clone)]
 pub(crate) struct Conn {
     base: String,
     token: String,
@@ -304,9 +305,10 @@ async fn expired_session_tokens_are_renewed_with_the_master_token() {
     let sp = platform.create_service_principal("demo", "etl").await;
     let token = sp_token(&platform, &sp.client_id, sp.client_secret.expose_secret()).await;
     let mut conn = connect(&platform, &token, &account).await;
-    // Outlive both the session token and the access token it came from
-    // (plus the platform's clock leeway on the access token).
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Outlive both the session token (valid at least its 3 s, at most one
+    // second more: expiries are whole seconds, rounded up) and the access
+    // token it came from (plus the platform's clock leeway on it).
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let expired = conn.query("SELECT 1").await;
     assert_eq!(expired["code"], "390112", "{expired}");
 
@@ -716,4 +718,96 @@ async fn a_reader_reads_and_every_change_is_refused() {
     platform.add_member("demo", &reader.email, Role::Reader).await;
     refused(&session.query("INSERT INTO mine.public.t VALUES (3)").await, "INSERT after demotion");
     assert_eq!(writer.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("2")]]);
+}
+
+/// Runs `sql` through `conn` `times` times, one after another; each run
+/// commits or fails with Snowflake's conflict error (000625), never
+/// anything else. Returns how many committed.
+async fn commits(conn: &Conn, sql: &str, times: usize) -> usize {
+    let mut committed = 0;
+    for _ in 0..times {
+        let response = conn.query(sql).await;
+        if response["success"] == true {
+            committed += 1;
+        } else {
+            assert_eq!(response["code"], "000625", "{sql}: {response}");
+        }
+    }
+    committed
+}
+
+/// The account's own tables through two replicas on PostgreSQL sharing
+/// the warehouse directory, each statement family through both: what one
+/// writes the other reads at its next statement, a transaction on one is
+/// seen by the other only once committed, and writers racing through both
+/// lose no update.
+#[tokio::test]
+async fn own_tables_through_two_replicas_on_postgres() -> Result<(), TestDatabaseError> {
+    let ((a, b, _db), on_a, _) = one_session_on_two_replicas().await?;
+    let account = a.demo_account_id().unwrap().to_owned();
+    let sp = b.create_service_principal("demo", "loader").await;
+    let token = sp_token(&b, &sp.client_id, sp.client_secret.expose_secret()).await;
+    let on_b = connect(&b, &token, &account).await;
+    let ok = |conn: &Conn, sql: &'static str| {
+        let conn = conn.clone();
+        async move {
+            let response = conn.query(sql).await;
+            assert_eq!(response["success"], true, "{sql}: {response}");
+        }
+    };
+    let strings =
+        |rows: &[&[&str]]| -> Vec<Vec<Value>> { rows.iter().map(|r| r.iter().map(|v| json!(v)).collect()).collect() };
+
+    // DDL and DML through A, read through B; and the other way round.
+    ok(&on_a, "CREATE DATABASE shared").await;
+    ok(&on_a, "CREATE TABLE shared.public.counter (id INT, n INT)").await;
+    ok(&on_a, "INSERT INTO shared.public.counter VALUES (1, 0)").await;
+    assert_eq!(on_b.rows("SELECT n FROM shared.public.counter").await, strings(&[&["0"]]));
+    ok(&on_b, "CREATE VIEW shared.public.v AS SELECT id, n FROM shared.public.counter").await;
+    ok(&on_b, "UPDATE shared.public.counter SET n = 5 WHERE id = 1").await;
+    ok(
+        &on_b,
+        "MERGE INTO shared.public.counter t USING (SELECT 2 AS id, 7 AS n) s ON t.id = s.id \
+         WHEN MATCHED THEN UPDATE SET n = s.n WHEN NOT MATCHED THEN INSERT (id, n) VALUES (s.id, s.n)",
+    )
+    .await;
+    assert_eq!(on_a.rows("SELECT id, n FROM shared.public.v ORDER BY id").await, strings(&[&["1", "5"], &["2", "7"]]));
+    ok(&on_a, "DELETE FROM shared.public.counter WHERE id = 2").await;
+    assert_eq!(on_b.rows("SELECT COUNT(*) FROM shared.public.counter").await, strings(&[&["1"]]));
+
+    // A transaction on B: A sees its rows at COMMIT, not before.
+    ok(&on_b, "BEGIN").await;
+    ok(&on_b, "INSERT INTO shared.public.counter VALUES (3, 3)").await;
+    assert_eq!(on_b.rows("SELECT COUNT(*) FROM shared.public.counter").await, strings(&[&["2"]]));
+    assert_eq!(on_a.rows("SELECT COUNT(*) FROM shared.public.counter").await, strings(&[&["1"]]));
+    ok(&on_b, "COMMIT").await;
+    assert_eq!(on_a.rows("SELECT COUNT(*) FROM shared.public.counter").await, strings(&[&["2"]]));
+
+    // Writers racing through both replicas: every committed update counts.
+    let bump = "UPDATE shared.public.counter SET n = n + 1 WHERE id = 1";
+    let (through_a, through_b) = tokio::join!(commits(&on_a, bump, 8), commits(&on_b, bump, 8));
+    assert!(through_a + through_b > 0, "some updates commit");
+    let n = 5 + through_a + through_b;
+    assert_eq!(
+        on_a.rows("SELECT n FROM shared.public.counter WHERE id = 1").await,
+        strings(&[&[n.to_string().as_str()]])
+    );
+    let insert = "INSERT INTO shared.public.counter VALUES (9, 9)";
+    let (through_a, through_b) = tokio::join!(commits(&on_a, insert, 8), commits(&on_b, insert, 8));
+    let nines = (through_a + through_b).to_string();
+    assert_eq!(
+        on_b.rows("SELECT COUNT(*) FROM shared.public.counter WHERE id = 9").await,
+        strings(&[&[nines.as_str()]])
+    );
+
+    // Dropped through A, gone for B; brought back through B, there for A.
+    ok(&on_a, "DROP TABLE shared.public.counter").await;
+    let gone = on_b.query("SELECT COUNT(*) FROM shared.public.counter").await;
+    assert_eq!(gone["code"], "002003", "{gone}");
+    ok(&on_b, "UNDROP TABLE shared.public.counter").await;
+    assert_eq!(
+        on_a.rows("SELECT n FROM shared.public.counter WHERE id = 1").await,
+        strings(&[&[n.to_string().as_str()]])
+    );
+    Ok(())
 }

@@ -9,7 +9,7 @@ use datafusion::sql::sqlparser::ast::{ObjectName, Use, Value};
 
 use super::result::{QueryStream, StatementKind, status_result, strings_result};
 use super::session::SessionEntry;
-use super::statements::{not_allowed, object_name_parts};
+use super::statements::object_name_parts;
 use datafusion::scalar::ScalarValue;
 
 use super::show::like_matches;

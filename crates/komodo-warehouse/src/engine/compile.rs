@@ -11,14 +11,14 @@ use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowSta
 
 use super::alter;
 use super::commands::Commands;
-use super::show::{Show, Shown};
 use super::config::PLANNING_STACK;
 use super::ddl;
 use super::guard::guard;
-use super::privileges;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
+use super::privileges;
 use super::result::{StatementKind, status_result};
 use super::session::SessionEntry;
+use super::show::{Show, Shown};
 use super::statements::{not_allowed, quoted_name};
 use super::stop::Stop;
 use super::tables::OwnTables;
@@ -343,16 +343,18 @@ pub(crate) async fn compile(
         Statement::ShowColumns { show_options, .. } => {
             let (database, schema) = (&database, &schema);
             let columns_of = |key: TableKey, kind: ObjectKind| async move {
-                match kind {
-                    ObjectKind::Table => Ok(Some(s.tables.own_table(&key, None).await?.schema())),
+                let columns: Option<SchemaRef> = match kind {
+                    ObjectKind::Table => Some(s.tables.own_table(&key, None).await?.schema()),
                     ObjectKind::View => {
                         // A view's columns are its query's; one that no longer plans has none.
                         let query = select_star_from(quoted_name(&key))?;
-                        let planned = plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
-                        Ok(planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone())))
+                        let planned =
+                            plan_statement(s, Statement::Query(Box::new(query)), vec![], database, schema).await;
+                        planned.ok().map(|p| Arc::new(p.plan.schema().as_arrow().clone()))
                     }
-                    ObjectKind::Temporary | ObjectKind::Subscription => Ok(s.tables.table_schema(&key)),
-                }
+                    ObjectKind::Temporary | ObjectKind::Subscription => s.tables.table_schema(&key),
+                };
+                Ok::<_, WarehouseError>(columns)
             };
             return Show::new(s).columns(show_options, columns_of).await.map(Compiled::Ready);
         }

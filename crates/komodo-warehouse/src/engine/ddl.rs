@@ -135,9 +135,9 @@ impl Ddl<'_> {
                 self.schema_ddl(&db, &sc, q).await
             }
             "DATABASE" => {
-                let [db] = object_name_parts(&name).try_into().map_err(|_| {
-                    WarehouseError::Compilation(format!("invalid database name {name}"))
-                })?;
+                let [db]: [String; 1] = object_name_parts(&name)
+                    .try_into()
+                    .map_err(|_| WarehouseError::Compilation(format!("invalid database name {name}")))?;
                 if !self.s.tables.database_names().contains(&db) {
                     return Err(WarehouseError::ObjectNotFound(db));
                 }
@@ -187,11 +187,7 @@ impl Ddl<'_> {
             })
             .collect();
         let temporary = if kind == ObjectKind::Temporary { "TEMPORARY " } else { "" };
-        Ok(format!(
-            "create or replace {temporary}TABLE {} (\n{}\n);",
-            object_name(key, qualified),
-            lines.join(",\n")
-        ))
+        Ok(format!("create or replace {temporary}TABLE {} (\n{}\n);", object_name(key, qualified), lines.join(",\n")))
     }
 
     fn view(&self, key: &TableKey) -> Result<Option<String>, WarehouseError> {

@@ -100,4 +100,3 @@ fn changed_object(statement: &Statement, own: &OwnTables<'_>) -> Option<String> 
         }
     }
 }
-

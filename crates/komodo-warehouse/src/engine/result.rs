@@ -139,10 +139,17 @@ impl QueryStream {
         let pool = self.pool.take();
         let mut reservation = pool.as_ref().map(|pool| MemoryConsumer::new("query result").register(pool));
         let mut batches = Vec::new();
+        // Small batches are joined into pieces as they come: a result held
+        // for its client then sits in a few large allocations instead of
+        // thousands of small ones interleaved with what its operators freed
+        // (which the allocator could not give back).
+        let mut pending = Vec::new();
+        let mut pending_bytes = 0;
         while let Some(batch) = self.next().await {
             let batch = batch?;
+            let size = batch.get_array_memory_size();
             if let (Some(r), Some(pool)) = (&mut reservation, &pool)
-                && r.try_grow(batch.get_array_memory_size()).is_err()
+                && r.try_grow(size).is_err()
             {
                 let limit = match pool.memory_limit() {
                     MemoryLimit::Finite(n) => format!("{} MiB", n >> 20),
@@ -153,8 +160,14 @@ impl QueryStream {
                      fetch fewer rows or columns, or aggregate"
                 )));
             }
-            batches.push(batch);
+            pending.push(batch);
+            pending_bytes += size;
+            if pending_bytes >= HELD_PIECE_BYTES {
+                join_pending(&mut pending, pending_bytes, reservation.as_mut(), &mut batches);
+                pending_bytes = 0;
+            }
         }
+        join_pending(&mut pending, pending_bytes, reservation.as_mut(), &mut batches);
         Ok(QueryResult {
             kind: self.kind,
             schema: self.schema,
@@ -173,6 +186,38 @@ impl QueryStream {
         let inner = Box::pin(futures::stream::iter(batches.into_iter().map(Ok)));
         Self { kind, schema, rows_affected, inner, pool: None }
     }
+}
+
+/// About how large the pieces a collected result is kept in are.
+const HELD_PIECE_BYTES: usize = 4 << 20;
+
+/// Moves `pending` (`bytes` counted by `reservation`) into `batches` as one
+/// batch, its count adjusted to the joined size; as they are when they
+/// cannot be joined.
+fn join_pending(
+    pending: &mut Vec<RecordBatch>,
+    bytes: usize,
+    reservation: Option<&mut datafusion::execution::memory_pool::MemoryReservation>,
+    batches: &mut Vec<RecordBatch>,
+) {
+    if pending.len() < 2 {
+        batches.append(pending);
+        return;
+    }
+    let joined = datafusion::arrow::compute::concat_batches(&pending[0].schema(), pending.iter());
+    let Ok(joined) = joined else {
+        batches.append(pending);
+        return;
+    };
+    let size = joined.get_array_memory_size();
+    if let Some(r) = reservation
+        && r.try_resize((r.size() + size).saturating_sub(bytes)).is_err()
+    {
+        batches.append(pending);
+        return;
+    }
+    pending.clear();
+    batches.push(joined);
 }
 
 pub(crate) fn status_result(kind: StatementKind, message: String) -> QueryStream {

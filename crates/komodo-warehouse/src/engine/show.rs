@@ -477,20 +477,9 @@ impl<'a> Show<'a> {
             let current = if self.database.as_deref() == Some(db.as_str()) { "Y" } else { "N" };
             rows.push(match terse {
                 true => vec![created, t(&db), t(kind), NULL, NULL],
-                false => vec![
-                    created,
-                    t(&db),
-                    t("N"),
-                    t(current),
-                    t(""),
-                    NULL,
-                    t(""),
-                    t(""),
-                    t("1"),
-                    t(kind),
-                    NULL,
-                    NULL,
-                ],
+                false => {
+                    vec![created, t(&db), t("N"), t(current), t(""), NULL, t(""), t(""), t("1"), t(kind), NULL, NULL]
+                }
             });
         }
         use Ty::{Text as T, Time as At};

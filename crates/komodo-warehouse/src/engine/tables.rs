@@ -143,7 +143,9 @@ impl OwnTables<'_> {
     fn writable_table(&self, key: &TableKey) -> Result<(), WarehouseError> {
         match self.s.tables.kind(key) {
             Some(ObjectKind::Table) => Ok(()),
-            Some(ObjectKind::Subscription) => Err(super::statements::subscription_refused(&format!("table '{}'", key.2))),
+            Some(ObjectKind::Subscription) => {
+                Err(super::statements::subscription_refused(&format!("table '{}'", key.2)))
+            }
             Some(ObjectKind::View) => Err(not_allowed(&format!("changing view {} (change its tables)", key.2))),
             Some(ObjectKind::Temporary) => Err(WarehouseError::Internal("a temporary table reached own tables".into())),
             None => Err(WarehouseError::ObjectNotFound(format!("{}.{}.{}", key.0, key.1, key.2))),

@@ -285,7 +285,10 @@ async fn named(
     s: komodo_warehouse::SessionId,
     sql: &str,
 ) -> (Vec<String>, Vec<std::collections::BTreeMap<String, Option<String>>>) {
-    let result = engine.execute(ACCOUNT, s, sql, vec![], CancellationToken::new()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let result = engine
+        .execute(ACCOUNT, s, sql, vec![], CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     let names: Vec<String> = result.schema.fields().iter().map(|f| f.name().clone()).collect();
     let rows = encode::json_rowset(&result.batches)
         .unwrap()

@@ -416,7 +416,8 @@ async fn a_long_statement_is_cancelled_from_another_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_outlives_its_access_token() {
-    // Access tokens live 2 s, session tokens 1 s, master tokens 3 s.
+    // Access tokens live 2 s, session tokens 1 s, master tokens 3 s (each
+    // at most a second more: expiries are whole seconds, rounded up).
     let f = Fixture::with(Platform::builder().config(|c| {
         c.access_token_ttl = Duration::from_secs(2);
         c.clock_leeway = Duration::ZERO;
@@ -433,7 +434,7 @@ async fn a_session_outlives_its_access_token() {
     let first_sessions: Vec<i64> = connections.iter().map(|c| c.session_info().session_id).collect();
 
     // The session token expired: renewed with the master token.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     for (conn, first) in connections.iter().zip(&first_sessions) {
         assert_eq!(count_claims(conn).await, expected);
         assert_eq!(conn.session_info().session_id, *first, "renewed, not logged in again");
@@ -441,7 +442,7 @@ async fn a_session_outlives_its_access_token() {
 
     // The master token and the access token expired: a new login with a
     // fresh access token, in the same database and schema.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     for (conn, first) in connections.iter().zip(&first_sessions) {
         assert_eq!(count_claims(conn).await, expected);
         assert_ne!(conn.session_info().session_id, *first, "a new session");
