@@ -48,11 +48,11 @@ async fn load_endpoint_creates_appends_and_overwrites_in_the_sessions_schema() {
     // Appended from a gzip body.
     let response = conn.load("table=mine.public.people&format=csv", b"name,id\ncid,3\n".to_vec(), true).await;
     assert_eq!((response["data"]["rowsLoaded"].as_u64(), response["data"]["created"].as_bool()), (Some(1), Some(false)));
-    assert_eq!(conn.rows("SELECT COUNT(*), MAX(name) FROM people").await, vec![vec![json!("3"), json!("cid")]]);
+    assert_eq!(conn.rows(r#"SELECT COUNT(*), MAX("name") FROM people"#).await, vec![vec![json!("3"), json!("cid")]]);
     // Overwritten.
     let response = conn.load("table=people&format=csv&overwrite=true", b"id,name\n9,zed\n".to_vec(), false).await;
     assert_eq!(response["data"]["rowsLoaded"], 1, "{response}");
-    assert_eq!(conn.rows("SELECT id, name FROM people").await, vec![vec![json!("9"), json!("zed")]]);
+    assert_eq!(conn.rows(r#"SELECT "id", "name" FROM people"#).await, vec![vec![json!("9"), json!("zed")]]);
 
     // A missing table without create; an unknown format; a file that is not CSV.
     failed(&conn.load("table=nope&format=csv", b"id\n1\n".to_vec(), false).await, "002003");
