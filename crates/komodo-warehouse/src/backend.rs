@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Access, Engine, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams};
+use crate::engine::{
+    Access, Engine, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams,
+};
 use crate::{CancellationToken, Param, WarehouseError};
 
 /// A warehouse the gateway runs statements on: the embedded [`Engine`], or

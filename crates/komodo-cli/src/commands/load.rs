@@ -83,9 +83,9 @@ fn failure(error: Error, args: &LoadArgs) -> Failure {
         Error::Warehouse(e) if e.code == "002003" && !args.create => {
             Some("add --create to create the table from the file's columns".to_owned())
         }
-        Error::Warehouse(e) if e.code == "001003" && e.message.contains("has no column") => {
-            Some("the file's header names the columns; they must match the table's (or load into a new table)".to_owned())
-        }
+        Error::Warehouse(e) if e.code == "001003" && e.message.contains("has no column") => Some(
+            "the file's header names the columns; they must match the table's (or load into a new table)".to_owned(),
+        ),
         _ => None,
     };
     let failure = Failure::from(error);

@@ -52,28 +52,45 @@ async fn load_csv_and_arrow_files_into_a_table() {
     assert!(run.stderr().contains("002003"), "{}", run.stderr());
     assert!(run.stderr().contains("--create"), "{}", run.stderr());
 
-    let run = home.run(&["load", "--profile", "production", "--database", "mine", "--table", "people", "--create", csv]);
+    let run =
+        home.run(&["load", "--profile", "production", "--database", "mine", "--table", "people", "--create", csv]);
     run.success();
     assert!(run.stderr().contains("Loaded 2 rows into MINE.PUBLIC.PEOPLE (created)"), "{}", run.stderr());
 
     let pq = home.dir.path().join("more.arrow");
     arrow_file(&pq);
-    let run = home.run(&["load", "--profile", "production", "-o", "json", "--table", "mine.public.people", pq.to_str().unwrap()]);
+    let run = home.run(&[
+        "load",
+        "--profile",
+        "production",
+        "-o",
+        "json",
+        "--table",
+        "mine.public.people",
+        pq.to_str().unwrap(),
+    ]);
     run.success();
     let out: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(out, serde_json::json!({"table": "MINE.PUBLIC.PEOPLE", "rows_loaded": 2, "created": false}));
 
-    let run = home.run(&["sql", "--profile", "production", "-o", "csv", r#"SELECT "id", "name" FROM mine.public.people ORDER BY "id""#]);
+    let run = home.run(&[
+        "sql",
+        "--profile",
+        "production",
+        "-o",
+        "csv",
+        r#"SELECT "id", "name" FROM mine.public.people ORDER BY "id""#,
+    ]);
     run.success();
     // The columns are named as the CSV's header names them.
     assert_eq!(run.stdout(), "id,name\n1,ann\n2,bob\n10,pq1\n11,\n");
 
     // Overwrite replaces the rows.
-    let run = home.run(&[
-        "load", "--profile", "production", "--database", "mine", "--table", "people", "--overwrite", csv,
-    ]);
+    let run =
+        home.run(&["load", "--profile", "production", "--database", "mine", "--table", "people", "--overwrite", csv]);
     run.success();
-    let run = home.run(&["sql", "--profile", "production", "-o", "csv", "SELECT COUNT(*) AS N FROM mine.public.people"]);
+    let run =
+        home.run(&["sql", "--profile", "production", "-o", "csv", "SELECT COUNT(*) AS N FROM mine.public.people"]);
     assert_eq!(run.stdout(), "N\n2\n");
 
     // A file whose format cannot be told, and one that does not exist.

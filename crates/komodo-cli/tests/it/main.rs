@@ -3,9 +3,9 @@
 //! and snapshots of its help texts and error messages.
 
 mod e2e;
+mod load;
 mod security;
 mod snapshots;
-mod load;
 mod sql;
 
 use std::path::{Path, PathBuf};

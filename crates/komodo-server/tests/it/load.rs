@@ -47,7 +47,10 @@ async fn load_endpoint_creates_appends_and_overwrites_in_the_sessions_schema() {
     );
     // Appended from a gzip body.
     let response = conn.load("table=mine.public.people&format=csv", b"name,id\ncid,3\n".to_vec(), true).await;
-    assert_eq!((response["data"]["rowsLoaded"].as_u64(), response["data"]["created"].as_bool()), (Some(1), Some(false)));
+    assert_eq!(
+        (response["data"]["rowsLoaded"].as_u64(), response["data"]["created"].as_bool()),
+        (Some(1), Some(false))
+    );
     assert_eq!(conn.rows(r#"SELECT COUNT(*), MAX("name") FROM people"#).await, vec![vec![json!("3"), json!("cid")]]);
     // Overwritten.
     let response = conn.load("table=people&format=csv&overwrite=true", b"id,name\n9,zed\n".to_vec(), false).await;
@@ -113,7 +116,8 @@ async fn a_reader_cannot_load() {
     assert!(message.contains("Insufficient privileges"), "{message}");
     assert_eq!(response["data"]["sqlState"], "42501");
     // Subscription data is read-only for everyone.
-    let message = failed(&writer.load("table=demo.healthcare.claims&format=csv", b"id\n1\n".to_vec(), false).await, "003001");
+    let message =
+        failed(&writer.load("table=demo.healthcare.claims&format=csv", b"id\n1\n".to_vec(), false).await, "003001");
     assert!(message.contains("read-only"), "{message}");
     assert_eq!(writer.rows("SELECT COUNT(*) FROM mine.public.t").await, vec![vec![json!("0")]]);
 }

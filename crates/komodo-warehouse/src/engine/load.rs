@@ -133,7 +133,10 @@ pub(crate) async fn load(
         Some(ObjectKind::Subscription) => return Err(subscription_refused(&format!("table '{}'", key.2))),
         Some(ObjectKind::View) => return Err(not_allowed(&format!("loading a file into view {}", key.2))),
         Some(ObjectKind::Temporary) => {
-            return Err(not_allowed(&format!("loading a file into temporary table {} (load a permanent table)", key.2)));
+            return Err(not_allowed(&format!(
+                "loading a file into temporary table {} (load a permanent table)",
+                key.2
+            )));
         }
         None if s.tables.subscription_has(&key) || s.tables.data().tables.contains_key(&key.0) => {
             return Err(subscription_refused(&format!("database '{}'", key.0)));
@@ -173,9 +176,8 @@ pub(crate) async fn load(
         let nullable: Vec<Field> = stored.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
         (delta::handle(&location)?, Arc::new(Schema::new(nullable)), SaveMode::ErrorIfExists)
     };
-    let scan =
-        LogicalPlanBuilder::scan("source", datafusion::datasource::provider_as_source(source), None)
-            .map_err(WarehouseError::from_datafusion)?;
+    let scan = LogicalPlanBuilder::scan("source", datafusion::datasource::provider_as_source(source), None)
+        .map_err(WarehouseError::from_datafusion)?;
     let columns = scan.schema().columns();
     let exprs = matched(&source_schema, &columns, &target_schema, &key.2)?;
     let plan = scan.project(exprs).and_then(LogicalPlanBuilder::build).map_err(WarehouseError::from_datafusion)?;
@@ -274,7 +276,8 @@ fn matched(
         let expr = match found {
             Some(i) => {
                 used[i] = true;
-                let column = columns.get(i).cloned().ok_or_else(|| WarehouseError::Internal("a column is missing".into()))?;
+                let column =
+                    columns.get(i).cloned().ok_or_else(|| WarehouseError::Internal("a column is missing".into()))?;
                 cast(Expr::Column(column), field.data_type().clone())
             }
             None if field.is_nullable() => cast(lit(ScalarValue::Null), field.data_type().clone()),

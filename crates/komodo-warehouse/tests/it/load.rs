@@ -76,7 +76,8 @@ impl Loader {
 
     /// The table's Delta log entries (commits).
     fn commits(&self, table: &str) -> usize {
-        let log = self.engine.account_dir(ACCOUNT).unwrap().join("_databases/LAKE/PUBLIC").join(table).join("_delta_log");
+        let log =
+            self.engine.account_dir(ACCOUNT).unwrap().join("_databases/LAKE/PUBLIC").join(table).join("_delta_log");
         std::fs::read_dir(log)
             .map(|d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count())
             .unwrap_or(0)
@@ -88,10 +89,8 @@ fn text(v: &str) -> Option<String> {
 }
 
 fn batch(ids: &[i64], names: &[Option<&str>]) -> RecordBatch {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("name", DataType::Utf8, true),
-    ]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]));
     RecordBatch::try_new(
         schema,
         vec![Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef, Arc::new(StringArray::from(names.to_vec()))],
@@ -145,7 +144,10 @@ async fn load_arrow_creates_a_table_with_the_files_columns() {
     let path = l.file("rows.arrow", &ipc_stream(&[rows]));
     let summary = l.load("lake.public.items", &path, LoadFormat::Arrow, true, false).await.unwrap();
     assert_eq!((summary.rows_loaded, summary.created), (3, true));
-    assert_eq!((summary.database.as_str(), summary.schema.as_str(), summary.table.as_str()), ("LAKE", "PUBLIC", "ITEMS"));
+    assert_eq!(
+        (summary.database.as_str(), summary.schema.as_str(), summary.table.as_str()),
+        ("LAKE", "PUBLIC", "ITEMS")
+    );
     assert_eq!(
         l.run(r#"SELECT id, "price", name, ok, day FROM items ORDER BY id NULLS LAST"#).await,
         vec![
@@ -193,10 +195,10 @@ async fn load_csv_appends_and_overwrites() {
     let third = l.file("third.csv", b"id,name\n7,dee\n8,eve\n");
     let summary = l.load("people", &third, LoadFormat::Csv, false, true).await.unwrap();
     assert_eq!(summary.rows_loaded, 2);
-    assert_eq!(l.run("SELECT id, name FROM people ORDER BY id").await, vec![
-        vec![text("7"), text("dee")],
-        vec![text("8"), text("eve")]
-    ]);
+    assert_eq!(
+        l.run("SELECT id, name FROM people ORDER BY id").await,
+        vec![vec![text("7"), text("dee")], vec![text("8"), text("eve")]]
+    );
     assert_eq!(l.commits("PEOPLE"), commits + 1, "an overwrite is one commit");
 }
 
@@ -210,7 +212,10 @@ async fn load_parquet_into_the_current_schema() {
     parquet_file(&path, &[batch(&[1, 2], &[Some("a"), None]), batch(&[3], &[Some("c")])]);
     let summary = l.load(r#""Mixed""#, &path, LoadFormat::Parquet, true, false).await.unwrap();
     assert_eq!((summary.table.as_str(), summary.rows_loaded), ("Mixed", 3));
-    assert_eq!(l.load(r#"lake.public."Mixed""#, &path, LoadFormat::Parquet, false, false).await.unwrap().rows_loaded, 3);
+    assert_eq!(
+        l.load(r#"lake.public."Mixed""#, &path, LoadFormat::Parquet, false, false).await.unwrap().rows_loaded,
+        3
+    );
     assert_eq!(l.run(r#"SELECT COUNT(*), COUNT("name") FROM "Mixed""#).await, vec![vec![text("6"), text("4")]]);
     assert!(l.try_run("SELECT * FROM mixed").await.is_err(), "an unquoted name is another table");
 }
@@ -320,7 +325,15 @@ async fn load_stops_at_cancellation() {
     cancel.cancel();
     let error = l
         .engine
-        .load_file(ACCOUNT, l.session, "t", &path, LoadFormat::Arrow, LoadOptions { create: true, overwrite: false }, cancel)
+        .load_file(
+            ACCOUNT,
+            l.session,
+            "t",
+            &path,
+            LoadFormat::Arrow,
+            LoadOptions { create: true, overwrite: false },
+            cancel,
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, WarehouseError::Cancelled), "{error:?}");
