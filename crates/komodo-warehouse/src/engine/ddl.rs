@@ -84,9 +84,9 @@ pub(crate) async fn expand_get_ddl(
     }
     let mut texts = BTreeMap::new();
     for request in requests {
-        if !texts.contains_key(&request) {
-            let text = Ddl { s, database, schema }.of(&request).await?;
-            texts.insert(request, text);
+        if let std::collections::btree_map::Entry::Vacant(entry) = texts.entry(request) {
+            let text = Ddl { s, database, schema }.of(entry.key()).await?;
+            entry.insert(text);
         }
     }
     let _ = ast::visit_expressions_mut(statement, |e| {
