@@ -49,7 +49,7 @@ def frame() -> pandas.DataFrame:
             "name": ["ann", None, "c'est \"quoted\""],
             "ok": pandas.array([True, None, False], dtype="boolean"),
             "day": [dt.date(2024, 1, 2), None, dt.date(1969, 12, 31)],
-            "at": pandas.to_datetime(["2024-01-02 03:04:05.123456", None, "1999-12-31 23:59:59"]),
+            "at": pandas.to_datetime(["2024-01-02 03:04:05.123456", None, "1999-12-31 23:59:59.000000"]),
             "at_utc": pandas.to_datetime(["2024-01-02 03:04:05", "2024-06-01 00:00:00", None], utc=True),
         }
     )
