@@ -48,7 +48,10 @@ async fn t04_no_file_access_from_sql() {
             Err(e) => assert!(
                 matches!(
                     e,
-                    WarehouseError::NotAllowed(_) | WarehouseError::Compilation(_) | WarehouseError::ObjectNotFound(_)
+                    WarehouseError::NotAllowed(_)
+                        | WarehouseError::Compilation(_)
+                        | WarehouseError::ObjectNotFound(_)
+                        | WarehouseError::InsufficientPrivileges(_)
                 ),
                 "{sql}: {e:?}"
             ),
@@ -98,7 +101,10 @@ async fn t04_network_locations_are_refused() {
             Err(e) => assert!(
                 matches!(
                     e,
-                    WarehouseError::NotAllowed(_) | WarehouseError::Compilation(_) | WarehouseError::ObjectNotFound(_)
+                    WarehouseError::NotAllowed(_)
+                        | WarehouseError::Compilation(_)
+                        | WarehouseError::ObjectNotFound(_)
+                        | WarehouseError::InsufficientPrivileges(_)
                 ),
                 "{sql}: {e:?}"
             ),

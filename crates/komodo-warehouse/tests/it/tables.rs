@@ -304,8 +304,22 @@ fn column(rows: &[std::collections::BTreeMap<String, Option<String>>], name: &st
 
 /// `SHOW` with Snowflake's columns in its order, scopes and filters;
 /// `DESCRIBE VIEW`; `GET_DDL` of tables, views, schemas and databases.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn show_describe_and_get_ddl_answer_as_snowflake_does() {
+#[test]
+fn show_describe_and_get_ddl_answer_as_snowflake_does() {
+    // A debug build's frame for one long async function keeps a copy of
+    // every statement's future: more than a test thread's 2 MiB here.
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(Box::pin(show_describe_and_get_ddl()));
+        })
+        .unwrap()
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+async fn show_describe_and_get_ddl() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::new(dir.path(), config()).unwrap();
     let options = komodo_warehouse::demo::DemoOptions { claims: 100, ..Default::default() };
@@ -354,8 +368,10 @@ async fn show_describe_and_get_ddl_answer_as_snowflake_does() {
     // Filters: LIKE (any case), STARTS WITH (exact), LIMIT ... FROM (after that name).
     let (_, rows) = named(&engine, s, "SHOW TABLES LIKE '%it%' IN DATABASE shop").await;
     assert_eq!(column(&rows, "name"), ["old items", "ITEMS"]);
-    let (_, rows) = named(&engine, s, "SHOW TABLES STARTS WITH 'IT' IN ACCOUNT").await;
+    let (_, rows) = named(&engine, s, "SHOW TABLES IN DATABASE shop STARTS WITH 'IT'").await;
     assert_eq!(column(&rows, "name"), ["ITEMS"]);
+    let (_, rows) = named(&engine, s, "SHOW TABLES IN ACCOUNT").await;
+    assert_eq!(column(&rows, "database_name"), ["DEMO", "DEMO", "DEMO", "DEMO", "SHOP", "SHOP", "SHOP"]);
     let (_, rows) = named(&engine, s, "SHOW TABLES IN SCHEMA shop.public LIMIT 1").await;
     assert_eq!(column(&rows, "name"), ["ITEMS"]);
     let (_, rows) = named(&engine, s, "SHOW TABLES IN SCHEMA shop.public LIMIT 10 FROM 'ITEMS'").await;
