@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["write_pandas"]
 
+#: Rows per Arrow record batch when ``chunk_size`` is not given.
+DEFAULT_CHUNK_ROWS = 65_536
+
 #: One row of ``write_pandas``'s ``output`` per chunk, as Snowflake's
 #: ``COPY INTO`` reports a file: ``(file, status, rows_parsed, rows_loaded,
 #: error_limit, errors_seen, first_error, first_error_line,
@@ -67,9 +70,9 @@ def write_pandas(
     - ``auto_create_table``: create a missing table from the DataFrame's
       columns; ``overwrite``: replace the table's rows instead of appending
       (the table keeps its columns).
-    - ``chunk_size``: rows per Arrow record batch (``nchunks`` counts them);
-      every chunk is loaded in the same commit, so a load that fails leaves
-      the table as it was.
+    - ``chunk_size``: rows per Arrow record batch (default 65,536;
+      ``nchunks`` counts them); every chunk is loaded in the same commit, so
+      a load that fails leaves the table as it was.
 
     The columns are matched to the table's by name (exactly, then ignoring
     case) and their values cast to the columns' types; columns of the table
@@ -114,7 +117,8 @@ def write_pandas(
     table = pyarrow.Table.from_pandas(df, preserve_index=False)
     table = table.rename_columns(names)
     rows = table.num_rows
-    batches = table.to_batches(max_chunksize=chunk_size) if chunk_size else table.to_batches()
+    # Batches of a bounded size: the platform streams them one at a time.
+    batches = table.to_batches(max_chunksize=chunk_size or DEFAULT_CHUNK_ROWS)
     sink = pyarrow.BufferOutputStream()
     with pyarrow.ipc.new_stream(sink, table.schema) as writer:
         for batch in batches:

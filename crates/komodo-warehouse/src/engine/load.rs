@@ -155,7 +155,15 @@ pub(crate) async fn load(
         }
     };
     let planning = Planning::borrow(s);
-    let state: &datafusion::execution::session_state::SessionState = &planning;
+    // The file's batches go straight to the writer, one at a time: no
+    // round-robin repartition buffering them for parallel writers when the
+    // writer is slower than the reader (an Arrow file reads at memory
+    // speed), which would hold much of the file in memory.
+    let mut config = planning.config().clone();
+    config.options_mut().optimizer.enable_round_robin_repartition = false;
+    let state = &datafusion::execution::session_state::SessionStateBuilder::new_from_existing((*planning).clone())
+        .with_config(config)
+        .build();
     let source = source_table(state, path, format).await?;
     let source_schema = source.schema();
     let location = s.tables.own.table_location(&key.0, &key.1, &key.2)?;
