@@ -204,6 +204,9 @@ impl WarehouseError {
                 // putting it in place: a lost race, as a conflict is.
                 if text.contains("_delta_log") && text.contains("not found") {
                     WarehouseError::Conflict(format!("the table changed while it was read ({text})"))
+                } else if text.contains("Resources exhausted") {
+                    // A write's operators ran out of the session's memory.
+                    WarehouseError::MemoryLimit(text)
                 } else {
                     WarehouseError::Execution(text)
                 }

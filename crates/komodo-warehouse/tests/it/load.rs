@@ -316,6 +316,29 @@ async fn load_a_file_larger_than_the_session_memory_limit() {
     assert_eq!(l.run(r#"SELECT COUNT(*), SUM("id") FROM big"#).await, vec![vec![text("400000"), text("79999800000")]]);
 }
 
+/// An Arrow stream, read far faster than it is written, streams through a
+/// small memory limit too (no buffer between the reader and the writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_a_fast_arrow_stream_larger_than_the_session_memory_limit() {
+    let limit = 4 << 20;
+    let l = Loader::with_config(EngineConfig { session_memory_limit: limit, ..config() }).await;
+    let path = l.dir.path().join("big.arrow");
+    let rows = 65_536;
+    let names: Vec<String> = (0..rows).map(|i| format!("a name long enough to take some room, number {i}")).collect();
+    let batches: Vec<RecordBatch> = (0..8)
+        .map(|b| {
+            let ids: Vec<i64> = (0..rows as i64).map(|i| b * rows as i64 + i).collect();
+            batch(&ids, &names.iter().map(|n| Some(n.as_str())).collect::<Vec<_>>())
+        })
+        .collect();
+    std::fs::write(&path, ipc_stream(&batches)).unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 5 * limit as u64, "the file is {size} bytes");
+    let summary = l.load("big", &path, LoadFormat::Arrow, true, false).await.unwrap();
+    assert_eq!(summary.rows_loaded, 8 * rows as u64);
+    assert_eq!(l.run(r#"SELECT COUNT(*), SUM("id") FROM big"#).await, vec![vec![text("524288"), text("137438691328")]]);
+}
+
 /// A load past the statement time limit stops and commits nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_stops_at_cancellation() {
