@@ -61,6 +61,8 @@ pub enum Command {
     Profile(ProfileCommand),
     /// Run SQL on your account's warehouse and print the results.
     Sql(SqlArgs),
+    /// Load a CSV, Parquet or Arrow file into a table of your account's warehouse.
+    Load(LoadArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -101,6 +103,35 @@ pub struct SqlArgs {
     #[arg(long, value_name = "NAME")]
     pub database: Option<String>,
     /// The schema the session starts in.
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+}
+
+/// `komodo load`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "The format comes from the file's extension: .csv (a header row naming the columns; \
+                       types are inferred from the first rows), .parquet, or .arrow (an Arrow IPC stream). \
+                       The file's columns are matched to the table's by name (exactly, then ignoring case) \
+                       and the table's other columns are left NULL. The rows are written in one commit: \
+                       a load that fails leaves the table as it was.")]
+pub struct LoadArgs {
+    /// The file to load.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// The table: NAME, SCHEMA.NAME or DATABASE.SCHEMA.NAME (unquoted names are upper-cased;
+    /// quote a part, `'"Mixed"'`, to keep its case).
+    #[arg(long, short = 't', value_name = "TABLE")]
+    pub table: String,
+    /// Create the table from the file's columns when it does not exist.
+    #[arg(long)]
+    pub create: bool,
+    /// Replace the table's rows with the file's instead of appending.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// The database the table is in (else the name's, or the session's default).
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
+    /// The schema the table is in (else the name's, or PUBLIC with --database).
     #[arg(long, value_name = "NAME")]
     pub schema: Option<String>,
 }

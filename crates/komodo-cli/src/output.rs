@@ -183,6 +183,23 @@ impl Ui {
         failure.code
     }
 
+    /// A progress bar on stderr for `total` bytes (nothing when stderr is
+    /// not a terminal).
+    pub fn bytes_bar(&self, total: u64, message: &str) -> ProgressBar {
+        if !self.interactive {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+                .map(|s| s.progress_chars("=> "))
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
     /// A spinner on stderr while waiting (nothing when stderr is not a terminal).
     pub fn spinner(&self, message: &str) -> ProgressBar {
         if !self.interactive {

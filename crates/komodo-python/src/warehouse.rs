@@ -28,7 +28,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyList, PyTuple};
 
 use crate::errors::{self, InterfaceError, NotSupportedError, OperationalError, ProgrammingError};
-use crate::{auth_args, block_on, block_on_with, provider_config, runtime, values};
+use crate::{auth_args, block_on, block_on_with, json_to_py, provider_config, runtime, values};
 
 /// Rows fetched ahead for `fetchone` and iteration, so that each row costs
 /// no trip into the runtime.
@@ -128,6 +128,55 @@ impl Connection {
         block_on(py, async move { conn.abort_query(&id).await })?.map_err(|e| errors::convert(e, None))
     }
 
+    /// Loads `data`, a whole file in `format` (`arrow`, an Arrow IPC
+    /// stream; `csv`; `parquet`), into `table` in one commit; returns
+    /// `{"rows_loaded", "created", "database", "schema", "table"}`.
+    #[pyo3(signature = (table, data, format="arrow", create=false, overwrite=false))]
+    fn load_bytes(
+        &self,
+        py: Python<'_>,
+        table: &str,
+        data: pyo3::pybacked::PyBackedBytes,
+        format: &str,
+        create: bool,
+        overwrite: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let format = load_format(format)?;
+        let (conn, table, data) = (self.inner.clone(), table.to_owned(), bytes::Bytes::copy_from_slice(&data));
+        let options = wh::LoadOptions::new().create(create).overwrite(overwrite);
+        let summary = block_on(py, async move { conn.load_bytes(&table, data, format, options).await })?
+            .map_err(|e| errors::convert(e, None))?;
+        summary_to_py(py, &summary)
+    }
+
+    /// Loads the file at `path` (streamed, never read whole into memory)
+    /// into `table` in one commit, as `load_bytes` does.
+    #[pyo3(signature = (table, path, format=None, create=false, overwrite=false))]
+    fn load_file(
+        &self,
+        py: Python<'_>,
+        table: &str,
+        path: std::path::PathBuf,
+        format: Option<&str>,
+        create: bool,
+        overwrite: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let format = match format {
+            Some(name) => load_format(name)?,
+            None => wh::LoadFormat::from_path(&path).ok_or_else(|| {
+                ProgrammingError::new_err(format!(
+                    "cannot tell the format of {} from its extension: pass format='csv', 'parquet' or 'arrow'",
+                    path.display()
+                ))
+            })?,
+        };
+        let (conn, table) = (self.inner.clone(), table.to_owned());
+        let options = wh::LoadOptions::new().create(create).overwrite(overwrite);
+        let summary = block_on(py, async move { conn.load_file(&table, &path, format, options).await })?
+            .map_err(|e| errors::convert(e, None))?;
+        summary_to_py(py, &summary)
+    }
+
     /// Ends the session (harmless when already closed).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         if self.inner.is_closed() {
@@ -144,6 +193,30 @@ impl Connection {
             self.inner.is_closed()
         )
     }
+}
+
+/// The load format named `name`.
+fn load_format(name: &str) -> PyResult<wh::LoadFormat> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "arrow" => Ok(wh::LoadFormat::Arrow),
+        "csv" => Ok(wh::LoadFormat::Csv),
+        "parquet" => Ok(wh::LoadFormat::Parquet),
+        other => Err(ProgrammingError::new_err(format!("unknown format {other:?}: use 'arrow', 'csv' or 'parquet'"))),
+    }
+}
+
+/// A load's summary as a dict.
+fn summary_to_py(py: Python<'_>, summary: &wh::LoadSummary) -> PyResult<Py<PyAny>> {
+    json_to_py(
+        py,
+        &serde_json::json!({
+            "rows_loaded": summary.rows_loaded,
+            "created": summary.created,
+            "database": summary.database,
+            "schema": summary.schema,
+            "table": summary.table,
+        }),
+    )
 }
 
 /// What a cursor holds between calls.

@@ -108,6 +108,11 @@ struct ServeArgs {
     /// The most rows an array binding (`executemany`) may have.
     #[arg(long, default_value_t = 65_536)]
     max_binding_rows: usize,
+    /// The largest file a load (`POST /komodo/v1/load`, `komodo load`,
+    /// `write_pandas`) may send, in MiB, after gzip is inflated; it is
+    /// written to the warehouse directory while it arrives.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_LOAD_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_load_mib: u64,
     /// Seconds a client may take to send a request's headers (also the
     /// longest a kept-alive connection waits idle for its next request).
     #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
@@ -354,6 +359,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.engine.server_memory_limit = args.server_memory_mib.max(16) << 20;
     config.engine.account_concurrency = args.account_concurrency.max(1);
     config.gateway.max_binding_rows = args.max_binding_rows.max(1);
+    config.gateway.max_load_bytes = args.max_load_mib.saturating_mul(1 << 20);
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout);
     config.body_read_timeout = Duration::from_secs(args.body_read_timeout);
     config.max_connections = args.max_connections;

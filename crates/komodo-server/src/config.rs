@@ -142,7 +142,14 @@ pub struct GatewayConfig {
     pub history_window: Duration,
     /// The most rows an array binding may have (SECURITY.md F06).
     pub max_binding_rows: usize,
+    /// The largest file `POST /komodo/v1/load` accepts, in bytes, after a
+    /// gzip body is inflated: the file is written to the warehouse
+    /// directory while it arrives, so this bounds disk, not memory.
+    pub max_load_bytes: u64,
 }
+
+/// The default of [`GatewayConfig::max_load_bytes`]: 1 GiB.
+pub const DEFAULT_MAX_LOAD_BYTES: u64 = 1 << 30;
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -157,6 +164,7 @@ impl Default for GatewayConfig {
             history_ttl: Duration::from_secs(24 * 3600),
             history_window: Duration::from_millis(20),
             max_binding_rows: 65_536,
+            max_load_bytes: DEFAULT_MAX_LOAD_BYTES,
         }
     }
 }

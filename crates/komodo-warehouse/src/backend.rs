@@ -1,7 +1,11 @@
 //! The engine trait: what the gateway needs from a warehouse, so the
 //! embedded engine and an upstream warehouse can stand behind it.
 
-use crate::engine::{Access, Engine, QueryResult, QueryStream, SessionId, SessionParams};
+use std::path::{Path, PathBuf};
+
+use crate::engine::{
+    Access, Engine, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams,
+};
 use crate::{CancellationToken, Param, WarehouseError};
 
 /// A warehouse the gateway runs statements on: the embedded [`Engine`], or
@@ -83,6 +87,31 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         cancel: CancellationToken,
     ) -> Result<QueryStream, WarehouseError>;
 
+    /// Where a file to load into `account_id`'s tables is written while
+    /// it arrives (see [`Engine::upload_dir`]). An engine that cannot load
+    /// files refuses.
+    fn upload_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
+        let _ = account_id;
+        Err(WarehouseError::NotAllowed("loading files is not supported by this account's warehouse".into()))
+    }
+
+    /// Loads a local file into a table of the session's account (see
+    /// [`Engine::load_file`]). An engine that cannot load files refuses.
+    #[allow(clippy::too_many_arguments)]
+    async fn load_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        table: &str,
+        path: &Path,
+        format: LoadFormat,
+        options: LoadOptions,
+        cancel: CancellationToken,
+    ) -> Result<LoadSummary, WarehouseError> {
+        let _ = (account_id, session, table, path, format, options, cancel);
+        Err(WarehouseError::NotAllowed("loading files is not supported by this account's warehouse".into()))
+    }
+
     /// Runs one statement and collects its result.
     async fn execute(
         &self,
@@ -142,6 +171,23 @@ impl WarehouseEngine for Engine {
         params: SessionParams,
     ) -> Result<(), WarehouseError> {
         Engine::set_session_params(self, account_id, session, params)
+    }
+
+    fn upload_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
+        Engine::upload_dir(self, account_id)
+    }
+
+    async fn load_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        table: &str,
+        path: &Path,
+        format: LoadFormat,
+        options: LoadOptions,
+        cancel: CancellationToken,
+    ) -> Result<LoadSummary, WarehouseError> {
+        Engine::load_file(self, account_id, session, table, path, format, options, cancel).await
     }
 
     async fn execute_many(

@@ -99,6 +99,10 @@ pub enum WarehouseError {
     /// failed cast, ...).
     #[error("{0}")]
     Execution(String),
+    /// A file given to load cannot be read in the format it was said to
+    /// have (empty, malformed, not that format).
+    #[error("The file cannot be loaded: {0}")]
+    InvalidFile(String),
     /// Reading or writing the warehouse directory failed.
     #[error("warehouse storage error at {path}: {source}")]
     Io {
@@ -136,6 +140,7 @@ impl WarehouseError {
             WarehouseError::InvalidValue { code, .. } => code,
             WarehouseError::SessionNotFound => "390111",
             WarehouseError::Execution(_) => "100038",
+            WarehouseError::InvalidFile(_) => "100016",
             WarehouseError::Io { .. } | WarehouseError::Internal(_) => "000603",
         }
     }
@@ -158,7 +163,7 @@ impl WarehouseError {
             WarehouseError::Execution(_) | WarehouseError::ValueTooLong { .. } => "22000",
             WarehouseError::MemoryLimit(_) => "53200",
             WarehouseError::DivisionByZero => "22012",
-            WarehouseError::InvalidJson(_) => "22000",
+            WarehouseError::InvalidJson(_) | WarehouseError::InvalidFile(_) => "22000",
             WarehouseError::InvalidValue { sql_state, .. } => sql_state,
             _ => "XX000",
         }
@@ -199,6 +204,9 @@ impl WarehouseError {
                 // putting it in place: a lost race, as a conflict is.
                 if text.contains("_delta_log") && text.contains("not found") {
                     WarehouseError::Conflict(format!("the table changed while it was read ({text})"))
+                } else if text.contains("Resources exhausted") {
+                    // A write's operators ran out of the session's memory.
+                    WarehouseError::MemoryLimit(text)
                 } else {
                     WarehouseError::Execution(text)
                 }

@@ -55,8 +55,8 @@ mod storage;
 
 pub use backend::WarehouseEngine;
 pub use engine::{
-    Access, Engine, EngineConfig, FrontEndSizes, HeldMemory, QueryResult, QueryStream, SessionId, SessionParams,
-    StatementKind, parse_check,
+    Access, Engine, EngineConfig, FrontEndSizes, HeldMemory, LoadFormat, LoadOptions, LoadSummary, QueryResult,
+    QueryStream, SessionId, SessionParams, StatementKind, parse_check,
 };
 pub use error::WarehouseError;
 pub use functions::{Family, SupportedFunction, supported_functions};

@@ -2,6 +2,7 @@
 
 mod account;
 mod auth;
+mod load;
 mod login;
 mod profile;
 mod service_principal;
@@ -35,6 +36,7 @@ pub(crate) async fn dispatch(ctx: &Context, command: Command) -> Result<(), Fail
         Command::Auth(AuthCommand::Describe(args)) | Command::Whoami(args) => auth::describe(ctx, args).await,
         Command::Profile(command) => profile::run(ctx, command),
         Command::Sql(args) => sql::run(ctx, args).await,
+        Command::Load(args) => load::run(ctx, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "komodo", &mut std::io::stdout());
             Ok(())

@@ -3,6 +3,7 @@
 //! and snapshots of its help texts and error messages.
 
 mod e2e;
+mod load;
 mod security;
 mod snapshots;
 mod sql;

@@ -16,7 +16,9 @@ them: explicit arguments, then ``KOMODO_*`` environment variables, then the
 
 The package is a PEP 249 (DB-API 2.0) module: ``apilevel``,
 ``threadsafety``, ``paramstyle``, the standard exceptions, type objects and
-constructors are here. ``komodo.snowflake_connector`` returns a real
+constructors are here. ``komodo.write_pandas(conn, df, "TABLE",
+auto_create_table=True)`` loads a pandas DataFrame into a table (as Arrow,
+in one commit). ``komodo.snowflake_connector`` returns a real
 snowflake-connector-python connection instead (``komodo[snowflake]``).
 
 Importing this package touches no global state: no logging configuration,
@@ -75,6 +77,7 @@ from komodo._native import (
     __version__,
     validate_arguments,
 )
+from komodo.pandas_tools import write_pandas
 
 __all__ = [
     "BINARY",
@@ -125,4 +128,5 @@ __all__ = [
     "paramstyle",
     "threadsafety",
     "validate_arguments",
+    "write_pandas",
 ]

@@ -1,7 +1,8 @@
 """Type stubs of the native module ``komodo._native``."""
 
+import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional, final
+from typing import Any, Optional, Union, final
 
 __version__: str
 __all__ = [
@@ -194,6 +195,17 @@ class Connection:
     def cursor(self) -> Cursor: ...
     def query_status(self, sfqid: str) -> str: ...
     def abort_query(self, sfqid: str) -> bool: ...
+    def load_bytes(
+        self, table: str, data: bytes, format: str = "arrow", create: bool = False, overwrite: bool = False
+    ) -> dict[str, Any]: ...
+    def load_file(
+        self,
+        table: str,
+        path: Union[str, os.PathLike[str]],
+        format: Optional[str] = None,
+        create: bool = False,
+        overwrite: bool = False,
+    ) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 @final

@@ -13,6 +13,7 @@
 //! | `GET /monitoring/queries/{id}` | [`query::monitoring`] |
 //! | `POST /queries/v1/abort-request`, `POST /queries/{id}/abort-request` | [`query::abort_by_request`], [`query::abort_by_id`] |
 //! | `GET /gateway/chunks/{id}/{n}` | [`query::chunk`] |
+//! | `POST /komodo/v1/load` | [`load::load`] (Komodo's own: a file into a table) |
 //!
 //! Every request after the login names its caller in its arguments
 //! ([`caller::Caller`], [`caller::Submitter`]): the extractor authorises it
@@ -25,6 +26,7 @@
 
 pub mod body;
 pub mod caller;
+pub mod load;
 pub mod query;
 pub mod session;
 pub mod wire;
@@ -71,4 +73,6 @@ pub fn router() -> Router<AppState> {
         .route("/gateway/chunks/{query_id}/{n}", get(query::chunk))
         .route("/telemetry/send", post(query::telemetry))
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        // A load's body streams to a file under its own cap.
+        .merge(Router::new().route(load::LOAD_PATH, post(load::load)).layer(DefaultBodyLimit::disable()))
 }

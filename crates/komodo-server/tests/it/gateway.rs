@@ -69,6 +69,25 @@ impl Conn {
         post_raw(&format!("{}{path}", self.base), Some(&self.auth()), body).await
     }
 
+    /// `POST /komodo/v1/load?<query>` with `body` (gzip-compressed when
+    /// `gzip`), in this session.
+    pub(crate) async fn load(&self, query: &str, body: Vec<u8>, gzip: bool) -> Value {
+        let mut request =
+            http().post(format!("{}/komodo/v1/load?{query}", self.base)).header("authorization", self.auth());
+        let body = match gzip {
+            true => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                encoder.write_all(&body).unwrap();
+                request = request.header("content-encoding", "gzip");
+                encoder.finish().unwrap()
+            }
+            false => body,
+        };
+        let response = request.body(body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "the gateway always answers 200");
+        response.json().await.unwrap()
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Value {
         let response =
             http().get(format!("{}{path}", self.base)).header("authorization", self.auth()).send().await.unwrap();

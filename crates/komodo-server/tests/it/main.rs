@@ -10,6 +10,7 @@ mod hostile;
 mod iam;
 mod jwt;
 mod keys;
+mod load;
 mod ops;
 mod properties;
 mod replicas;

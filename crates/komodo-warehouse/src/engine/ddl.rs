@@ -221,7 +221,7 @@ fn quote(name: &str) -> String {
 
 /// A name given as text (`'db.s.t'`, `'"Mixed".t'`), each part as Snowflake
 /// resolves an identifier: quoted parts as written, others upper-cased.
-fn parse_name(text: &str) -> Result<ast::ObjectName, WarehouseError> {
+pub(crate) fn parse_name(text: &str) -> Result<ast::ObjectName, WarehouseError> {
     let dialect = datafusion::sql::sqlparser::dialect::SnowflakeDialect {};
     let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)

@@ -7,6 +7,7 @@
 //! - [`workers`]: the engine's own threads; [`stop`] and [`guard`]: what
 //!   stops a statement, checked by every operator of its plan.
 //! - [`result`]: what a statement produces.
+//! - [`load`]: loading a local file into an own table.
 
 mod alter;
 mod commands;
@@ -14,6 +15,7 @@ mod compile;
 mod config;
 mod ddl;
 mod guard;
+mod load;
 mod plan;
 mod privileges;
 mod result;
@@ -57,6 +59,7 @@ use datafusion::execution::FunctionRegistry as _;
 pub use crate::memory::HeldMemory;
 pub use compile::{FrontEndSizes, parse_check};
 pub use config::EngineConfig;
+pub use load::{LoadFormat, LoadOptions, LoadSummary};
 pub use result::{QueryResult, QueryStream, SessionId, StatementKind};
 pub use session::{Access, SessionParams};
 
@@ -432,6 +435,75 @@ impl Engine {
         self.limited(s, sql, params, &stop).await
     }
 
+    /// The directory where files to load into `account_id`'s tables are
+    /// kept while they arrive (`<root>/<account>/_uploads`, created if
+    /// missing; the catalog ignores it). Whoever writes a file there
+    /// removes it.
+    pub fn upload_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
+        let dir = self.account_dir(account_id)?.join("_uploads");
+        std::fs::create_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
+    /// Loads the local file at `path` into table `table` of the session's
+    /// account: `table` is `T`, `S.T` or `D.S.T` (Snowflake's identifier
+    /// rules: unquoted parts upper-cased, quoted ones as written), in the
+    /// session's current database and schema.
+    ///
+    /// The file's columns are matched to the table's by name (exactly, then
+    /// ignoring ASCII case) and cast to their types; columns of the table
+    /// the file lacks are NULL (a NOT NULL one is an error), a column of the
+    /// file the table lacks is an error naming it. With
+    /// [`LoadOptions::create`] a missing table is made from the file's
+    /// columns; with [`LoadOptions::overwrite`] the file's rows replace the
+    /// table's. Either way the rows are written in one commit, streamed from
+    /// the file (never held whole in memory), so a load that fails leaves
+    /// the table as it was. An open transaction is committed first.
+    ///
+    /// The load runs on the engine's threads as a statement does: under the
+    /// session's statement time limit, stopped by `cancel`, in the
+    /// account's turn ([`EngineConfig::account_concurrency`]). A read-only
+    /// session and subscription tables are refused with
+    /// [`WarehouseError::InsufficientPrivileges`]; a missing table without
+    /// `create` is [`WarehouseError::ObjectNotFound`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn load_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        table: &str,
+        path: &Path,
+        format: LoadFormat,
+        options: LoadOptions,
+        cancel: CancellationToken,
+    ) -> Result<LoadSummary, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let stop = Stop::after(self.timeout(&s), cancel);
+        let (database, schema) = s.current.lock().clone();
+        let key = load::load_key(table, &database, &schema)?;
+        let slot = tokio::select! {
+            biased;
+            reason = stop.stopped() => return Err(reason),
+            slot = self.slot(&s.account_id) => slot?,
+        };
+        let path = path.to_owned();
+        let task = self.workers.handle().spawn(async move {
+            let _slot = slot;
+            load::load(&s, key, &path, format, options).await
+        });
+        // Dropping the load (the caller went away) or stopping it aborts
+        // its task: nothing is committed, the table stays as it was.
+        let mut task = AbortOnDrop(task);
+        tokio::select! {
+            biased;
+            reason = stop.stopped() => Err(reason),
+            joined = &mut task.0 => joined.map_err(|e| match e.is_panic() {
+                true => WarehouseError::Internal("loading the file panicked".into()),
+                false => WarehouseError::Cancelled,
+            })?,
+        }
+    }
+
     /// [`Engine::run`] until `stop`.
     async fn limited(
         &self,
@@ -531,6 +603,15 @@ impl Engine {
                 inserted(count_rows(&result.batches))
             }
         }
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) fn check_undrop(access: Access, name: &ObjectName) -> Result<(), Ware
     }
 }
 
-fn reader_refused(object: String) -> WarehouseError {
+pub(crate) fn reader_refused(object: String) -> WarehouseError {
     WarehouseError::InsufficientPrivileges(format!(
         "{object}: this session's role (READER) may only read; an account admin can make you a member \
          (`komodo-server admin add-member --role member`)"

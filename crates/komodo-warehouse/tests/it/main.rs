@@ -3,6 +3,7 @@
 mod dialect;
 mod engine;
 mod hardening;
+mod load;
 mod security;
 mod semantics;
 mod slt;

@@ -172,6 +172,14 @@ pub enum InterfaceError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file to load cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

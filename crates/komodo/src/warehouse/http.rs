@@ -90,6 +90,36 @@ pub(crate) async fn send(
         reason: error_text(&e.without_url()),
     };
     let response = request.send().await.map_err(unavailable)?;
+    answer(response, endpoint).await
+}
+
+/// Sends `body` (the bytes of a file, `content_type`) to the gateway with
+/// the session token and reads the envelope it answers.
+pub(crate) async fn send_body(
+    http: &reqwest::Client,
+    url: Url,
+    token: &SessionToken,
+    body: reqwest::Body,
+    content_type: &'static str,
+) -> Result<Answer, Error> {
+    let endpoint = describe(&Method::POST, &url);
+    tracing::debug!(%endpoint, "gateway request with a file");
+    let request = authorized(http.post(url).header(ACCEPT, "application/json"), token)
+        .header(CONTENT_TYPE, content_type)
+        .body(body);
+    let response = request
+        .send()
+        .await
+        .map_err(|e| GatewayError::Unavailable { endpoint: endpoint.clone(), reason: error_text(&e.without_url()) })?;
+    answer(response, endpoint).await
+}
+
+/// Reads a gateway response: an envelope, or a result stream.
+async fn answer(response: reqwest::Response, endpoint: String) -> Result<Answer, Error> {
+    let unavailable = |e: reqwest::Error| GatewayError::Unavailable {
+        endpoint: endpoint.clone(),
+        reason: error_text(&e.without_url()),
+    };
     let status = response.status();
     if status != reqwest::StatusCode::OK {
         return Err(GatewayError::Http { status: status.as_u16(), endpoint }.into());

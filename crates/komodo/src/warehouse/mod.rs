@@ -38,6 +38,10 @@
 //! code and SQLSTATE; trouble reaching the gateway is
 //! [`Error::Gateway`].
 //!
+//! [`Connection::load_file`] loads a CSV, Parquet or Arrow file into a
+//! table of the account (created from the file's columns when asked), in
+//! one commit, the file streamed from disk.
+//!
 //! A connection renews its session itself: an expired session token is
 //! renewed with the master token, and an ended session is replaced by a
 //! new login with a fresh access token from the credential source, so a
@@ -47,13 +51,14 @@
 //! Inside, each module uses only those below it: `http` (one request and
 //! its answer) <- `session` (the login, its renewal, the calls made with the
 //! session token) <- `stream` and `result` (reading results) <- `connection`
-//! and `cursor`.
+//! and `cursor` <- `load`.
 
 mod connection;
 mod cursor;
 mod decode;
 mod error;
 mod http;
+mod load;
 mod query;
 mod result;
 mod session;
@@ -67,6 +72,7 @@ pub use connection::Connection;
 pub use cursor::{CancelHandle, Cursor};
 pub use decode::ColumnDescription;
 pub use error::{GatewayError, InterfaceError, WarehouseError};
+pub use load::{LoadFormat, LoadOptions, LoadProgress, LoadSummary};
 pub use query::{QueryId, QueryStatus};
 pub use result::{ArrowBatches, PREFETCH_CHUNKS, Row};
 pub use session::{CLIENT_APP_ID, SessionInfo};

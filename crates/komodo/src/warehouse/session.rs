@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::error::{GatewayError, InterfaceError, WarehouseError};
-use super::http::{Answer, Envelope, authorized, describe, endpoint, protocol_error, send};
+use super::http::{Answer, Envelope, authorized, describe, endpoint, protocol_error, send, send_body};
 use crate::{Client, Error};
 
 /// The name the SDK logs in with (`CLIENT_APP_ID`).
@@ -246,6 +246,44 @@ impl Session {
                     self.relogin(generation).await?;
                 }
                 _ => return Ok(Answer::Envelope(envelope)),
+            }
+        }
+    }
+
+    /// Sends a file to `url` with the session token (a body from `body`,
+    /// called again for each attempt), renewing the session or logging in
+    /// again once when the gateway says so, as [`call`](Self::call) does.
+    pub(crate) async fn upload(
+        &self,
+        url: Url,
+        content_type: &'static str,
+        body: &(dyn Fn() -> Result<reqwest::Body, Error> + Send + Sync),
+    ) -> Result<Envelope, Error> {
+        let endpoint = describe(&Method::POST, &url);
+        let (mut renewed, mut logged_in) = (false, false);
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(InterfaceError::Closed.into());
+            }
+            let (token, generation) = {
+                let tokens = self.tokens.lock().await;
+                (tokens.session.clone(), tokens.generation)
+            };
+            let envelope =
+                send_body(&self.http, url.clone(), &token, body()?, content_type).await?.envelope(endpoint.clone())?;
+            if envelope.success {
+                return Ok(envelope);
+            }
+            match envelope.code.as_deref() {
+                Some(codes::SESSION_EXPIRED) if !renewed => {
+                    renewed = true;
+                    self.renew(generation).await?;
+                }
+                Some(codes::MASTER_TOKEN_EXPIRED | codes::MASTER_TOKEN_INVALID | codes::SESSION_GONE) if !logged_in => {
+                    logged_in = true;
+                    self.relogin(generation).await?;
+                }
+                _ => return Ok(envelope),
             }
         }
     }

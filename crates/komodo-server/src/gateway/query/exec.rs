@@ -123,7 +123,7 @@ pub(super) async fn start(
 
 /// The engine session a statement of `caller` runs in: the gateway
 /// session's, or a transient one for a bearer-token caller.
-pub(super) async fn statement_session(state: &AppState, caller: &Caller) -> Result<(SessionId, bool), GwError> {
+pub(crate) async fn statement_session(state: &AppState, caller: &Caller) -> Result<(SessionId, bool), GwError> {
     let gateway = state.gateway();
     let opened = match &caller.session {
         Some(s) => (gateway.engine_session(s).await?, false),
@@ -137,7 +137,7 @@ pub(super) async fn statement_session(state: &AppState, caller: &Caller) -> Resu
 /// Ends a statement's use of its engine session: closes a transient one,
 /// and records the gateway session's database and schema when the
 /// statement changed them. Returns them.
-pub(super) async fn end_statement(
+pub(crate) async fn end_statement(
     state: &AppState,
     caller: &Caller,
     (session, transient): (SessionId, bool),

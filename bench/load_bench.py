@@ -1,0 +1,146 @@
+"""The measurements of bench/load.sh (run it rather than this file)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS = int(os.environ.get("KOMODO_BENCH_ROWS", "1000000"))
+RUNS = int(os.environ.get("KOMODO_BENCH_RUNS", "3"))
+PG_URL = os.environ.get("KOMODO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SERVER = os.environ["KOMODO_SERVER_BIN"]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def frame():
+    """ROWS rows x 10 columns, deterministic."""
+    import numpy
+    import pandas
+
+    rng = numpy.random.default_rng(42)
+    ids = numpy.arange(ROWS, dtype="int64")
+    return pandas.DataFrame(
+        {
+            "ID": ids,
+            "PATIENT_ID": rng.integers(0, 100_000, ROWS),
+            "PROVIDER_ID": rng.integers(0, 5_000, ROWS),
+            "AMOUNT": rng.random(ROWS) * 1000,
+            "PAID": rng.random(ROWS) * 800,
+            "CODE": pandas.Series(rng.integers(0, 10_000, ROWS)).map(lambda i: f"C{i:05d}"),
+            "STATUS": pandas.Series(rng.integers(0, 3, ROWS)).map({0: "PAID", 1: "DENIED", 2: "PENDING"}),
+            "SERVICE_DATE": (pandas.Timestamp("2024-01-01") + pandas.to_timedelta(ids % 365, unit="D")).date,
+            "UPDATED_AT": pandas.Timestamp("2024-01-01") + pandas.to_timedelta(ids, unit="s"),
+            "FLAG": ids % 2 == 0,
+        }
+    )
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.log = open(data_dir.parent / "server.log", "w+b")
+        self.process = subprocess.Popen(
+            [SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--statement-timeout", "3600"],
+            stdout=subprocess.DEVNULL, stderr=self.log, env=dict(os.environ, KOMODO_SERVER_DEMO_CLAIMS="1000"),
+        )
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            match = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", self.log.read())
+            if match:
+                self.url = match.group(1).decode()
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.log.seek(0)
+        raise RuntimeError(self.log.read().decode(errors="replace"))
+
+    def service_principal(self) -> dict:
+        out = subprocess.run(
+            [SERVER, "admin", "--data-dir", str(self.data_dir), "--output", "json",
+             "create-service-principal", "--account", "demo", "--name", "bench"],
+            capture_output=True, text=True, check=True,
+        )
+        return json.loads(out.stdout)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=120)
+
+
+def timed(run, runs: int = RUNS) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    import psycopg
+
+    import komodo
+
+    log(f"building a DataFrame of {ROWS} rows x 10 columns ...")
+    df = frame()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "data")
+        try:
+            sp = server.service_principal()
+            os.environ["KOMODO_API_URL"] = server.url
+            conn = komodo.get_snowflake_connection(
+                client_id=sp["client_id"], client_secret=sp["client_secret"], account_id=sp["account_id"]
+            )
+            conn.cursor().execute("create database if not exists BENCH")
+            conn.cursor().execute("use schema BENCH.PUBLIC")
+
+            def komodo_load() -> None:
+                conn.cursor().execute("drop table if exists LOADED")
+                ok, _, rows, _ = komodo.write_pandas(conn, df, "LOADED", auto_create_table=True)
+                assert ok and rows == ROWS
+
+            log("write_pandas ...")
+            ours = timed(komodo_load)
+            assert conn.cursor().execute("select count(*) from LOADED").fetchone() == (ROWS,)
+            conn.close()
+        finally:
+            server.stop()
+
+    columns = (
+        "id bigint, patient_id bigint, provider_id bigint, amount double precision, paid double precision, "
+        "code text, status text, service_date date, updated_at timestamp, flag boolean"
+    )
+
+    def pg_load() -> None:
+        with psycopg.connect(PG_URL, autocommit=True) as pg:
+            pg.execute("drop table if exists komodo_bench_loaded")
+            pg.execute(f"create table komodo_bench_loaded ({columns})")
+            sink = io.StringIO()
+            df.to_csv(sink, index=False, header=False)
+            with pg.cursor().copy("copy komodo_bench_loaded from stdin (format csv)") as copy:
+                copy.write(sink.getvalue())
+
+    log("psycopg COPY ...")
+    theirs = timed(pg_load)
+
+    print(f"| what ({ROWS:,} rows x 10 columns, median of {RUNS}) | seconds | rows/s |")
+    print("|---|---:|---:|")
+    print(f"| `komodo.write_pandas(..., auto_create_table=True)` | {ours:.2f} | {ROWS / ours:,.0f} |")
+    print(f"| psycopg `COPY ... FROM STDIN` (DataFrame to CSV, then COPY) | {theirs:.2f} | {ROWS / theirs:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
