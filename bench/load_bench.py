@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,12 +12,9 @@ from pathlib import Path
 
 ROWS = int(os.environ.get("KOMODO_BENCH_ROWS", "1000000"))
 RUNS = int(os.environ.get("KOMODO_BENCH_RUNS", "3"))
-PG_URL = os.environ.get("KOMODO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SERVER = os.environ["KOMODO_SERVER_BIN"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+from python_bench import PG_URL, Server, log  # noqa: E402
 
 
 def frame():
@@ -46,40 +40,6 @@ def frame():
     )
 
 
-class Server:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.log = open(data_dir.parent / "server.log", "w+b")
-        self.process = subprocess.Popen(
-            [SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--statement-timeout", "3600"],
-            stdout=subprocess.DEVNULL, stderr=self.log, env=dict(os.environ, KOMODO_SERVER_DEMO_CLAIMS="1000"),
-        )
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            self.log.seek(0)
-            match = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", self.log.read())
-            if match:
-                self.url = match.group(1).decode()
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.log.seek(0)
-        raise RuntimeError(self.log.read().decode(errors="replace"))
-
-    def service_principal(self) -> dict:
-        out = subprocess.run(
-            [SERVER, "admin", "--data-dir", str(self.data_dir), "--output", "json",
-             "create-service-principal", "--account", "demo", "--name", "bench"],
-            capture_output=True, text=True, check=True,
-        )
-        return json.loads(out.stdout)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=120)
-
-
 def timed(run, runs: int = RUNS) -> float:
     samples = []
     for _ in range(runs):
@@ -97,7 +57,7 @@ def main() -> None:
     log(f"building a DataFrame of {ROWS} rows x 10 columns ...")
     df = frame()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "data")
+        server = Server(Path(tmp) / "data", demo_claims=1000)
         try:
             sp = server.service_principal()
             os.environ["KOMODO_API_URL"] = server.url

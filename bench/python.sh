@@ -24,15 +24,8 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 build_server
-venv="$PWD/target/bench/python"
-if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' \
-  'psycopg[binary]>=3' 'snowflake-connector-python>=3.12,<5'
-# A wheel installed by pip, as users get it (bytecode compiled at install).
-rm -rf target/bench/wheels
-"$venv/bin/maturin" build --quiet --release -i "$venv/bin/python" -o target/bench/wheels -m crates/komodo-python/Cargo.toml
-"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/bench/wheels/*.whl
+python_venv 'snowflake-connector-python>=3.12,<5'
 
 NO_PROXY=127.0.0.1,localhost SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true \
   KOMODO_SERVER_BIN="$SERVER_BIN" \
-  "$venv/bin/python" bench/python_bench.py
+  "$VENV/bin/python" bench/python_bench.py

@@ -20,18 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-if [ -n "${KOMODO_BENCH_SERVER_BIN:-}" ]; then
-  SERVER_BIN="$(realpath "$KOMODO_BENCH_SERVER_BIN")"
-else
-  build_server
-fi
-venv="${KOMODO_BENCH_VENV:-$PWD/target/bench/python}"
-if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check maturin 'pyarrow>=15' 'pandas>=1.5' 'psycopg[binary]>=3'
-if [ -z "${KOMODO_BENCH_SKIP_WHEEL:-}" ]; then
-  rm -rf target/bench/wheels
-  "$venv/bin/maturin" build --quiet --release -i "$venv/bin/python" -o target/bench/wheels -m crates/komodo-python/Cargo.toml
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/bench/wheels/*.whl
-fi
+choose_server
+python_venv
 
-NO_PROXY=127.0.0.1,localhost KOMODO_SERVER_BIN="$SERVER_BIN" "$venv/bin/python" bench/tables_bench.py
+NO_PROXY=127.0.0.1,localhost KOMODO_SERVER_BIN="$SERVER_BIN" "$VENV/bin/python" bench/tables_bench.py

@@ -92,7 +92,7 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
     /// files refuses.
     fn upload_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
         let _ = account_id;
-        Err(WarehouseError::NotAllowed("loading files is not supported by this account's warehouse".into()))
+        Err(loading_unsupported())
     }
 
     /// Loads a local file into a table of the session's account (see
@@ -109,7 +109,7 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         cancel: CancellationToken,
     ) -> Result<LoadSummary, WarehouseError> {
         let _ = (account_id, session, table, path, format, options, cancel);
-        Err(WarehouseError::NotAllowed("loading files is not supported by this account's warehouse".into()))
+        Err(loading_unsupported())
     }
 
     /// Runs one statement and collects its result.
@@ -221,4 +221,9 @@ impl WarehouseEngine for Engine {
     ) -> Result<QueryStream, WarehouseError> {
         Engine::execute_stream(self, account_id, session, sql, params, cancel).await
     }
+}
+
+/// The refusal of an engine that cannot load files.
+fn loading_unsupported() -> WarehouseError {
+    WarehouseError::NotAllowed("loading files is not supported by this account's warehouse".into())
 }
