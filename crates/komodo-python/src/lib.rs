@@ -15,6 +15,7 @@ use komodo::config::ProviderConfig;
 use pyo3::exceptions::PySystemExit;
 use pyo3::prelude::*;
 
+mod arrow_export;
 mod errors;
 mod values;
 mod warehouse;

@@ -27,6 +27,7 @@ use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyList, PyTuple};
 
+use crate::arrow_export::{export_batch, export_schema};
 use crate::errors::{self, InterfaceError, NotSupportedError, OperationalError, ProgrammingError};
 use crate::{auth_args, block_on, block_on_with, json_to_py, provider_config, runtime, values};
 
@@ -536,10 +537,12 @@ impl Cursor {
             }
             arrow_batches(&mut state)?.next_batch().await
         })?;
-        Ok(batch.map(|batch| {
-            self.advance(batch.num_rows());
-            ArrowBatch { batch: Mutex::new(Some(batch)) }
-        }))
+        batch
+            .map(|batch| {
+                self.advance(batch.num_rows());
+                Ok(ArrowBatch { batch: Mutex::new(Some(export_batch(batch).map_err(arrow_error)?)) })
+            })
+            .transpose()
     }
 
     /// Every remaining row as an Arrow stream (`__arrow_c_stream__`).
@@ -563,7 +566,8 @@ impl Cursor {
             Ok((schema, batches))
         })?;
         self.advance(batches.iter().map(RecordBatch::num_rows).sum());
-        Ok(ArrowStream { stream: Mutex::new(Some((schema, batches))) })
+        let batches = batches.into_iter().map(export_batch).collect::<Result<Vec<_>, _>>().map_err(arrow_error)?;
+        Ok(ArrowStream { stream: Mutex::new(Some((export_schema(&schema), batches))) })
     }
 
     /// Drops the result.

@@ -163,6 +163,7 @@ def test_every_type_decodes_alike_from_arrow_json_and_the_komodo_package(connect
     assert arrow_rows[1] == (None,) * len(COLUMNS)
     assert isinstance(arrow_rows[0][0], int) and arrow_rows[0][1] == decimal.Decimal("12.50")
     assert arrow_rows[0][8].utcoffset() is not None, "TIMESTAMP_LTZ in the session's time zone"
+    assert arrow_rows[0][9].utcoffset() == dt.timedelta(hours=1), "TIMESTAMP_TZ keeps the value's own offset"
 
     # A session whose login asks for JSON gets JSON, decoded to the same values.
     with connect(platform, sp, session_parameters={"PYTHON_CONNECTOR_QUERY_RESULT_FORMAT": "JSON"}) as conn:
@@ -174,6 +175,7 @@ def test_every_type_decodes_alike_from_arrow_json_and_the_komodo_package(connect
         with pytest.raises(sf_errors.NotSupportedError):
             cur.execute(TYPED).fetch_pandas_all()
     assert json_rows == arrow_rows
+    assert json_rows[0][9].utcoffset() == dt.timedelta(hours=1)
 
     # pandas: the types Snowflake's connector gives them.
     assert list(frame.columns) == [c for c, _ in COLUMNS] and len(frame) == 1
@@ -195,6 +197,7 @@ def test_every_type_decodes_alike_from_arrow_json_and_the_komodo_package(connect
     assert decoded(ours[0])[2:] == EXPECTED[2:]
     assert decoded(ours[0])[0] == -42 and decimal.Decimal(str(ours[0][1])) == decimal.Decimal("12.50")
     assert all(v is None for v in ours[1])
+    assert ours[0][9].utcoffset() == dt.timedelta(hours=1)
     assert list(ours_frame.columns) == list(frame.columns) and len(ours_frame) == 1
 
 
@@ -291,6 +294,35 @@ def test_variant_values_round_trip(connector_env, platform, sp):
         ]
         cur.execute("select object_construct('d', v) from DOCS where i = 0")
         assert json.loads(cur.fetchone()[0]) == {"d": docs[0]}
+
+
+def test_timestamp_tz_values_keep_their_offsets(connector_env, platform, sp):
+    hours = lambda h: dt.timezone(dt.timedelta(hours=h))  # noqa: E731
+    bound = [dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=hours(5.5)), dt.datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=hours(-8))]
+    written = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=hours(2))
+    texts = [("2024-01-02 03:04:05.000 +0530",), ("2024-01-02 03:04:05.250 -0800",), ("2024-01-02 03:04:05.000 +0200",)]
+    with connect(platform, sp, paramstyle="qmark") as conn:
+        cur = conn.cursor()
+        use_own_database(cur)
+        cur.execute("create or replace table ZONED (i int, at timestamp_tz)")
+        for i, value in enumerate(bound):
+            cur.execute("insert into ZONED values (?, ?)", [i, ("TIMESTAMP_TZ", value)])
+        cur.execute("insert into ZONED values (2, '2024-01-02 03:04:05 +02:00')")
+        rows = [at for (at,) in cur.execute("select at from ZONED order by i").fetchall()]
+        assert rows == bound + [written]
+        assert [at.utcoffset() for at in rows] == [dt.timedelta(hours=h) for h in (5.5, -8, 2)]
+        assert cur.execute("select at::varchar from ZONED order by i").fetchall() == texts
+        assert cur.execute("select i from ZONED where at = ?", [("TIMESTAMP_TZ", written.astimezone(UTC))]).fetchall() == [(2,)]
+        frame = cur.execute("select at from ZONED order by i").fetch_pandas_all()
+        assert [plain(v).astimezone(UTC) for v in frame["AT"]] == [v.astimezone(UTC) for v in rows]
+    with own(sp) as conn:
+        cur = conn.cursor()
+        cur.execute("use database ARROW_TESTS")
+        ours = [at for (at,) in cur.execute("select at from ZONED order by i").fetchall()]
+        assert [at.utcoffset() for at in ours] == [dt.timedelta(hours=h) for h in (5.5, -8, 2)]
+        ours_frame = cur.execute("select at from ZONED order by i").fetch_pandas_all()
+        assert str(ours_frame["AT"].dtype) == "datetime64[ns, UTC]"
+        assert [plain(v) for v in ours_frame["AT"]] == [v.astimezone(UTC) for v in rows]
 
 
 def test_describe_of_an_insert_inserts_nothing(connector_env, platform, sp):

@@ -20,6 +20,7 @@
 //! | Time32/64(unit) | `TIME` (scale of the unit) | int64: units since midnight |
 //! | Timestamp(unit, None) | `TIMESTAMP_NTZ` (scale of the unit) | int64: units since the epoch |
 //! | Timestamp(unit, Some(_)) | `TIMESTAMP_LTZ` (scale of the unit) | int64: units since the epoch (the client shows it in the session `TIMEZONE`) |
+//! | `TIMESTAMP_TZ` (`crate::timestamp_tz`) | `TIMESTAMP_TZ` (scale 9) | struct of `epoch` (int64 seconds), `fraction` (int32 nanoseconds), `timezone` (int32: offset in minutes + 1440), as it is kept |
 //! | Binary (all kinds) | `BINARY` | binary |
 //! | List, Struct, Map, anything else | `ARRAY`, `OBJECT`, `TEXT` | utf8: the JSON rowset's text |
 //!
@@ -36,6 +37,7 @@ use datafusion::arrow::compute::cast;
 
 use crate::WarehouseError;
 use crate::encode::{MAX_BINARY_LENGTH, MAX_TEXT_LENGTH, encode_column, snowflake_type};
+use crate::timestamp_tz::{is_timestamp_tz, timestamp_tz};
 
 /// How one column goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +177,9 @@ fn wire_field(field: &Field, fits: impl Fn() -> bool) -> (Field, Conversion) {
             Conversion::Cast
         };
         return (wire(D::Utf8, metadata(logical, 0, 0, MAX_TEXT_LENGTH)), conversion);
+    }
+    if is_timestamp_tz(&data_type) {
+        return (wire(timestamp_tz(), metadata("TIMESTAMP_TZ", 0, 9, 0)), Conversion::Cast);
     }
     let fixed = |p: i64, s: i64| metadata("FIXED", p, s, 0);
     match &data_type {

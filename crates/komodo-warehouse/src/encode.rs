@@ -16,6 +16,7 @@
 //! | Time32/64 | `time` (scale of the unit) | seconds since midnight with `scale` fraction digits: `3723.500` |
 //! | Timestamp(unit, None) | `timestamp_ntz` (scale 0/3/6/9) | seconds since the epoch with `scale` fraction digits, the sign on the whole value: `-1.500000000` |
 //! | Timestamp(unit, Some(tz)) | `timestamp_ltz` | the same, for the instant (the client applies the session `TIMEZONE`) |
+//! | `TIMESTAMP_TZ` (`crate::timestamp_tz`'s struct) | `timestamp_tz` (scale 9) | the instant as above, a space, the value's offset in minutes + 1440: `1.500000000 1770` |
 //! | Binary, LargeBinary, FixedSizeBinary, BinaryView | `binary` | upper-case hex (the connector decodes it with a strict `b16decode`) |
 //! | List, LargeList, FixedSizeList | `array` | text |
 //! | Struct, Map | `object` | text |
@@ -30,6 +31,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use komodo_protocol::gateway::RowType;
 
 use crate::WarehouseError;
+use crate::timestamp_tz::{is_timestamp_tz, zoned_rowset_text, zoned_values};
 
 /// Snowflake's maximum `text` length, reported for unbounded strings.
 pub const MAX_TEXT_LENGTH: i64 = 16_777_216;
@@ -57,6 +59,9 @@ pub fn row_types(schema: &Schema, origin: &ColumnOrigin) -> Vec<RowType> {
 /// The Snowflake type name (lower case) of an Arrow type.
 pub fn snowflake_type(data_type: &DataType) -> &'static str {
     use DataType as D;
+    if is_timestamp_tz(data_type) {
+        return "timestamp_tz";
+    }
     match data_type {
         D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => "fixed",
         D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => "fixed",
@@ -106,6 +111,10 @@ fn row_type(field: &Field, origin: &ColumnOrigin) -> RowType {
             precision = Some(0);
             scale = Some(unit_scale(u));
         }
+        _ if type_name == "timestamp_tz" => {
+            precision = Some(0);
+            scale = Some(9);
+        }
         _ if type_name == "text" || type_name == "variant" || type_name == "array" || type_name == "object" => {
             length = Some(MAX_TEXT_LENGTH);
             byte_length = Some(MAX_TEXT_LENGTH);
@@ -151,6 +160,10 @@ pub fn encode_column(array: &dyn Array) -> Result<Vec<Option<String>>, Warehouse
         (0..array.len()).map(|i| if array.is_null(i) { None } else { Some(f(i)) }).collect()
     }
     let a = array;
+    if is_timestamp_tz(a.data_type()) {
+        let values = zoned_values(a).map_err(|e| WarehouseError::Internal(e.to_string()))?;
+        return Ok(values.into_iter().map(|v| v.map(zoned_rowset_text)).collect());
+    }
     Ok(match a.data_type() {
         // A NullArray has no validity buffer: every value is NULL.
         D::Null => vec![None; a.len()],

@@ -52,6 +52,7 @@ mod params;
 mod parser;
 mod plan;
 mod storage;
+mod timestamp_tz;
 
 pub use backend::WarehouseEngine;
 pub use engine::{

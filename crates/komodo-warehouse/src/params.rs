@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::scalar::ScalarValue;
 
 use crate::WarehouseError;
+use crate::timestamp_tz::{Zoned, zoned_array};
 
 /// One bind parameter as Snowflake's connectors send it: a Snowflake type
 /// name and the value as text (`null` for SQL NULL).
@@ -22,7 +23,7 @@ use crate::WarehouseError;
 /// | `DATE` | milliseconds since the epoch |
 /// | `TIME` | nanoseconds since midnight |
 /// | `TIMESTAMP_NTZ`, `TIMESTAMP_LTZ` | nanoseconds since the epoch |
-/// | `TIMESTAMP_TZ` | nanoseconds since the epoch, a space, the offset in minutes + 1440 |
+/// | `TIMESTAMP_TZ` | nanoseconds since the epoch, a space, the offset in minutes + 1440 (kept with the value) |
 /// | `BINARY` | hex |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -82,7 +83,8 @@ impl Param {
                 "DATE" => ScalarValue::Date32(None),
                 "TIME" => ScalarValue::Time64Nanosecond(None),
                 "TIMESTAMP_NTZ" => ScalarValue::TimestampNanosecond(None, None),
-                "TIMESTAMP_LTZ" | "TIMESTAMP_TZ" => ScalarValue::TimestampNanosecond(None, Some(Arc::from("+00:00"))),
+                "TIMESTAMP_LTZ" => ScalarValue::TimestampNanosecond(None, Some(Arc::from("+00:00"))),
+                "TIMESTAMP_TZ" => zoned_scalar(None),
                 "BINARY" => ScalarValue::Binary(None),
                 _ => ScalarValue::Null,
             });
@@ -109,18 +111,41 @@ impl Param {
                 Some(v.parse().map_err(|_| bad("timestamp (nanoseconds since the epoch)"))?),
                 None,
             ),
-            "TIMESTAMP_LTZ" | "TIMESTAMP_TZ" => {
+            "TIMESTAMP_LTZ" => {
                 let nanos = v.split_whitespace().next().unwrap_or("");
                 ScalarValue::TimestampNanosecond(
                     Some(nanos.parse().map_err(|_| bad("timestamp (nanoseconds since the epoch)"))?),
                     Some(Arc::from("+00:00")),
                 )
             }
+            "TIMESTAMP_TZ" => {
+                let mut parts = v.split_whitespace();
+                let utc_nanos =
+                    parts.next().unwrap_or("").parse().map_err(|_| bad("timestamp (nanoseconds since the epoch)"))?;
+                // The offset in minutes + 1440 (UTC when absent).
+                let offset_minutes = match parts.next() {
+                    None => 0,
+                    Some(o) => match o.parse::<i32>() {
+                        Ok(o) if (0..2880).contains(&o) => o - 1440,
+                        _ => return Err(bad("timestamp with an offset (minutes + 1440, 0 to 2879)")),
+                    },
+                };
+                zoned_scalar(Some(Zoned { utc_nanos, offset_minutes }))
+            }
             "BINARY" => ScalarValue::Binary(Some(decode_hex(v).ok_or_else(|| bad("hex string"))?)),
             other => {
                 return Err(WarehouseError::Binding(format!("unsupported bind type {other}")));
             }
         })
+    }
+}
+
+/// A `TIMESTAMP_TZ` value (`crate::timestamp_tz`) as a scalar.
+fn zoned_scalar(value: Option<Zoned>) -> ScalarValue {
+    let array = zoned_array([value]);
+    match array.as_any().downcast_ref::<arrow_array::StructArray>() {
+        Some(s) => ScalarValue::Struct(Arc::new(s.clone())),
+        None => ScalarValue::Null,
     }
 }
 
@@ -171,8 +196,13 @@ mod tests {
             Param::new("DATE", Some("1704153600000".into())).to_scalar().unwrap(),
             ScalarValue::Date32(Some(19724))
         );
+        // The offset (+60 minutes) stays with the value.
         assert_eq!(
             Param::new("TIMESTAMP_TZ", Some("1000000000 1500".into())).to_scalar().unwrap(),
+            zoned_scalar(Some(Zoned { utc_nanos: 1_000_000_000, offset_minutes: 60 }))
+        );
+        assert_eq!(
+            Param::new("TIMESTAMP_LTZ", Some("1000000000".into())).to_scalar().unwrap(),
             ScalarValue::TimestampNanosecond(Some(1_000_000_000), Some(Arc::from("+00:00")))
         );
         assert_eq!(
@@ -188,6 +218,7 @@ mod tests {
             Param::new("FIXED", Some("12a".into())),
             Param::new("BOOLEAN", Some("maybe".into())),
             Param::new("BINARY", Some("0".into())),
+            Param::new("TIMESTAMP_TZ", Some("0 9999".into())),
             Param::new("GEOGRAPHY", Some("x".into())),
         ] {
             assert!(matches!(p.to_scalar(), Err(WarehouseError::Binding(_))), "{p:?}");

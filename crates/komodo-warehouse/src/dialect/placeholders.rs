@@ -24,6 +24,7 @@ pub(crate) fn type_placeholders(
         };
         let Some(value) = i.checked_sub(1).and_then(|i| values.get(i)) else { return ControlFlow::Continue(()) };
         let sql_type = match value.data_type() {
+            t if crate::timestamp_tz::is_timestamp_tz(&t) => "TIMESTAMP_TZ".to_owned(),
             D::Utf8 => "VARCHAR".to_owned(),
             D::Int64 => "BIGINT".to_owned(),
             D::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),

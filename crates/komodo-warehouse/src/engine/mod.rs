@@ -51,7 +51,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
-use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts};
+use crate::plan::{
+    NegatedStrings, SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts, ZonedOrder, ZonedTimestamps,
+};
 use crate::storage::{LocalStorage, Storage};
 use crate::{Param, WarehouseError};
 use datafusion::execution::FunctionRegistry as _;
@@ -247,6 +249,9 @@ impl Engine {
         if let Some(casts) = VariantCasts::new() {
             let _ = base.register_function_rewrite(Arc::new(casts));
         }
+        let _ = base.register_function_rewrite(Arc::new(ZonedTimestamps::new()));
+        let _ = base.register_function_rewrite(Arc::new(NegatedStrings));
+        base.add_analyzer_rule(Arc::new(ZonedOrder::new()));
         // Identifiers arrive UPPERCASE; table functions are registered lower case.
         let functions: Vec<_> = base.table_functions().iter().map(|(n, f)| (n.clone(), f.function().clone())).collect();
         for (name, function) in functions {

@@ -20,7 +20,8 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl,
 use super::DatePart;
 use super::args::{arity, arrays, compilation, execution, f64_at, float64s, i64_at, int64s, str_at, strings, upper};
 use super::instants::{
-    EPOCH, TIMESTAMP_NTZ, date_array, datetimes, temporal_array, temporal_operand, timestamp_array, timestamp_ltz,
+    EPOCH, TIMESTAMP_NTZ, date_array, datetimes, nanos_of_datetime, temporal_array, temporal_operand, timestamp_array,
+    timestamp_ltz,
 };
 
 /// The last day of `date`'s month.
@@ -326,7 +327,8 @@ impl ScalarUDFImpl for FromParts {
             Parts::Date => DataType::Date32,
             Parts::Time => DataType::Time64(TimeUnit::Nanosecond),
             Parts::Ntz => TIMESTAMP_NTZ,
-            Parts::Ltz | Parts::Tz => timestamp_ltz(),
+            Parts::Ltz => timestamp_ltz(),
+            Parts::Tz => crate::timestamp_tz::timestamp_tz(),
         })
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -382,7 +384,33 @@ impl ScalarUDFImpl for FromParts {
                     .collect();
                 Arc::new(times)
             }
-            Parts::Ntz | Parts::Ltz | Parts::Tz => {
+            Parts::Tz => {
+                // The instant, and the offset of the zone at it (UTC
+                // without a zone).
+                let mut out = Vec::with_capacity(rows);
+                for i in 0..rows {
+                    let Some(v) = row(i) else {
+                        out.push(None);
+                        continue;
+                    };
+                    let local = date_from_parts(v[0], v[1], v[2])
+                        .and_then(|d| at_time(d, v[3], v[4], v[5], v[6]))
+                        .ok_or_else(out_of_range)?;
+                    let utc = match zones.map(|z| str_at(z, i)) {
+                        None => local,
+                        Some(None) => {
+                            out.push(None);
+                            continue;
+                        }
+                        Some(Some(zone)) => local_to_utc(local, zone)?,
+                    };
+                    let offset_minutes = i32::try_from((local - utc).num_minutes()).map_err(|_| out_of_range())?;
+                    let utc_nanos = nanos_of_datetime(utc).ok_or_else(out_of_range)?;
+                    out.push(Some(crate::timestamp_tz::Zoned { utc_nanos, offset_minutes }));
+                }
+                crate::timestamp_tz::zoned_array(out)
+            }
+            Parts::Ntz | Parts::Ltz => {
                 let mut out = Vec::with_capacity(rows);
                 for i in 0..rows {
                     let Some(v) = row(i) else {

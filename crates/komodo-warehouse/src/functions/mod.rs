@@ -30,11 +30,13 @@ mod text;
 mod timezone;
 mod to_temporal;
 pub(crate) mod variant;
+mod zoned;
 
 pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
 pub(crate) use random::RANDOM_FRACTION;
 pub use supported::{Family, SupportedFunction, supported_functions};
+pub(crate) use zoned::{KEEPS_OFFSET_SUFFIX, Reading, keep_offset, zoned_reading};
 
 use crate::WarehouseError;
 
@@ -77,6 +79,12 @@ impl Limits {
 /// Snowflake's division (planned for `/` by `crate::plan`).
 pub(crate) fn divide() -> ScalarUDF {
     ScalarUDF::new_from_impl(arithmetic::Divide::new())
+}
+
+/// `TO_TIMESTAMP_TZ` (or `TRY_TO_TIMESTAMP_TZ`): what a cast to
+/// `TIMESTAMP_TZ` runs (planned by `crate::plan`).
+pub(crate) fn to_timestamp_tz(try_: bool) -> ScalarUDF {
+    ScalarUDF::new_from_impl(to_temporal::ToTemporal::new(to_temporal::Target::Tz, try_))
 }
 
 /// The scalar functions, each replacing DataFusion's of the same name.

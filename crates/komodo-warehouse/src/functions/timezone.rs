@@ -1,21 +1,22 @@
 //! `CONVERT_TIMEZONE(source_tz, target_tz, timestamp_ntz)` (the wall-clock
 //! time in `target_tz` of a wall-clock time in `source_tz`, a
 //! `TIMESTAMP_NTZ`) and `CONVERT_TIMEZONE(target_tz, timestamp)` (the
-//! instant, as a timestamp in `target_tz`; a `TIMESTAMP_NTZ` is read in
-//! the session's time zone, UTC). Zones are IANA names (`Europe/Warsaw`)
+//! instant as a `TIMESTAMP_TZ` at `target_tz`'s offset at that instant; a
+//! `TIMESTAMP_NTZ` is read in the session's time zone, UTC). Zones are IANA names (`Europe/Warsaw`)
 //! or offsets (`+05:30`).
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::args::{arity, arrays, constant_str, str_at, strings};
-use super::calendar::{Zone, local_to_utc, utc_to_local, zone};
-use super::instants::{TIMESTAMP_NTZ, datetimes, temporal_operand, timestamp_array, timestamp_ltz};
+use super::args::{arity, arrays, constant_str, execution, str_at, strings};
+use super::calendar::{local_to_utc, utc_to_local, zone};
+use super::instants::{TIMESTAMP_NTZ, datetimes, nanos_of_datetime, temporal_operand, timestamp_array};
+use crate::timestamp_tz::{Zoned, timestamp_tz, zoned_array};
 
 /// `CONVERT_TIMEZONE`.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -58,14 +59,11 @@ impl ScalarUDFImpl for ConvertTimezone {
         let data_type = if args.arg_fields.len() == 3 {
             TIMESTAMP_NTZ
         } else {
-            match constant_str(args.scalar_arguments.first().copied().flatten()).map(zone) {
-                Some(Ok(Zone::Named(tz))) => DataType::Timestamp(TimeUnit::Nanosecond, Some(Arc::from(tz.name()))),
-                Some(Ok(Zone::Fixed(offset))) => {
-                    DataType::Timestamp(TimeUnit::Nanosecond, Some(Arc::from(offset.to_string())))
-                }
-                Some(Err(e)) => return Err(e),
-                None => timestamp_ltz(),
+            // A constant zone is checked when the statement compiles.
+            if let Some(name) = constant_str(args.scalar_arguments.first().copied().flatten()) {
+                zone(name)?;
             }
+            timestamp_tz()
         };
         Ok(Arc::new(Field::new(self.name(), data_type, true)))
     }
@@ -75,14 +73,27 @@ impl ScalarUDFImpl for ConvertTimezone {
         let last = arrays.len() - 1;
         let values = datetimes(&arrays[last])?;
         let zones: Vec<_> = arrays[..last].iter().map(strings).collect::<Result<_>>()?;
+        if zones.len() == 1 {
+            // The instant, at the target zone's offset at that instant.
+            let mut out = Vec::with_capacity(values.len());
+            for (i, value) in values.into_iter().enumerate() {
+                out.push(match (value, str_at(zones[0], i)) {
+                    (Some(t), Some(target)) => {
+                        let offset_minutes = i32::try_from((utc_to_local(t, target)? - t).num_minutes())
+                            .map_err(|_| execution("the time zone's offset is out of range"))?;
+                        let utc_nanos = nanos_of_datetime(t).ok_or_else(|| execution("Timestamp is out of range"))?;
+                        Some(Zoned { utc_nanos, offset_minutes })
+                    }
+                    _ => None,
+                });
+            }
+            return Ok(ColumnarValue::Array(zoned_array(out)));
+        }
         let mut out = Vec::with_capacity(values.len());
         for (i, value) in values.into_iter().enumerate() {
             let names: Option<Vec<&str>> = zones.iter().map(|z| str_at(z, i)).collect();
             out.push(match (value, names.as_deref()) {
                 (Some(t), Some([source, target])) => Some(utc_to_local(local_to_utc(t, source)?, target)?),
-                // The two-argument form keeps the instant; checking the
-                // zone's name is all there is to do.
-                (Some(t), Some([target])) => zone(target).map(|_| t).map(Some)?,
                 _ => None,
             });
         }

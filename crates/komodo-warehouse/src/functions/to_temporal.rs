@@ -14,8 +14,10 @@
 //! - a date (midnight) or a timestamp of another kind.
 //!
 //! `TO_TIMESTAMP_NTZ` keeps the wall-clock time a string names and drops
-//! its offset; `TO_TIMESTAMP_LTZ` and `TO_TIMESTAMP_TZ` keep the instant
-//! (the session time zone is UTC). `TO_DATE` of a timestamp is its date.
+//! its offset; `TO_TIMESTAMP_LTZ` keeps the instant (the session time zone
+//! is UTC); `TO_TIMESTAMP_TZ` keeps the instant and the offset the string
+//! names (UTC when it names none, and for numbers, dates and other
+//! timestamps). `TO_DATE` of a timestamp is its date.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
@@ -27,7 +29,10 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl,
 
 use super::args::{arity, arrays, compilation, execution, i64_at, int64s, is_string, str_at, strings, upper};
 use super::datetime_text::{Parsed, parse_auto, parse_with_format};
-use super::instants::{TIMESTAMP_NTZ, date_array, datetime_of_nanos, datetimes, timestamp_array, timestamp_ltz};
+use super::instants::{
+    TIMESTAMP_NTZ, date_array, datetime_of_nanos, datetimes, nanos_of_datetime, timestamp_array, timestamp_ltz,
+};
+use crate::timestamp_tz::{Zoned, is_timestamp_tz, timestamp_tz, zoned_array};
 
 /// What a conversion produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,7 +43,7 @@ pub(crate) enum Target {
     Ntz,
     /// `TIMESTAMP_LTZ`: the instant, in the session's time zone.
     Ltz,
-    /// `TIMESTAMP_TZ`: the instant (stored without its offset).
+    /// `TIMESTAMP_TZ`: the instant and its offset.
     Tz,
 }
 
@@ -93,6 +98,7 @@ impl ScalarUDFImpl for ToTemporal {
         let name = upper(self.name());
         arity(&name, arg_types.len(), 1, 2)?;
         let value = match &arg_types[0] {
+            t if is_timestamp_tz(t) && self.target == Target::Tz && arg_types.len() == 1 => t.clone(),
             t if is_string(t) => DataType::Utf8,
             DataType::Null => DataType::Utf8,
             DataType::Date32 | DataType::Date64 => DataType::Date32,
@@ -121,7 +127,8 @@ impl ScalarUDFImpl for ToTemporal {
         Ok(match self.target {
             Target::Date => DataType::Date32,
             Target::Ntz => TIMESTAMP_NTZ,
-            Target::Ltz | Target::Tz => timestamp_ltz(),
+            Target::Ltz => timestamp_ltz(),
+            Target::Tz => timestamp_tz(),
         })
     }
 
@@ -129,7 +136,12 @@ impl ScalarUDFImpl for ToTemporal {
         let arrays = arrays(&args)?;
         let rows = args.number_rows;
         let value = &arrays[0];
+        if is_timestamp_tz(value.data_type()) {
+            return Ok(ColumnarValue::Array(value.clone()));
+        }
         let mut out: Vec<Option<NaiveDateTime>> = Vec::with_capacity(rows);
+        // The offset (in minutes) each string named, for TIMESTAMP_TZ.
+        let mut offsets = vec![0i32; if self.target == Target::Tz { rows } else { 0 }];
         let fail = |message: String, out: &mut Vec<Option<NaiveDateTime>>| -> Result<()> {
             if self.try_ {
                 out.push(None);
@@ -160,6 +172,10 @@ impl ScalarUDFImpl for ToTemporal {
                         None => parse_auto(text).ok_or_else(|| format!("{} '{text}' is not recognized", self.what())),
                     };
                     match parsed {
+                        Ok(p) if self.target == Target::Tz => {
+                            offsets[i] = p.offset.unwrap_or(0) / 60;
+                            out.push(Some(p.utc()));
+                        }
                         Ok(p) => out.push(Some(match self.target {
                             Target::Date | Target::Ntz => p.local,
                             Target::Ltz | Target::Tz => p.utc(),
@@ -215,6 +231,21 @@ impl ScalarUDFImpl for ToTemporal {
         }
         let array: ArrayRef = match self.target {
             Target::Date => date_array(out.into_iter().map(|t| t.map(|t| t.date())))?,
+            Target::Tz => {
+                let values = out
+                    .into_iter()
+                    .zip(offsets)
+                    .map(|(t, offset_minutes)| {
+                        t.map(|t| {
+                            nanos_of_datetime(t)
+                                .map(|utc_nanos| Zoned { utc_nanos, offset_minutes })
+                                .ok_or_else(|| execution(format!("Timestamp '{t}' is out of range")))
+                        })
+                        .transpose()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                zoned_array(values)
+            }
             _ => timestamp_array(out, args.return_field.data_type())?,
         };
         Ok(ColumnarValue::Array(array))

@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use arrow_schema::DataType;
 use datafusion::common::DFSchema;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{Expr, ExprSchemable, ScalarUDF, cast};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
@@ -16,9 +19,9 @@ use crate::functions::{divide, fixed_digits};
 ///
 /// - `a / b` of numbers: the warehouse's division (`7 / 2` is `3.500000`;
 ///   see `crate::functions::arithmetic::Divide`).
-/// - `+ - * / %` with a string operand and a number: the string is read as
-///   a number (`'1.5' + 1` is `2.5`), as Snowflake converts it; a string
-///   that is not a number fails the statement (100038).
+/// - `+ - * / %` with a string operand: the string is read as a number
+///   (`'1.5' + 1` is `2.5`, `'6' / '4'` is `1.5`), as Snowflake converts
+///   it; a string that is not a number fails the statement (100038).
 #[derive(Debug)]
 pub(crate) struct SnowflakeExprPlanner {
     divide: Arc<ScalarUDF>,
@@ -48,13 +51,15 @@ impl ExprPlanner for SnowflakeExprPlanner {
             return Ok(PlannerResult::Original(expr));
         };
         let RawBinaryExpr { op, mut left, mut right } = expr;
-        // A string next to a number is read as a number.
+        // A string next to a number, or next to another string, is read
+        // as a number.
         let (mut lt, mut rt) = (lt, rt);
-        if is_string(&lt) && is_numeric(&rt) {
+        let both = is_string(&lt) && is_string(&rt);
+        if is_string(&lt) && (is_numeric(&rt) || both) {
             left = cast(left, DataType::Float64);
             lt = DataType::Float64;
         }
-        if is_string(&rt) && is_numeric(&lt) {
+        if is_string(&rt) && (is_numeric(&lt) || both) {
             right = cast(right, DataType::Float64);
             rt = DataType::Float64;
         }
@@ -63,5 +68,26 @@ impl ExprPlanner for SnowflakeExprPlanner {
             return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
         }
         Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }))
+    }
+}
+
+/// `-<string>`: the string read as a number (`-'3'` is `-3`), as Snowflake
+/// converts it (a DataFusion function rewrite: the planner has no hook for
+/// unary operators).
+#[derive(Debug, Default)]
+pub(crate) struct NegatedStrings;
+
+impl FunctionRewrite for NegatedStrings {
+    fn name(&self) -> &str {
+        "snowflake_negated_strings"
+    }
+
+    fn rewrite(&self, expr: Expr, schema: &DFSchema, _config: &ConfigOptions) -> Result<Transformed<Expr>> {
+        Ok(match expr {
+            Expr::Negative(inner) if inner.get_type(schema).is_ok_and(|t| is_string(&t)) => {
+                Transformed::yes(Expr::Negative(Box::new(cast(*inner, DataType::Float64))))
+            }
+            other => Transformed::no(other),
+        })
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::error::Result;
 use datafusion::logical_expr::planner::TypePlanner;
-use datafusion::sql::sqlparser::ast::{DataType as SqlType, ObjectNamePart};
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, ObjectNamePart, TimezoneInfo};
+
+use crate::timestamp_tz::timestamp_tz;
 
 /// The field metadata key naming a column's Snowflake type where the Arrow
 /// type alone does not say it (the key Snowflake's own Arrow results use).
@@ -21,7 +23,9 @@ pub(crate) fn semi_structured_field(name: &str, logical: &str) -> Field {
 /// Plans Snowflake's type names that DataFusion reads otherwise or not at
 /// all: `FLOAT`, `FLOAT4`, `FLOAT8`, `REAL`, `DOUBLE` and `DOUBLE
 /// PRECISION` are all 64-bit (DataFusion makes `FLOAT` and `REAL` 32-bit);
-/// `VARIANT`, `OBJECT` and `ARRAY` are JSON text marked with their type.
+/// `VARIANT`, `OBJECT` and `ARRAY` are JSON text marked with their type;
+/// `TIMESTAMP_TZ` is Snowflake's struct of an instant and its offset
+/// (`crate::timestamp_tz`).
 #[derive(Debug, Default)]
 pub(crate) struct SnowflakeTypePlanner;
 
@@ -36,14 +40,18 @@ impl TypePlanner for SnowflakeTypePlanner {
             | SqlType::Real
             | SqlType::Double(_)
             | SqlType::DoublePrecision => Field::new("", DataType::Float64, true),
-            SqlType::Custom(name, args) if args.is_empty() => match name.0.as_slice() {
+            SqlType::Custom(name, args) => match name.0.as_slice() {
                 [ObjectNamePart::Identifier(id)] => match id.value.to_ascii_uppercase().as_str() {
-                    t @ ("VARIANT" | "OBJECT") => semi_structured_field("", t),
+                    t @ ("VARIANT" | "OBJECT") if args.is_empty() => semi_structured_field("", t),
+                    // Values keep their offsets at nanoseconds, whatever
+                    // precision is asked for.
+                    "TIMESTAMP_TZ" | "TIMESTAMPTZ" if args.len() <= 1 => Field::new("", timestamp_tz(), true),
                     _ => return Ok(None),
                 },
                 _ => return Ok(None),
             },
             SqlType::Array(_) => semi_structured_field("", "ARRAY"),
+            SqlType::Timestamp(_, TimezoneInfo::Tz) => Field::new("", timestamp_tz(), true),
             _ => return Ok(None),
         };
         Ok(Some(Arc::new(field)))
