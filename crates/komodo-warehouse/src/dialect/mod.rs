@@ -29,6 +29,7 @@ mod variables;
 mod views;
 
 pub(crate) use aliases::inline_alias;
+pub(crate) use ast::call;
 pub(crate) use flatten::rewrite_flattens;
 pub(crate) use names::OutputNames;
 pub(crate) use placeholders::type_placeholders;

@@ -180,10 +180,26 @@ impl VisitorMut for Rewriter<'_> {
 /// Snowflake's lenient casts that DataFusion's casts and signatures do not
 /// make: a string of digits cast to `TIMESTAMP` is an epoch count
 /// (seconds, milliseconds, microseconds or nanoseconds by its magnitude,
-/// as `TO_TIMESTAMP` reads it), and `TRIM`, `LTRIM` and `RTRIM` take a
-/// number as its text.
+/// as `TO_TIMESTAMP` reads it), `TRIM`, `LTRIM` and `RTRIM` take a
+/// number as its text, and a minus sign before a string literal reads it as
+/// a number (`-'3'`; the planner checks a negation's type before any later
+/// rewrite could).
 fn lenient_cast(expr: &Expr) -> Option<Expr> {
     match expr {
+        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr: inner }
+            if is_text(inner) && !matches!(**inner, Expr::Cast { .. }) =>
+        {
+            Some(Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr: Box::new(Expr::Cast {
+                    kind: ast::CastKind::Cast,
+                    expr: inner.clone(),
+                    data_type: ast::DataType::Double(ast::ExactNumberInfo::None),
+                    array: false,
+                    format: None,
+                }),
+            })
+        }
         Expr::Cast {
             kind,
             expr: inner,

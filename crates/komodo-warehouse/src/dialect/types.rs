@@ -21,8 +21,8 @@ pub(crate) fn snowflake_data_type(data_type: &mut ast::DataType) {
                     _ => return,
                 },
                 "TIMESTAMP_NTZ" | "TIMESTAMPNTZ" | "DATETIME" => T::Timestamp(numbers.first().copied(), Tz::None),
-                // TIMESTAMP_TZ is planned as its own type (`crate::plan`).
-                "TIMESTAMP_LTZ" | "TIMESTAMPLTZ" => T::Timestamp(numbers.first().copied(), Tz::WithTimeZone),
+                // TIMESTAMP_LTZ and TIMESTAMP_TZ are planned as types of
+                // their own (`crate::plan`).
                 "BYTEINT" => T::BigInt(None),
                 _ => return,
             }

@@ -24,6 +24,7 @@ use super::stop::Stop;
 use super::tables::OwnTables;
 use super::transaction;
 use super::workers::Compiled;
+use super::zoned_insert;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, SessionValues};
 use crate::parser::unset_names;
@@ -199,6 +200,8 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
     }
     let inserts = matches!(statement, Statement::Insert(_));
     let mut statement = statement;
+    let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
+    zoned_insert::read_zoned_values(s, &own, &mut statement).await?;
     ddl::expand_get_ddl(s, &mut statement, &database, &schema).await?;
     let Planned { plan, names, .. } = plan_statement(s, statement, params, &database, &schema).await?;
     if inserts {
@@ -276,6 +279,7 @@ pub(crate) async fn compile(
     {
         transaction::write_location(s, &key).await?;
     }
+    zoned_insert::read_zoned_values(s, &own, &mut statement).await?;
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::CreateTable(ct) => {

@@ -27,6 +27,7 @@ mod tables;
 mod temp_dml;
 mod transaction;
 mod workers;
+mod zoned_insert;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,9 +52,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{self, AccountData, SessionCatalogList, SessionTables, TempTable};
-use crate::plan::{
-    NegatedStrings, SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts, ZonedOrder, ZonedTimestamps,
-};
+use crate::plan::{SnowflakeExprPlanner, SnowflakeTypePlanner, VariantCasts, ZonedOrder, ZonedTimestamps};
 use crate::storage::{LocalStorage, Storage};
 use crate::{Param, WarehouseError};
 use datafusion::execution::FunctionRegistry as _;
@@ -250,7 +249,6 @@ impl Engine {
             let _ = base.register_function_rewrite(Arc::new(casts));
         }
         let _ = base.register_function_rewrite(Arc::new(ZonedTimestamps::new()));
-        let _ = base.register_function_rewrite(Arc::new(NegatedStrings));
         base.add_analyzer_rule(Arc::new(ZonedOrder::new()));
         // Identifiers arrive UPPERCASE; table functions are registered lower case.
         let functions: Vec<_> = base.table_functions().iter().map(|(n, f)| (n.clone(), f.function().clone())).collect();

@@ -36,7 +36,7 @@ pub(crate) use arithmetic::fixed_digits;
 pub(crate) use datetime::DatePart;
 pub(crate) use random::RANDOM_FRACTION;
 pub use supported::{Family, SupportedFunction, supported_functions};
-pub(crate) use zoned::{KEEPS_OFFSET_SUFFIX, Reading, keep_offset, zoned_reading};
+pub(crate) use zoned::{Reading, zoned_reading};
 
 use crate::WarehouseError;
 
@@ -79,6 +79,13 @@ impl Limits {
 /// Snowflake's division (planned for `/` by `crate::plan`).
 pub(crate) fn divide() -> ScalarUDF {
     ScalarUDF::new_from_impl(arithmetic::Divide::new())
+}
+
+/// DataFusion's `DATE_PART`, taking `TIMESTAMP_TZ` values as the session
+/// registers it (planned for `EXTRACT` by `crate::plan`).
+pub(crate) fn date_part() -> ScalarUDF {
+    let inner = datafusion::functions::datetime::date_part();
+    zoned::taking_zoned(inner, zoned::Takes::Local)
 }
 
 /// `TO_TIMESTAMP_TZ` (or `TRY_TO_TIMESTAMP_TZ`): what a cast to
@@ -181,6 +188,13 @@ pub(crate) fn register(state: &mut SessionState, limits: Limits) {
     }
     for function in aggregate_functions() {
         let _ = state.register_udaf(Arc::new(function));
+    }
+    // The date and time functions (DataFusion's and the ones above) take
+    // TIMESTAMP_TZ values too.
+    for (name, takes) in zoned::TAKING_ZONED {
+        if let Some(inner) = state.scalar_functions().get(*name).cloned() {
+            let _ = state.register_udf(Arc::new(zoned::taking_zoned(inner, *takes)));
+        }
     }
 }
 

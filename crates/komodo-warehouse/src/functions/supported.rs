@@ -125,7 +125,7 @@ const SUPPORTED: &[SupportedFunction] = &[
     f(
         &["TO_TIMESTAMP", "TO_TIMESTAMP_NTZ", "TO_TIMESTAMP_LTZ", "TO_TIMESTAMP_TZ"],
         Conversion,
-        "`(number [, scale])` (seconds, or units of 10^-scale s), `(string [, format])`, dates, timestamps; `_TZ` keeps the instant, not the offset",
+        "`(number [, scale])` (seconds, or units of 10^-scale s), `(string [, format])`, dates, timestamps; `_TZ` keeps the instant and the offset a string names (UTC otherwise)",
     ),
     f(
         &["TRY_TO_TIMESTAMP", "TRY_TO_TIMESTAMP_NTZ", "TRY_TO_TIMESTAMP_LTZ", "TRY_TO_TIMESTAMP_TZ"],
@@ -159,14 +159,18 @@ const SUPPORTED: &[SupportedFunction] = &[
     f(
         &["TIMESTAMP_FROM_PARTS", "TIMESTAMP_NTZ_FROM_PARTS", "TIMESTAMP_LTZ_FROM_PARTS", "TIMESTAMP_TZ_FROM_PARTS"],
         DateTime,
-        "`(y, mo, d, h, mi, s [, ns])` or `(date, time)`; `_TZ` takes a time zone as 8th argument",
+        "`(y, mo, d, h, mi, s [, ns])` or `(date, time)`; `_TZ` takes a time zone as 8th argument and keeps its offset",
     ),
     f(
         &["TIMESTAMPFROMPARTS", "TIMESTAMPNTZFROMPARTS", "TIMESTAMPLTZFROMPARTS", "TIMESTAMPTZFROMPARTS"],
         DateTime,
         "synonyms",
     ),
-    f(&["CONVERT_TIMEZONE"], DateTime, "`(source, target, ntz)` or `(target, ts)`; IANA names or offsets"),
+    f(
+        &["CONVERT_TIMEZONE"],
+        DateTime,
+        "`(source, target, ntz)` (a `TIMESTAMP_NTZ`) or `(target, ts)` (a `TIMESTAMP_TZ` at the target's offset); IANA names or offsets",
+    ),
     f(&["TIME_SLICE"], DateTime, "`(t, n, part [, 'START' | 'END'])`, slices aligned on 1970-01-01 (weeks on Monday)"),
     f(&["CONCAT"], Text, "`||` too; NULL when any argument is NULL; size checked"),
     f(&["REPEAT", "REPLACE"], Text, "size checked before the value is built"),

@@ -1,9 +1,9 @@
 //! Snowflake's semantics where DataFusion plans SQL: hooks that see each
 //! expression's types, which the AST rewrite (`crate::dialect`) cannot.
 //!
-//! - [`SnowflakeExprPlanner`] and [`NegatedStrings`]: division with
-//!   Snowflake's result scale and error on zero, numeric strings in
-//!   arithmetic.
+//! - [`SnowflakeExprPlanner`]: division with Snowflake's result scale and
+//!   error on zero, numeric strings in arithmetic, comparisons of
+//!   `TIMESTAMP_TZ` values.
 //! - [`SnowflakeTypePlanner`]: Snowflake's type names (`FLOAT`, `REAL` and
 //!   `DOUBLE` are 64-bit; `VARIANT`, `OBJECT`, `ARRAY`, `TIMESTAMP_TZ`).
 //! - [`VariantCasts`] and [`ZonedTimestamps`]: how casts, comparisons and
@@ -14,7 +14,7 @@ mod types;
 mod variants;
 mod zoned;
 
-pub(crate) use operators::{NegatedStrings, SnowflakeExprPlanner};
+pub(crate) use operators::SnowflakeExprPlanner;
 pub(crate) use types::{LOGICAL_TYPE, SnowflakeTypePlanner};
 pub(crate) use variants::VariantCasts;
 pub(crate) use zoned::{ZonedOrder, ZonedTimestamps};

@@ -4,19 +4,19 @@ use std::sync::Arc;
 
 use arrow_schema::DataType;
 use datafusion::common::DFSchema;
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{Expr, ExprSchemable, ScalarUDF, cast};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 
-use crate::functions::{divide, fixed_digits};
+use super::zoned::ZonedTimestamps;
+use crate::functions::{date_part, divide, fixed_digits};
 
 /// Plans the operators whose meaning differs in Snowflake:
 ///
+/// - comparisons with a `TIMESTAMP_TZ`: of instants (see
+///   `crate::plan::ZonedTimestamps`), and `EXTRACT` of its wall-clock time;
 /// - `a / b` of numbers: the warehouse's division (`7 / 2` is `3.500000`;
 ///   see `crate::functions::arithmetic::Divide`).
 /// - `+ - * / %` with a string operand: the string is read as a number
@@ -25,11 +25,14 @@ use crate::functions::{divide, fixed_digits};
 #[derive(Debug)]
 pub(crate) struct SnowflakeExprPlanner {
     divide: Arc<ScalarUDF>,
+    zoned: ZonedTimestamps,
+    /// `DATE_PART` as the session registers it (taking `TIMESTAMP_TZ`).
+    date_part: Arc<ScalarUDF>,
 }
 
 impl SnowflakeExprPlanner {
     pub(crate) fn new() -> Self {
-        Self { divide: Arc::new(divide()) }
+        Self { divide: Arc::new(divide()), zoned: ZonedTimestamps::new(), date_part: Arc::new(date_part()) }
     }
 }
 
@@ -42,8 +45,20 @@ fn is_string(t: &DataType) -> bool {
 }
 
 impl ExprPlanner for SnowflakeExprPlanner {
+    /// `EXTRACT(part FROM x)`: the session's `DATE_PART` (DataFusion's own
+    /// planner would call its function directly).
+    fn plan_extract(&self, args: Vec<Expr>) -> Result<PlannerResult<Vec<Expr>>> {
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(ScalarFunction::new_udf(self.date_part.clone(), args))))
+    }
+
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         use BinaryOperator as Op;
+        if matches!(expr.op, Op::Eq | Op::NotEq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq | Op::Spaceship)
+            && let Some((left, right)) = self.zoned.comparison(&expr.left, &expr.right, schema)
+        {
+            // TIMESTAMP_TZ values compare by instant.
+            return Ok(PlannerResult::Original(RawBinaryExpr { op: expr.op, left, right }));
+        }
         if !matches!(expr.op, Op::Plus | Op::Minus | Op::Multiply | Op::Divide | Op::Modulo) {
             return Ok(PlannerResult::Original(expr));
         }
@@ -68,26 +83,5 @@ impl ExprPlanner for SnowflakeExprPlanner {
             return Ok(PlannerResult::Planned(Expr::ScalarFunction(call)));
         }
         Ok(PlannerResult::Original(RawBinaryExpr { op, left, right }))
-    }
-}
-
-/// `-<string>`: the string read as a number (`-'3'` is `-3`), as Snowflake
-/// converts it (a DataFusion function rewrite: the planner has no hook for
-/// unary operators).
-#[derive(Debug, Default)]
-pub(crate) struct NegatedStrings;
-
-impl FunctionRewrite for NegatedStrings {
-    fn name(&self) -> &str {
-        "snowflake_negated_strings"
-    }
-
-    fn rewrite(&self, expr: Expr, schema: &DFSchema, _config: &ConfigOptions) -> Result<Transformed<Expr>> {
-        Ok(match expr {
-            Expr::Negative(inner) if inner.get_type(schema).is_ok_and(|t| is_string(&t)) => {
-                Transformed::yes(Expr::Negative(Box::new(cast(*inner, DataType::Float64))))
-            }
-            other => Transformed::no(other),
-        })
     }
 }

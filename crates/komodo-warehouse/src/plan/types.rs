@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, FieldRef};
+use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
 use datafusion::error::Result;
 use datafusion::logical_expr::planner::TypePlanner;
 use datafusion::sql::sqlparser::ast::{DataType as SqlType, ObjectNamePart, TimezoneInfo};
@@ -20,12 +20,25 @@ pub(crate) fn semi_structured_field(name: &str, logical: &str) -> Field {
     Field::new(name, DataType::Utf8, true).with_metadata(HashMap::from([(LOGICAL_TYPE.to_owned(), logical.to_owned())]))
 }
 
+/// A `TIMESTAMP_LTZ` of `precision` fraction digits (nanoseconds when not
+/// given): an instant, shown in the session's time zone (UTC).
+fn timestamp_ltz(precision: Option<u64>) -> DataType {
+    let unit = match precision {
+        Some(0) => TimeUnit::Second,
+        Some(1..=3) => TimeUnit::Millisecond,
+        Some(4..=6) => TimeUnit::Microsecond,
+        _ => TimeUnit::Nanosecond,
+    };
+    DataType::Timestamp(unit, Some(Arc::from("UTC")))
+}
+
 /// Plans Snowflake's type names that DataFusion reads otherwise or not at
 /// all: `FLOAT`, `FLOAT4`, `FLOAT8`, `REAL`, `DOUBLE` and `DOUBLE
 /// PRECISION` are all 64-bit (DataFusion makes `FLOAT` and `REAL` 32-bit);
 /// `VARIANT`, `OBJECT` and `ARRAY` are JSON text marked with their type;
-/// `TIMESTAMP_TZ` is Snowflake's struct of an instant and its offset
-/// (`crate::timestamp_tz`).
+/// `TIMESTAMP_LTZ` (and `TIMESTAMP WITH TIME ZONE`) is an instant in UTC,
+/// the session's time zone; `TIMESTAMP_TZ` is Snowflake's struct of an
+/// instant and its offset (`crate::timestamp_tz`).
 #[derive(Debug, Default)]
 pub(crate) struct SnowflakeTypePlanner;
 
@@ -46,12 +59,19 @@ impl TypePlanner for SnowflakeTypePlanner {
                     // Values keep their offsets at nanoseconds, whatever
                     // precision is asked for.
                     "TIMESTAMP_TZ" | "TIMESTAMPTZ" if args.len() <= 1 => Field::new("", timestamp_tz(), true),
+                    "TIMESTAMP_LTZ" | "TIMESTAMPLTZ" if args.len() <= 1 => {
+                        let precision = args.first().and_then(|a| a.trim().parse().ok());
+                        Field::new("", timestamp_ltz(precision), true)
+                    }
                     _ => return Ok(None),
                 },
                 _ => return Ok(None),
             },
             SqlType::Array(_) => semi_structured_field("", "ARRAY"),
             SqlType::Timestamp(_, TimezoneInfo::Tz) => Field::new("", timestamp_tz(), true),
+            SqlType::Timestamp(precision, TimezoneInfo::WithTimeZone) => {
+                Field::new("", timestamp_ltz(*precision), true)
+            }
             _ => return Ok(None),
         };
         Ok(Some(Arc::new(field)))

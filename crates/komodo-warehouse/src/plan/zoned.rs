@@ -5,13 +5,12 @@
 //!   offset is kept); casts from it give the wall-clock time at the
 //!   value's offset (`TIMESTAMP_NTZ`, `DATE`), the instant
 //!   (`TIMESTAMP_LTZ`) or its text (`VARCHAR`);
-//! - comparisons (`=`, `<`, `BETWEEN`, `IN`) compare instants: `10:00
-//!   +01:00` equals `09:00 +00:00`;
-//! - functions read the wall-clock time at the value's offset (`HOUR`,
-//!   `DATE_TRUNC`, `DAYNAME`, ...), and those that return a timestamp of
-//!   the kind they were given (`DATEADD`, `DATE_TRUNC`, `TIME_SLICE`) put
-//!   the result back at the value's offset; `DATEDIFF`, `TO_TIMESTAMP_LTZ`
-//!   and `CONVERT_TIMEZONE` read the instant.
+//! - comparisons compare instants: `10:00 +01:00` equals `09:00 +00:00`
+//!   (`BETWEEN` and `IN` here; `=`, `<`, ... where the planner meets them,
+//!   `crate::plan::SnowflakeExprPlanner`, since their types are checked as
+//!   they are planned);
+//! - date and time functions read them as `crate::functions` registers
+//!   them (the wall-clock time at the value's offset, or the instant).
 //!
 //! [`ZonedOrder`] sorts by instant too (`ORDER BY`); `GROUP BY`,
 //! `DISTINCT`, `COALESCE`, `CASE` and the like use the value as it is (two
@@ -24,32 +23,13 @@ use datafusion::common::DFSchema;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
-use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction, TryCast};
+use datafusion::logical_expr::expr::{Between, Cast, InList, ScalarFunction, TryCast};
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator, ScalarUDF, Sort, SortExpr, cast, try_cast};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF, Sort, SortExpr, cast, try_cast};
 use datafusion::optimizer::AnalyzerRule;
 
-use crate::functions::{KEEPS_OFFSET_SUFFIX, Reading, keep_offset, to_timestamp_tz, zoned_reading};
+use crate::functions::{Reading, to_timestamp_tz, zoned_reading};
 use crate::timestamp_tz::is_timestamp_tz;
-
-/// Functions that read a `TIMESTAMP_TZ` argument as its instant.
-const READ_INSTANT: &[&str] = &["datediff", "to_timestamp_ltz", "try_to_timestamp_ltz", "convert_timezone"];
-/// Functions whose timestamp result keeps the offset of their
-/// `TIMESTAMP_TZ` argument.
-const KEEP_OFFSET: &[&str] = &["dateadd", "date_trunc", "time_slice"];
-/// Functions that take a `TIMESTAMP_TZ` as it is.
-const AS_IT_IS: &[&str] = &[
-    "to_timestamp_tz",
-    "try_to_timestamp_tz",
-    "coalesce",
-    "nvl",
-    "ifnull",
-    "nullif",
-    "nvl2",
-    "__timestamp_tz_instant",
-    "__timestamp_tz_local",
-    "__timestamp_tz_text",
-];
 
 /// The rewrite (a DataFusion function rewrite, applied with each
 /// expression's input schema before type coercion).
@@ -93,6 +73,16 @@ impl ZonedTimestamps {
         if try_ { try_cast(read, to.clone()) } else { cast(read, to.clone()) }
     }
 
+    /// The operands of comparison `left op right` when either is a
+    /// `TIMESTAMP_TZ`: their instants (a string read as a `TIMESTAMP_TZ`
+    /// first); `None` when neither is one.
+    pub(crate) fn comparison(&self, left: &Expr, right: &Expr, schema: &DFSchema) -> Option<(Expr, Expr)> {
+        if !zoned(left, schema) && !zoned(right, schema) {
+            return None;
+        }
+        Some((self.instant_of(left.clone(), schema), self.instant_of(right.clone(), schema)))
+    }
+
     /// An operand of a comparison with a `TIMESTAMP_TZ`: its instant.
     fn instant_of(&self, expr: Expr, schema: &DFSchema) -> Expr {
         match expr.get_type(schema) {
@@ -103,13 +93,6 @@ impl ZonedTimestamps {
             _ => expr,
         }
     }
-}
-
-/// Whether function `name` takes a `TIMESTAMP_TZ` as it is (one of
-/// [`AS_IT_IS`], or a function already made to keep an offset: a plan
-/// analyzed twice is rewritten once).
-fn takes_zoned(name: &str) -> bool {
-    AS_IT_IS.contains(&name) || name.ends_with(KEEPS_OFFSET_SUFFIX)
 }
 
 fn zoned(expr: &Expr, schema: &DFSchema) -> bool {
@@ -135,25 +118,6 @@ impl FunctionRewrite for ZonedTimestamps {
                     _ => Transformed::no(Expr::TryCast(TryCast { expr, field })),
                 }
             }
-            Expr::BinaryExpr(BinaryExpr { left, op, right })
-                if matches!(
-                    op,
-                    Operator::Eq
-                        | Operator::NotEq
-                        | Operator::Lt
-                        | Operator::LtEq
-                        | Operator::Gt
-                        | Operator::GtEq
-                        | Operator::IsDistinctFrom
-                        | Operator::IsNotDistinctFrom
-                ) && (zoned(&left, schema) || zoned(&right, schema)) =>
-            {
-                Transformed::yes(Expr::BinaryExpr(BinaryExpr {
-                    left: Box::new(self.instant_of(*left, schema)),
-                    op,
-                    right: Box::new(self.instant_of(*right, schema)),
-                }))
-            }
             Expr::Between(Between { expr, negated, low, high })
                 if zoned(&expr, schema) || zoned(&low, schema) || zoned(&high, schema) =>
             {
@@ -172,25 +136,6 @@ impl FunctionRewrite for ZonedTimestamps {
                     list: list.into_iter().map(|e| self.instant_of(e, schema)).collect(),
                     negated,
                 }))
-            }
-            Expr::ScalarFunction(call)
-                if !takes_zoned(call.func.name()) && call.args.iter().any(|a| zoned(a, schema)) =>
-            {
-                let name = call.func.name().to_owned();
-                let position = call.args.iter().position(|a| zoned(a, schema));
-                if let Some(position) = position.filter(|_| KEEP_OFFSET.contains(&name.as_str())) {
-                    // The function of the wall-clock time, its result put
-                    // back at the value's offset.
-                    let func = keep_offset(call.func, position);
-                    return Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(func, call.args))));
-                }
-                let reading = if READ_INSTANT.contains(&name.as_str()) { &self.instant } else { &self.local };
-                let args = call
-                    .args
-                    .into_iter()
-                    .map(|a| if zoned(&a, schema) { Self::call(reading, vec![a]) } else { a })
-                    .collect();
-                Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(call.func, args)))
             }
             other => Transformed::no(other),
         })
