@@ -14,6 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use komodo_protocol::gateway::RowType;
 
 use crate::encode::{ColumnOrigin, MAX_BINARY_LENGTH, MAX_TEXT_LENGTH, row_types};
+use crate::plan::column_default;
 
 /// The name of the schema every database has.
 pub(crate) const SCHEMA: &str = "INFORMATION_SCHEMA";
@@ -305,7 +306,9 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
         "COLUMNS" => {
             for o in &listing.objects {
                 let Some(columns) = &o.columns else { continue };
-                for (i, rt) in row_types(columns, &ColumnOrigin::default()).into_iter().enumerate() {
+                for (i, (rt, field)) in
+                    row_types(columns, &ColumnOrigin::default()).into_iter().zip(columns.fields()).enumerate()
+                {
                     let data_type = match rt.type_name.as_str() {
                         "fixed" => "NUMBER".to_owned(),
                         "real" => "FLOAT".to_owned(),
@@ -320,7 +323,7 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
                         t(&o.name),
                         t(&rt.name),
                         V::N(Some(i as i64 + 1)),
-                        NULL_T,
+                        V::T(column_default(field).map(str::to_owned)),
                         yes_no(rt.nullable),
                         t(&data_type),
                         V::N(if textual { rt.length } else { None }),

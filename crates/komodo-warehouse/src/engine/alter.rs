@@ -19,6 +19,7 @@ use super::tables::OwnTables;
 use super::transaction;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
+use crate::plan::COLUMN_DEFAULT;
 use crate::storage::delta;
 
 fn quoted(name: &str) -> Ident {
@@ -49,6 +50,7 @@ pub(crate) async fn alter_table(own: &OwnTables<'_>, alter: &ast::AlterTable) ->
     let mut not_null: Vec<String> =
         current.fields().iter().filter(|f| !f.is_nullable()).map(|f| f.name().clone()).collect();
     let keep = |name: &str| SelectItem::UnnamedExpr(Expr::Identifier(quoted(name)));
+    let mut added_default = None;
     let projection: Vec<SelectItem> = match operation {
         AlterTableOperation::RenameTable { table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to) } => {
             return rename(own, &key, to);
@@ -64,7 +66,11 @@ pub(crate) async fn alter_table(own: &OwnTables<'_>, alter: &ast::AlterTable) ->
             let mut value = Expr::Value(ast::Value::Null.into());
             for option in &column_def.options {
                 match &option.option {
-                    ColumnOption::Default(e) => value = e.clone(),
+                    ColumnOption::Default(e) => {
+                        // Existing rows get the default; later INSERTs too.
+                        value = e.clone();
+                        added_default = Some((name.clone(), e.to_string()));
+                    }
                     ColumnOption::Null => {}
                     ColumnOption::NotNull => {
                         return Err(not_allowed("ADD COLUMN ... NOT NULL (add the column, fill it, then recreate)"));
@@ -126,7 +132,7 @@ pub(crate) async fn alter_table(own: &OwnTables<'_>, alter: &ast::AlterTable) ->
         }
         other => return Err(not_allowed(&format!("ALTER TABLE ... {other}"))),
     };
-    rewrite(own, &key, projection, &not_null).await?;
+    rewrite(own, &key, projection, &not_null, added_default).await?;
     Ok(status_result(StatementKind::Ddl, "Statement executed successfully.".into()))
 }
 
@@ -144,13 +150,26 @@ fn rename(own: &OwnTables<'_>, key: &TableKey, to: &ObjectName) -> Result<QueryS
 }
 
 /// Writes table `key` anew as `SELECT <projection> FROM key`, its columns
-/// replaced by the projection's (nullable but for `not_null`).
+/// replaced by the projection's (nullable but for `not_null`), keeping the
+/// defaults of its columns and `added_default` (column, SQL text).
 async fn rewrite(
     own: &OwnTables<'_>,
     key: &TableKey,
     projection: Vec<SelectItem>,
     not_null: &[String],
+    added_default: Option<(String, String)>,
 ) -> Result<(), WarehouseError> {
+    let mut defaults: std::collections::HashMap<String, String> = own
+        .s
+        .tables
+        .own_table(key, None)
+        .await?
+        .schema()
+        .fields()
+        .iter()
+        .filter_map(|f| f.metadata().get(COLUMN_DEFAULT).map(|d| (f.name().clone(), d.clone())))
+        .collect();
+    defaults.extend(added_default);
     let mut query = select_star_from(quoted_name(key))?;
     if let SetExpr::Select(select) = query.body.as_mut() {
         select.projection = projection;
@@ -164,7 +183,13 @@ async fn rewrite(
         stored
             .fields()
             .iter()
-            .map(|f| f.as_ref().clone().with_nullable(!not_null.contains(f.name())))
+            .map(|f| {
+                let mut metadata = f.metadata().clone();
+                if let Some(default) = defaults.get(f.name()) {
+                    metadata.insert(COLUMN_DEFAULT.to_owned(), default.clone());
+                }
+                f.as_ref().clone().with_nullable(!not_null.contains(f.name())).with_metadata(metadata)
+            })
             .collect::<Vec<_>>(),
     );
     let exprs: Vec<datafusion::logical_expr::Expr> = plan

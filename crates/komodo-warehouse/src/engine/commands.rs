@@ -15,6 +15,7 @@ use datafusion::scalar::ScalarValue;
 use super::show::like_matches;
 use super::tables::OwnTables;
 use crate::catalog::TableKey;
+use crate::plan::column_default;
 use crate::{WarehouseError, information_schema};
 
 /// Statements the engine answers itself (no DataFusion plan).
@@ -264,7 +265,7 @@ impl Commands<'_> {
                 types.iter().map(information_schema::type_text).collect(),
                 fixed("COLUMN"),
                 types.iter().map(|t| if t.nullable { "Y" } else { "N" }.to_owned()).collect(),
-                fixed(""),
+                schema.fields().iter().map(|f| column_default(f).unwrap_or_default().to_owned()).collect(),
                 fixed("N"),
                 fixed("N"),
                 fixed(""),

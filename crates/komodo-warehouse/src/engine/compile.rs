@@ -14,6 +14,7 @@ use super::commands::Commands;
 use super::config::PLANNING_STACK;
 use super::ddl;
 use super::guard::guard;
+use super::insert_columns;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
 use super::privileges;
 use super::result::{StatementKind, status_result};
@@ -24,7 +25,6 @@ use super::stop::Stop;
 use super::tables::OwnTables;
 use super::transaction;
 use super::workers::Compiled;
-use super::zoned_insert;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, SessionValues};
 use crate::parser::unset_names;
@@ -201,7 +201,7 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
     let inserts = matches!(statement, Statement::Insert(_));
     let mut statement = statement;
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
-    zoned_insert::read_zoned_values(s, &own, &mut statement).await?;
+    insert_columns::prepare_insert(s, &own, &mut statement).await?;
     ddl::expand_get_ddl(s, &mut statement, &database, &schema).await?;
     let Planned { plan, names, .. } = plan_statement(s, statement, params, &database, &schema).await?;
     if inserts {
@@ -279,7 +279,7 @@ pub(crate) async fn compile(
     {
         transaction::write_location(s, &key).await?;
     }
-    zoned_insert::read_zoned_values(s, &own, &mut statement).await?;
+    insert_columns::prepare_insert(s, &own, &mut statement).await?;
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::CreateTable(ct) => {
@@ -435,6 +435,7 @@ pub(crate) async fn compile(
     // table is kept in the session, a permanent one in the account's own
     // database.
     let creates_temp = matches!(&statement, Statement::CreateTable(ct) if ct.temporary);
+    let defaults = insert_columns::declared_defaults(&statement);
     if let Statement::CreateTable(ct) = &mut statement {
         ct.temporary = false;
         ct.transient = false;
@@ -458,7 +459,7 @@ pub(crate) async fn compile(
             if key.0.is_empty() || key.1.is_empty() {
                 return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
             }
-            let input = Arc::unwrap_or_clone(cmt.input);
+            let input = insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &defaults)?;
             own.create_table(&key, input, cmt.if_not_exists, cmt.or_replace, &state).await.map(Compiled::Ready)
         }
         LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
@@ -476,7 +477,7 @@ pub(crate) async fn compile(
             if exists && !cmt.or_replace {
                 return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
             }
-            let plan = physical(Arc::unwrap_or_clone(cmt.input)).await?;
+            let plan = physical(insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &defaults)?).await?;
             Ok(Compiled::CreateTemp { key, plan, task: s.task.clone() })
         }
         LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),

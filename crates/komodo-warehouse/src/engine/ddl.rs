@@ -15,6 +15,7 @@ use super::statements::{object_name_parts, table_key};
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::ast::{function_name, plain_args, string};
 use crate::encode::{ColumnOrigin, row_types};
+use crate::plan::column_default;
 use crate::{WarehouseError, information_schema};
 
 /// One `GET_DDL` call: what it asks for.
@@ -181,9 +182,11 @@ impl Ddl<'_> {
         };
         let lines: Vec<String> = row_types(&columns, &ColumnOrigin::default())
             .iter()
-            .map(|rt| {
+            .zip(columns.fields())
+            .map(|(rt, field)| {
                 let not_null = if rt.nullable { "" } else { " NOT NULL" };
-                format!("\t{} {}{not_null}", quote(&rt.name), information_schema::type_text(rt))
+                let default = column_default(field).map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+                format!("\t{} {}{default}{not_null}", quote(&rt.name), information_schema::type_text(rt))
             })
             .collect();
         let temporary = if kind == ObjectKind::Temporary { "TEMPORARY " } else { "" };

@@ -15,6 +15,7 @@ mod compile;
 mod config;
 mod ddl;
 mod guard;
+mod insert_columns;
 mod load;
 mod plan;
 mod privileges;
@@ -27,7 +28,6 @@ mod tables;
 mod temp_dml;
 mod transaction;
 mod workers;
-mod zoned_insert;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -23,6 +23,7 @@ use super::statements::{object_name_parts, table_key};
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::encode::{ColumnOrigin, row_types};
+use crate::plan::column_default;
 use crate::storage::delta;
 
 /// The most rows `LIMIT` may ask for (Snowflake's cap on `SHOW`).
@@ -573,23 +574,23 @@ impl<'a> Show<'a> {
         let mut listed = Vec::new();
         for (key, kind) in self.objects(&scope, |_| true) {
             let Some(schema) = columns_of(key.clone(), kind).await? else { continue };
-            for rt in row_types(&schema, &ColumnOrigin::default()) {
+            for (rt, field) in row_types(&schema, &ColumnOrigin::default()).into_iter().zip(schema.fields()) {
                 if filter.shows(&rt.name) {
-                    listed.push((key.clone(), rt));
+                    listed.push((key.clone(), rt, column_default(field).unwrap_or_default().to_owned()));
                 }
             }
         }
         let rows = filter
             .limited(listed)
             .into_iter()
-            .map(|((db, sc, table), rt)| {
+            .map(|((db, sc, table), rt, default)| {
                 vec![
                     t(table),
                     t(sc),
                     t(&rt.name),
                     t(type_json(&rt)),
                     t(if rt.nullable { "true" } else { "false" }),
-                    t(""),
+                    t(default),
                     t("COLUMN"),
                     t(""),
                     t(""),

@@ -15,6 +15,6 @@ mod variants;
 mod zoned;
 
 pub(crate) use operators::SnowflakeExprPlanner;
-pub(crate) use types::{LOGICAL_TYPE, SnowflakeTypePlanner};
+pub(crate) use types::{COLUMN_DEFAULT, LOGICAL_TYPE, SnowflakeTypePlanner, column_default};
 pub(crate) use variants::VariantCasts;
 pub(crate) use zoned::{ZonedOrder, ZonedTimestamps};

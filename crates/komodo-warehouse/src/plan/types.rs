@@ -14,6 +14,15 @@ use crate::timestamp_tz::timestamp_tz;
 /// type alone does not say it (the key Snowflake's own Arrow results use).
 pub(crate) const LOGICAL_TYPE: &str = "logicalType";
 
+/// The field metadata key holding a column's default as SQL text (see
+/// `crate::engine`'s `INSERT` preparation).
+pub(crate) const COLUMN_DEFAULT: &str = "default";
+
+/// The default of a table's column `field`, as SQL text.
+pub(crate) fn column_default(field: &Field) -> Option<&str> {
+    field.metadata().get(COLUMN_DEFAULT).map(String::as_str)
+}
+
 /// A `Utf8` field holding JSON text of Snowflake type `logical` (`VARIANT`,
 /// `OBJECT` or `ARRAY`).
 pub(crate) fn semi_structured_field(name: &str, logical: &str) -> Field {
