@@ -3,6 +3,8 @@
 //! `timezone` (offset in minutes + 1440), which pandas would show as
 //! dictionaries; it is exported as a `timestamp[ns, tz=UTC]` column of the
 //! instants (each value's own offset stays available through `fetchall`).
+//! Tested through the package (`tests/test_connector_arrow.py`: the crate
+//! is an extension module, built without Rust tests).
 
 use std::sync::Arc;
 
@@ -73,36 +75,4 @@ fn instants(column: &dyn Array) -> Result<ArrayRef, ArrowError> {
         })
         .collect::<Result<TimestampNanosecondArray, _>>()?;
     Ok(Arc::new(values.with_timezone("UTC")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::{Int32Array, Int64Array, StructArray};
-    use arrow_schema::Fields;
-
-    #[test]
-    fn a_timestamp_tz_column_is_exported_as_its_instants() {
-        let fields = Fields::from(vec![
-            Field::new("epoch", DataType::Int64, true),
-            Field::new("fraction", DataType::Int32, true),
-            Field::new("timezone", DataType::Int32, true),
-        ]);
-        let tz = StructArray::new(
-            fields.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![-2, 0])),
-                Arc::new(Int32Array::from(vec![500_000_000, 0])),
-                Arc::new(Int32Array::from(vec![1560, 1440])),
-            ],
-            Some(vec![true, false].into()),
-        );
-        let schema = Arc::new(Schema::new(vec![Field::new("TZ", DataType::Struct(fields), true)]));
-        let batch = export_batch(RecordBatch::try_new(schema.clone(), vec![Arc::new(tz)]).unwrap()).unwrap();
-        assert_eq!(batch.schema(), export_schema(&schema));
-        let out = batch.column(0).as_primitive::<arrow_array::types::TimestampNanosecondType>();
-        assert_eq!(out.value(0), -1_500_000_000);
-        assert!(out.is_null(1));
-        assert_eq!(batch.schema().field(0).data_type(), &instant_type());
-    }
 }

@@ -20,7 +20,7 @@
 //! | Time32/64(unit) | `TIME` (scale of the unit) | int64: units since midnight |
 //! | Timestamp(unit, None) | `TIMESTAMP_NTZ` (scale of the unit) | int64: units since the epoch |
 //! | Timestamp(unit, Some(_)) | `TIMESTAMP_LTZ` (scale of the unit) | int64: units since the epoch (the client shows it in the session `TIMEZONE`) |
-//! | `TIMESTAMP_TZ` (`crate::timestamp_tz`) | `TIMESTAMP_TZ` (scale 9) | struct of `epoch` (int64 seconds), `fraction` (int32 nanoseconds), `timezone` (int32: offset in minutes + 1440), as it is kept |
+//! | `TIMESTAMP_TZ` (`crate::timestamp_tz`) | `TIMESTAMP_TZ` (scale 9, byteLength 16) | struct of `epoch` (int64 seconds), `fraction` (int32 nanoseconds), `timezone` (int32: offset in minutes + 1440), as it is kept |
 //! | Binary (all kinds) | `BINARY` | binary |
 //! | List, Struct, Map, anything else | `ARRAY`, `OBJECT`, `TEXT` | utf8: the JSON rowset's text |
 //!
@@ -179,7 +179,10 @@ fn wire_field(field: &Field, fits: impl Fn() -> bool) -> (Field, Conversion) {
         return (wire(D::Utf8, metadata(logical, 0, 0, MAX_TEXT_LENGTH)), conversion);
     }
     if is_timestamp_tz(&data_type) {
-        return (wire(timestamp_tz(), metadata("TIMESTAMP_TZ", 0, 9, 0)), Conversion::Cast);
+        // byteLength 16 tells the decoders the three-field struct.
+        let mut meta = metadata("TIMESTAMP_TZ", 0, 9, 0);
+        meta.insert("byteLength".to_owned(), "16".to_owned());
+        return (wire(timestamp_tz(), meta), Conversion::Cast);
     }
     let fixed = |p: i64, s: i64| metadata("FIXED", p, s, 0);
     match &data_type {
@@ -368,6 +371,29 @@ mod tests {
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(back.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
         assert_eq!(meta(&back[0].schema(), 1, "scale"), "2", "the metadata survives IPC");
+    }
+
+    #[test]
+    fn a_timestamp_tz_goes_as_the_three_field_struct_the_decoders_read() {
+        use crate::timestamp_tz::{Zoned, zoned_array};
+        let column = zoned_array([Some(Zoned { utc_nanos: 1_500_000_000, offset_minutes: 60 }), None]);
+        let schema = Arc::new(Schema::new(vec![Field::new("TZ", column.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![column]).unwrap();
+        let wire = ConnectorSchema::new(&schema, std::slice::from_ref(&batch));
+        let s = wire.schema();
+        // snowflake-connector-python picks its converter by byteLength:
+        // 16 is epoch, fraction and timezone (8 would be two fields).
+        assert_eq!(
+            (meta(s, 0, "logicalType"), meta(s, 0, "scale"), meta(s, 0, "byteLength")),
+            ("TIMESTAMP_TZ", "9", "16")
+        );
+        let out = wire.batch(&batch).unwrap();
+        let tz = out.column(0).as_struct();
+        assert_eq!(tz.column_names(), ["epoch", "fraction", "timezone"]);
+        assert_eq!(tz.column(0).as_primitive::<Int64Type>().value(0), 1);
+        assert_eq!(tz.column(1).as_primitive::<Int32Type>().value(0), 500_000_000);
+        assert_eq!(tz.column(2).as_primitive::<Int32Type>().value(0), 1500);
+        assert!(tz.is_null(1));
     }
 
     #[test]
