@@ -5,18 +5,19 @@
 //!   CURRENT_TIMESTAMP())`): kept with each column as its SQL text (field
 //!   metadata [`COLUMN_DEFAULT`], what `DESCRIBE TABLE`, `SHOW COLUMNS`,
 //!   `INFORMATION_SCHEMA.COLUMNS` and `GET_DDL` show); an `INSERT` that
-//!   names its columns without such a column gets the default for it in
-//!   every row;
+//!   names its columns without such a column (and a `MERGE ... INSERT`,
+//!   `crate::engine::tables`) gets the default for it in every row;
 //! - `TIMESTAMP_TZ` columns (`crate::timestamp_tz`): DataFusion types an
 //!   `INSERT`'s `VALUES` by the table's columns and casts a `SELECT`'s
 //!   columns to them with Arrow's casts, which know no way from a string
 //!   (or another timestamp) to Snowflake's struct, so the values going into
 //!   such a column are read with `TO_TIMESTAMP_TZ` first, as a cast to
-//!   `TIMESTAMP_TZ` reads them (the offset a string names is kept).
+//!   `TIMESTAMP_TZ` reads them (the offset a string names is kept); so are
+//!   the values `UPDATE` and `MERGE` assign to one ([`for_column`]).
 
 use std::collections::BTreeMap;
 
-use arrow_schema::Schema;
+use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::logical_expr::{Expr as PlanExpr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{self, Expr, Ident, ObjectName, SelectItem, SetExpr, Statement};
@@ -26,7 +27,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use super::session::SessionEntry;
 use super::tables::OwnTables;
 use crate::WarehouseError;
-use crate::catalog::ObjectKind;
+use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::call;
 use crate::plan::COLUMN_DEFAULT;
 use crate::timestamp_tz::is_timestamp_tz;
@@ -87,11 +88,7 @@ pub(super) async fn prepare_insert(
     let Statement::Insert(insert) = statement else { return Ok(()) };
     let ast::TableObject::TableName(name) = &insert.table else { return Ok(()) };
     let Ok(key) = own.key(name) else { return Ok(()) };
-    let schema = match s.tables.table_schema(&key) {
-        Some(schema) => schema,
-        None if s.tables.kind(&key) == Some(ObjectKind::Table) => s.tables.own_table(&key, None).await?.schema(),
-        None => return Ok(()),
-    };
+    let Some(schema) = target_schema(s, &key).await? else { return Ok(()) };
     let Some(source) = insert.source.as_mut() else { return Ok(()) };
     if !insert.columns.is_empty() {
         fill_defaults(&schema, &mut insert.columns, source.body.as_mut())?;
@@ -107,17 +104,55 @@ pub(super) async fn prepare_insert(
     };
     each_value(source.body.as_mut(), |i, value| {
         if zoned.get(i).copied().unwrap_or(false) {
-            let taken = std::mem::replace(value, Expr::value(ast::Value::Null));
-            *value = call("to_timestamp_tz", vec![taken]);
+            read_zoned(value);
         }
     });
     Ok(())
 }
 
+/// The columns of table `key` (a temporary table first), with their
+/// metadata; `None` when there is no such table.
+pub(super) async fn target_schema(s: &SessionEntry, key: &TableKey) -> Result<Option<SchemaRef>, WarehouseError> {
+    Ok(match s.tables.table_schema(key) {
+        Some(schema) => Some(schema),
+        None if s.tables.kind(key) == Some(ObjectKind::Table) => Some(s.tables.own_table(key, None).await?.schema()),
+        None => None,
+    })
+}
+
+/// `value` as column `field` takes it: read with `TO_TIMESTAMP_TZ` for a
+/// `TIMESTAMP_TZ` column (see the module docs), else as it is.
+pub(super) fn for_column(field: Option<&Field>, mut value: Expr) -> Expr {
+    if field.is_some_and(|f| is_timestamp_tz(f.data_type())) {
+        read_zoned(&mut value);
+    }
+    value
+}
+
+fn read_zoned(value: &mut Expr) {
+    let taken = std::mem::replace(value, Expr::value(ast::Value::Null));
+    *value = call("to_timestamp_tz", vec![taken]);
+}
+
+/// The default of column `field`, if it has one, as an expression.
+pub(super) fn default_of(field: &Field) -> Result<Option<Expr>, WarehouseError> {
+    let Some(text) = field.metadata().get(COLUMN_DEFAULT) else { return Ok(None) };
+    let dialect = SnowflakeDialect {};
+    Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map(Some)
+        .map_err(|e| WarehouseError::Internal(format!("the default of column {} does not parse: {e}", field.name())))
+}
+
 /// The field column `name` of an `INSERT`'s list names (exactly, else
 /// ignoring ASCII case).
-fn field_of<'a>(schema: &'a Schema, name: &ObjectName) -> Option<&'a arrow_schema::Field> {
-    let name = name.0.last().and_then(|p| p.as_ident()).map_or("", |i| i.value.as_str());
+fn field_of<'a>(schema: &'a Schema, name: &ObjectName) -> Option<&'a Field> {
+    field_named(schema, name.0.last().and_then(|p| p.as_ident()).map_or("", |i| i.value.as_str()))
+}
+
+/// The field of column `name` (exactly, else ignoring ASCII case).
+pub(super) fn field_named<'a>(schema: &'a Schema, name: &str) -> Option<&'a Field> {
     let fields = schema.fields();
     fields
         .iter()
@@ -132,15 +167,12 @@ fn fill_defaults(schema: &Schema, columns: &mut Vec<ObjectName>, body: &mut SetE
     let named: Vec<String> = columns.iter().filter_map(|c| field_of(schema, c).map(|f| f.name().clone())).collect();
     let mut added = Vec::new();
     for field in schema.fields() {
-        let Some(text) = field.metadata().get(COLUMN_DEFAULT) else { continue };
         if named.contains(field.name()) {
             continue;
         }
-        let dialect = SnowflakeDialect {};
-        let default = Parser::new(&dialect).try_with_sql(text).and_then(|mut p| p.parse_expr()).map_err(|e| {
-            WarehouseError::Internal(format!("the default of column {} does not parse: {e}", field.name()))
-        })?;
-        added.push((field.name().clone(), default));
+        if let Some(default) = default_of(field)? {
+            added.push((field.name().clone(), default));
+        }
     }
     if added.is_empty() {
         return Ok(());

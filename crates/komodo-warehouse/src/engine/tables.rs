@@ -21,6 +21,7 @@ use datafusion::sql::sqlparser::ast::{
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::protocol::SaveMode;
 
+use super::insert_columns;
 use super::plan::{Planned, plan_statement, select_of};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::SessionEntry;
@@ -458,14 +459,17 @@ impl OwnTables<'_> {
             return Err(WarehouseError::Compilation("UPDATE names one table; join others in FROM".into()));
         }
         let key = self.target(&u.table.relation)?;
+        let table_schema = insert_columns::target_schema(self.s, &key).await?;
         let mut columns = Vec::new();
         let mut values = Vec::new();
         for Assignment { target, value } in &u.assignments {
             let AssignmentTarget::ColumnName(name) = target else {
                 return Err(WarehouseError::Compilation("UPDATE assigns one column at a time".into()));
             };
-            columns.push(column_name(name)?);
-            values.push(value.clone());
+            let name = column_name(name)?;
+            let field = table_schema.as_deref().and_then(|t| insert_columns::field_named(t, &name));
+            values.push(insert_columns::for_column(field, value.clone()));
+            columns.push(name);
         }
         let from = match &u.from {
             Some(ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f)) => Some(f.clone()),
@@ -609,6 +613,8 @@ impl OwnTables<'_> {
                 "the target and the source of a MERGE are both named {target_alias}: give one an alias"
             )));
         }
+        let table_schema = insert_columns::target_schema(self.s, &key).await?;
+        let field = |name: &str| table_schema.as_deref().and_then(|t| insert_columns::field_named(t, name));
         // Every expression, planned once against both sides (never run).
         let mut exprs = vec![on];
         let mut shapes = Vec::new();
@@ -622,8 +628,9 @@ impl OwnTables<'_> {
                         let AssignmentTarget::ColumnName(name) = target else {
                             return Err(WarehouseError::Compilation("MERGE assigns one column at a time".into()));
                         };
-                        columns.push(column_name(name)?);
-                        exprs.push(value.clone());
+                        let name = column_name(name)?;
+                        exprs.push(insert_columns::for_column(field(&name), value.clone()));
+                        columns.push(name);
                     }
                     shapes.push((clause.clause_kind, predicate, Shape::Update(columns)));
                 }
@@ -635,7 +642,8 @@ impl OwnTables<'_> {
                     let [row] = values.rows.as_slice() else {
                         return Err(WarehouseError::Compilation("MERGE ... INSERT VALUES takes one row".into()));
                     };
-                    let columns = if i.columns.is_empty() {
+                    let named = !i.columns.is_empty();
+                    let mut columns = if i.columns.is_empty() {
                         let location = self.s.tables.own.table_location(&key.0, &key.1, &key.2)?;
                         let table = delta::open(&location, None).await?;
                         let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
@@ -650,7 +658,20 @@ impl OwnTables<'_> {
                             row.len()
                         )));
                     }
-                    exprs.extend(row.iter().cloned());
+                    exprs.extend(
+                        columns.iter().zip(row.iter()).map(|(c, v)| insert_columns::for_column(field(c), v.clone())),
+                    );
+                    // The columns it does not name take their defaults.
+                    if named && let Some(t) = table_schema.as_deref() {
+                        for f in t.fields() {
+                            if !columns.contains(f.name())
+                                && let Some(default) = insert_columns::default_of(f)?
+                            {
+                                columns.push(f.name().clone());
+                                exprs.push(insert_columns::for_column(Some(f), default));
+                            }
+                        }
+                    }
                     shapes.push((clause.clause_kind, predicate, Shape::Insert(columns)));
                 }
             }
