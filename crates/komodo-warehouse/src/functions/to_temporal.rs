@@ -173,7 +173,9 @@ impl ScalarUDFImpl for ToTemporal {
                     };
                     match parsed {
                         Ok(p) if self.target == Target::Tz => {
-                            offsets[i] = p.offset.unwrap_or(0) / 60;
+                            if let Some(o) = offsets.get_mut(i) {
+                                *o = p.offset.unwrap_or(0) / 60;
+                            }
                             out.push(Some(p.utc()));
                         }
                         Ok(p) => out.push(Some(match self.target {

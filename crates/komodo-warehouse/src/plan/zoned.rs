@@ -63,7 +63,7 @@ impl ZonedTimestamps {
     }
 
     /// A cast of `TIMESTAMP_TZ` `expr` to `to`.
-    fn from_zoned(&self, expr: Expr, to: &DataType, try_: bool) -> Expr {
+    fn zoned_as(&self, expr: Expr, to: &DataType, try_: bool) -> Expr {
         let reading = match to {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => &self.text,
             DataType::Timestamp(_, Some(_)) => &self.instant,
@@ -87,7 +87,7 @@ impl ZonedTimestamps {
     fn instant_of(&self, expr: Expr, schema: &DFSchema) -> Expr {
         match expr.get_type(schema) {
             Ok(t) if is_timestamp_tz(&t) => Self::call(&self.instant, vec![expr]),
-            Ok(t) if matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
                 Self::call(&self.instant, vec![self.to_zoned(expr, false)])
             }
             _ => expr,
@@ -108,13 +108,13 @@ impl FunctionRewrite for ZonedTimestamps {
         Ok(match expr {
             Expr::Cast(Cast { expr, field }) => match (zoned(&expr, schema), is_timestamp_tz(field.data_type())) {
                 (false, true) => Transformed::yes(self.to_zoned(*expr, false)),
-                (true, false) => Transformed::yes(self.from_zoned(*expr, field.data_type(), false)),
+                (true, false) => Transformed::yes(self.zoned_as(*expr, field.data_type(), false)),
                 _ => Transformed::no(Expr::Cast(Cast { expr, field })),
             },
             Expr::TryCast(TryCast { expr, field }) => {
                 match (zoned(&expr, schema), is_timestamp_tz(field.data_type())) {
                     (false, true) => Transformed::yes(self.to_zoned(*expr, true)),
-                    (true, false) => Transformed::yes(self.from_zoned(*expr, field.data_type(), true)),
+                    (true, false) => Transformed::yes(self.zoned_as(*expr, field.data_type(), true)),
                     _ => Transformed::no(Expr::TryCast(TryCast { expr, field })),
                 }
             }
