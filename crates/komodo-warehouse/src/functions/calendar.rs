@@ -384,52 +384,43 @@ impl ScalarUDFImpl for FromParts {
                     .collect();
                 Arc::new(times)
             }
-            Parts::Tz => {
-                // The instant, and the offset of the zone at it (UTC
-                // without a zone).
-                let mut out = Vec::with_capacity(rows);
+            Parts::Ntz | Parts::Ltz | Parts::Tz => {
+                // Each row's wall-clock time and its instant: in the zone
+                // TIMESTAMP_TZ_FROM_PARTS names as its 8th argument, else
+                // UTC.
+                let mut times = Vec::with_capacity(rows);
                 for i in 0..rows {
                     let Some(v) = row(i) else {
-                        out.push(None);
+                        times.push(None);
                         continue;
                     };
                     let local = date_from_parts(v[0], v[1], v[2])
                         .and_then(|d| at_time(d, v[3], v[4], v[5], v[6]))
                         .ok_or_else(out_of_range)?;
-                    let utc = match zones.map(|z| str_at(z, i)) {
-                        None => local,
-                        Some(None) => {
-                            out.push(None);
-                            continue;
-                        }
-                        Some(Some(zone)) => local_to_utc(local, zone)?,
-                    };
-                    let offset_minutes = i32::try_from((local - utc).num_minutes()).map_err(|_| out_of_range())?;
-                    let utc_nanos = nanos_of_datetime(utc).ok_or_else(out_of_range)?;
-                    out.push(Some(crate::timestamp_tz::Zoned { utc_nanos, offset_minutes }));
+                    times.push(match zones.map(|z| str_at(z, i)) {
+                        None => Some((local, local)),
+                        Some(None) => None,
+                        Some(Some(zone)) => Some((local, local_to_utc(local, zone)?)),
+                    });
                 }
-                crate::timestamp_tz::zoned_array(out)
-            }
-            Parts::Ntz | Parts::Ltz => {
-                let mut out = Vec::with_capacity(rows);
-                for i in 0..rows {
-                    let Some(v) = row(i) else {
-                        out.push(None);
-                        continue;
-                    };
-                    let local = date_from_parts(v[0], v[1], v[2])
-                        .and_then(|d| at_time(d, v[3], v[4], v[5], v[6]))
-                        .ok_or_else(out_of_range)?;
-                    let instant = match zones {
-                        None => Some(local),
-                        Some(z) => match str_at(z, i) {
-                            None => None,
-                            Some(zone) => Some(local_to_utc(local, zone)?),
-                        },
-                    };
-                    out.push(instant);
+                if self.parts != Parts::Tz {
+                    timestamp_array(times.into_iter().map(|t| t.map(|(_, utc)| utc)), args.return_field.data_type())?
+                } else {
+                    // A TIMESTAMP_TZ keeps the zone's offset at the instant.
+                    let zoned = times
+                        .into_iter()
+                        .map(|t| {
+                            t.map(|(local, utc)| {
+                                let offset_minutes =
+                                    i32::try_from((local - utc).num_minutes()).map_err(|_| out_of_range())?;
+                                let utc_nanos = nanos_of_datetime(utc).ok_or_else(out_of_range)?;
+                                Ok(crate::timestamp_tz::Zoned { utc_nanos, offset_minutes })
+                            })
+                            .transpose()
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    crate::timestamp_tz::zoned_array(zoned)
                 }
-                timestamp_array(out, args.return_field.data_type())?
             }
         };
         Ok(ColumnarValue::Array(array))
