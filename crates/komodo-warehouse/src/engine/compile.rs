@@ -201,7 +201,7 @@ pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) ->
     let inserts = matches!(statement, Statement::Insert(_));
     let mut statement = statement;
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
-    insert_columns::prepare_insert(s, &own, &mut statement).await?;
+    prepare_insert(s, &own, &mut statement).await?;
     ddl::expand_get_ddl(s, &mut statement, &database, &schema).await?;
     let Planned { plan, names, .. } = plan_statement(s, statement, params, &database, &schema).await?;
     if inserts {
@@ -279,7 +279,7 @@ pub(crate) async fn compile(
     {
         transaction::write_location(s, &key).await?;
     }
-    insert_columns::prepare_insert(s, &own, &mut statement).await?;
+    prepare_insert(s, &own, &mut statement).await?;
     match &statement {
         Statement::Query(_) | Statement::Insert(_) => {}
         Statement::CreateTable(ct) => {
@@ -504,4 +504,20 @@ pub(crate) async fn compile(
             Ok(Compiled::Query { plan, task: s.task.clone(), names })
         }
     }
+}
+
+/// An `INSERT` prepared against its target's columns (defaults,
+/// `TIMESTAMP_TZ`: see [`insert_columns`]); other statements as they are.
+async fn prepare_insert(
+    s: &SessionEntry,
+    own: &OwnTables<'_>,
+    statement: &mut Statement,
+) -> Result<(), WarehouseError> {
+    if let Statement::Insert(insert) = statement
+        && let ast::TableObject::TableName(name) = &insert.table
+        && let Ok(key) = own.key(name)
+    {
+        insert_columns::prepare_insert(s, &key, insert).await?;
+    }
+    Ok(())
 }

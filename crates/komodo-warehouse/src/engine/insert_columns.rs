@@ -25,7 +25,6 @@ use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::session::SessionEntry;
-use super::tables::OwnTables;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::call;
@@ -78,17 +77,14 @@ pub(super) fn mark_defaults(
         .map_err(WarehouseError::from_datafusion)
 }
 
-/// Rewrites `statement` when it is an `INSERT` whose target has column
-/// defaults or `TIMESTAMP_TZ` columns; any other statement is left as it is.
+/// Rewrites `insert` (into table `key`) when its target has column
+/// defaults or `TIMESTAMP_TZ` columns.
 pub(super) async fn prepare_insert(
     s: &SessionEntry,
-    own: &OwnTables<'_>,
-    statement: &mut Statement,
+    key: &TableKey,
+    insert: &mut ast::Insert,
 ) -> Result<(), WarehouseError> {
-    let Statement::Insert(insert) = statement else { return Ok(()) };
-    let ast::TableObject::TableName(name) = &insert.table else { return Ok(()) };
-    let Ok(key) = own.key(name) else { return Ok(()) };
-    let Some(schema) = target_schema(s, &key).await? else { return Ok(()) };
+    let Some(schema) = target_schema(s, key).await? else { return Ok(()) };
     let Some(source) = insert.source.as_mut() else { return Ok(()) };
     if !insert.columns.is_empty() {
         fill_defaults(&schema, &mut insert.columns, source.body.as_mut())?;
