@@ -15,6 +15,7 @@ use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::{Expr, ExprSchemable, Operator, ScalarUDF, lit};
 
 use crate::functions::variant::{VARIANT_CAST, is_semi_structured, variant_function};
+use crate::timestamp_tz::is_timestamp_tz;
 
 /// The rewrite (a DataFusion function rewrite, applied with each
 /// expression's input schema before type coercion).
@@ -48,6 +49,16 @@ impl FunctionRewrite for VariantCasts {
 
     fn rewrite(&self, expr: Expr, schema: &DFSchema, _config: &ConfigOptions) -> Result<Transformed<Expr>> {
         Ok(match expr {
+            // To a TIMESTAMP_TZ: the VARIANT's text, which the cast to
+            // TIMESTAMP_TZ then reads (`crate::plan::ZonedTimestamps`).
+            Expr::Cast(Cast { expr, field }) if semi(&expr, schema) && is_timestamp_tz(field.data_type()) => {
+                let text = self.cast(*expr, &arrow_schema::DataType::Utf8, false);
+                Transformed::yes(Expr::Cast(Cast { expr: Box::new(text), field }))
+            }
+            Expr::TryCast(TryCast { expr, field }) if semi(&expr, schema) && is_timestamp_tz(field.data_type()) => {
+                let text = self.cast(*expr, &arrow_schema::DataType::Utf8, true);
+                Transformed::yes(Expr::TryCast(TryCast { expr: Box::new(text), field }))
+            }
             Expr::Cast(Cast { expr, field }) if semi(&expr, schema) => {
                 Transformed::yes(self.cast(*expr, field.data_type(), false))
             }
