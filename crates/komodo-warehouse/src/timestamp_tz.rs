@@ -111,6 +111,13 @@ pub(crate) fn zoned_values(array: &dyn Array) -> Result<Vec<Option<Zoned>>, Arro
         .collect()
 }
 
+/// The instants of a `TIMESTAMP_TZ` array in nanoseconds (NULL where it
+/// is): what its values compare by.
+pub(crate) fn instants(array: &dyn Array) -> Result<ArrayRef, ArrowError> {
+    let values = zoned_values(array)?;
+    Ok(Arc::new(values.into_iter().map(|v| v.map(|v| v.utc_nanos)).collect::<Int64Array>()))
+}
+
 /// The text Snowflake shows for a value by default
 /// (`TIMESTAMP_TZ_OUTPUT_FORMAT` `YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM`):
 /// `2024-01-02 03:04:05.123 +0530`.

@@ -14,6 +14,7 @@ use datafusion::logical_expr::type_coercion::binary::{comparison_coercion, type_
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 use super::args::{arity, arrays, compilation};
+use crate::timestamp_tz::{instants, is_timestamp_tz};
 
 /// The type values of all `types` can be compared as, or an error naming
 /// `function`.
@@ -141,11 +142,18 @@ impl ScalarUDFImpl for Extreme {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = arrays(&args)?;
+        // What values compare by: a TIMESTAMP_TZ by its instant.
+        let key = |a: &ArrayRef| -> Result<ArrayRef> {
+            if is_timestamp_tz(a.data_type()) { Ok(instants(a.as_ref())?) } else { Ok(Arc::clone(a)) }
+        };
         let mut best = Arc::clone(&arrays[0]);
+        let mut best_key = key(&best)?;
         let mut nulls = arrays[0].logical_nulls();
         for next in &arrays[1..] {
-            let better = if self.greatest { cmp::gt(next, &best)? } else { cmp::lt(next, &best)? };
+            let next_key = key(next)?;
+            let better = if self.greatest { cmp::gt(&next_key, &best_key)? } else { cmp::lt(&next_key, &best_key)? };
             best = zip(&better, next, &best)?;
+            best_key = zip(&better, &next_key, &best_key)?;
             nulls = NullBuffer::union(nulls.as_ref(), next.logical_nulls().as_ref());
         }
         let data = best.to_data().into_builder().nulls(nulls).build()?;

@@ -12,7 +12,8 @@
 //! - date and time functions read them as `crate::functions` registers
 //!   them (the wall-clock time at the value's offset, or the instant).
 //!
-//! [`ZonedOrder`] sorts by instant too (`ORDER BY`); `GROUP BY`,
+//! [`ZonedOrder`] sorts by instant too (`ORDER BY`, as a window's order
+//! here); `GROUP BY`,
 //! `DISTINCT`, `COALESCE`, `CASE` and the like use the value as it is (two
 //! values at one instant with different offsets are two groups).
 
@@ -136,6 +137,21 @@ impl FunctionRewrite for ZonedTimestamps {
                     list: list.into_iter().map(|e| self.instant_of(e, schema)).collect(),
                     negated,
                 }))
+            }
+            // A window's order: by instant, as ORDER BY (`ZonedOrder`).
+            Expr::WindowFunction(mut w) if w.params.order_by.iter().any(|o| zoned(&o.expr, schema)) => {
+                let order_by = std::mem::take(&mut w.params.order_by);
+                w.params.order_by = order_by
+                    .into_iter()
+                    .map(|o| {
+                        if zoned(&o.expr, schema) {
+                            SortExpr { expr: Self::call(&self.instant, vec![o.expr]), ..o }
+                        } else {
+                            o
+                        }
+                    })
+                    .collect();
+                Transformed::yes(Expr::WindowFunction(w))
             }
             other => Transformed::no(other),
         })
