@@ -12,10 +12,10 @@
 //! - date and time functions read them as `crate::functions` registers
 //!   them (the wall-clock time at the value's offset, or the instant).
 //!
-//! [`ZonedOrder`] sorts by instant too (`ORDER BY`, as a window's order
-//! here); `GROUP BY`,
-//! `DISTINCT`, `COALESCE`, `CASE` and the like use the value as it is (two
-//! values at one instant with different offsets are two groups).
+//! [`ZonedOrder`] sorts by instant too (`ORDER BY`; a window's order is
+//! rewritten here). `GROUP BY`, `DISTINCT`, `COALESCE`, `CASE` and the like
+//! take the value as it is: two values at one instant with different
+//! offsets are two groups.
 
 use std::sync::Arc;
 
