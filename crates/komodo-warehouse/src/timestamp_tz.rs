@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Int32Array, Int64Array, StructArray};
+use arrow_array::{Array, ArrayRef, Int32Array, Int64Array, StructArray, TimestampNanosecondArray};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Fields};
 
@@ -111,11 +111,23 @@ pub(crate) fn zoned_values(array: &dyn Array) -> Result<Vec<Option<Zoned>>, Arro
         .collect()
 }
 
-/// The instants of a `TIMESTAMP_TZ` array in nanoseconds (NULL where it
-/// is): what its values compare by.
-pub(crate) fn instants(array: &dyn Array) -> Result<ArrayRef, ArrowError> {
-    let values = zoned_values(array)?;
-    Ok(Arc::new(values.into_iter().map(|v| v.map(|v| v.utc_nanos)).collect::<Int64Array>()))
+/// The instants of `values`, in nanoseconds since the epoch (NULL where a
+/// value is): what they compare by.
+pub(crate) fn instant_nanos(values: &[Option<Zoned>]) -> TimestampNanosecondArray {
+    values.iter().map(|v| v.map(|v| v.utc_nanos)).collect()
+}
+
+/// The wall-clock times of `values` at their own offsets, in nanoseconds
+/// since 1970-01-01 (as a `TIMESTAMP_NTZ` holds them); `None` when one is
+/// out of range.
+pub(crate) fn local_nanos(values: &[Option<Zoned>]) -> Option<TimestampNanosecondArray> {
+    values
+        .iter()
+        .map(|v| match v {
+            None => Some(None),
+            Some(v) => v.local_nanos().map(Some),
+        })
+        .collect()
 }
 
 /// The text Snowflake shows for a value by default

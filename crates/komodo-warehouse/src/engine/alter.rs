@@ -150,8 +150,9 @@ fn rename(own: &OwnTables<'_>, key: &TableKey, to: &ObjectName) -> Result<QueryS
 }
 
 /// Writes table `key` anew as `SELECT <projection> FROM key`, its columns
-/// replaced by the projection's (nullable but for `not_null`), keeping the
-/// defaults of its columns and `added_default` (column, SQL text).
+/// replaced by the projection's (nullable but for `not_null`); the columns
+/// it keeps keep their defaults (their metadata comes through the plan),
+/// and `added_default` (column, SQL text) is an added column's.
 async fn rewrite(
     own: &OwnTables<'_>,
     key: &TableKey,
@@ -159,17 +160,6 @@ async fn rewrite(
     not_null: &[String],
     added_default: Option<(String, String)>,
 ) -> Result<(), WarehouseError> {
-    let mut defaults: std::collections::HashMap<String, String> = own
-        .s
-        .tables
-        .own_table(key, None)
-        .await?
-        .schema()
-        .fields()
-        .iter()
-        .filter_map(|f| f.metadata().get(COLUMN_DEFAULT).map(|d| (f.name().clone(), d.clone())))
-        .collect();
-    defaults.extend(added_default);
     let mut query = select_star_from(quoted_name(key))?;
     if let SetExpr::Select(select) = query.body.as_mut() {
         select.projection = projection;
@@ -185,7 +175,7 @@ async fn rewrite(
             .iter()
             .map(|f| {
                 let mut metadata = f.metadata().clone();
-                if let Some(default) = defaults.get(f.name()) {
+                if let Some((_, default)) = added_default.as_ref().filter(|(name, _)| name == f.name()) {
                     metadata.insert(COLUMN_DEFAULT.to_owned(), default.clone());
                 }
                 f.as_ref().clone().with_nullable(!not_null.contains(f.name())).with_metadata(metadata)

@@ -131,7 +131,7 @@ fn read_zoned(value: &mut Expr) {
 }
 
 /// The default of column `field`, if it has one, as an expression.
-pub(super) fn default_of(field: &Field) -> Result<Option<Expr>, WarehouseError> {
+fn default_of(field: &Field) -> Result<Option<Expr>, WarehouseError> {
     let Some(text) = field.metadata().get(COLUMN_DEFAULT) else { return Ok(None) };
     let dialect = SnowflakeDialect {};
     Parser::new(&dialect)
@@ -157,19 +157,25 @@ pub(super) fn field_named<'a>(schema: &'a Schema, name: &str) -> Option<&'a Fiel
         .map(|f| f.as_ref())
 }
 
+/// The columns of `schema` with a default that `named` leaves out, each
+/// with its default.
+pub(super) fn missing_defaults(schema: &Schema, named: &[String]) -> Result<Vec<(String, Expr)>, WarehouseError> {
+    let mut missing = Vec::new();
+    for field in schema.fields() {
+        if !named.contains(field.name())
+            && let Some(default) = default_of(field)?
+        {
+            missing.push((field.name().clone(), default));
+        }
+    }
+    Ok(missing)
+}
+
 /// Adds each column with a default that `columns` leaves out, with its
 /// default as the value of every row.
 fn fill_defaults(schema: &Schema, columns: &mut Vec<ObjectName>, body: &mut SetExpr) -> Result<(), WarehouseError> {
     let named: Vec<String> = columns.iter().filter_map(|c| field_of(schema, c).map(|f| f.name().clone())).collect();
-    let mut added = Vec::new();
-    for field in schema.fields() {
-        if named.contains(field.name()) {
-            continue;
-        }
-        if let Some(default) = default_of(field)? {
-            added.push((field.name().clone(), default));
-        }
-    }
+    let added = missing_defaults(schema, &named)?;
     if added.is_empty() {
         return Ok(());
     }

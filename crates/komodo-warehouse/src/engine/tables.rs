@@ -663,13 +663,9 @@ impl OwnTables<'_> {
                     );
                     // The columns it does not name take their defaults.
                     if named && let Some(t) = table_schema.as_deref() {
-                        for f in t.fields() {
-                            if !columns.contains(f.name())
-                                && let Some(default) = insert_columns::default_of(f)?
-                            {
-                                columns.push(f.name().clone());
-                                exprs.push(insert_columns::for_column(Some(f), default));
-                            }
+                        for (column, default) in insert_columns::missing_defaults(t, &columns)? {
+                            exprs.push(insert_columns::for_column(insert_columns::field_named(t, &column), default));
+                            columns.push(column);
                         }
                     }
                     shapes.push((clause.clause_kind, predicate, Shape::Insert(columns)));

@@ -14,7 +14,7 @@ use datafusion::logical_expr::type_coercion::binary::{comparison_coercion, type_
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 use super::args::{arity, arrays, compilation};
-use crate::timestamp_tz::{instants, is_timestamp_tz};
+use crate::timestamp_tz::{instant_nanos, is_timestamp_tz, zoned_values};
 
 /// The type values of all `types` can be compared as, or an error naming
 /// `function`.
@@ -144,7 +144,11 @@ impl ScalarUDFImpl for Extreme {
         let arrays = arrays(&args)?;
         // What values compare by: a TIMESTAMP_TZ by its instant.
         let key = |a: &ArrayRef| -> Result<ArrayRef> {
-            if is_timestamp_tz(a.data_type()) { Ok(instants(a.as_ref())?) } else { Ok(Arc::clone(a)) }
+            if is_timestamp_tz(a.data_type()) {
+                Ok(Arc::new(instant_nanos(&zoned_values(a.as_ref())?)))
+            } else {
+                Ok(Arc::clone(a))
+            }
         };
         let mut best = Arc::clone(&arrays[0]);
         let mut best_key = key(&best)?;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
-use arrow_array::{Array, ArrayRef, StringArray, TimestampNanosecondArray};
-use arrow_schema::{DataType, Field, FieldRef, TimeUnit};
+use arrow_array::{Array, ArrayRef, StringArray};
+use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
@@ -19,7 +19,9 @@ use datafusion::logical_expr::{
 
 use super::args::{arrays, compilation, execution};
 use super::instants::{TIMESTAMP_NTZ, timestamp_ltz};
-use crate::timestamp_tz::{Zoned, is_timestamp_tz, timestamp_tz, zoned_array, zoned_text, zoned_values};
+use crate::timestamp_tz::{
+    Zoned, instant_nanos, is_timestamp_tz, local_nanos, timestamp_tz, zoned_array, zoned_text, zoned_values,
+};
 
 /// What a reading produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,20 +84,8 @@ impl ScalarUDFImpl for ZonedReading {
         let zoned = zoned_values(arrays[0].as_ref())?;
         let out_of_range = || execution("Timestamp is out of range (1677-09-21 to 2262-04-11)");
         let array: ArrayRef = match self.reading {
-            Reading::Instant => Arc::new(
-                zoned.iter().map(|v| v.map(|v| v.utc_nanos)).collect::<TimestampNanosecondArray>().with_timezone_opt(
-                    match timestamp_ltz() {
-                        DataType::Timestamp(TimeUnit::Nanosecond, tz) => tz,
-                        _ => None,
-                    },
-                ),
-            ),
-            Reading::Local => Arc::new(
-                zoned
-                    .iter()
-                    .map(|v| v.map(|v| v.local_nanos().ok_or_else(out_of_range)).transpose())
-                    .collect::<Result<TimestampNanosecondArray>>()?,
-            ),
+            Reading::Instant => Arc::new(instant_nanos(&zoned).with_data_type(timestamp_ltz())),
+            Reading::Local => Arc::new(local_nanos(&zoned).ok_or_else(out_of_range)?),
             Reading::Text => Arc::new(
                 zoned
                     .iter()
@@ -251,12 +241,9 @@ impl ScalarUDFImpl for TakingZoned {
             if i == position {
                 offsets = Some(values.iter().map(|v| v.map(|v| v.offset_minutes)).collect());
             }
-            let nanos: TimestampNanosecondArray = match self.takes {
-                Takes::Instant => values.iter().map(|v| v.map(|v| v.utc_nanos)).collect::<TimestampNanosecondArray>(),
-                _ => values
-                    .iter()
-                    .map(|v| v.map(|v| v.local_nanos().ok_or_else(out_of_range)).transpose())
-                    .collect::<Result<TimestampNanosecondArray>>()?,
+            let nanos = match self.takes {
+                Takes::Instant => instant_nanos(&values),
+                Takes::Local | Takes::KeepOffset => local_nanos(&values).ok_or_else(out_of_range)?,
             };
             let seen: ArrayRef = datafusion::arrow::compute::cast(&nanos, &self.seen(field.data_type()))?;
             inner_args.push(ColumnarValue::Array(seen));
