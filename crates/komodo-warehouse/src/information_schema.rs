@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use komodo_protocol::gateway::RowType;
 
 use crate::encode::{ColumnOrigin, MAX_BINARY_LENGTH, MAX_TEXT_LENGTH, row_types};
-use crate::plan::column_default;
+use crate::plan::{column_default, column_identity};
 
 /// The name of the schema every database has.
 pub(crate) const SCHEMA: &str = "INFORMATION_SCHEMA";
@@ -323,7 +323,7 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
                         t(&o.name),
                         t(&rt.name),
                         V::N(Some(i as i64 + 1)),
-                        V::T(column_default(field).map(str::to_owned)),
+                        V::T(column_default(field)),
                         yes_no(rt.nullable),
                         t(&data_type),
                         V::N(if textual { rt.length } else { None }),
@@ -341,9 +341,23 @@ pub(crate) fn build(view: &str, listing: &Listing) -> Option<RecordBatch> {
                     row.extend([NULL_T, NULL_N]);
                     row.extend((0..15).map(|_| NULL_T));
                     row.extend([NULL_N, NULL_T]);
-                    // IS_SELF_REFERENCING, then no identity, evolution or comment.
-                    row.extend([t("NO"), t("NO")]);
-                    row.extend((0..10).map(|_| NULL_T));
+                    // IS_SELF_REFERENCING, the identity (what snowflake-sqlalchemy
+                    // reflects as autoincrement), then no evolution or comment.
+                    row.push(t("NO"));
+                    match column_identity(field) {
+                        Some((start, step)) => row.extend([
+                            t("YES"),
+                            NULL_T,
+                            t(&start.to_string()),
+                            t(&step.to_string()),
+                            NULL_T,
+                            NULL_T,
+                            t("NO"),
+                            t("YES"),
+                        ]),
+                        None => row.extend([t("NO")].into_iter().chain((0..7).map(|_| NULL_T))),
+                    }
+                    row.extend((0..3).map(|_| NULL_T));
                     rows.push(row);
                 }
             }

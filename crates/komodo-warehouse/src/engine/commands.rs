@@ -265,7 +265,7 @@ impl Commands<'_> {
                 types.iter().map(information_schema::type_text).collect(),
                 fixed("COLUMN"),
                 types.iter().map(|t| if t.nullable { "Y" } else { "N" }.to_owned()).collect(),
-                schema.fields().iter().map(|f| column_default(f).unwrap_or_default().to_owned()).collect(),
+                schema.fields().iter().map(|f| column_default(f).unwrap_or_default()).collect(),
                 fixed("N"),
                 fixed("N"),
                 fixed(""),

@@ -18,6 +18,7 @@ use super::insert_columns;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
 use super::privileges;
 use super::result::{StatementKind, status_result};
+use super::sequences;
 use super::session::SessionEntry;
 use super::show::{Show, Shown};
 use super::statements::{not_allowed, quoted_name};
@@ -39,6 +40,10 @@ enum Unparsed {
     DescribeView(ObjectName),
     /// `DESC[RIBE] TABLE <name> [TYPE = COLUMNS]` (a table or a view).
     DescribeTable(ObjectName),
+    /// `CREATE [OR REPLACE] SEQUENCE ...` in Snowflake's syntax.
+    CreateSequence(sequences::CreateSequence),
+    /// `SHOW SEQUENCES [LIKE ...] [IN ...]` (read as `SHOW TABLES` reads them).
+    ShowSequences(Box<ast::ShowStatementOptions>),
 }
 
 fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
@@ -49,7 +54,7 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
     // tokenized again.
     let start = sql.trim_start();
     let starts = |word: &str| start.get(..word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word));
-    if !["UNDROP", "DESC", "/*", "--", "//"].into_iter().any(starts) {
+    if !["UNDROP", "DESC", "CREATE", "SHOW", "/*", "--", "//"].into_iter().any(starts) {
         return Ok(None);
     }
     let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| compilation(&e))?;
@@ -58,9 +63,38 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
         Some((i, Token::Word(w))) if w.quote_style.is_none() => Some((i, w.value.to_ascii_uppercase())),
         _ => None,
     };
-    let (Some((_, verb)), Some((at, object))) = (word(words.next()), word(words.next())) else {
+    let (Some((_, verb)), Some((mut at, mut object))) = (word(words.next()), word(words.next())) else {
         return Ok(None);
     };
+    let mut or_replace = false;
+    if verb == "CREATE" && object == "OR" {
+        match (word(words.next()), word(words.next())) {
+            (Some((_, replace)), Some((i, o))) if replace == "REPLACE" => (or_replace, at, object) = (true, i, o),
+            _ => return Ok(None),
+        }
+    }
+    let parser_after =
+        |at: usize| datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
+    match (verb.as_str(), object.as_str()) {
+        ("CREATE", "SEQUENCE") => {
+            let create = sequences::parse_create_sequence(&mut parser_after(at), or_replace)?;
+            return Ok(Some(Unparsed::CreateSequence(create)));
+        }
+        ("SHOW", "SEQUENCES") => {
+            // The same options as SHOW TABLES.
+            let mut tables = tokens.clone();
+            tables[at] = Token::make_keyword("TABLES");
+            let statement = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+                .with_tokens(tables)
+                .parse_statement()
+                .map_err(|e| compilation(&e))?;
+            return match statement {
+                Statement::ShowTables { show_options, .. } => Ok(Some(Unparsed::ShowSequences(Box::new(show_options)))),
+                _ => Err(compilation(&"invalid SHOW SEQUENCES")),
+            };
+        }
+        _ => {}
+    }
     let make: fn(ObjectName) -> Unparsed = match (verb.as_str(), object.as_str()) {
         ("UNDROP", "TABLE") => Unparsed::UndropTable,
         ("UNDROP", other) => return Err(not_allowed(&format!("UNDROP {other} (only UNDROP TABLE)"))),
@@ -68,7 +102,7 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
         ("DESC" | "DESCRIBE", "TABLE") => Unparsed::DescribeTable,
         _ => return Ok(None),
     };
-    let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
+    let mut parser = parser_after(at);
     let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
     // `TYPE = COLUMNS` (what snowflake-sqlalchemy sends) is the default.
     if object == "TABLE" && parser.parse_keyword(datafusion::sql::sqlparser::keywords::Keyword::TYPE) {
@@ -260,9 +294,22 @@ pub(crate) async fn compile(
                 plan_statement(s, Statement::Query(Box::new(query)), vec![], &database, &schema).await?;
             return Ok(Compiled::Ready(this.describe_table(plan.schema().as_arrow())));
         }
+        Some(Unparsed::CreateSequence(create)) => {
+            if access == super::session::Access::ReadOnly {
+                return Err(privileges::reader_refused(format!("schema of sequence '{}'", create.name)));
+            }
+            if transaction::is_open(s) {
+                transaction::commit(s).await?;
+            }
+            return sequences::create_sequence(s, create, &database, &schema).map(Compiled::Ready);
+        }
+        Some(Unparsed::ShowSequences(options)) => {
+            return Show::new(s).sequences(options).map(Compiled::Ready);
+        }
         None => {}
     }
     let mut statement = parse_one(&prepared)?;
+    sequences::refuse_internal_calls(&statement)?;
     privileges::check(access, &statement, &own)?;
     // A DDL statement commits the open transaction first, as in Snowflake.
     if transaction::is_open(s) && commits_first(&statement) {
@@ -340,6 +387,9 @@ pub(crate) async fn compile(
         Statement::CreateView(v) => return own.create_view(v, sql).map(Compiled::Ready),
         Statement::Drop { object_type: ObjectType::View, if_exists, names, .. } => {
             return own.drop_views(names, *if_exists).map(Compiled::Ready);
+        }
+        Statement::Drop { object_type: ObjectType::Sequence, if_exists, names, .. } => {
+            return sequences::drop_sequences(s, names, *if_exists, &database, &schema).map(Compiled::Ready);
         }
         Statement::Update(u) => return own.update(u, params).await.map(Compiled::Ready),
         Statement::Delete(d) => return own.delete(d, params).await.map(Compiled::Ready),
@@ -435,7 +485,7 @@ pub(crate) async fn compile(
     // table is kept in the session, a permanent one in the account's own
     // database.
     let creates_temp = matches!(&statement, Statement::CreateTable(ct) if ct.temporary);
-    let defaults = insert_columns::declared_defaults(&statement);
+    let declared = insert_columns::declared_columns(&mut statement, &database, &schema)?;
     if let Statement::CreateTable(ct) = &mut statement {
         ct.temporary = false;
         ct.transient = false;
@@ -459,7 +509,7 @@ pub(crate) async fn compile(
             if key.0.is_empty() || key.1.is_empty() {
                 return Err(WarehouseError::NoCurrentDatabase("CREATE TABLE".into()));
             }
-            let input = insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &defaults)?;
+            let input = insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &declared)?;
             own.create_table(&key, input, cmt.if_not_exists, cmt.or_replace, &state).await.map(Compiled::Ready)
         }
         LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmt)) => {
@@ -477,7 +527,7 @@ pub(crate) async fn compile(
             if exists && !cmt.or_replace {
                 return Err(WarehouseError::Compilation(format!("Object '{}' already exists.", key.2)));
             }
-            let plan = physical(insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &defaults)?).await?;
+            let plan = physical(insert_columns::mark_defaults(Arc::unwrap_or_clone(cmt.input), &declared)?).await?;
             Ok(Compiled::CreateTemp { key, plan, task: s.task.clone() })
         }
         LogicalPlan::Ddl(_) => Err(not_allowed("DDL other than CREATE TEMPORARY TABLE")),

@@ -15,7 +15,7 @@ use super::statements::{object_name_parts, table_key};
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::ast::{function_name, plain_args, string};
 use crate::encode::{ColumnOrigin, row_types};
-use crate::plan::column_default;
+use crate::plan::{COLUMN_DEFAULT, column_identity};
 use crate::{WarehouseError, information_schema};
 
 /// One `GET_DDL` call: what it asks for.
@@ -185,7 +185,15 @@ impl Ddl<'_> {
             .zip(columns.fields())
             .map(|(rt, field)| {
                 let not_null = if rt.nullable { "" } else { " NOT NULL" };
-                let default = column_default(field).map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+                let default = match column_identity(field) {
+                    Some((start, step)) => format!(" AUTOINCREMENT START {start} INCREMENT {step} ORDER"),
+                    None => field
+                        .metadata()
+                        .get(COLUMN_DEFAULT)
+                        .filter(|d| !d.is_empty())
+                        .map(|d| format!(" DEFAULT {d}"))
+                        .unwrap_or_default(),
+                };
                 format!("\t{} {}{default}{not_null}", quote(&rt.name), information_schema::type_text(rt))
             })
             .collect();

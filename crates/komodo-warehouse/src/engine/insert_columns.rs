@@ -6,7 +6,9 @@
 //!   metadata [`COLUMN_DEFAULT`], what `DESCRIBE TABLE`, `SHOW COLUMNS`,
 //!   `INFORMATION_SCHEMA.COLUMNS` and `GET_DDL` show); an `INSERT` that
 //!   names its columns without such a column (and a `MERGE ... INSERT`,
-//!   `crate::engine::tables`) gets the default for it in every row;
+//!   `crate::engine::tables`) gets the default for it in every row; an
+//!   identity column (`AUTOINCREMENT`) gets its sequence's next value
+//!   (`crate::engine::sequences`);
 //! - `TIMESTAMP_TZ` columns (`crate::timestamp_tz`): DataFusion types an
 //!   `INSERT`'s `VALUES` by the table's columns and casts a `SELECT`'s
 //!   columns to them with Arrow's casts, which know no way from a string
@@ -24,34 +26,52 @@ use datafusion::sql::sqlparser::ast::{self, Expr, Ident, ObjectName, SelectItem,
 use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::sequences::{self, Sequence};
 use super::session::SessionEntry;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::call;
-use crate::plan::COLUMN_DEFAULT;
+use crate::plan::{COLUMN_DEFAULT, COLUMN_IDENTITY};
 use crate::timestamp_tz::is_timestamp_tz;
 
-/// The defaults a `CREATE TABLE` declares: column name, SQL text.
-pub(super) fn declared_defaults(statement: &Statement) -> BTreeMap<String, String> {
-    let Statement::CreateTable(ct) = statement else { return BTreeMap::new() };
-    ct.columns
-        .iter()
-        .filter_map(|c| {
-            c.options.iter().find_map(|o| match &o.option {
-                ast::ColumnOption::Default(e) => Some((c.name.value.clone(), e.to_string())),
-                _ => None,
-            })
-        })
-        .collect()
+/// The metadata a `CREATE TABLE` declares for its columns, by column name:
+/// defaults (SQL text, [`COLUMN_DEFAULT`]) and identities
+/// ([`COLUMN_IDENTITY`], each with a new sequence). The identity options
+/// are taken out of `statement` (DataFusion plans none), and each `DEFAULT
+/// s.NEXTVAL` gets the sequence's whole name.
+pub(super) fn declared_columns(
+    statement: &mut Statement,
+    database: &Option<String>,
+    schema: &Option<String>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, WarehouseError> {
+    let mut declared: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (column, sequence) in sequences::declare_identities(statement, database, schema)? {
+        declared.entry(column).or_default().insert(COLUMN_IDENTITY.to_owned(), sequence.to_metadata());
+    }
+    let Statement::CreateTable(ct) = statement else { return Ok(declared) };
+    for c in &ct.columns {
+        for o in &c.options {
+            if let ast::ColumnOption::Default(e) = &o.option {
+                declared.entry(c.name.value.clone()).or_default().insert(COLUMN_DEFAULT.to_owned(), e.to_string());
+            }
+        }
+    }
+    Ok(declared)
 }
 
-/// `input` (the rows of a new table) with each column of `defaults` marked
-/// with its default, so that the table keeps it.
+/// `input` (the rows of a new table) with each column's metadata from
+/// `declared`, so that the table keeps it; a column taken from another
+/// table (`CREATE TABLE ... AS SELECT`) does not keep that table's
+/// default or identity (its keys are set empty, which means none: a
+/// projection merges metadata, it cannot remove a key).
 pub(super) fn mark_defaults(
     input: LogicalPlan,
-    defaults: &BTreeMap<String, String>,
+    declared: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<LogicalPlan, WarehouseError> {
-    if defaults.is_empty() {
+    let owned = |f: &Field| {
+        [COLUMN_DEFAULT, COLUMN_IDENTITY].iter().any(|k| f.metadata().get(*k).is_some_and(|v| !v.is_empty()))
+    };
+    if declared.is_empty() && !input.schema().fields().iter().any(|f| owned(f)) {
         return Ok(input);
     }
     let exprs: Vec<PlanExpr> = input
@@ -61,14 +81,18 @@ pub(super) fn mark_defaults(
         .zip(input.schema().fields())
         .map(|(column, field)| {
             let name = field.name().clone();
-            match defaults.get(&name) {
-                Some(text) => {
-                    let mut metadata: BTreeMap<String, String> = field.metadata().clone().into_iter().collect();
-                    metadata.insert(COLUMN_DEFAULT.to_owned(), text.clone());
-                    PlanExpr::Column(column).alias_with_metadata(name, Some(FieldMetadata::from(metadata)))
-                }
-                None => PlanExpr::Column(column),
+            let added = declared.get(&name);
+            if added.is_none() && !owned(field) {
+                return PlanExpr::Column(column);
             }
+            let mut metadata: BTreeMap<String, String> = field.metadata().clone().into_iter().collect();
+            for key in [COLUMN_DEFAULT, COLUMN_IDENTITY] {
+                if metadata.contains_key(key) {
+                    metadata.insert(key.to_owned(), String::new());
+                }
+            }
+            metadata.extend(added.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+            PlanExpr::Column(column).alias_with_metadata(name, Some(FieldMetadata::from(metadata)))
         })
         .collect();
     LogicalPlanBuilder::from(input)
@@ -130,9 +154,13 @@ fn read_zoned(value: &mut Expr) {
     *value = call("to_timestamp_tz", vec![taken]);
 }
 
-/// The default of column `field`, if it has one, as an expression.
+/// The default of column `field`, if it has one, as an expression (an
+/// identity column's: its sequence's next value).
 fn default_of(field: &Field) -> Result<Option<Expr>, WarehouseError> {
-    let Some(text) = field.metadata().get(COLUMN_DEFAULT) else { return Ok(None) };
+    if let Some(sequence) = field.metadata().get(COLUMN_IDENTITY).and_then(|m| Sequence::from_metadata(m)) {
+        return Ok(Some(sequence.next_value()));
+    }
+    let Some(text) = field.metadata().get(COLUMN_DEFAULT).filter(|t| !t.is_empty()) else { return Ok(None) };
     let dialect = SnowflakeDialect {};
     Parser::new(&dialect)
         .try_with_sql(text)

@@ -8,6 +8,7 @@
 //!   stops a statement, checked by every operator of its plan.
 //! - [`result`]: what a statement produces.
 //! - [`load`]: loading a local file into an own table.
+//! - [`sequences`]: sequences and identity columns.
 
 mod alter;
 mod commands;
@@ -20,6 +21,7 @@ mod load;
 mod plan;
 mod privileges;
 mod result;
+mod sequences;
 mod session;
 mod show;
 mod statements;
@@ -92,6 +94,9 @@ pub struct Engine {
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// The memory every session's statements and held results share.
     memory: Arc<GreedyMemoryPool>,
+    /// The blocks of sequence values this engine holds (all accounts: a
+    /// sequence's id is unique).
+    sequence_blocks: Arc<sequences::SequenceBlocks>,
     workers: Workers,
 }
 
@@ -115,6 +120,7 @@ impl Engine {
             sessions: RwLock::default(),
             slots: Mutex::default(),
             memory,
+            sequence_blocks: Arc::default(),
             workers,
         })
     }
@@ -245,6 +251,8 @@ impl Engine {
             max_batch_bytes: self.config.session_memory_limit,
         };
         crate::functions::register(&mut base, limits);
+        let next_value = sequences::NextVal::new(tables.own.clone(), self.sequence_blocks.clone());
+        let _ = base.register_udf(Arc::new(datafusion::logical_expr::ScalarUDF::new_from_impl(next_value)));
         if let Some(casts) = VariantCasts::new() {
             let _ = base.register_function_rewrite(Arc::new(casts));
         }

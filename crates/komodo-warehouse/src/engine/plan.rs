@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::{
 use super::guard::guard;
 use super::stop::Stop;
 
+use super::sequences;
 use super::session::{Planning, SessionEntry};
 use super::statements::{not_allowed, object_name_parts, table_key};
 use crate::catalog::{ObjectKind, TableKey};
@@ -204,8 +205,8 @@ async fn resolve_time_travels(
     Ok(())
 }
 
-/// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, the
-/// Snowflake rewrite, lateral column aliases (inlined where a name is not
+/// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, time
+/// travel, views, sequences' `NEXTVAL`, the Snowflake rewrite, lateral column aliases (inlined where a name is not
 /// a column, then planned again), session variables and `params` bound on
 /// the plan.
 pub(super) async fn plan_statement<'a>(
@@ -219,6 +220,7 @@ pub(super) async fn plan_statement<'a>(
     dialect::resolve_identifiers(&mut statement, &variables)?;
     resolve_time_travels(s, &mut statement, database, schema).await?;
     dialect::expand_views(&mut statement, &|name| view_query(s, database, schema, name))?;
+    sequences::resolve_sequences(s, &mut statement, database, schema)?;
     let columns = |name: &ObjectName| -> Option<Vec<String>> {
         let parts = object_name_parts(name);
         let key: TableKey = match parts.as_slice() {

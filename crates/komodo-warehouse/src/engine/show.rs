@@ -1,4 +1,4 @@
-//! `SHOW DATABASES | SCHEMAS | TABLES | VIEWS | OBJECTS | COLUMNS` with
+//! `SHOW DATABASES | SCHEMAS | TABLES | VIEWS | OBJECTS | COLUMNS | SEQUENCES` with
 //! Snowflake's columns in its order (clients read some by position:
 //! snowflake-sqlalchemy takes `row[1]` as a view's or schema's name), its
 //! scopes (`IN ACCOUNT | DATABASE d | SCHEMA s | TABLE t | VIEW v`, and
@@ -507,6 +507,55 @@ impl<'a> Show<'a> {
         result(columns, rows)
     }
 
+    /// `SHOW SEQUENCES`: the named sequences of the account's own schemas,
+    /// with the value a new claim would start at as `next_value`.
+    pub(crate) fn sequences(&self, options: &ShowStatementOptions) -> Result<QueryStream, WarehouseError> {
+        let scope = self.scope(options)?;
+        let filter = Filter::of(options)?;
+        let tables = &self.s.tables;
+        let mut listed = Vec::new();
+        for db in tables.database_names().into_iter().filter(|d| scope.covers_database(d)) {
+            if tables.data().tables.contains_key(&db) {
+                continue;
+            }
+            for sc in tables.own.schemas(&db)?.into_iter().filter(|sc| scope.covers_schema(&db, sc)) {
+                for name in tables.own.sequences(&db, &sc)?.into_iter().filter(|n| filter.shows(n)) {
+                    listed.push((db.clone(), sc.clone(), name));
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        for (db, sc, name) in filter.limited(listed) {
+            let Some(d) = tables.own.sequence(&db, &sc, &name)? else { continue };
+            let claimed = i64::try_from(tables.own.claimed(&d.id)?).unwrap_or(i64::MAX);
+            let next = claimed.checked_mul(d.increment).and_then(|n| n.checked_add(d.start));
+            rows.push(vec![
+                Cell::Time(Some(d.created_ms)),
+                t(&name),
+                t(&db),
+                t(&sc),
+                Cell::Number(next),
+                Cell::Number(Some(d.increment)),
+                t(""),
+                Cell::Text(d.comment.clone()),
+                t("Y"),
+            ]);
+        }
+        use Ty::{Number as N, Text as T, Time as At};
+        let columns: &[(&str, Ty)] = &[
+            ("created_on", At),
+            ("name", T),
+            ("database_name", T),
+            ("schema_name", T),
+            ("next_value", N),
+            ("interval", N),
+            ("owner", T),
+            ("comment", T),
+            ("ordered", T),
+        ];
+        result(columns, rows)
+    }
+
     /// `SHOW [TERSE] SCHEMAS`: each database's schemas, its
     /// `INFORMATION_SCHEMA` included.
     pub(crate) fn schemas(&self, terse: bool, options: &ShowStatementOptions) -> Result<QueryStream, WarehouseError> {
@@ -576,7 +625,7 @@ impl<'a> Show<'a> {
             let Some(schema) = columns_of(key.clone(), kind).await? else { continue };
             for (rt, field) in row_types(&schema, &ColumnOrigin::default()).into_iter().zip(schema.fields()) {
                 if filter.shows(&rt.name) {
-                    listed.push((key.clone(), rt, column_default(field).unwrap_or_default().to_owned()));
+                    listed.push((key.clone(), rt, column_default(field).unwrap_or_default()));
                 }
             }
         }

@@ -15,6 +15,8 @@ mod variants;
 mod zoned;
 
 pub(crate) use operators::SnowflakeExprPlanner;
-pub(crate) use types::{COLUMN_DEFAULT, LOGICAL_TYPE, SnowflakeTypePlanner, column_default};
+pub(crate) use types::{
+    COLUMN_DEFAULT, COLUMN_IDENTITY, LOGICAL_TYPE, SnowflakeTypePlanner, column_default, column_identity,
+};
 pub(crate) use variants::VariantCasts;
 pub(crate) use zoned::{ZonedOrder, ZonedTimestamps};

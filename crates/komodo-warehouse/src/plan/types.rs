@@ -15,12 +15,28 @@ use crate::timestamp_tz::timestamp_tz;
 pub(crate) const LOGICAL_TYPE: &str = "logicalType";
 
 /// The field metadata key holding a column's default as SQL text (see
-/// `crate::engine`'s `INSERT` preparation).
+/// `crate::engine`'s `INSERT` preparation); empty means none.
 pub(crate) const COLUMN_DEFAULT: &str = "default";
 
-/// The default of a table's column `field`, as SQL text.
-pub(crate) fn column_default(field: &Field) -> Option<&str> {
-    field.metadata().get(COLUMN_DEFAULT).map(String::as_str)
+/// The field metadata key marking an identity (`AUTOINCREMENT`) column:
+/// its sequence's id, start and step, `"<id> <start> <step>"` (see
+/// `crate::engine`'s sequences).
+pub(crate) const COLUMN_IDENTITY: &str = "identity";
+
+/// The start and step of identity column `field`.
+pub(crate) fn column_identity(field: &Field) -> Option<(i64, i64)> {
+    let mut parts = field.metadata().get(COLUMN_IDENTITY)?.split(' ').skip(1);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The default of a table's column `field`, as SQL text (an identity
+/// column's as `DESCRIBE TABLE` shows it: `IDENTITY START 1 INCREMENT 1
+/// ORDER`).
+pub(crate) fn column_default(field: &Field) -> Option<String> {
+    if let Some((start, step)) = column_identity(field) {
+        return Some(format!("IDENTITY START {start} INCREMENT {step} ORDER"));
+    }
+    field.metadata().get(COLUMN_DEFAULT).filter(|d| !d.is_empty()).cloned()
 }
 
 /// A `Utf8` field holding JSON text of Snowflake type `logical` (`VARIANT`,

@@ -46,13 +46,16 @@ fn storable_type(data_type: &DataType) -> Result<DataType, WarehouseError> {
 
 /// The schema a permanent table is created with for rows of `schema`: the
 /// types Delta Lake can keep, the field metadata (Snowflake's logical type
-/// of a VARIANT, OBJECT or ARRAY column) kept.
+/// of a VARIANT, OBJECT or ARRAY column, a default) kept, but for keys
+/// with an empty value (what a plan writes to mean "none": a projection
+/// can add metadata keys, not remove them).
 pub(crate) fn storable_schema(schema: &Schema) -> Result<SchemaRef, WarehouseError> {
     let fields = schema
         .fields()
         .iter()
         .map(|f| {
-            Ok(Field::new(f.name(), storable_type(f.data_type())?, f.is_nullable()).with_metadata(f.metadata().clone()))
+            let metadata = f.metadata().iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone()));
+            Ok(Field::new(f.name(), storable_type(f.data_type())?, f.is_nullable()).with_metadata(metadata.collect()))
         })
         .collect::<Result<Vec<_>, WarehouseError>>()?;
     Ok(Arc::new(Schema::new(fields)))

@@ -11,6 +11,7 @@
 //! _databases/<DATABASE>/<SCHEMA>/<TABLE>/*.parquet
 //! _databases/<DATABASE>/<SCHEMA>/_views/<VIEW>.json       a view
 //! _databases/<DATABASE>/<SCHEMA>/_dropped/<TABLE>~<ms>/    a dropped table
+//! _databases/<DATABASE>/<SCHEMA>/_sequences/<SEQ>.json     a sequence (see [`sequences`])
 //! ```
 //!
 //! Names are Snowflake identifiers as stored (case kept); one that is not
@@ -20,6 +21,9 @@
 //! commits.
 
 pub(crate) mod delta;
+mod sequences;
+
+pub(crate) use sequences::SequenceDefinition;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -103,6 +107,46 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     /// `db.schema.table` was created, in milliseconds since the epoch, if
     /// the storage can tell (what `SHOW` gives as `created_on`).
     fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64>;
+    /// The sequences of `db.schema`, sorted.
+    fn sequences(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError>;
+    /// The definition of sequence `db.schema.name`.
+    fn sequence(&self, db: &str, schema: &str, name: &str) -> Result<Option<SequenceDefinition>, WarehouseError>;
+    /// Stores a sequence's definition: `false` (nothing changed) when one
+    /// of that name exists and `replace` is not set; a replaced sequence's
+    /// values are forgotten.
+    fn put_sequence(
+        &self,
+        db: &str,
+        schema: &str,
+        name: &str,
+        definition: &SequenceDefinition,
+        replace: bool,
+    ) -> Result<bool, WarehouseError>;
+    /// Removes a sequence and its values; `false` when it did not exist.
+    fn drop_sequence(&self, db: &str, schema: &str, name: &str) -> Result<bool, WarehouseError>;
+    /// Claims `count` ordinals of the sequence with id `id` that no other
+    /// claim (of any replica) has, trying from `hint` (where the caller's
+    /// last claim ended); returns the first.
+    fn claim(&self, id: &str, count: u64, hint: u64) -> Result<u64, WarehouseError>;
+    /// Where the claims of sequence `id` end: the ordinal the next claim
+    /// starts at.
+    fn claimed(&self, id: &str) -> Result<u64, WarehouseError>;
+}
+
+/// The names of the files of `dir` ending in `suffix` (without it), sorted.
+fn names_of_files(dir: &Path, suffix: &str) -> Result<Vec<String>, WarehouseError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(suffix).and_then(name_of))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// An account's own databases in a local directory.
@@ -234,19 +278,7 @@ impl Storage for LocalStorage {
     }
 
     fn views(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError> {
-        let dir = self.schema_dir(db, schema).join(VIEWS_DIR);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        let mut names: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter_map(|f| f.strip_suffix(".json").and_then(name_of))
-            .collect();
-        names.sort();
-        Ok(names)
+        names_of_files(&self.schema_dir(db, schema).join(VIEWS_DIR), ".json")
     }
 
     fn create_database(&self, db: &str) -> Result<bool, WarehouseError> {
@@ -418,6 +450,37 @@ impl Storage for LocalStorage {
         let meta = std::fs::metadata(dir).ok()?;
         let at = meta.created().or_else(|_| meta.modified()).ok()?;
         at.duration_since(std::time::UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_millis()).ok())
+    }
+
+    fn sequences(&self, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError> {
+        self.list_sequences(db, schema)
+    }
+
+    fn sequence(&self, db: &str, schema: &str, name: &str) -> Result<Option<SequenceDefinition>, WarehouseError> {
+        self.read_sequence(db, schema, name)
+    }
+
+    fn put_sequence(
+        &self,
+        db: &str,
+        schema: &str,
+        name: &str,
+        definition: &SequenceDefinition,
+        replace: bool,
+    ) -> Result<bool, WarehouseError> {
+        self.write_sequence(db, schema, name, definition, replace)
+    }
+
+    fn drop_sequence(&self, db: &str, schema: &str, name: &str) -> Result<bool, WarehouseError> {
+        self.remove_sequence(db, schema, name)
+    }
+
+    fn claim(&self, id: &str, count: u64, hint: u64) -> Result<u64, WarehouseError> {
+        self.claim_ordinals(id, count, hint)
+    }
+
+    fn claimed(&self, id: &str) -> Result<u64, WarehouseError> {
+        self.claims_end(id)
     }
 
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError> {

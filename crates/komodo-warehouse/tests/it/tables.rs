@@ -449,3 +449,67 @@ async fn show_describe_and_get_ddl() {
     let e = run(&engine, s, "SELECT GET_DDL('TABLE', name) FROM items").await.unwrap_err();
     assert!(e.to_string().contains("GET_DDL takes constants"), "{e}");
 }
+
+/// Replicas sharing one directory share its sequences: values handed out
+/// through either, to sessions inserting at once into an identity column
+/// and calling `NEXTVAL`, are never the same twice. `SHOW SEQUENCES` has
+/// Snowflake's columns, and `SELECT s.NEXTVAL` names its column `NEXTVAL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_never_hand_out_a_sequence_value_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let engines: Vec<Arc<Engine>> = (0..2).map(|_| Arc::new(Engine::new(dir.path(), config()).unwrap())).collect();
+    let setup = engines[0].open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in [
+        "CREATE DATABASE ids",
+        "CREATE SEQUENCE shared START = 1 INCREMENT = 1 COMMENT = 'tickets'",
+        "CREATE TABLE t (id INT AUTOINCREMENT, n INT DEFAULT shared.nextval, who VARCHAR)",
+    ] {
+        run(&engines[0], setup, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let mut tasks = Vec::new();
+    for (i, engine) in engines.iter().enumerate() {
+        for j in 0..3 {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = engine.open_session(ACCOUNT, Some("IDS"), Some("PUBLIC")).await.unwrap();
+                for k in 0..3 {
+                    let sql = format!("INSERT INTO t (who) VALUES ('{i}-{j}-{k}a'), ('{i}-{j}-{k}b')");
+                    run(&engine, s, &sql).await.unwrap();
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rows = run(&engines[1], setup_session(&engines[1]).await, "SELECT id, n FROM ids.public.t").await.unwrap();
+    assert_eq!(rows.len(), 36);
+    for column in 0..2 {
+        let mut values: Vec<i64> = rows.iter().map(|r| r[column].as_deref().unwrap().parse().unwrap()).collect();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(values.len(), 36, "column {column} repeats a value");
+    }
+    // One session's values go up one at a time.
+    let s = setup_session(&engines[0]).await;
+    let (names, rows) =
+        named(&engines[0], s, "SELECT ids.public.shared.nextval, ids.public.shared.nextval AS again").await;
+    assert_eq!(names, ["NEXTVAL", "AGAIN"]);
+    let first: i64 = rows[0]["NEXTVAL"].as_deref().unwrap().parse().unwrap();
+    assert_eq!(rows[0]["AGAIN"].as_deref().unwrap().parse::<i64>().unwrap(), first + 1);
+    let (names, rows) = named(&engines[0], s, "SHOW SEQUENCES IN DATABASE ids").await;
+    assert_eq!(
+        names,
+        ["created_on", "name", "database_name", "schema_name", "next_value", "interval", "owner", "comment", "ordered"]
+    );
+    assert_eq!(column(&rows, "name"), ["SHARED"]);
+    assert_eq!(column(&rows, "comment"), ["tickets"]);
+    // Values claimed by both replicas lie below the next value.
+    let next: i64 = column(&rows, "next_value")[0].parse().unwrap();
+    assert!(next > first + 1, "next_value {next} after {first}");
+    assert!(named(&engines[0], s, "SHOW SEQUENCES LIKE 'nope%'").await.1.is_empty());
+}
+
+async fn setup_session(engine: &Engine) -> komodo_warehouse::SessionId {
+    engine.open_session(ACCOUNT, None, None).await.unwrap()
+}
