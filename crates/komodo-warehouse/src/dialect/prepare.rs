@@ -97,9 +97,22 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
     // Inside a path into a semi-structured value (`v:Name.first[0]`), whose
     // keys keep their case: JSON keys are case-sensitive.
     let mut in_path = false;
+    // Inside a stage reference (`@stage/Path/File.csv`): the stage's name
+    // is an identifier, the path after it keeps its case (file names are
+    // case-sensitive). `None` outside one, `Some(false)` in the name,
+    // `Some(true)` in the path.
+    let mut stage: Option<bool> = None;
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
+        let adjacent = i > 0 && tokens[i - 1].span.end == t.span.start;
+        stage = match (&t.token, stage) {
+            (Token::AtSign, _) => Some(false),
+            (Token::Div, Some(_)) if adjacent => Some(true),
+            (Token::Whitespace(_), _) => None,
+            (_, Some(part)) if adjacent => Some(part),
+            _ => None,
+        };
         in_path = match &t.token {
             Token::Word(_) | Token::Period | Token::LBracket | Token::RBracket | Token::Number(..) => {
                 in_path
@@ -118,7 +131,9 @@ pub(crate) fn prepare(sql: &str) -> Result<Prepared, WarehouseError> {
             continue;
         };
         let replacement = match &t.token {
-            Token::Word(w) if w.quote_style.is_none() && !in_path => Some((end, w.value.to_uppercase())),
+            Token::Word(w) if w.quote_style.is_none() && !in_path && stage != Some(true) => {
+                Some((end, w.value.to_uppercase()))
+            }
             Token::Placeholder(p) if p.starts_with('?') => {
                 let n = if p.len() > 1 {
                     p[1..].to_owned()
@@ -180,6 +195,15 @@ mod tests {
             "SELECT V:Name.first[0]::STRING, T.V:a, X FROM T"
         );
         assert_eq!(prepare("select v['Key'], v:k1 as k").unwrap().sql, "SELECT V['Key'], V:k1 AS K");
+    }
+
+    #[test]
+    fn stage_paths_keep_their_case() {
+        let p = prepare("copy into t from @stage/Dir/File.csv pattern = '.*' file_format = (type = csv)").unwrap();
+        assert_eq!(p.sql, "COPY INTO T FROM @STAGE/Dir/File.csv PATTERN = '.*' FILE_FORMAT = (TYPE = CSV)");
+        assert_eq!(prepare("list @~/Data").unwrap().sql, "LIST @~/Data");
+        assert_eq!(prepare("list @%orders").unwrap().sql, "LIST @%ORDERS");
+        assert_eq!(prepare("remove @db.sc.st/a/B").unwrap().sql, "REMOVE @DB.SC.ST/a/B");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use datafusion::sql::sqlparser::ast::{self, ObjectName, ObjectType, Set, ShowSta
 use super::alter;
 use super::commands::Commands;
 use super::config::PLANNING_STACK;
+use super::copy;
 use super::ddl;
+use super::file_format;
 use super::guard::guard;
 use super::insert_columns;
 use super::plan::{Planned, evaluate, parse_one, plan_statement, select_star_from};
@@ -21,6 +23,7 @@ use super::result::{StatementKind, status_result};
 use super::sequences;
 use super::session::SessionEntry;
 use super::show::{Show, Shown};
+use super::stages;
 use super::statements::{not_allowed, quoted_name};
 use super::stop::Stop;
 use super::tables::OwnTables;
@@ -29,6 +32,7 @@ use super::workers::Compiled;
 use crate::catalog::{ObjectKind, TableKey};
 use crate::dialect::{self, SessionValues};
 use crate::parser::unset_names;
+use crate::storage::DefinitionKind;
 use crate::{Param, WarehouseError};
 
 /// A statement the SQL parser does not know, recognised by its first
@@ -44,6 +48,13 @@ enum Unparsed {
     CreateSequence(sequences::CreateSequence),
     /// `SHOW SEQUENCES [LIKE ...] [IN ...]` (read as `SHOW TABLES` reads them).
     ShowSequences(Box<ast::ShowStatementOptions>),
+    /// `CREATE [OR REPLACE] [TEMPORARY] FILE FORMAT [IF NOT EXISTS] f <options>`.
+    CreateFileFormat { name: ObjectName, or_replace: bool, if_not_exists: bool, options: file_format::Options },
+    /// `DROP FILE FORMAT [IF EXISTS] f`.
+    DropFileFormat { name: ObjectName, if_exists: bool },
+    /// A statement DataFusion's parser does not hand to Snowflake's
+    /// (`CREATE [OR REPLACE] [TEMPORARY] STAGE ...`), parsed by sqlparser.
+    Parsed(Box<Statement>),
 }
 
 fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
@@ -54,7 +65,7 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
     // tokenized again.
     let start = sql.trim_start();
     let starts = |word: &str| start.get(..word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word));
-    if !["UNDROP", "DESC", "CREATE", "SHOW", "/*", "--", "//"].into_iter().any(starts) {
+    if !["UNDROP", "DESC", "CREATE", "SHOW", "DROP", "/*", "--", "//"].into_iter().any(starts) {
         return Ok(None);
     }
     let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| compilation(&e))?;
@@ -66,6 +77,8 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
     let (Some((_, verb)), Some((mut at, mut object))) = (word(words.next()), word(words.next())) else {
         return Ok(None);
     };
+    let parser_after =
+        |at: usize| datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
     let mut or_replace = false;
     if verb == "CREATE" && object == "OR" {
         match (word(words.next()), word(words.next())) {
@@ -73,8 +86,37 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
             _ => return Ok(None),
         }
     }
-    let parser_after =
-        |at: usize| datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens[at + 1..].to_vec());
+    if verb == "CREATE" && matches!(object.as_str(), "TEMP" | "TEMPORARY") {
+        match word(words.next()) {
+            Some((i, o)) if o == "FILE" || o == "STAGE" => (at, object) = (i, o),
+            _ => return Ok(None),
+        }
+    }
+    if verb == "CREATE" && object == "STAGE" {
+        let statement = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+            .with_tokens(tokens.clone())
+            .parse_statement()
+            .map_err(|e| compilation(&e))?;
+        return Ok(Some(Unparsed::Parsed(Box::new(statement))));
+    }
+    if matches!(verb.as_str(), "CREATE" | "DROP") && object == "FILE" {
+        match word(words.next()) {
+            Some((i, o)) if o == "FORMAT" => at = i,
+            _ => return Ok(None),
+        }
+        let mut parser = parser_after(at);
+        use datafusion::sql::sqlparser::keywords::Keyword;
+        if verb == "DROP" {
+            let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
+            end_of_statement(&mut parser)?;
+            return Ok(Some(Unparsed::DropFileFormat { name, if_exists }));
+        }
+        let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
+        let options = file_format::parse_options(&mut parser)?;
+        return Ok(Some(Unparsed::CreateFileFormat { name, or_replace, if_not_exists, options }));
+    }
     match (verb.as_str(), object.as_str()) {
         ("CREATE", "SEQUENCE") => {
             let create = sequences::parse_create_sequence(&mut parser_after(at), or_replace)?;
@@ -112,11 +154,18 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
             return Err(not_allowed(&format!("DESCRIBE TABLE ... TYPE = {kind} (only TYPE = COLUMNS)")));
         }
     }
-    while parser.consume_token(&Token::SemiColon) {}
-    if parser.peek_token().token != Token::EOF {
-        return Err(compilation(&format!("unexpected {} after {name}", parser.peek_token().token)));
-    }
+    end_of_statement(&mut parser)?;
     Ok(Some(make(name)))
+}
+
+/// Fails unless only semicolons are left.
+fn end_of_statement(parser: &mut datafusion::sql::sqlparser::parser::Parser<'_>) -> Result<(), WarehouseError> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    while parser.consume_token(&Token::SemiColon) {}
+    match parser.peek_token().token {
+        Token::EOF => Ok(()),
+        other => Err(WarehouseError::Compilation(format!("unexpected {other} at the end of the statement"))),
+    }
 }
 
 /// Whether `statement` is DDL, which commits an open transaction before it
@@ -127,6 +176,7 @@ fn commits_first(statement: &Statement) -> bool {
         Statement::CreateDatabase { .. }
         | Statement::CreateSchema { .. }
         | Statement::CreateView(_)
+        | Statement::CreateStage { .. }
         | Statement::AlterTable(_)
         | Statement::Drop { .. } => true,
         _ => false,
@@ -306,9 +356,28 @@ pub(crate) async fn compile(
         Some(Unparsed::ShowSequences(options)) => {
             return Show::new(s).sequences(options).map(Compiled::Ready);
         }
-        None => {}
+        Some(Unparsed::CreateFileFormat { name, or_replace, if_not_exists, options }) => {
+            if access == super::session::Access::ReadOnly {
+                return Err(privileges::reader_refused(format!("schema of file format '{name}'")));
+            }
+            let current = (&database, &schema);
+            return stages::create_file_format(s, name, *or_replace, *if_not_exists, options.clone(), current)
+                .map(Compiled::Ready);
+        }
+        Some(Unparsed::DropFileFormat { name, if_exists }) => {
+            if access == super::session::Access::ReadOnly {
+                return Err(privileges::reader_refused(format!("file format '{name}'")));
+            }
+            let names = std::slice::from_ref(name);
+            return stages::drop_definitions(s, DefinitionKind::FileFormat, names, *if_exists, (&database, &schema))
+                .map(Compiled::Ready);
+        }
+        Some(Unparsed::Parsed(_)) | None => {}
     }
-    let mut statement = parse_one(&prepared)?;
+    let mut statement = match unparsed {
+        Some(Unparsed::Parsed(statement)) => *statement,
+        _ => parse_one(&prepared)?,
+    };
     sequences::refuse_internal_calls(&statement)?;
     privileges::check(access, &statement, &own)?;
     // A DDL statement commits the open transaction first, as in Snowflake.
@@ -390,6 +459,24 @@ pub(crate) async fn compile(
         }
         Statement::Drop { object_type: ObjectType::Sequence, if_exists, names, .. } => {
             return sequences::drop_sequences(s, names, *if_exists, &database, &schema).map(Compiled::Ready);
+        }
+        Statement::Drop { object_type: ObjectType::Stage, if_exists, names, .. } => {
+            let current = (&database, &schema);
+            return stages::drop_definitions(s, DefinitionKind::Stage, names, *if_exists, current).map(Compiled::Ready);
+        }
+        Statement::CreateStage { .. } => {
+            return stages::create_stage(s, &statement, (&database, &schema)).map(Compiled::Ready);
+        }
+        Statement::List(command) | Statement::Remove(command) => {
+            let stage = stages::stage_ref(s, &command.stage.to_string(), &database, &schema)?;
+            let listed = match &statement {
+                Statement::List(_) => stages::list(s, &stage, command.pattern.as_deref()),
+                _ => stages::remove(s, &stage, command.pattern.as_deref()),
+            };
+            return listed.map(Compiled::Ready);
+        }
+        Statement::CopyIntoSnowflake { .. } => {
+            return copy::copy_into(s, &statement, stop).await.map(Compiled::Ready);
         }
         Statement::Update(u) => return own.update(u, params).await.map(Compiled::Ready),
         Statement::Delete(d) => return own.delete(d, params).await.map(Compiled::Ready),
@@ -474,7 +561,7 @@ pub(crate) async fn compile(
             };
             return Ok(Compiled::Ready(this.show_variables(like)));
         }
-        Statement::Copy { .. } | Statement::CopyIntoSnowflake { .. } => return Err(not_allowed("COPY")),
+        Statement::Copy { .. } => return Err(not_allowed("COPY (Snowflake's COPY INTO is)")),
         other => {
             let text = other.to_string();
             let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");

@@ -45,6 +45,12 @@ pub enum LoadFormat {
     Csv,
     /// Parquet.
     Parquet,
+    /// JSON, one object per line (gzipped when `gzip`); types inferred
+    /// from the first rows.
+    Json {
+        /// Whether the file is gzip-compressed.
+        gzip: bool,
+    },
 }
 
 impl LoadFormat {
@@ -54,6 +60,7 @@ impl LoadFormat {
             "arrow" | "arrow_ipc" | "ipc" | "arrows" => Some(Self::Arrow),
             "csv" => Some(Self::Csv),
             "parquet" => Some(Self::Parquet),
+            "json" | "ndjson" | "jsonl" => Some(Self::Json { gzip: false }),
             _ => None,
         }
     }
@@ -64,6 +71,7 @@ impl LoadFormat {
             Self::Arrow => "arrow",
             Self::Csv => "csv",
             Self::Parquet => "parquet",
+            Self::Json { .. } => "json",
         }
     }
 }
@@ -215,7 +223,7 @@ async fn added_rows(table: &deltalake_core::DeltaTable) -> u64 {
 }
 
 /// A DataFusion table over the one file at `path`.
-async fn source_table(
+pub(super) async fn source_table(
     state: &datafusion::execution::session_state::SessionState,
     path: &Path,
     format: LoadFormat,
@@ -231,6 +239,16 @@ async fn source_table(
         LoadFormat::Arrow => Arc::new(ArrowFormat),
         LoadFormat::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
         LoadFormat::Parquet => Arc::new(ParquetFormat::default()),
+        LoadFormat::Json { gzip } => {
+            let compression = match gzip {
+                true => datafusion::datasource::file_format::file_compression_type::FileCompressionType::GZIP,
+                false => datafusion::datasource::file_format::file_compression_type::FileCompressionType::UNCOMPRESSED,
+            };
+            Arc::new(
+                datafusion::datasource::file_format::json::JsonFormat::default()
+                    .with_file_compression_type(compression),
+            )
+        }
     };
     // The file is named by its path alone, whatever its extension.
     let options = ListingOptions::new(file_format).with_file_extension("");
@@ -248,7 +266,7 @@ async fn source_table(
 /// The expressions that make the table's rows from the file's: each
 /// target column from the file's column of the same name (exactly, else
 /// ignoring ASCII case), cast to its type, or NULL when the file has none.
-fn matched(
+pub(super) fn matched(
     source: &SchemaRef,
     columns: &[Column],
     target: &SchemaRef,

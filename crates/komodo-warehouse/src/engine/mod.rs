@@ -9,12 +9,16 @@
 //! - [`result`]: what a statement produces.
 //! - [`load`]: loading a local file into an own table.
 //! - [`sequences`]: sequences and identity columns.
+//! - [`stages`]: stages and their files; [`file_format`]: their formats;
+//!   [`copy`]: `COPY INTO` a table; [`unload`]: `COPY INTO` a stage.
 
 mod alter;
 mod commands;
 mod compile;
 mod config;
+mod copy;
 mod ddl;
+mod file_format;
 mod guard;
 mod insert_columns;
 mod load;
@@ -24,11 +28,13 @@ mod result;
 mod sequences;
 mod session;
 mod show;
+mod stages;
 mod statements;
 mod stop;
 mod tables;
 mod temp_dml;
 mod transaction;
+mod unload;
 mod workers;
 
 use std::collections::HashMap;
@@ -79,6 +85,22 @@ fn expr_planners() -> Vec<Arc<dyn ExprPlanner>> {
     let mut planners: Vec<Arc<dyn ExprPlanner>> = vec![Arc::new(SnowflakeExprPlanner::new())];
     planners.extend(SessionStateDefaults::default_expr_planners());
     planners
+}
+
+/// A staged file (see [`Engine::stage_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StageFile {
+    /// Its name as `LIST` shows it (`stage/path/file.csv` for a named stage).
+    pub listed: String,
+    /// Its path in the stage.
+    pub relative: String,
+    /// Its name alone (what `GET` writes).
+    pub file_name: String,
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// The embedded warehouse over a directory of accounts:
@@ -271,6 +293,7 @@ impl Engine {
             params: Mutex::default(),
             access: Mutex::default(),
             variables: Mutex::default(),
+            user: Mutex::new(session::DEFAULT_USER.to_owned()),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
             spare: Mutex::new(None),
@@ -331,6 +354,13 @@ impl Engine {
     /// role changed while a session is open applies to its next statement.
     pub fn set_access(&self, account_id: &str, session: SessionId, access: Access) -> Result<(), WarehouseError> {
         *self.session(account_id, session)?.access.lock() = access;
+        Ok(())
+    }
+
+    /// Names the principal whose user stage (`@~`) a session's statements
+    /// use: the platform sets it before each statement, from the caller.
+    pub fn set_user(&self, account_id: &str, session: SessionId, user: &str) -> Result<(), WarehouseError> {
+        *self.session(account_id, session)?.user.lock() = user.to_owned();
         Ok(())
     }
 
@@ -513,6 +543,58 @@ impl Engine {
                 false => WarehouseError::Cancelled,
             })?,
         }
+    }
+
+    /// Puts the local file at `from` into a stage of the session's account
+    /// as `name` (what `PUT file://... @stage[/path]` does, for the
+    /// gateway): `stage` is `@~[/path]`, `@%table[/path]` or
+    /// `@stage[/path]`, read as a statement reads it. The file is moved
+    /// (copied when it is on another file system). Returns the stored size,
+    /// or `None` when a file of that name is there and `overwrite` is not
+    /// set. A read-only session may put files into its own `@~` only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_stage_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        name: &str,
+        from: &Path,
+        overwrite: bool,
+    ) -> Result<Option<u64>, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let (database, schema) = s.current.lock().clone();
+        let stage = stages::stage_ref(&s, stage, &database, &schema)?;
+        if *s.access.lock() == Access::ReadOnly && !matches!(stage.stage, crate::storage::StageKey::User(_)) {
+            return Err(privileges::reader_refused(format!("stage '{}'", stage.listed_name(""))));
+        }
+        stages::put_file(&s, &stage, name, from, overwrite)
+    }
+
+    /// The files of a stage of the session's account that `GET @stage[/path]
+    /// [PATTERN = ...]` returns: each with its name as `LIST` shows it, its
+    /// name alone, where it is and its size.
+    pub fn stage_files(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        pattern: Option<&str>,
+    ) -> Result<Vec<StageFile>, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let (database, schema) = s.current.lock().clone();
+        let stage = stages::stage_ref(&s, stage, &database, &schema)?;
+        let files = stages::files(&s, &stage, pattern)?;
+        Ok(files
+            .into_iter()
+            .map(|f| StageFile {
+                listed: stage.listed_name(&f.relative),
+                file_name: f.relative.rsplit('/').next().unwrap_or_default().to_owned(),
+                relative: f.relative,
+                path: f.path,
+                size: f.size,
+            })
+            .collect())
     }
 
     /// [`Engine::run`] until `stop`.

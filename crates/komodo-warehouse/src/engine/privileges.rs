@@ -67,6 +67,7 @@ fn changed_object(statement: &Statement, own: &OwnTables<'_>) -> Option<String> 
         | Statement::ShowDatabases { .. }
         | Statement::ShowSchemas { .. }
         | Statement::ShowFunctions { .. }
+        | Statement::List(_)
         | Statement::Use(_)
         | Statement::Set(_)
         | Statement::AlterSession { .. }

@@ -449,10 +449,7 @@ pub(crate) fn drop_sequences(
         if s.tables.own.drop_sequence(&key.0, &key.1, &key.2)? {
             dropped.push(key.2);
         } else if !if_exists {
-            return Err(WarehouseError::ObjectNotFound(format!(
-                "Sequence '{}' does not exist or not authorized.",
-                key.2
-            )));
+            return Err(WarehouseError::ObjectNotFound(key.2));
         }
     }
     let message = match dropped.as_slice() {
@@ -474,10 +471,7 @@ fn own_key(
         return Err(super::statements::subscription_refused(&format!("schema '{}.{}'", key.0, key.1)));
     }
     if !s.tables.own.schemas(&key.0)?.contains(&key.1) {
-        return Err(WarehouseError::ObjectNotFound(format!(
-            "Schema '{}.{}' does not exist or not authorized.",
-            key.0, key.1
-        )));
+        return Err(WarehouseError::ObjectNotFound(format!("{}.{}", key.0, key.1)));
     }
     Ok(key)
 }

@@ -25,6 +25,9 @@ pub(crate) struct SessionEntry {
     pub(crate) access: Mutex<Access>,
     /// Session variables (`SET x = ...`), by upper-case name.
     pub(crate) variables: Mutex<BTreeMap<String, ScalarValue>>,
+    /// Whose stage `@~` is (the platform sets its principal before each
+    /// statement; [`DEFAULT_USER`] otherwise).
+    pub(crate) user: Mutex<String>,
     /// The engine's statement time limit, above which a session cannot
     /// set its own.
     pub(crate) max_timeout: Duration,
@@ -37,6 +40,9 @@ pub(crate) struct SessionEntry {
     /// the same for every statement of the session.
     pub(crate) task: Arc<TaskContext>,
 }
+
+/// The owner of `@~` in a session the platform named no principal for.
+pub(crate) const DEFAULT_USER: &str = "default";
 
 /// What a session may do with its account's own data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

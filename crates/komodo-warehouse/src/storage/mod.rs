@@ -12,6 +12,11 @@
 //! _databases/<DATABASE>/<SCHEMA>/_views/<VIEW>.json       a view
 //! _databases/<DATABASE>/<SCHEMA>/_dropped/<TABLE>~<ms>/    a dropped table
 //! _databases/<DATABASE>/<SCHEMA>/_sequences/<SEQ>.json     a sequence (see [`sequences`])
+//! _databases/<DATABASE>/<SCHEMA>/_stages/<STAGE>.json       a named stage's definition
+//! _databases/<DATABASE>/<SCHEMA>/_stages/<STAGE>/...        its files
+//! _databases/<DATABASE>/<SCHEMA>/_table_stages/<TABLE>/...  a table's stage (`@%t`)
+//! _databases/<DATABASE>/<SCHEMA>/_file_formats/<FMT>.json  a named file format
+//! _databases/_user_stages/<USER>/...                       a user's stage (`@~`)
 //! ```
 //!
 //! Names are Snowflake identifiers as stored (case kept); one that is not
@@ -48,6 +53,35 @@ pub(crate) struct ViewDefinition {
     pub(crate) ddl: String,
     /// Milliseconds since the epoch when it was created.
     pub(crate) created_ms: i64,
+}
+
+/// A kind of object kept as a JSON definition in a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefinitionKind {
+    /// A named stage (`CREATE STAGE`).
+    Stage,
+    /// A named file format (`CREATE FILE FORMAT`).
+    FileFormat,
+}
+
+impl DefinitionKind {
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Stage => STAGES_DIR,
+            Self::FileFormat => "_file_formats",
+        }
+    }
+}
+
+/// A stage: where staged files are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum StageKey {
+    /// A user's stage, `@~`.
+    User(String),
+    /// A table's stage, `@%t`.
+    Table(String, String, String),
+    /// A named stage, `@s`.
+    Named(String, String, String),
 }
 
 /// What an account's own databases are kept in.
@@ -131,6 +165,31 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     /// Where the claims of sequence `id` end: the ordinal the next claim
     /// starts at.
     fn claimed(&self, id: &str) -> Result<u64, WarehouseError>;
+    /// The JSON definition of object `db.schema.name` of `kind`.
+    fn definition(
+        &self,
+        kind: DefinitionKind,
+        db: &str,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<String>, WarehouseError>;
+    /// Stores an object's JSON definition: `false` (nothing changed) when
+    /// one of that name exists and `replace` is not set.
+    fn put_definition(
+        &self,
+        kind: DefinitionKind,
+        db: &str,
+        schema: &str,
+        name: &str,
+        json: &str,
+        replace: bool,
+    ) -> Result<bool, WarehouseError>;
+    /// Removes an object's definition (and a stage's files); `false` when
+    /// it did not exist.
+    fn drop_definition(&self, kind: DefinitionKind, db: &str, schema: &str, name: &str)
+    -> Result<bool, WarehouseError>;
+    /// The directory stage `stage` keeps its files in (created if missing).
+    fn stage_location(&self, stage: &StageKey) -> Result<PathBuf, WarehouseError>;
 }
 
 /// The names of the files of `dir` ending in `suffix` (without it), sorted.
@@ -161,6 +220,9 @@ pub(crate) const DATABASES_DIR: &str = "_databases";
 const VIEWS_DIR: &str = "_views";
 const DROPPED_DIR: &str = "_dropped";
 const TRANSACTIONS_DIR: &str = "_transactions";
+const STAGES_DIR: &str = "_stages";
+const TABLE_STAGES_DIR: &str = "_table_stages";
+const USER_STAGES_DIR: &str = "_user_stages";
 
 /// A name as one path segment: itself when safe, else `~` and its bytes in
 /// hex.
@@ -233,6 +295,9 @@ impl LocalStorage {
     }
     fn table_dir(&self, db: &str, schema: &str, table: &str) -> PathBuf {
         self.schema_dir(db, schema).join(segment(table))
+    }
+    fn definition_file(&self, kind: DefinitionKind, db: &str, schema: &str, name: &str) -> PathBuf {
+        self.schema_dir(db, schema).join(kind.dir()).join(format!("{}.json", segment(name)))
     }
     fn view_file(&self, db: &str, schema: &str, view: &str) -> PathBuf {
         self.schema_dir(db, schema).join(VIEWS_DIR).join(format!("{}.json", segment(view)))
@@ -481,6 +546,76 @@ impl Storage for LocalStorage {
 
     fn claimed(&self, id: &str) -> Result<u64, WarehouseError> {
         self.claims_end(id)
+    }
+
+    fn definition(
+        &self,
+        kind: DefinitionKind,
+        db: &str,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<String>, WarehouseError> {
+        let file = self.definition_file(kind, db, schema, name);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&file)(e)),
+        }
+    }
+
+    fn put_definition(
+        &self,
+        kind: DefinitionKind,
+        db: &str,
+        schema: &str,
+        name: &str,
+        json: &str,
+        replace: bool,
+    ) -> Result<bool, WarehouseError> {
+        if !self.schema_dir(db, schema).is_dir() {
+            return Err(WarehouseError::ObjectNotFound(format!("{db}.{schema}")));
+        }
+        let file = self.definition_file(kind, db, schema, name);
+        let dir = file.parent().map(Path::to_owned).unwrap_or_default();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        if !replace {
+            return sequences::put_if_absent(&file, json.as_bytes());
+        }
+        let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+        std::fs::write(&staging, json).map_err(io(&staging))?;
+        std::fs::rename(&staging, &file).map_err(io(&file))?;
+        Ok(true)
+    }
+
+    fn drop_definition(
+        &self,
+        kind: DefinitionKind,
+        db: &str,
+        schema: &str,
+        name: &str,
+    ) -> Result<bool, WarehouseError> {
+        let file = self.definition_file(kind, db, schema, name);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io(&file)(e)),
+        }
+        if kind == DefinitionKind::Stage {
+            self.remove_dir(&self.schema_dir(db, schema).join(STAGES_DIR).join(segment(name)))?;
+        }
+        Ok(true)
+    }
+
+    fn stage_location(&self, stage: &StageKey) -> Result<PathBuf, WarehouseError> {
+        let dir = match stage {
+            StageKey::User(user) => self.root.join(USER_STAGES_DIR).join(segment(user)),
+            StageKey::Table(db, schema, table) => {
+                self.schema_dir(db, schema).join(TABLE_STAGES_DIR).join(segment(table))
+            }
+            StageKey::Named(db, schema, name) => self.schema_dir(db, schema).join(STAGES_DIR).join(segment(name)),
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(dir)
     }
 
     fn drop_view(&self, db: &str, schema: &str, view: &str) -> Result<bool, WarehouseError> {

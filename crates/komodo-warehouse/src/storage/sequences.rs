@@ -202,7 +202,7 @@ fn staged(dir: &Path, bytes: &[u8]) -> Result<PathBuf, WarehouseError> {
 
 /// Creates `path` holding `bytes` unless it exists: `false` when it did.
 /// The file appears whole (a hard link to a file written aside).
-fn put_if_absent(path: &Path, bytes: &[u8]) -> Result<bool, WarehouseError> {
+pub(super) fn put_if_absent(path: &Path, bytes: &[u8]) -> Result<bool, WarehouseError> {
     let dir = path.parent().map(Path::to_owned).unwrap_or_default();
     let staging = staged(&dir, bytes)?;
     let linked = std::fs::hard_link(&staging, path);

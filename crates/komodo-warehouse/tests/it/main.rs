@@ -7,6 +7,7 @@ mod load;
 mod security;
 mod semantics;
 mod slt;
+mod stages;
 mod support;
 mod tables;
 mod variant;
