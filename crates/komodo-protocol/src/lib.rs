@@ -19,3 +19,4 @@ pub mod iam;
 pub mod oauth;
 pub mod result_stream;
 pub mod secret;
+pub mod transfer;

@@ -113,6 +113,12 @@ struct ServeArgs {
     /// written to the warehouse directory while it arrives.
     #[arg(long, default_value_t = config::DEFAULT_MAX_LOAD_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_load_mib: u64,
+    /// Answer `PUT` and `GET` from Snowflake's connectors as a local stage:
+    /// the connector copies files into the stage's directory on this
+    /// machine itself. Only for clients that share this file system (tests,
+    /// one machine); the komodo clients send files over HTTP without it.
+    #[arg(long)]
+    local_stage_transfers: bool,
     /// Seconds a client may take to send a request's headers (also the
     /// longest a kept-alive connection waits idle for its next request).
     #[arg(long, default_value_t = config::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
@@ -360,6 +366,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.engine.account_concurrency = args.account_concurrency.max(1);
     config.gateway.max_binding_rows = args.max_binding_rows.max(1);
     config.gateway.max_load_bytes = args.max_load_mib.saturating_mul(1 << 20);
+    config.gateway.local_stage_transfers = args.local_stage_transfers;
     config.header_read_timeout = Duration::from_secs(args.header_read_timeout);
     config.body_read_timeout = Duration::from_secs(args.body_read_timeout);
     config.max_connections = args.max_connections;

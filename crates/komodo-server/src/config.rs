@@ -146,6 +146,11 @@ pub struct GatewayConfig {
     /// gzip body is inflated: the file is written to the warehouse
     /// directory while it arrives, so this bounds disk, not memory.
     pub max_load_bytes: u64,
+    /// Answer Snowflake connectors' `PUT` and `GET` as a local stage
+    /// (`LOCAL_FS`): the connector copies files into or out of the stage's
+    /// directory itself, which only works, and is only allowed, when
+    /// clients share the platform's file system.
+    pub local_stage_transfers: bool,
 }
 
 /// The default of [`GatewayConfig::max_load_bytes`]: 1 GiB.
@@ -165,6 +170,7 @@ impl Default for GatewayConfig {
             history_window: Duration::from_millis(20),
             max_binding_rows: 65_536,
             max_load_bytes: DEFAULT_MAX_LOAD_BYTES,
+            local_stage_transfers: false,
         }
     }
 }

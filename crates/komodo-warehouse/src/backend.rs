@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::{
-    Access, Engine, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams,
+    Access, Engine, LoadFormat, LoadOptions, LoadSummary, QueryResult, QueryStream, SessionId, SessionParams, StageFile,
 };
 use crate::{CancellationToken, Param, WarehouseError};
 
@@ -112,6 +112,47 @@ pub trait WarehouseEngine: Send + Sync + std::fmt::Debug {
         Err(loading_unsupported())
     }
 
+    /// Names the principal whose `@~` the session's statements use
+    /// (before each statement). An engine without user stages ignores it.
+    fn set_user(&self, account_id: &str, session: SessionId, user: &str) -> Result<(), WarehouseError> {
+        let _ = (account_id, session, user);
+        Ok(())
+    }
+
+    /// Puts a local file into a stage (see [`Engine::put_stage_file`]). An
+    /// engine without stages refuses.
+    #[allow(clippy::too_many_arguments)]
+    fn put_stage_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        name: &str,
+        from: &Path,
+        overwrite: bool,
+    ) -> Result<Option<u64>, WarehouseError> {
+        let _ = (account_id, session, stage, name, from, overwrite);
+        Err(stages_unsupported())
+    }
+
+    /// The files of a stage (see [`Engine::stage_files`]).
+    fn stage_files(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        pattern: Option<&str>,
+    ) -> Result<Vec<StageFile>, WarehouseError> {
+        let _ = (account_id, session, stage, pattern);
+        Err(stages_unsupported())
+    }
+
+    /// A stage's directory (see [`Engine::stage_directory`]).
+    fn stage_directory(&self, account_id: &str, session: SessionId, stage: &str) -> Result<PathBuf, WarehouseError> {
+        let _ = (account_id, session, stage);
+        Err(stages_unsupported())
+    }
+
     /// Runs one statement and collects its result.
     async fn execute(
         &self,
@@ -173,6 +214,36 @@ impl WarehouseEngine for Engine {
         Engine::set_session_params(self, account_id, session, params)
     }
 
+    fn set_user(&self, account_id: &str, session: SessionId, user: &str) -> Result<(), WarehouseError> {
+        Engine::set_user(self, account_id, session, user)
+    }
+
+    fn put_stage_file(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        name: &str,
+        from: &Path,
+        overwrite: bool,
+    ) -> Result<Option<u64>, WarehouseError> {
+        Engine::put_stage_file(self, account_id, session, stage, name, from, overwrite)
+    }
+
+    fn stage_files(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+        pattern: Option<&str>,
+    ) -> Result<Vec<StageFile>, WarehouseError> {
+        Engine::stage_files(self, account_id, session, stage, pattern)
+    }
+
+    fn stage_directory(&self, account_id: &str, session: SessionId, stage: &str) -> Result<PathBuf, WarehouseError> {
+        Engine::stage_directory(self, account_id, session, stage)
+    }
+
     fn upload_dir(&self, account_id: &str) -> Result<PathBuf, WarehouseError> {
         Engine::upload_dir(self, account_id)
     }
@@ -221,6 +292,11 @@ impl WarehouseEngine for Engine {
     ) -> Result<QueryStream, WarehouseError> {
         Engine::execute_stream(self, account_id, session, sql, params, cancel).await
     }
+}
+
+/// The refusal of an engine without stages.
+fn stages_unsupported() -> WarehouseError {
+    WarehouseError::NotAllowed("stages are not supported by this account's warehouse".into())
 }
 
 /// The refusal of an engine that cannot load files.

@@ -63,7 +63,7 @@ pub async fn load(
         ))
     })?;
     let format = LoadFormat::from_name(&query.format).ok_or_else(|| {
-        GwError::bad_request(format!("unknown format {:?}: send arrow, csv or parquet", query.format))
+        GwError::bad_request(format!("unknown format {:?}: send arrow, csv, parquet or json", query.format))
     })?;
     let gzip = match headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim) {
         None | Some("") | Some("identity") => false,
@@ -112,7 +112,7 @@ pub async fn load(
     })))
 }
 
-fn too_large(cap: u64) -> GwError {
+pub(super) fn too_large(cap: u64) -> GwError {
     GwError::bad_request(format!(
         "the file is larger than the {} MiB a load may send (the server's --max-load-mib); split it into several loads",
         cap >> 20
@@ -121,7 +121,7 @@ fn too_large(cap: u64) -> GwError {
 
 /// Streams `body` into `file` on a blocking thread (inflating it when
 /// `gzip`), failing as soon as more than `cap` bytes would be written.
-async fn receive(
+pub(super) async fn receive(
     body: Body,
     mut file: tempfile::NamedTempFile,
     gzip: bool,

@@ -29,6 +29,7 @@ pub mod caller;
 pub mod load;
 pub mod query;
 pub mod session;
+pub mod stage;
 pub mod wire;
 
 use std::time::Duration;
@@ -74,5 +75,12 @@ pub fn router() -> Router<AppState> {
         .route("/telemetry/send", post(query::telemetry))
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
         // A load's body streams to a file under its own cap.
-        .merge(Router::new().route(load::LOAD_PATH, post(load::load)).layer(DefaultBodyLimit::disable()))
+        .route(stage::FILES_PATH, get(stage::files))
+        .route(stage::FILE_PATH, get(stage::file))
+        .merge(
+            Router::new()
+                .route(load::LOAD_PATH, post(load::load))
+                .route(stage::PUT_PATH, post(stage::put))
+                .layer(DefaultBodyLimit::disable()),
+        )
 }

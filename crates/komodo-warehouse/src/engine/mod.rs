@@ -571,6 +571,28 @@ impl Engine {
         stages::put_file(&s, &stage, name, from, overwrite)
     }
 
+    /// The directory that holds stage `stage`'s files under its path (what
+    /// a connector sharing the platform's file system writes `PUT` files
+    /// into and reads `GET` files from), created if missing. A read-only
+    /// session gets its own `@~` only.
+    pub fn stage_directory(
+        &self,
+        account_id: &str,
+        session: SessionId,
+        stage: &str,
+    ) -> Result<PathBuf, WarehouseError> {
+        let s = self.session(account_id, session)?;
+        let (database, schema) = s.current.lock().clone();
+        let stage = stages::stage_ref(&s, stage, &database, &schema)?;
+        if *s.access.lock() == Access::ReadOnly && !matches!(stage.stage, crate::storage::StageKey::User(_)) {
+            return Err(privileges::reader_refused(format!("stage '{}'", stage.listed_name(""))));
+        }
+        let root = s.tables.own.stage_location(&stage.stage)?;
+        let dir = if stage.path.is_empty() { root } else { root.join(&stage.path) };
+        std::fs::create_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
     /// The files of a stage of the session's account that `GET @stage[/path]
     /// [PATTERN = ...]` returns: each with its name as `LIST` shows it, its
     /// name alone, where it is and its size.

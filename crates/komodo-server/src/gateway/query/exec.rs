@@ -131,6 +131,8 @@ pub(crate) async fn statement_session(state: &AppState, caller: &Caller) -> Resu
     };
     // The role as it stands now: a reader's statements only read.
     gateway.engine().set_access(&caller.account_id, opened.0, caller.access())?;
+    // Whose `@~` the statement's stages mean.
+    gateway.engine().set_user(&caller.account_id, opened.0, &caller.subject)?;
     Ok(opened)
 }
 

@@ -72,6 +72,10 @@ pub async fn query_request(
         return respond(&state, &query_id, Ok(copy), format);
     }
 
+    // PUT and GET from a Snowflake connector: a local stage's answer.
+    if let Some(transfer) = komodo_protocol::transfer::parse(&body.sql_text) {
+        return super::stage::connector_transfer(&state, &caller, transfer).await;
+    }
     if body.sql_text.trim().is_empty() {
         return Err(GwError::new(codes::COMPILATION, "SQL compilation error:\nEmpty SQL statement.").state("42000"));
     }
