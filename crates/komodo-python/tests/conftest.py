@@ -31,7 +31,9 @@ class Platform:
         self.data_dir = data_dir
         self.log = open(data_dir.parent / "server.log", "w+b")
         self.process = subprocess.Popen(
-            [str(SERVER), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            # The tests share the platform's file system: Snowflake's
+            # connector may PUT and GET through a local stage.
+            [str(SERVER), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--local-stage-transfers"],
             stdout=subprocess.DEVNULL,
             stderr=self.log,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import gzip
 import warnings
 from urllib.parse import urlsplit
 
@@ -238,3 +239,35 @@ def test_komodo_snowflake_connector_resolves_credentials_like_the_sdk(connector_
         get_snowflake_connection(profile="production", account_id="x")
     with pytest.raises(TypeError, match="sets token itself"):
         get_snowflake_connection(profile="production", token="t")
+
+
+def test_connector_put_copy_and_get_through_a_local_stage(connector_env, platform, sp, tmp_path):
+    # The unmodified connector's PUT and GET (the platform shares this file
+    # system and runs with --local-stage-transfers): PUT gzips the file into
+    # the stage, LIST shows it, COPY INTO loads it once, GET brings it back,
+    # and an unload lands in the stage.
+    source = tmp_path / "people.csv"
+    source.write_text("id,name\n1,ann\n2,bob\n")
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        cur.execute("create database if not exists stage_connector")
+        cur.execute("use schema stage_connector.public")
+        cur.execute("create or replace table people (id int, name varchar)")
+        cur.execute("create or replace stage landing")
+        put = cur.execute(f"PUT file://{source} @landing/in").fetchall()
+        assert [(r[0], r[1], r[6]) for r in put] == [("people.csv", "people.csv.gz", "UPLOADED")]
+        listed = cur.execute("LIST @landing").fetchall()
+        assert [r[0] for r in listed] == ["landing/in/people.csv.gz"]
+        loaded = cur.execute("COPY INTO people FROM @landing/in FILE_FORMAT = (TYPE = CSV SKIP_HEADER = 1)").fetchall()
+        assert [(r[0], r[1], r[3]) for r in loaded] == [("landing/in/people.csv.gz", "LOADED", 2)]
+        again = cur.execute("COPY INTO people FROM @landing/in FILE_FORMAT = (TYPE = CSV SKIP_HEADER = 1)").fetchall()
+        assert again == [("Copy executed with 0 files processed.",)]
+        assert cur.execute("select name from people order by id").fetchall() == [("ann",), ("bob",)]
+        cur.execute("COPY INTO @~/out/ FROM (select id, name from people order by id) FILE_FORMAT = (TYPE = CSV)")
+        out = tmp_path / "out"
+        out.mkdir()
+        got = cur.execute(f"GET @~/out/ file://{out}/").fetchall()
+        assert [(r[0], r[2]) for r in got] == [("data_0_0_0.csv.gz", "DOWNLOADED")]
+        with gzip.open(out / "data_0_0_0.csv.gz", "rt") as f:
+            assert f.read() == "1,ann\n2,bob\n"
+        cur.execute("drop database stage_connector")

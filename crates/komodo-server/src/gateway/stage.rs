@@ -1,7 +1,7 @@
 //! Files in and out of stages:
 //!
-//! - Komodo's own endpoints, what the SDK's `PUT` and `GET` (and so the
-//!   Python package and `komodo sql`) use: `POST /komodo/v1/stage/put?
+//! - Komodo's own endpoints, for Komodo's clients to send and fetch staged
+//!   files: `POST /komodo/v1/stage/put?
 //!   stage=@s/path&name=f.csv.gz[&overwrite=true]` streams the body into
 //!   the stage (under `--max-load-mib`, like a load), `GET
 //!   /komodo/v1/stage/files?stage=...[&pattern=...]` lists what a `GET`
@@ -167,9 +167,9 @@ pub(super) async fn connector_transfer(
     if !state.gateway().config().local_stage_transfers {
         return Err(GwError::new(
             "003001",
-            "PUT and GET need the komodo client here: its cursors (Python `komodo`, the Rust SDK, `komodo sql`) send \
-             files over the platform's HTTP. Snowflake's connectors copy files themselves, which the platform allows \
-             only when it shares a file system with the client (komodo-server --local-stage-transfers).",
+            "PUT and GET from Snowflake's connectors copy files into the platform's own directories, which it \
+             allows only when it shares a file system with its clients (komodo-server --local-stage-transfers); \
+             otherwise send files with POST /komodo/v1/stage/put, or load them with komodo load or write_pandas.",
         )
         .state("42501"));
     }
