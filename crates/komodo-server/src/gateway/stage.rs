@@ -141,7 +141,7 @@ pub async fn file(
     end_statement(&state, &caller, opened).await?;
     let Some(found) = listed?.into_iter().find(|f| f.relative == wanted) else {
         return Err(
-            GwError::new(codes::OBJECT_NOT_FOUND, &format!("no file {wanted} in {}", query.stage)).state("02000")
+            GwError::new(codes::OBJECT_NOT_FOUND, format!("no file {wanted} in {}", query.stage)).state("02000")
         );
     };
     let opened = tokio::fs::File::open(&found.path)
@@ -163,7 +163,7 @@ pub(super) async fn connector_transfer(
     transfer: Result<Transfer, String>,
 ) -> Result<Response, GwError> {
     let transfer = transfer
-        .map_err(|e| GwError::new(codes::COMPILATION, &format!("SQL compilation error:\n{e}")).state("42000"))?;
+        .map_err(|e| GwError::new(codes::COMPILATION, format!("SQL compilation error:\n{e}")).state("42000"))?;
     if !state.gateway().config().local_stage_transfers {
         return Err(GwError::new(
             "003001",
