@@ -60,7 +60,7 @@ async fn load_endpoint_creates_appends_and_overwrites_in_the_sessions_schema() {
     // A missing table without create; an unknown format; a file that is not CSV.
     failed(&conn.load("table=nope&format=csv", b"id\n1\n".to_vec(), false).await, "002003");
     let message = failed(&conn.load("table=people&format=xlsx", b"id\n1\n".to_vec(), false).await, "390400");
-    assert!(message.contains("arrow, csv or parquet"), "{message}");
+    assert!(message.contains("arrow, csv, parquet or json"), "{message}");
     failed(&conn.load("table=people", b"id\n1\n".to_vec(), false).await, "390400");
     failed(&conn.load("table=people&format=parquet", b"not parquet".to_vec(), false).await, "100016");
     // A column the table does not have.

@@ -32,14 +32,13 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, String
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::sql::sqlparser::ast::{self, Statement};
-use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::protocol::SaveMode;
 use futures::StreamExt as _;
 
 use super::file_format::{FileFormat, Kind, Options, flag};
 use super::guard::guard;
-use super::load::{LoadFormat, matched, source_table};
+use super::load::{LoadFormat, matched, source_table, target_schema};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::{Planning, SessionEntry};
 use super::stages::{self, StageRef, StagedFile};
@@ -329,19 +328,6 @@ impl Load<'_> {
         let batches = batches.map_err(|e| WarehouseError::Internal(e.to_string()))?;
         Ok(FileRows { batches, parsed: rows, loaded: rows, errors: Vec::new() })
     }
-}
-
-/// The table's columns, as its rows are written.
-fn target_schema(table: &deltalake_core::DeltaTable) -> Result<SchemaRef, WarehouseError> {
-    let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
-    let fields = schema
-        .fields()
-        .map(|f| {
-            let field: Result<Field, _> = f.try_into_arrow();
-            field.map_err(|e| WarehouseError::Internal(format!("column {}: {e}", f.name())))
-        })
-        .collect::<Result<Vec<Field>, _>>()?;
-    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// What identifies a staged file in the load history: its stage, path,

@@ -177,16 +177,9 @@ pub(crate) async fn load(
     let location = s.tables.own.table_location(&key.0, &key.1, &key.2)?;
     let (target, target_schema, mode) = if exists {
         let table = delta::open(&location, None).await?;
-        let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
-        let fields = schema
-            .fields()
-            .map(|f| {
-                let field: Result<Field, _> = f.try_into_arrow();
-                field.map_err(|e| WarehouseError::Internal(format!("column {}: {e}", f.name())))
-            })
-            .collect::<Result<Vec<Field>, _>>()?;
+        let schema = target_schema(&table)?;
         let mode = if options.overwrite { SaveMode::Overwrite } else { SaveMode::Append };
-        (table, Arc::new(Schema::new(fields)), mode)
+        (table, schema, mode)
     } else {
         let stored = delta::storable_schema(&loadable(&source_schema))?;
         let nullable: Vec<Field> = stored.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
@@ -211,6 +204,19 @@ pub(crate) async fn load(
     drop(planning);
     let rows_loaded = added_rows(&written).await;
     Ok(LoadSummary { database: key.0, schema: key.1, table: key.2, rows_loaded, created: !exists })
+}
+
+/// A Delta table's columns, as its rows are written.
+pub(super) fn target_schema(table: &deltalake_core::DeltaTable) -> Result<SchemaRef, WarehouseError> {
+    let schema = table.snapshot().map_err(delta::from_delta)?.schema().clone();
+    let fields = schema
+        .fields()
+        .map(|f| {
+            let field: Result<Field, _> = f.try_into_arrow();
+            field.map_err(|e| WarehouseError::Internal(format!("column {}: {e}", f.name())))
+        })
+        .collect::<Result<Vec<Field>, _>>()?;
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// The rows the table's last commit added (from its commit's metrics).
