@@ -53,7 +53,8 @@ enum Unparsed {
     /// `DROP FILE FORMAT [IF EXISTS] f`.
     DropFileFormat { name: ObjectName, if_exists: bool },
     /// A statement DataFusion's parser does not hand to Snowflake's
-    /// (`CREATE [OR REPLACE] [TEMPORARY] STAGE ...`), parsed by sqlparser.
+    /// (`CREATE [OR REPLACE] [TEMPORARY] STAGE ...`, `CREATE OR REPLACE
+    /// DATABASE`), parsed by sqlparser.
     Parsed(Box<Statement>),
 }
 
@@ -92,7 +93,8 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
             _ => return Ok(None),
         }
     }
-    if verb == "CREATE" && object == "STAGE" {
+    // DataFusion's parser reads CREATE itself and knows neither of these.
+    if verb == "CREATE" && (object == "STAGE" || (or_replace && object == "DATABASE")) {
         let statement = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
             .with_tokens(tokens.clone())
             .parse_statement()
