@@ -47,7 +47,7 @@ use super::stop::Stop;
 use super::transaction;
 use crate::WarehouseError;
 use crate::catalog::{ObjectKind, TableKey};
-use crate::storage::delta;
+use crate::storage::{StageKey, delta};
 
 /// Rows read into one batch.
 const BATCH_ROWS: usize = 8192;
@@ -335,7 +335,12 @@ impl Load<'_> {
 /// again, as in Snowflake).
 fn file_id(stage: &StageRef, file: &StagedFile) -> String {
     let modified = file.modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:?}/{}:{}:{modified}", stage.stage, file.relative, file.size)
+    let stage = match &stage.stage {
+        StageKey::User(user) => format!("~{user}"),
+        StageKey::Table(db, schema, table) => format!("%{db}.{schema}.{table}"),
+        StageKey::Named(db, schema, name) => format!("{db}.{schema}.{name}"),
+    };
+    format!("{stage}/{}:{}:{modified}", file.relative, file.size)
 }
 
 /// The files earlier `COPY`s loaded into the table (its commits' record).

@@ -30,6 +30,7 @@ mod sequences;
 
 pub(crate) use sequences::SequenceDefinition;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -190,6 +191,40 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
     -> Result<bool, WarehouseError>;
     /// The directory stage `stage` keeps its files in (created if missing).
     fn stage_location(&self, stage: &StageKey) -> Result<PathBuf, WarehouseError>;
+}
+
+/// `bytes` written to a new hidden file in `dir`.
+fn staged(dir: &Path, bytes: &[u8]) -> Result<PathBuf, WarehouseError> {
+    let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
+    let mut file = std::fs::File::create_new(&staging).map_err(io(&staging))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io(&staging))?;
+    Ok(staging)
+}
+
+/// Creates `path` holding `bytes` unless it exists: `false` when it did.
+/// The file appears whole (a hard link to a file written aside).
+pub(crate) fn put_if_absent(path: &Path, bytes: &[u8]) -> Result<bool, WarehouseError> {
+    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+    let staging = staged(&dir, bytes)?;
+    let linked = std::fs::hard_link(&staging, path);
+    let _ = std::fs::remove_file(&staging);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Writes `bytes` to `file` (written aside, then renamed over it): a
+/// reader sees the old contents or the new, never part of them.
+fn replace_file(file: &Path, bytes: &[u8]) -> Result<(), WarehouseError> {
+    let dir = file.parent().map(Path::to_owned).unwrap_or_default();
+    let staging = staged(&dir, bytes)?;
+    let renamed = std::fs::rename(&staging, file).map_err(io(file));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&staging);
+    }
+    renamed
 }
 
 /// The names of the files of `dir` ending in `suffix` (without it), sorted.
@@ -498,10 +533,7 @@ impl Storage for LocalStorage {
         let dir = file.parent().map(Path::to_owned).unwrap_or_default();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let text = serde_json::to_string(definition).map_err(|e| WarehouseError::Internal(e.to_string()))?;
-        // Written aside and renamed: a reader sees the old or the new one.
-        let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
-        std::fs::write(&staging, text).map_err(io(&staging))?;
-        std::fs::rename(&staging, &file).map_err(io(&file))
+        replace_file(&file, text.as_bytes())
     }
 
     fn created_ms(&self, db: &str, schema: Option<&str>, table: Option<&str>) -> Option<i64> {
@@ -579,11 +611,9 @@ impl Storage for LocalStorage {
         let dir = file.parent().map(Path::to_owned).unwrap_or_default();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         if !replace {
-            return sequences::put_if_absent(&file, json.as_bytes());
+            return put_if_absent(&file, json.as_bytes());
         }
-        let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
-        std::fs::write(&staging, json).map_err(io(&staging))?;
-        std::fs::rename(&staging, &file).map_err(io(&file))?;
+        replace_file(&file, json.as_bytes())?;
         Ok(true)
     }
 

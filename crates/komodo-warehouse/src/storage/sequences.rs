@@ -20,10 +20,9 @@
 //! column's sequence follows its table through renames, and `CREATE OR
 //! REPLACE SEQUENCE` (a new id) starts again.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{LocalStorage, io, segment};
+use super::{LocalStorage, io, put_if_absent, segment};
 use crate::WarehouseError;
 
 /// A named sequence's stored definition.
@@ -107,12 +106,7 @@ impl LocalStorage {
         let text = serde_json::to_vec(definition).map_err(|e| WarehouseError::Internal(e.to_string()))?;
         let previous = if replace { self.read_sequence(db, schema, name)? } else { None };
         if replace {
-            let staging = staged(&dir, &text)?;
-            let renamed = std::fs::rename(&staging, &file).map_err(io(&file));
-            if renamed.is_err() {
-                let _ = std::fs::remove_file(&staging);
-            }
-            renamed?;
+            super::replace_file(&file, &text)?;
         } else if !put_if_absent(&file, &text)? {
             return Ok(false);
         }
@@ -190,28 +184,6 @@ fn end_of_claims(dir: &Path) -> Result<u64, WarehouseError> {
     first
         .checked_add(count)
         .ok_or_else(|| WarehouseError::Internal(format!("sequence claim {} is out of range", path.display())))
-}
-
-/// `bytes` written to a new hidden file in `dir`.
-fn staged(dir: &Path, bytes: &[u8]) -> Result<PathBuf, WarehouseError> {
-    let staging = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
-    let mut file = std::fs::File::create_new(&staging).map_err(io(&staging))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io(&staging))?;
-    Ok(staging)
-}
-
-/// Creates `path` holding `bytes` unless it exists: `false` when it did.
-/// The file appears whole (a hard link to a file written aside).
-pub(super) fn put_if_absent(path: &Path, bytes: &[u8]) -> Result<bool, WarehouseError> {
-    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-    let staging = staged(&dir, bytes)?;
-    let linked = std::fs::hard_link(&staging, path);
-    let _ = std::fs::remove_file(&staging);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(io(path)(e)),
-    }
 }
 
 #[cfg(test)]
