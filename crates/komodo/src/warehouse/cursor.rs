@@ -21,6 +21,7 @@ use super::query::{QueryId, poll_backoff};
 use super::result::{ArrowBatches, ResultSet, Row};
 use super::session::Session;
 use super::stream::StreamReader;
+use super::transfer::{self, TransferProgress};
 use super::value::Value;
 use crate::Error;
 
@@ -77,6 +78,7 @@ pub struct Cursor {
     rowcount: Option<u64>,
     query_id: Option<QueryId>,
     sql_state: Option<String>,
+    transfer_progress: Option<TransferProgress>,
 }
 
 impl fmt::Debug for Cursor {
@@ -182,7 +184,14 @@ impl Cursor {
             rowcount: None,
             query_id: None,
             sql_state: None,
+            transfer_progress: None,
         }
+    }
+
+    /// Calls `progress` as a `PUT` or `GET` run by this cursor moves its
+    /// files (for a progress bar); `None` stops calling it.
+    pub fn set_transfer_progress(&mut self, progress: Option<TransferProgress>) {
+        self.transfer_progress = progress;
     }
 
     /// The connection the cursor runs on.
@@ -193,6 +202,11 @@ impl Cursor {
     /// Runs one statement with positional parameters (`?` or `:1` in the
     /// SQL), waits for it, and makes its result ready to fetch. A statement
     /// that fails is an [`Error::Warehouse`] with Snowflake's code.
+    ///
+    /// `PUT file://<path> @stage` and `GET @stage file://<directory>` move
+    /// the files between this machine and the stage over the gateway,
+    /// streamed (a `PUT` gzips what is not compressed already, as
+    /// Snowflake's connectors do), and answer Snowflake's rows for them.
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<&mut Self, Error> {
         self.run(sql, scalar_bindings(params)).await
     }
@@ -220,6 +234,13 @@ impl Cursor {
 
     async fn run(&mut self, sql: &str, bindings: Option<Bindings>) -> Result<&mut Self, Error> {
         self.reset();
+        // A malformed PUT or GET goes to the gateway, which answers
+        // Snowflake's compilation error for it.
+        if let Some(Ok(moving)) = komodo_protocol::transfer::parse(sql) {
+            let data = transfer::run(&self.conn.session, moving, self.transfer_progress.clone()).await?;
+            self.load(data)?;
+            return Ok(self);
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         let running = RunningGuard::new(self.running.clone(), &request_id, sql);
         let envelope = self.submit(sql, bindings, false, &request_id).await?;
@@ -393,6 +414,11 @@ impl Cursor {
                 self.sql_state = head.sql_state;
                 Ok(ArrowBatches::streamed(schema, reader))
             }
+            Answer::File(_) => Err(GatewayError::Protocol {
+                endpoint: "POST /queries/v1/query-request".into(),
+                reason: "a file where a statement's result was expected".into(),
+            }
+            .into()),
         }
     }
 

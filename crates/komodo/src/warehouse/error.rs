@@ -172,7 +172,10 @@ pub enum InterfaceError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A file to load cannot be read.
+    /// A `PUT` or `GET` cannot move its files (what to do instead).
+    #[error("{0}")]
+    Transfer(String),
+    /// A file to load, send or write cannot be read or written.
     #[error("cannot read {path}: {reason}")]
     File {
         /// The file.

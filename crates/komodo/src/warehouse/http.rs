@@ -1,5 +1,5 @@
 //! The gateway's transport: one HTTP request with the session token, and
-//! its answer read as Snowflake's envelope or as a streamed result. Every
+//! its answer read as Snowflake's envelope, a streamed result or a file. Every
 //! other warehouse module sends through here; this one knows nothing of
 //! sessions, cursors or results.
 
@@ -16,6 +16,9 @@ use crate::Error;
 
 /// The media type Snowflake's connectors accept for statement calls.
 const ACCEPT_SNOWFLAKE: &str = "application/snowflake";
+
+/// The media type of a file's bytes.
+const OCTET_STREAM: &[u8] = b"application/octet-stream";
 
 /// A gateway response: `{"success", "code", "message", "data"}`.
 pub(crate) type Envelope = komodo_protocol::gateway::Envelope<serde_json::Value>;
@@ -51,6 +54,9 @@ pub(crate) enum Answer {
     Envelope(Envelope),
     /// The response whose body is the result stream.
     Stream(reqwest::Response),
+    /// The response whose body is a file's bytes (a staged file fetched by
+    /// `GET`), `application/octet-stream`.
+    File(reqwest::Response),
 }
 
 impl Answer {
@@ -58,7 +64,7 @@ impl Answer {
     pub(crate) fn envelope(self, endpoint: String) -> Result<Envelope, Error> {
         match self {
             Answer::Envelope(envelope) => Ok(envelope),
-            Answer::Stream(_) => {
+            Answer::Stream(_) | Answer::File(_) => {
                 Err(GatewayError::Protocol { endpoint, reason: "a streamed result where none was asked for".into() }
                     .into())
             }
@@ -131,6 +137,11 @@ async fn answer(response: reqwest::Response, endpoint: String) -> Result<Answer,
     if streamed {
         tracing::debug!(%endpoint, "gateway response: a result stream");
         return Ok(Answer::Stream(response));
+    }
+    let file = response.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(OCTET_STREAM));
+    if file {
+        tracing::debug!(%endpoint, "gateway response: a file");
+        return Ok(Answer::File(response));
     }
     let bytes = response.bytes().await.map_err(unavailable)?;
     let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| GatewayError::Protocol {

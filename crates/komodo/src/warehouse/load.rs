@@ -5,19 +5,15 @@
 //! memory.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::AsyncReadExt as _;
 
 use super::connection::Connection;
-use super::error::InterfaceError;
 use super::http::protocol_error;
+use super::transfer::{file_error, file_stream};
 use crate::Error;
-
-/// How much of a file is read and sent at a time.
-const PIECE: usize = 256 * 1024;
 
 /// The format of a file to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,37 +190,6 @@ impl Connection {
     }
 }
 
-fn file_error(path: &Path, e: &std::io::Error) -> Error {
-    InterfaceError::File { path: path.display().to_string(), reason: e.to_string() }.into()
-}
-
-/// The file's bytes a piece at a time, `progress` told the total so far.
-fn file_stream(
-    file: tokio::fs::File,
-    path: PathBuf,
-    progress: Option<LoadProgress>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures::stream::try_unfold((file, 0u64), move |(mut file, sent)| {
-        let (path, progress) = (path.clone(), progress.clone());
-        async move {
-            let mut piece = vec![0u8; PIECE];
-            let n = file
-                .read(&mut piece)
-                .await
-                .map_err(|e| std::io::Error::new(e.kind(), format!("reading {}: {e}", path.display())))?;
-            if n == 0 {
-                return Ok(None);
-            }
-            piece.truncate(n);
-            let sent = sent + n as u64;
-            if let Some(progress) = &progress {
-                progress(sent);
-            }
-            Ok(Some((Bytes::from(piece), (file, sent))))
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,22 +201,5 @@ mod tests {
         assert_eq!(LoadFormat::from_path(Path::new("x.arrow")), Some(LoadFormat::Arrow));
         assert_eq!(LoadFormat::from_path(Path::new("x.xlsx")), None);
         assert_eq!(LoadFormat::from_path(Path::new("noext")), None);
-    }
-
-    #[tokio::test]
-    async fn files_stream_in_pieces_with_progress() {
-        use futures::StreamExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.bin");
-        let data: Vec<u8> = (0..(PIECE * 2 + 10)).map(|i| i as u8).collect();
-        std::fs::write(&path, &data).unwrap();
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = seen.clone();
-        let progress: LoadProgress = Arc::new(move |n| record.lock().unwrap().push(n));
-        let file = tokio::fs::File::open(&path).await.unwrap();
-        let pieces: Vec<Bytes> = file_stream(file, path, Some(progress)).map(Result::unwrap).collect().await;
-        assert_eq!(pieces.len(), 3);
-        assert_eq!(pieces.concat(), data);
-        assert_eq!(*seen.lock().unwrap(), vec![PIECE as u64, 2 * PIECE as u64, data.len() as u64]);
     }
 }

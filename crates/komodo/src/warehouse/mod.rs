@@ -48,10 +48,15 @@
 //! connection keeps working long after the access token it started with
 //! expired.
 //!
+//! A cursor given `PUT file://... @stage` or `GET @stage file://...` moves
+//! the files itself over the gateway's stage endpoints, streamed, and
+//! answers the rows Snowflake's connectors answer
+//! ([`Cursor::set_transfer_progress`] follows the bytes).
+//!
 //! Inside, each module uses only those below it: `http` (one request and
 //! its answer) <- `session` (the login, its renewal, the calls made with the
-//! session token) <- `stream` and `result` (reading results) <- `connection`
-//! and `cursor` <- `load`.
+//! session token) <- `stream`, `result` (reading results) and `transfer`
+//! (`PUT` and `GET`) <- `connection` and `cursor` <- `load`.
 
 mod connection;
 mod cursor;
@@ -63,6 +68,7 @@ mod query;
 mod result;
 mod session;
 mod stream;
+mod transfer;
 mod value;
 
 use std::fmt;
@@ -76,6 +82,7 @@ pub use load::{LoadFormat, LoadOptions, LoadProgress, LoadSummary};
 pub use query::{QueryId, QueryStatus};
 pub use result::{ArrowBatches, PREFETCH_CHUNKS, Row};
 pub use session::{CLIENT_APP_ID, SessionInfo};
+pub use transfer::{TransferEvent, TransferProgress};
 pub use value::{Decimal, ParseDecimalError, Value};
 
 use crate::auth::{AuthArgs, WebLogin};

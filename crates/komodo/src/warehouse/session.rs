@@ -231,7 +231,7 @@ impl Session {
             };
             let envelope = match send(&self.http, method.clone(), url.clone(), Some(&token), body.as_ref()).await? {
                 Answer::Envelope(envelope) => envelope,
-                stream @ Answer::Stream(_) => return Ok(stream),
+                stream @ (Answer::Stream(_) | Answer::File(_)) => return Ok(stream),
             };
             if envelope.success {
                 return Ok(Answer::Envelope(envelope));

@@ -666,3 +666,114 @@ async fn a_statement_the_gateway_answers_whole_still_streams() {
     let counts = batches[0].column(0).as_any().downcast_ref::<arrow_array::Int64Array>().expect("a count").clone();
     assert_eq!(counts.values().to_vec(), vec![i64::try_from(TEST_DEMO_CLAIMS).unwrap()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_and_get_move_files_through_the_gateway() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+
+    use komodo::warehouse::TransferEvent;
+
+    let f = Fixture::new().await;
+    let conn = f.builder().connect().await.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("a.csv"), "1,ann\n2,bo\n").unwrap();
+    std::fs::write(local.path().join("b.csv"), "3,cy\n").unwrap();
+    std::fs::write(local.path().join("notes.txt"), "not data\n").unwrap();
+    let mut zipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    zipped.write_all(b"4,di\n").unwrap();
+    std::fs::write(local.path().join("c.csv.gz"), zipped.finish().unwrap()).unwrap();
+
+    let mut cursor = conn.cursor();
+    let seen = Arc::new(Mutex::new((0usize, 0u64, 0u64)));
+    let record = seen.clone();
+    cursor.set_transfer_progress(Some(Arc::new(move |event| match event {
+        TransferEvent::Started { files, bytes } => {
+            let mut seen = record.lock().unwrap();
+            (seen.0, seen.1) = (files, bytes);
+        }
+        TransferEvent::Moved { bytes, .. } => record.lock().unwrap().2 += bytes,
+        _ => {}
+    })));
+
+    // A wildcard sends the CSV files: gzipped unless they are already.
+    let dir = local.path().display();
+    cursor.execute(&format!("PUT 'file://{dir}/*.csv*' @~/in/"), &[]).await.unwrap();
+    let names: Vec<_> = cursor.description().unwrap().iter().map(|c| c.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "source",
+            "target",
+            "source_size",
+            "target_size",
+            "source_compression",
+            "target_compression",
+            "status",
+            "message"
+        ]
+    );
+    let rows = cursor.fetchall().await.unwrap();
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    let summary: Vec<_> =
+        rows.iter().map(|r| (text(&r[0]), text(&r[1]), text(&r[4]), text(&r[5]), text(&r[6]))).collect();
+    assert_eq!(
+        summary,
+        [
+            ("a.csv".into(), "a.csv.gz".into(), "NONE".into(), "GZIP".into(), "UPLOADED".into()),
+            ("b.csv".into(), "b.csv.gz".into(), "NONE".into(), "GZIP".into(), "UPLOADED".into()),
+            ("c.csv.gz".into(), "c.csv.gz".into(), "GZIP".into(), "GZIP".into(), "UPLOADED".into()),
+        ]
+    );
+    assert_eq!(rows[0][2].as_i64(), Some(11));
+    let sent: i64 = rows.iter().map(|r| r[3].as_i64().unwrap()).sum();
+    assert_eq!(*seen.lock().unwrap(), (3, u64::try_from(sent).unwrap(), u64::try_from(sent).unwrap()));
+    assert_eq!(cursor.rowcount(), Some(3));
+
+    // Sent again without OVERWRITE: skipped; with it: replaced.
+    cursor.execute(&format!("PUT file://{dir}/b.csv @~/in/"), &[]).await.unwrap();
+    assert_eq!(text(&cursor.fetchone().await.unwrap().unwrap()[6]), "SKIPPED");
+    cursor.execute(&format!("PUT file://{dir}/b.csv @~/in/ OVERWRITE = TRUE"), &[]).await.unwrap();
+    assert_eq!(text(&cursor.fetchone().await.unwrap().unwrap()[6]), "UPLOADED");
+
+    // The warehouse reads what was sent.
+    cursor.execute("CREATE OR REPLACE DATABASE transfers", &[]).await.unwrap();
+    cursor.execute("CREATE TABLE transfers.public.people (id INT, name VARCHAR)", &[]).await.unwrap();
+    cursor.execute("COPY INTO transfers.public.people FROM @~/in/ FILE_FORMAT = (TYPE = CSV)", &[]).await.unwrap();
+    assert_eq!(cursor.fetchall().await.unwrap().len(), 3);
+    cursor
+        .execute("SELECT LISTAGG(name, ',') WITHIN GROUP (ORDER BY id) FROM transfers.public.people", &[])
+        .await
+        .unwrap();
+    assert_eq!(cursor.fetchone().await.unwrap().unwrap()[0].as_str(), Some("ann,bo,cy,di"));
+
+    // GET brings files back, byte for byte, into a directory it creates.
+    let out = local.path().join("out/nested");
+    cursor.execute(&format!("GET @~/in/ 'file://{}' PATTERN = '.*[ab][.]csv[.]gz'", out.display()), &[]).await.unwrap();
+    let got: Vec<_> = cursor.fetchall().await.unwrap().iter().map(|r| (text(&r[0]), text(&r[2]))).collect();
+    assert_eq!(got, [("a.csv.gz".into(), "DOWNLOADED".into()), ("b.csv.gz".into(), "DOWNLOADED".into())]);
+    let mut back = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(out.join("a.csv.gz")).unwrap()).read_to_string(&mut back).unwrap();
+    assert_eq!(back, "1,ann\n2,bo\n");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "no partial files are left");
+    let progress = seen.lock().unwrap();
+    assert_eq!(progress.0, 2);
+    drop(progress);
+
+    // What cannot be sent says which file, and sends nothing.
+    let err = conn.execute(&format!("PUT file://{dir}/missing.csv @~/in/"), &[]).await.map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Interface(InterfaceError::File { path, .. }) if path.ends_with("missing.csv")),
+        "{err:?}"
+    );
+    let err = conn.execute(&format!("PUT file://{dir}/*.parquet @~/in/"), &[]).await.map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("no file matches"), "{err}");
+    // The gateway's own errors keep Snowflake's codes (a stage that is not there).
+    let err = conn
+        .execute(&format!("PUT file://{dir}/a.csv @transfers.public.no_such_stage"), &[])
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(&err, Error::Warehouse(e) if e.code == "002003"), "{err:?}");
+    conn.execute("DROP DATABASE transfers", &[]).await.unwrap();
+}

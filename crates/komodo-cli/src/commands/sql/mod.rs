@@ -9,10 +9,11 @@ mod render;
 mod split;
 
 use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use komodo::Error;
-use komodo::warehouse::{ConnectionBuilder, Cursor};
+use komodo::warehouse::{ConnectionBuilder, Cursor, TransferEvent, TransferProgress};
 use tokio::sync::watch;
 
 use crate::Context;
@@ -81,9 +82,19 @@ async fn statement(
     printer: &mut Printer,
 ) -> Result<Printed, Failure> {
     let label = if total > 1 { format!("Running statement {number} of {total}") } else { "Running".to_owned() };
-    let spinner = ctx.ui.spinner(&label);
     let started = Instant::now();
     let mut cursor = conn.cursor();
+    // PUT and GET move files: a bar of their bytes instead of a spinner.
+    let spinner = match komodo_protocol::transfer::parse(sql) {
+        Some(Ok(moving)) => {
+            let verb =
+                if matches!(moving, komodo_protocol::transfer::Transfer::Put(_)) { "Sending" } else { "Fetching" };
+            let bar = ctx.ui.bytes_bar(0, &format!("{label}: preparing"));
+            cursor.set_transfer_progress(Some(transfer_progress(bar.clone(), format!("{label}: {verb}"))));
+            bar
+        }
+        _ => ctx.ui.spinner(&label),
+    };
     let cancel = cursor.cancel_handle();
     {
         let execution = cursor.execute(sql, &[]);
@@ -121,6 +132,20 @@ async fn statement(
         ctx.ui.message(format!("{rows} row{plural} ({:.2} s)", started.elapsed().as_secs_f64()));
     }
     Ok(printed)
+}
+
+/// Moves `bar` as a `PUT` or `GET` reports its bytes.
+fn transfer_progress(bar: indicatif::ProgressBar, label: String) -> TransferProgress {
+    Arc::new(move |event| match event {
+        TransferEvent::Compressing { file } => bar.set_message(format!("{label}: compressing {file}")),
+        TransferEvent::Started { files, bytes } => {
+            let plural = if files == 1 { "" } else { "s" };
+            bar.set_length(bytes);
+            bar.set_message(format!("{label} {files} file{plural}"));
+        }
+        TransferEvent::Moved { bytes, .. } => bar.inc(bytes),
+        _ => {}
+    })
 }
 
 /// The SQL to run: the argument, else the file (`-`: stdin), else stdin
