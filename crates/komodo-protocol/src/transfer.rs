@@ -63,13 +63,27 @@ pub const GET_COLUMNS: [&str; 4] = ["file", "size", "status", "message"];
 /// Reads `sql` as `PUT` or `GET`: `None` when it is neither, an error
 /// (what to write instead) when it is one but malformed.
 pub fn parse(sql: &str) -> Option<Result<Transfer, String>> {
+    parse_bound(sql, &[])
+}
+
+/// [`parse`] with positional bindings: each `?` word (outside quotes) is
+/// the next of `values`, as Snowflake's connectors send a `PUT`'s stage
+/// (`PUT 'file:///tmp/f' ? PARALLEL=4` with the stage bound).
+///
+/// ```
+/// use komodo_protocol::transfer::{Transfer, parse_bound};
+///
+/// let Some(Ok(Transfer::Put(put))) = parse_bound("PUT 'file:///tmp/f' ? parallel=4", &["@\"S\"".into()]) else { panic!() };
+/// assert_eq!(put.stage, "@\"S\"");
+/// ```
+pub fn parse_bound(sql: &str, values: &[String]) -> Option<Result<Transfer, String>> {
     let text = strip_comments(sql);
     let text = text.trim().trim_end_matches(';').trim();
     let verb = text.split_whitespace().next()?.to_ascii_uppercase();
     if verb != "PUT" && verb != "GET" {
         return None;
     }
-    Some(words(&text[3..]).and_then(|words| match verb.as_str() {
+    Some(words(&text[3..], values).and_then(|words| match verb.as_str() {
         "PUT" => put(&words).map(Transfer::Put),
         _ => get(&words).map(Transfer::Get),
     }))
@@ -93,8 +107,9 @@ fn strip_comments(sql: &str) -> String {
 
 /// The statement's words: runs of text split at whitespace and around
 /// `=`, a single-quoted string being one word (quotes taken off, `''` an
-/// escaped quote).
-fn words(text: &str) -> Result<Vec<String>, String> {
+/// escaped quote), a bare `?` the next of `values`.
+fn words(text: &str, values: &[String]) -> Result<Vec<String>, String> {
+    let mut values = values.iter();
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -126,6 +141,9 @@ fn words(text: &str) -> Result<Vec<String>, String> {
                 }
                 word.push(c);
                 chars.next();
+            }
+            if word == "?" {
+                word = values.next().ok_or("a ? has no bound value: bind one value per ?")?.clone();
             }
             out.push(word);
         }
@@ -258,6 +276,10 @@ mod tests {
             }
         }
         assert!(parse("PUTTY").is_none());
+        assert!(matches!(parse("PUT file:///tmp/x ?"), Some(Err(e)) if e.contains("no bound value")));
+        let bound = parse_bound("PUT 'file:///tmp/?' ? OVERWRITE = ?", &["@s".into(), "TRUE".into()]);
+        let Some(Ok(Transfer::Put(p))) = bound else { panic!("{bound:?}") };
+        assert_eq!((p.local.as_str(), p.stage.as_str(), p.overwrite), ("/tmp/?", "@s", true));
         assert!(parse("select 'PUT'").is_none());
     }
 }

@@ -14,6 +14,7 @@
 
 mod aliases;
 pub(crate) mod ast;
+mod binds;
 mod flatten;
 mod functions;
 mod names;
@@ -30,10 +31,11 @@ mod views;
 
 pub(crate) use aliases::inline_alias;
 pub(crate) use ast::call;
+pub(crate) use binds::inline_binds;
 pub(crate) use flatten::rewrite_flattens;
 pub(crate) use names::OutputNames;
 pub(crate) use placeholders::type_placeholders;
-pub(crate) use prepare::{Prepared, prepare};
+pub(crate) use prepare::{Offsets, Prepared, prepare};
 pub(crate) use rewrite::{check_size, expression_count, rewrite};
 pub(crate) use sample::{SAMPLE_HASH, rewrite_samples};
 pub(crate) use session::SessionValues;

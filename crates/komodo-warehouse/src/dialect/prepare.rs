@@ -19,7 +19,7 @@ pub(crate) struct Prepared {
 /// cursor only moves forward and the whole statement costs time linear in
 /// its length (SECURITY.md F01). Counting each column from the start of its
 /// line instead made a long one-line statement quadratic.
-struct Offsets<'a> {
+pub(crate) struct Offsets<'a> {
     sql: &'a str,
     line: u64,
     column: u64,
@@ -27,13 +27,13 @@ struct Offsets<'a> {
 }
 
 impl<'a> Offsets<'a> {
-    fn new(sql: &'a str) -> Self {
+    pub(crate) fn new(sql: &'a str) -> Self {
         Self { sql, line: 1, column: 1, byte: 0 }
     }
 
     /// The byte offset of `(line, column)`; `None` for a position outside
     /// the text (the tokenizer's empty location, or one before the cursor).
-    fn at(&mut self, line: u64, column: u64) -> Option<usize> {
+    pub(crate) fn at(&mut self, line: u64, column: u64) -> Option<usize> {
         if line == 0 || column == 0 || (line, column) < (self.line, self.column) {
             return None;
         }

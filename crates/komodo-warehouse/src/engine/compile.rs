@@ -261,6 +261,8 @@ pub fn parse_check(sql: &str) -> Result<FrontEndSizes, WarehouseError> {
 /// `INSERT` is planned but not run, `USE` and `ALTER SESSION` change no
 /// session state.
 pub(crate) async fn describe(s: &SessionEntry, sql: &str, params: Vec<Param>) -> Result<SchemaRef, WarehouseError> {
+    let (sql, params) = dialect::inline_binds(sql, params)?;
+    let sql = sql.as_ref();
     let prepared = dialect::prepare(sql)?;
     let statement = parse_one(&prepared)?;
     let (database, schema) = s.current.lock().clone();
@@ -321,7 +323,9 @@ pub(crate) async fn compile(
     stop: &Stop,
 ) -> Result<Compiled, WarehouseError> {
     let this = Commands(s);
-    let prepared = dialect::prepare(sql)?;
+    let (sql, params) = dialect::inline_binds(sql, params)?;
+    let sql = super::copy::plain_transformation(&sql)?;
+    let prepared = dialect::prepare(&sql)?;
     let (database, schema) = s.current.lock().clone();
     let own = OwnTables { s, database: database.clone(), schema: schema.clone() };
     let access = *s.access.lock();
@@ -455,7 +459,7 @@ pub(crate) async fn compile(
             }
             return own.truncate(&target.name, t.if_exists).await.map(Compiled::Ready);
         }
-        Statement::CreateView(v) => return own.create_view(v, sql).map(Compiled::Ready),
+        Statement::CreateView(v) => return own.create_view(v, &sql).map(Compiled::Ready),
         Statement::Drop { object_type: ObjectType::View, if_exists, names, .. } => {
             return own.drop_views(names, *if_exists).map(Compiled::Ready);
         }

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::sql::sqlparser::ast::helpers::stmt_data_loading::{StageLoadSelectItem, StageLoadSelectItemKind};
 use datafusion::sql::sqlparser::ast::{self, Statement};
 use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::protocol::SaveMode;
@@ -57,7 +58,7 @@ const LOADED_FILES: &str = "komodo.loadedFiles";
 
 /// The file format of a `COPY`: its `FILE_FORMAT = (...)` (a
 /// `FORMAT_NAME` is looked up), else the stage's.
-fn file_format_of(
+pub(super) fn file_format_of(
     s: &SessionEntry,
     given: &Options,
     stage: &StageRef,
@@ -134,8 +135,8 @@ pub(crate) async fn copy_into(
     if stage_params.url.is_some() || stage_params.storage_integration.is_some() {
         return Err(not_allowed("COPY from or to an external location"));
     }
-    if validation_mode.is_some() || from_transformations.is_some() || into_columns.is_some() {
-        return Err(not_allowed("COPY with VALIDATION_MODE, a column list or a transformation (SELECT $1, ...)"));
+    if validation_mode.is_some() {
+        return Err(not_allowed("COPY with VALIDATION_MODE"));
     }
     let (database, schema) = s.current.lock().clone();
     let copy_options = super::file_format::options_of(copy_options)?;
@@ -151,12 +152,17 @@ pub(crate) async fn copy_into(
             let stage = stages::stage_ref(s, &from.to_string(), &database, &schema)?;
             let format = file_format_of(s, &given_format, &stage, &database, &schema)?;
             let key = table_key(into, &database, &schema)?;
-            let load = Load { s, key, stage, format, files: files.clone(), pattern: pattern.clone(), stop };
+            let mapping = mapping_of(s, &key, into_columns.as_deref(), from_transformations.as_deref(), &format)?;
+            let (files, pattern) = (files.clone(), pattern.clone());
+            let load = Load { s, key, stage, format, mapping, files, pattern, stop };
             load.run(&copy_options).await
         }
         ast::CopyIntoSnowflakeKind::Location => {
             let stage = stages::stage_ref(s, &into.to_string(), &database, &schema)?;
             let format = file_format_of(s, &given_format, &stage, &database, &schema)?;
+            if into_columns.is_some() || from_transformations.is_some() {
+                return Err(not_allowed("COPY INTO @stage with a column list"));
+            }
             let query = match (from_query, from_obj) {
                 (Some(q), _) => q.as_ref().clone(),
                 (None, Some(table)) => super::plan::select_star_from(table.clone())?,
@@ -167,11 +173,160 @@ pub(crate) async fn copy_into(
     }
 }
 
+/// `COPY INTO t (a, b) FROM (SELECT $1:x, $1:y FROM @stage)`: each table
+/// column given by its file field (Parquet and JSON); the casts the
+/// transformation may write are to the column's type, which loading casts
+/// to anyway.
+fn mapping_of(
+    s: &SessionEntry,
+    key: &TableKey,
+    columns: Option<&[ast::Ident]>,
+    items: Option<&[StageLoadSelectItemKind]>,
+    format: &FileFormat,
+) -> Result<Option<Vec<(String, String)>>, WarehouseError> {
+    let Some(items) = items else {
+        return match columns {
+            Some(_) => Err(not_allowed(
+                "COPY INTO <table> (columns) FROM @stage without a SELECT: name the columns' \
+                 fields with FROM (SELECT $1:field, ... FROM @stage)",
+            )),
+            None => Ok(None),
+        };
+    };
+    if format.kind == Kind::Csv {
+        return Err(not_allowed("a COPY transformation of CSV files (load them by position, without a SELECT)"));
+    }
+    let fields = items
+        .iter()
+        .map(|item| match item {
+            StageLoadSelectItemKind::StageLoadSelectItem(StageLoadSelectItem {
+                file_col_num: 1,
+                element: Some(field),
+                ..
+            }) => Ok(field.value.clone()),
+            other => Err(not_allowed(&format!(
+                "the COPY transformation item {other} (write $1:field for each column, optionally ::TYPE)"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let columns: Vec<String> = match columns {
+        Some(columns) => columns.iter().map(|c| c.value.clone()).collect(),
+        None => s
+            .tables
+            .table_schema(key)
+            .map(|schema| schema.fields().iter().map(|f| f.name().clone()).collect())
+            .unwrap_or_default(),
+    };
+    if columns.len() != fields.len() {
+        return Err(WarehouseError::Compilation(format!(
+            "the COPY names {} column{} and selects {} field{}: give one field per column",
+            columns.len(),
+            if columns.len() == 1 { "" } else { "s" },
+            fields.len(),
+            if fields.len() == 1 { "" } else { "s" },
+        )));
+    }
+    Ok(Some(columns.into_iter().zip(fields).collect()))
+}
+
+/// Writes Snowflake's `COPY INTO t (...) FROM (SELECT $1:"f"::TYPE, ... FROM
+/// '@stage')` (what snowflake-connector-python's `write_pandas` sends) as
+/// the parser reads it: the casts after each field and the quotes around
+/// the stage are taken off. Anything else is returned as it is.
+pub(crate) fn plain_transformation(sql: &str) -> Result<std::borrow::Cow<'_, str>, WarehouseError> {
+    use datafusion::sql::sqlparser::dialect::SnowflakeDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+    let keyword = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == k);
+    let head = sql.trim_start();
+    if !head.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("COPY")) {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let tokens = Tokenizer::new(&SnowflakeDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| WarehouseError::Compilation(e.to_string()))?;
+    let significant: Vec<_> = tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)).collect();
+    // COPY INTO <name> [(<columns>)] FROM ( SELECT
+    let mut depth = 0usize;
+    let Some(from) = significant.iter().enumerate().position(|(i, t)| {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i > 2 && depth == 0 && keyword(&t.token, Keyword::FROM)
+    }) else {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    };
+    let is_transformation = keyword(&significant[1].token, Keyword::INTO)
+        && significant.get(from + 1).is_some_and(|t| t.token == Token::LParen)
+        && significant.get(from + 2).is_some_and(|t| keyword(&t.token, Keyword::SELECT));
+    if !is_transformation {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    // Byte ranges to replace, in order.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut offsets = crate::dialect::Offsets::new(sql);
+    let mut at = |t: &datafusion::sql::sqlparser::tokenizer::TokenWithSpan, end: bool| {
+        let location = if end { t.span.end } else { t.span.start };
+        offsets.at(location.line, location.column)
+    };
+    let mut depth = 0usize;
+    let mut cast_from: Option<usize> = None;
+    let mut i = from + 3;
+    while i < significant.len() {
+        let t = significant[i];
+        let ends_item = depth == 0 && (t.token == Token::Comma || keyword(&t.token, Keyword::FROM));
+        if ends_item && let Some(start) = cast_from.take() {
+            let end = at(t, false).ok_or_else(|| WarehouseError::Internal("a token outside the statement".into()))?;
+            edits.push((start, end, " ".into()));
+        }
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::DoubleColon if depth == 0 && cast_from.is_none() => {
+                cast_from = at(t, false);
+            }
+            _ => {}
+        }
+        if depth == 0 && keyword(&t.token, Keyword::FROM) {
+            if let Some(next) = significant.get(i + 1)
+                && let Token::SingleQuotedString(stage) = &next.token
+            {
+                if !stage.starts_with('@') || stage.contains(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+                    return Err(WarehouseError::Compilation(format!("'{stage}' is not a stage: name one as '@stage'")));
+                }
+                let (Some(start), Some(end)) = (at(next, false), at(next, true)) else {
+                    return Err(WarehouseError::Internal("a token outside the statement".into()));
+                };
+                edits.push((start, end, stage.clone()));
+            }
+            break;
+        }
+        i += 1;
+    }
+    if edits.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    for (start, end, text) in edits {
+        out.push_str(&sql[copied..start]);
+        out.push_str(&text);
+        copied = end;
+    }
+    out.push_str(&sql[copied..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 struct Load<'a> {
     s: &'a SessionEntry,
     key: TableKey,
     stage: StageRef,
     format: FileFormat,
+    /// Table columns and the file fields that fill them (a transformation).
+    mapping: Option<Vec<(String, String)>>,
     files: Option<Vec<String>>,
     pattern: Option<String>,
     stop: &'a Stop,
@@ -313,8 +468,29 @@ impl Load<'_> {
         };
         let source = source_table(&planning, &file.path, format).await?;
         let source_schema = source.schema();
-        let scan = LogicalPlanBuilder::scan("source", datafusion::datasource::provider_as_source(source), None)
+        let mut scan = LogicalPlanBuilder::scan("source", datafusion::datasource::provider_as_source(source), None)
             .map_err(WarehouseError::from_datafusion)?;
+        let mut source_schema = source_schema;
+        if let Some(mapping) = &self.mapping {
+            let exprs = mapping
+                .iter()
+                .map(|(column, field)| {
+                    let found = source_schema.fields().iter().position(|f| f.name() == field).or_else(|| {
+                        let alike: Vec<usize> = (0..source_schema.fields().len())
+                            .filter(|&i| source_schema.field(i).name().eq_ignore_ascii_case(field))
+                            .collect();
+                        (alike.len() == 1).then(|| alike[0])
+                    });
+                    let i = found.ok_or_else(|| {
+                        WarehouseError::InvalidFile(format!("{} has no field {field} ($1:{field})", file.relative))
+                    })?;
+                    let name = source_schema.field(i).name();
+                    Ok(datafusion::prelude::col(datafusion::common::Column::from_name(name)).alias(column))
+                })
+                .collect::<Result<Vec<_>, WarehouseError>>()?;
+            scan = scan.project(exprs).map_err(WarehouseError::from_datafusion)?;
+            source_schema = Arc::new(scan.schema().as_arrow().clone());
+        }
         let columns = scan.schema().columns();
         let exprs = matched(&source_schema, &columns, target, &self.key.2)?;
         let plan = scan.project(exprs).and_then(LogicalPlanBuilder::build).map_err(WarehouseError::from_datafusion)?;

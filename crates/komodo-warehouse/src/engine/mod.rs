@@ -20,6 +20,7 @@ mod copy;
 mod ddl;
 mod file_format;
 mod guard;
+mod infer_schema;
 mod insert_columns;
 mod load;
 mod plan;

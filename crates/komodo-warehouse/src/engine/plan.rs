@@ -206,7 +206,7 @@ async fn resolve_time_travels(
 }
 
 /// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, time
-/// travel, views, sequences' `NEXTVAL`, the Snowflake rewrite, lateral column aliases (inlined where a name is not
+/// travel, views, sequences' `NEXTVAL`, `INFER_SCHEMA`, the Snowflake rewrite, lateral column aliases (inlined where a name is not
 /// a column, then planned again), session variables and `params` bound on
 /// the plan.
 pub(super) async fn plan_statement<'a>(
@@ -221,6 +221,7 @@ pub(super) async fn plan_statement<'a>(
     resolve_time_travels(s, &mut statement, database, schema).await?;
     dialect::expand_views(&mut statement, &|name| view_query(s, database, schema, name))?;
     sequences::resolve_sequences(s, &mut statement, database, schema)?;
+    super::infer_schema::resolve_infer_schema(s, &mut statement, database, schema)?;
     let columns = |name: &ObjectName| -> Option<Vec<String>> {
         let parts = object_name_parts(name);
         let key: TableKey = match parts.as_slice() {

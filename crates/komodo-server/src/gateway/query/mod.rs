@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use komodo_protocol::gateway::{QueryRequest, codes};
+use komodo_protocol::gateway::{Binding, QueryRequest, codes};
 use serde_json::Value;
 
 pub use super::caller::RequestIdQuery;
@@ -73,7 +73,7 @@ pub async fn query_request(
     }
 
     // PUT and GET from a Snowflake connector: a local stage's answer.
-    if let Some(transfer) = komodo_protocol::transfer::parse(&body.sql_text) {
+    if let Some(transfer) = komodo_protocol::transfer::parse_bound(&body.sql_text, &transfer_values(&body.bindings)) {
         return super::stage::connector_transfer(&state, &caller, transfer).await;
     }
     if body.sql_text.trim().is_empty() {
@@ -162,4 +162,19 @@ pub async fn chunk(
 /// clients for telemetry; older connectors may send it anyway).
 pub async fn telemetry() -> Response {
     ok(Value::Null)
+}
+
+/// The text of each binding, in order (a `PUT`'s bound stage).
+fn transfer_values(bindings: &Option<std::collections::BTreeMap<String, Binding>>) -> Vec<String> {
+    let Some(bindings) = bindings else { return Vec::new() };
+    let mut ordered: Vec<(u64, &Binding)> =
+        bindings.iter().filter_map(|(k, b)| k.parse::<u64>().ok().map(|k| (k, b))).collect();
+    ordered.sort_by_key(|(k, _)| *k);
+    ordered
+        .into_iter()
+        .map(|(_, b)| match &b.value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect()
 }
