@@ -271,3 +271,47 @@ def test_connector_put_copy_and_get_through_a_local_stage(connector_env, platfor
         with gzip.open(out / "data_0_0_0.csv.gz", "rt") as f:
             assert f.read() == "1,ann\n2,bob\n"
         cur.execute("drop database stage_connector")
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_connectors_own_write_pandas_through_a_local_stage(connector_env, platform, sp, overwrite):
+    # snowflake.connector.pandas_tools.write_pandas, unmodified: a temporary
+    # stage and file format named by IDENTIFIER(?), a PUT of Parquet chunks
+    # with its stage bound, INFER_SCHEMA, CREATE TABLE, and a COPY whose
+    # transformation picks each column ($1:"col"::TYPE), then (overwrite)
+    # a new table renamed over the old one.
+    from snowflake.connector.pandas_tools import write_pandas
+
+    frame = pandas.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "Name": ["ann", "bob", None],
+            "score": [1.5, None, 3.25],
+            "seen": pandas.to_datetime(["2024-01-02 03:04:05", "2024-02-03 04:05:06", "2024-03-04 05:06:07"]),
+            "ok": [True, False, True],
+        }
+    )
+    with raw_connect(platform, sp) as conn:
+        cur = conn.cursor()
+        cur.execute("create database if not exists connector_pandas")
+        cur.execute("use schema connector_pandas.public")
+        success, chunks, rows, output = write_pandas(conn, frame, "SCORES", auto_create_table=True, chunk_size=2)
+        assert (success, chunks, rows) == (True, 2, 3), output
+        success, _, rows, _ = write_pandas(conn, frame.iloc[:1], "SCORES", auto_create_table=True, overwrite=overwrite)
+        assert (success, rows) == (True, 1)
+        got = cur.execute('select "id", "Name", "score", "seen", "ok" from scores order by "id"').fetchall()
+        first = (1, "ann", 1.5, dt.datetime(2024, 1, 2, 3, 4, 5), True)
+        if overwrite:
+            assert got == [first]
+        else:
+            assert got == [
+                first,
+                first,
+                (2, "bob", None, dt.datetime(2024, 2, 3, 4, 5, 6), False),
+                (3, None, 3.25, dt.datetime(2024, 3, 4, 5, 6, 7), True),
+            ]
+        types = dict(cur.execute("select column_name, data_type from information_schema.columns where table_name = 'SCORES'").fetchall())
+        assert types == {"id": "NUMBER", "Name": "TEXT", "score": "FLOAT", "seen": "TIMESTAMP_NTZ", "ok": "BOOLEAN"}
+        # Nothing temporary is left behind in the schema.
+        assert [r[1] for r in cur.execute("show tables in schema connector_pandas.public").fetchall()] == ["SCORES"]
+        cur.execute("drop database connector_pandas")

@@ -514,3 +514,37 @@ def test_ctrl_c_cancels_a_running_query(home, sp, platform):
     lines = out.splitlines()
     assert lines[0].startswith("interrupted after") and lines[1] == "(5,)", out
     platform.assert_warehouse_idle_within(2)
+
+
+def test_put_and_get_move_files_over_the_gateway(conn, tmp_path):
+    # This package's cursor sends PUT's files over the gateway's HTTP (no
+    # shared file system needed) and fetches GET's back, with Snowflake's
+    # result rows.
+    import gzip
+
+    (tmp_path / "a.csv").write_text("1,ann\n2,bo\n")
+    (tmp_path / "b.csv").write_text("3,cy\n")
+    with conn.cursor() as cur:
+        cur.execute("create or replace database py_transfers")
+        cur.execute("create table py_transfers.public.people (id int, name varchar)")
+        cur.execute(f"PUT 'file://{tmp_path}/*.csv' @~/py_in/ OVERWRITE = TRUE")
+        assert [d.name for d in cur.description][:3] == ["source", "target", "source_size"]
+        rows = cur.fetchall()
+        assert [(r[0], r[1], r[4], r[5], r[6]) for r in rows] == [
+            ("a.csv", "a.csv.gz", "NONE", "GZIP", "UPLOADED"),
+            ("b.csv", "b.csv.gz", "NONE", "GZIP", "UPLOADED"),
+        ]
+        assert rows[0][2] == 11
+        cur.execute("COPY INTO py_transfers.public.people FROM @~/py_in/ FILE_FORMAT = (TYPE = CSV)")
+        assert sorted((r[0], r[1], r[3]) for r in cur.fetchall()) == [
+            ("py_in/a.csv.gz", "LOADED", 2),
+            ("py_in/b.csv.gz", "LOADED", 1),
+        ]
+        out = tmp_path / "back"
+        cur.execute(f"GET @~/py_in/a.csv.gz 'file://{out}/'")
+        assert [(r[0], r[2]) for r in cur.fetchall()] == [("a.csv.gz", "DOWNLOADED")]
+        with gzip.open(out / "a.csv.gz", "rt") as f:
+            assert f.read() == "1,ann\n2,bo\n"
+        with pytest.raises(komodo.InterfaceError, match="missing.csv"):
+            cur.execute(f"PUT file://{tmp_path}/missing.csv @~/py_in/")
+        cur.execute("drop database py_transfers")
