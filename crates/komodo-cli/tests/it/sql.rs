@@ -199,3 +199,30 @@ async fn ctrl_c_cancels_the_running_statement() {
     assert!(run.stderr().contains("interrupted: the statement was cancelled"), "{}", run.stderr());
     s.platform.assert_warehouse_idle_within(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sql_puts_and_gets_files() {
+    let s = setup().await;
+    let home = &s.home;
+    let data = home.dir.path().join("visits.csv");
+    std::fs::write(&data, "1,a\n2,b\n").unwrap();
+    let out = home.dir.path().join("back");
+    let statements =
+        format!("PUT 'file://{}' @~/cli/ OVERWRITE = TRUE;\nGET @~/cli/ 'file://{}/';", data.display(), out.display());
+    let run = home.run(&["sql", "--profile", "production", "-o", "csv", &statements]);
+    run.success();
+    let stdout = run.stdout();
+    assert!(
+        stdout.starts_with(
+            "source,target,source_size,target_size,source_compression,target_compression,status,message\n\
+             visits.csv,visits.csv.gz,8,"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains(",NONE,GZIP,UPLOADED,\"\"\n\nfile,size,status,message\nvisits.csv.gz,"), "{stdout}");
+    assert!(out.join("visits.csv.gz").is_file());
+    // A file that is not there: the path in the error, exit status 1.
+    let run = home.run(&["sql", "--profile", "production", "PUT file:///no/such/file.csv @~"]);
+    run.failure(1);
+    assert!(run.stderr().contains("/no/such/file.csv"), "{}", run.stderr());
+}

@@ -136,7 +136,8 @@ fn object_name(param: &Param) -> Result<String, WarehouseError> {
     let dialect = SnowflakeDialect {};
     let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(|e| invalid(&e.to_string()))?;
     let name = parser.parse_object_name(false).map_err(|_| invalid(&format!("{text:?} is not one")))?;
-    if parser.peek_token_ref().token != Token::EOF {
+    let plain = name.0.iter().all(|part| part.as_ident().is_some_and(|id| matches!(id.quote_style, None | Some('"'))));
+    if parser.peek_token_ref().token != Token::EOF || !plain {
         return Err(invalid(&format!("{text:?} is not one")));
     }
     Ok(name.to_string())
