@@ -336,12 +336,14 @@ impl Load<'_> {
     async fn run(self, copy_options: &Options) -> Result<QueryStream, WarehouseError> {
         let s = self.s;
         let key = &self.key;
-        match s.tables.kind(key) {
-            Some(ObjectKind::Table) => {}
+        // A temporary table keeps no load history: its files load each time.
+        let temporary = match s.tables.kind(key) {
+            Some(ObjectKind::Table) => None,
+            Some(ObjectKind::Temporary) => s.tables.temp(key),
             Some(ObjectKind::Subscription) => return Err(subscription_refused(&format!("table '{}'", key.2))),
-            Some(_) => return Err(not_allowed(&format!("COPY INTO {} (only the account's own tables)", key.2))),
+            Some(ObjectKind::View) => return Err(not_allowed(&format!("COPY INTO {} (a view)", key.2))),
             None => return Err(WarehouseError::ObjectNotFound(key.2.clone())),
-        }
+        };
         if *s.access.lock() == super::session::Access::ReadOnly {
             return Err(super::privileges::reader_refused(format!("table '{}'", key.2)));
         }
@@ -373,10 +375,16 @@ impl Load<'_> {
                 .collect();
             selected.retain(|f| wanted.contains(&f.relative));
         }
-        let location = s.tables.own.table_location(&key.0, &key.1, &key.2)?;
-        let table = delta::open(&location, None).await?;
-        let loaded_before = if force { BTreeSet::new() } else { loaded_files(&table).await };
-        let target = target_schema(&table)?;
+        let (table, target, loaded_before) = match &temporary {
+            Some(temp) => (None, datafusion::datasource::TableProvider::schema(temp.table.as_ref()), BTreeSet::new()),
+            None => {
+                let location = s.tables.own.table_location(&key.0, &key.1, &key.2)?;
+                let table = delta::open(&location, None).await?;
+                let loaded_before = if force { BTreeSet::new() } else { loaded_files(&table).await };
+                let target = target_schema(&table)?;
+                (Some(table), target, loaded_before)
+            }
+        };
         let mut outcomes = Vec::new();
         let mut batches = Vec::new();
         let mut recorded = Vec::new();
@@ -424,7 +432,16 @@ impl Load<'_> {
         if outcomes.is_empty() {
             return Ok(status_result(StatementKind::Show, "Copy executed with 0 files processed.".into()));
         }
-        if !recorded.is_empty() {
+        if let Some(temp) = &temporary {
+            let mut rows = Vec::new();
+            for partition in &temp.table.batches {
+                rows.extend(partition.read().await.iter().cloned());
+            }
+            rows.extend(batches);
+            temp.replace(rows).await?;
+        } else if let Some(table) = table
+            && !recorded.is_empty()
+        {
             let properties = CommitProperties::default()
                 .with_metadata([(LOADED_FILES.to_owned(), serde_json::Value::from(recorded))]);
             let state = Planning::borrow(s);
