@@ -483,7 +483,14 @@ impl Load<'_> {
             Kind::Json => LoadFormat::Json { gzip: self.format.gzipped(&file.relative) },
             _ => LoadFormat::Parquet,
         };
-        let source = source_table(&planning, &file.path, format).await?;
+        let source = if self.format.kind == Kind::Json && self.format.strip_outer_array {
+            let (path, gzip) = (file.path.clone(), self.format.gzipped(&file.relative));
+            tokio::task::spawn_blocking(move || json_array_table(&path, gzip))
+                .await
+                .map_err(|e| WarehouseError::Internal(format!("reading a JSON file failed: {e}")))??
+        } else {
+            source_table(&planning, &file.path, format).await?
+        };
         let source_schema = source.schema();
         let mut scan = LogicalPlanBuilder::scan("source", datafusion::datasource::provider_as_source(source), None)
             .map_err(WarehouseError::from_datafusion)?;
@@ -521,6 +528,54 @@ impl Load<'_> {
         let batches = batches.map_err(|e| WarehouseError::Internal(e.to_string()))?;
         Ok(FileRows { batches, parsed: rows, loaded: rows, errors: Vec::new() })
     }
+}
+
+/// The most bytes of JSON one `STRIP_OUTER_ARRAY` file may hold (it is
+/// read whole).
+const MAX_JSON_ARRAY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A JSON file holding one array (`STRIP_OUTER_ARRAY = TRUE`) as a table
+/// of its elements, their columns inferred from them.
+fn json_array_table(path: &Path, gzip: bool) -> Result<Arc<dyn datafusion::datasource::TableProvider>, WarehouseError> {
+    let io = |source| WarehouseError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader: Box<dyn Read> =
+        if gzip { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(std::io::BufReader::new(file)) };
+    let mut text = Vec::new();
+    reader.take(MAX_JSON_ARRAY_BYTES + 1).read_to_end(&mut text).map_err(io)?;
+    if text.len() as u64 > MAX_JSON_ARRAY_BYTES {
+        return Err(WarehouseError::InvalidFile(format!(
+            "the file holds more than {} MiB of JSON in one array: split it, or write one object per line and \
+             load it without STRIP_OUTER_ARRAY",
+            MAX_JSON_ARRAY_BYTES >> 20
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| WarehouseError::InvalidFile(format!("it is not one JSON value: {e}")))?;
+    drop(text);
+    let serde_json::Value::Array(rows) = value else {
+        return Err(WarehouseError::InvalidFile(
+            "it is not a JSON array (STRIP_OUTER_ARRAY = TRUE reads one array of objects)".into(),
+        ));
+    };
+    let invalid = |e: arrow_schema::ArrowError| WarehouseError::InvalidFile(e.to_string());
+    let schema = arrow_json::reader::infer_json_schema_from_iterator(rows.iter().map(Ok)).map_err(invalid)?;
+    if schema.fields().is_empty() {
+        return Err(WarehouseError::InvalidFile("no columns were found in its objects".into()));
+    }
+    let schema = Arc::new(schema);
+    let mut decoder =
+        arrow_json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build_decoder().map_err(invalid)?;
+    let mut batches = Vec::new();
+    for piece in rows.chunks(BATCH_ROWS) {
+        decoder.serialize(piece).map_err(invalid)?;
+        if let Some(batch) = decoder.flush().map_err(invalid)? {
+            batches.push(batch);
+        }
+    }
+    let table =
+        datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(WarehouseError::from_datafusion)?;
+    Ok(Arc::new(table))
 }
 
 /// What identifies a staged file in the load history: its stage, path,

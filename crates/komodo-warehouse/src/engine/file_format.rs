@@ -85,6 +85,8 @@ pub(crate) struct FileFormat {
     pub(crate) trim_space: bool,
     pub(crate) column_count_mismatch_is_error: bool,
     pub(crate) compression: Compression,
+    /// JSON: each file is one array whose elements are the rows.
+    pub(crate) strip_outer_array: bool,
 }
 
 /// Options Snowflake's clients send that change nothing here.
@@ -142,6 +144,7 @@ impl FileFormat {
             trim_space: false,
             column_count_mismatch_is_error: true,
             compression: Compression::Auto,
+            strip_outer_array: false,
         };
         for (name, value) in options {
             let text = || value.text().unwrap_or_default().to_ascii_uppercase();
@@ -188,7 +191,7 @@ impl FileFormat {
                         other => return Err(not_allowed(&format!("COMPRESSION = {other} (AUTO, GZIP and NONE are)"))),
                     }
                 }
-                "STRIP_OUTER_ARRAY" if !flag(value, name)? => {}
+                "STRIP_OUTER_ARRAY" => format.strip_outer_array = flag(value, name)?,
                 _ if IGNORED.contains(&name.as_str()) => {}
                 other => {
                     return Err(not_allowed(&format!("the file format option {other}")));

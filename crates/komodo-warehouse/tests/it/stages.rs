@@ -122,6 +122,40 @@ async fn a_file_loads_once_whichever_replica_copies_it() {
     assert_eq!(cell(&run(&b, sb, "SELECT COUNT(*) FROM t").await.unwrap(), 0, 0), "3");
 }
 
+/// `STRIP_OUTER_ARRAY = TRUE`: a JSON file of one array loads its
+/// elements as rows; anything else says what it reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_arrays_load_with_strip_outer_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path().join("warehouse"), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in ["CREATE DATABASE j", "CREATE TABLE people (id INT, name VARCHAR, tags VARIANT)", "CREATE STAGE st"] {
+        run(&engine, s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let file = dir.path().join("people.json");
+    std::fs::write(&file, br#"[{"ID": 1, "NAME": "ann", "TAGS": ["a"]}, {"ID": 2, "NAME": null}]"#).unwrap();
+    engine.put_stage_file(ACCOUNT, s, "@st", "people.json", &file, false).unwrap();
+    let loaded = run(&engine, s, "COPY INTO people FROM @st FILE_FORMAT = (TYPE = JSON STRIP_OUTER_ARRAY = TRUE)")
+        .await
+        .unwrap();
+    assert_eq!((cell(&loaded, 0, 1), cell(&loaded, 0, 3)), ("LOADED".into(), "2".into()));
+    let rows = run(&engine, s, "SELECT id, name FROM people ORDER BY id").await.unwrap();
+    assert_eq!(rows, vec![vec![Some("1".into()), Some("ann".into())], vec![Some("2".into()), None]]);
+    // Without the option the same file is one value per line, which it is not.
+    let without = run(&engine, s, "COPY INTO people FROM @st FILE_FORMAT = (TYPE = JSON) FORCE = TRUE").await;
+    assert!(without.is_err(), "{without:?}");
+    std::fs::write(&file, br#"{"ID": 3}"#).unwrap();
+    engine.put_stage_file(ACCOUNT, s, "@st", "one.json", &file, false).unwrap();
+    let err = run(
+        &engine,
+        s,
+        "COPY INTO people FROM @st FILES = ('one.json') FILE_FORMAT = (TYPE = JSON STRIP_OUTER_ARRAY = TRUE)",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not a JSON array"), "{err}");
+}
+
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest as _;
     md5::Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
