@@ -27,7 +27,8 @@
 //!    (pages, redirects, cookies, the JSON error);
 //! 2. the domain: [`keys`] (signing keys, JWS, staged rotation), [`tokens`]
 //!    (minting), [`identity`] (who is calling and what they may do),
-//!    [`queries`] (the gateway's state on this replica);
+//!    [`queries`] (the gateway's state on this replica), [`upstream`] (an
+//!    upstream Snowflake account: key-pair authentication);
 //! 3. composition: [`state`] ([`AppState`]), [`bootstrap`] (the first
 //!    start);
 //! 4. request authentication: [`extract`] (axum extractors);
@@ -59,6 +60,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod upstream;
 pub mod web;
 
 use axum::Router;
