@@ -6,8 +6,8 @@
 //! `Any` driver. Repositories are grouped by concern: [`iam`] (users,
 //! organisations, accounts, memberships, service principals, OAuth clients),
 //! [`gateway`] (connector sessions, query handles, results), [`oauth`] (authorization requests, codes, refresh-token families, device
-//! codes, revoked tokens), [`keys`] (encrypted signing keys) and [`limits`]
-//! (rate-limit windows).
+//! codes, revoked tokens), [`keys`] (encrypted signing keys), [`limits`]
+//! (rate-limit windows) and [`warehouses`] (accounts' upstream warehouses).
 
 pub mod gateway;
 pub mod iam;
@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod oauth;
 pub mod principals;
+pub mod warehouses;
 
 use std::time::Duration;
 

@@ -18,3 +18,4 @@ mod revocation;
 mod security;
 mod store;
 mod transport;
+mod warehouse_backends;

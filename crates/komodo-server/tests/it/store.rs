@@ -157,6 +157,37 @@ async fn exercise(store: Store) {
     store.purge_expired().await.unwrap();
 
     gateway_records(&store, &account.id).await;
+    warehouse_backends(&store, &account.id).await;
+}
+
+/// An account's upstream warehouse: set, replaced, cleared.
+async fn warehouse_backends(store: &Store, account: &str) {
+    use komodo_server::store::warehouses::WarehouseBackendRow;
+    assert_eq!(store.warehouse_backend(account).await.unwrap(), None);
+    let mut row = WarehouseBackendRow {
+        account_id: account.to_owned(),
+        kind: "snowflake".into(),
+        host: "https://xy12345.snowflakecomputing.com".into(),
+        account_name: "XY12345".into(),
+        user_name: "KOMODO_GATEWAY".into(),
+        private_key: "sealed".into(),
+        key_fingerprint: "SHA256:abc".into(),
+        role_name: Some("ANALYST".into()),
+        warehouse: None,
+        database_name: Some("ANALYTICS".into()),
+        schema_name: None,
+        updated_at: now(),
+    };
+    store.set_warehouse_backend(&row).await.unwrap();
+    assert_eq!(store.warehouse_backend(account).await.unwrap(), Some(row.clone()));
+    row.user_name = "OTHER".into();
+    row.role_name = None;
+    store.set_warehouse_backend(&row).await.unwrap();
+    assert_eq!(store.warehouse_backend(account).await.unwrap(), Some(row.clone()));
+    assert!(!format!("{row:?}").contains("sealed"));
+    assert!(store.clear_warehouse_backend(account).await.unwrap());
+    assert!(!store.clear_warehouse_backend(account).await.unwrap());
+    assert_eq!(store.warehouse_backend(account).await.unwrap(), None);
 }
 
 /// Query records: one started and ended, and quick ones written in groups

@@ -2,6 +2,8 @@
 //! a server runs (they go through the store, which both share). The test
 //! kit uses the same functions for its fixtures.
 
+mod warehouse;
+
 use std::sync::Arc;
 
 use komodo_protocol::iam::{CreatedServicePrincipal, Role};
@@ -15,6 +17,8 @@ use crate::keys::{KeyError, KeyRing};
 use crate::state::{OpenError, open_store_and_secrets};
 use crate::store::iam::{AccountRow, ClientRow, OrganizationRow, PasswordReset, UserRow};
 use crate::store::{Store, StoreError};
+
+pub use warehouse::{SnowflakeBackend, SnowflakeView, WarehouseView};
 
 /// Errors of admin operations.
 #[derive(Debug, thiserror::Error)]
