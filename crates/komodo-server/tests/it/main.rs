@@ -18,4 +18,5 @@ mod revocation;
 mod security;
 mod store;
 mod transport;
+mod upstream;
 mod warehouse_backends;
