@@ -49,7 +49,13 @@ enum Unparsed {
     /// `SHOW SEQUENCES [LIKE ...] [IN ...]` (read as `SHOW TABLES` reads them).
     ShowSequences(Box<ast::ShowStatementOptions>),
     /// `CREATE [OR REPLACE] [TEMPORARY] FILE FORMAT [IF NOT EXISTS] f <options>`.
-    CreateFileFormat { name: ObjectName, or_replace: bool, if_not_exists: bool, options: file_format::Options },
+    CreateFileFormat {
+        name: ObjectName,
+        or_replace: bool,
+        temporary: bool,
+        if_not_exists: bool,
+        options: file_format::Options,
+    },
     /// `DROP FILE FORMAT [IF EXISTS] f`.
     DropFileFormat { name: ObjectName, if_exists: bool },
     /// A statement DataFusion's parser does not hand to Snowflake's
@@ -87,7 +93,9 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
             _ => return Ok(None),
         }
     }
+    let mut temporary = false;
     if verb == "CREATE" && matches!(object.as_str(), "TEMP" | "TEMPORARY") {
+        temporary = true;
         match word(words.next()) {
             Some((i, o)) if o == "FILE" || o == "STAGE" => (at, object) = (i, o),
             _ => return Ok(None),
@@ -117,7 +125,7 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
         let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
         let name = parser.parse_object_name(false).map_err(|e| compilation(&e))?;
         let options = file_format::parse_options(&mut parser)?;
-        return Ok(Some(Unparsed::CreateFileFormat { name, or_replace, if_not_exists, options }));
+        return Ok(Some(Unparsed::CreateFileFormat { name, or_replace, temporary, if_not_exists, options }));
     }
     match (verb.as_str(), object.as_str()) {
         ("CREATE", "SEQUENCE") => {
@@ -362,13 +370,13 @@ pub(crate) async fn compile(
         Some(Unparsed::ShowSequences(options)) => {
             return Show::new(s).sequences(options).map(Compiled::Ready);
         }
-        Some(Unparsed::CreateFileFormat { name, or_replace, if_not_exists, options }) => {
+        Some(Unparsed::CreateFileFormat { name, or_replace, temporary, if_not_exists, options }) => {
             if access == super::session::Access::ReadOnly {
                 return Err(privileges::reader_refused(format!("schema of file format '{name}'")));
             }
             let current = (&database, &schema);
-            return stages::create_file_format(s, name, *or_replace, *if_not_exists, options.clone(), current)
-                .map(Compiled::Ready);
+            let flags = (*or_replace, *temporary, *if_not_exists);
+            return stages::create_file_format(s, name, flags, options.clone(), current).map(Compiled::Ready);
         }
         Some(Unparsed::DropFileFormat { name, if_exists }) => {
             if access == super::session::Access::ReadOnly {

@@ -295,6 +295,7 @@ impl Engine {
             access: Mutex::default(),
             variables: Mutex::default(),
             user: Mutex::new(session::DEFAULT_USER.to_owned()),
+            temporaries: Mutex::default(),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
             spare: Mutex::new(None),

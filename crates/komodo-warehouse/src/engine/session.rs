@@ -28,6 +28,9 @@ pub(crate) struct SessionEntry {
     /// Whose stage `@~` is (the platform sets its principal before each
     /// statement; [`DEFAULT_USER`] otherwise).
     pub(crate) user: Mutex<String>,
+    /// The temporary stages and file formats the session made, dropped
+    /// (a stage with its files) when the session ends.
+    pub(crate) temporaries: Mutex<Vec<(crate::storage::DefinitionKind, crate::catalog::TableKey)>>,
     /// The engine's statement time limit, above which a session cannot
     /// set its own.
     pub(crate) max_timeout: Duration,
@@ -39,6 +42,19 @@ pub(crate) struct SessionEntry {
     /// What plans run with (the function registries, the memory pool);
     /// the same for every statement of the session.
     pub(crate) task: Arc<TaskContext>,
+}
+
+/// A session's temporary stages and file formats end with it (best effort:
+/// a definition another session replaced meanwhile goes too, as its name
+/// was this session's).
+impl Drop for SessionEntry {
+    fn drop(&mut self) {
+        for (kind, key) in self.temporaries.get_mut().drain(..) {
+            if let Err(e) = self.tables.own.drop_definition(kind, &key.0, &key.1, &key.2) {
+                tracing::warn!(error = %e, name = %key.2, "cannot drop a temporary object of an ended session");
+            }
+        }
+    }
 }
 
 /// The owner of `@~` in a session the platform named no principal for.

@@ -289,6 +289,7 @@ pub(crate) fn create_stage(
 ) -> Result<QueryStream, WarehouseError> {
     let datafusion::sql::sqlparser::ast::Statement::CreateStage {
         or_replace,
+        temporary,
         if_not_exists,
         name,
         stage_params,
@@ -317,15 +318,19 @@ pub(crate) fn create_stage(
         s.tables.own.drop_definition(DefinitionKind::Stage, &key.0, &key.1, &key.2)?;
     }
     let created = s.tables.own.put_definition(DefinitionKind::Stage, &key.0, &key.1, &key.2, &json, *or_replace)?;
+    if created && *temporary {
+        s.temporaries.lock().push((DefinitionKind::Stage, key.clone()));
+    }
     created_message(created, *if_not_exists, "Stage area", &key.2)
 }
 
-/// `CREATE [OR REPLACE] FILE FORMAT [IF NOT EXISTS] name <options>`.
+/// `CREATE [OR REPLACE] [TEMPORARY] FILE FORMAT [IF NOT EXISTS] name
+/// <options>` (`flags`: or replace, temporary, if not exists). A temporary
+/// one (as a temporary stage) is dropped when its session ends.
 pub(crate) fn create_file_format(
     s: &SessionEntry,
     name: &ObjectName,
-    or_replace: bool,
-    if_not_exists: bool,
+    (or_replace, temporary, if_not_exists): (bool, bool, bool),
     options: Options,
     (database, schema): (&Option<String>, &Option<String>),
 ) -> Result<QueryStream, WarehouseError> {
@@ -338,6 +343,9 @@ pub(crate) fn create_file_format(
     let definition = FileFormatDefinition { created_ms: chrono::Utc::now().timestamp_millis(), options };
     let json = serde_json::to_string(&definition).map_err(|e| WarehouseError::Internal(e.to_string()))?;
     let created = s.tables.own.put_definition(DefinitionKind::FileFormat, &key.0, &key.1, &key.2, &json, or_replace)?;
+    if created && temporary {
+        s.temporaries.lock().push((DefinitionKind::FileFormat, key.clone()));
+    }
     created_message(created, if_not_exists, "File format", &key.2)
 }
 

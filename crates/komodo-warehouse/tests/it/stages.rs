@@ -156,6 +156,32 @@ async fn json_arrays_load_with_strip_outer_array() {
     assert!(err.to_string().contains("not a JSON array"), "{err}");
 }
 
+/// Temporary stages and file formats end with their session (what
+/// write_pandas leaves behind is gone once its connection closes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_stages_and_file_formats_end_with_their_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path().join("warehouse"), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in [
+        "CREATE DATABASE tmp",
+        "CREATE TEMPORARY STAGE scratch",
+        "CREATE TEMP FILE FORMAT pq TYPE = PARQUET",
+        "CREATE STAGE kept",
+        "COPY INTO @scratch/x FROM (SELECT 1 AS n) FILE_FORMAT = (FORMAT_NAME = 'pq')",
+    ] {
+        run(&engine, s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let other = engine.open_session(ACCOUNT, Some("TMP"), Some("PUBLIC")).await.unwrap();
+    assert_eq!(run(&engine, other, "LIST @scratch").await.unwrap().len(), 1, "visible while its session lives");
+    engine.close_session(ACCOUNT, s).unwrap();
+    for sql in ["LIST @scratch", "COPY INTO @kept/y FROM (SELECT 1 AS n) FILE_FORMAT = (FORMAT_NAME = 'pq')"] {
+        let err = run(&engine, other, sql).await.unwrap_err();
+        assert!(matches!(err, WarehouseError::ObjectNotFound(_)), "{sql}: {err:?}");
+    }
+    assert!(run(&engine, other, "LIST @kept").await.unwrap().is_empty());
+}
+
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest as _;
     md5::Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
