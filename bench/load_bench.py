@@ -1,4 +1,10 @@
-"""The measurements of bench/load.sh (run it rather than this file)."""
+"""The measurements of bench/load.sh (run it rather than this file).
+
+Three loads of one DataFrame: this package's write_pandas (Arrow over the
+gateway), snowflake-connector-python's own write_pandas through the
+gateway (Parquet files PUT into a temporary stage the platform shares with
+it, then INFER_SCHEMA, CREATE TABLE and COPY), and psycopg's COPY into
+local PostgreSQL (the baseline)."""
 
 from __future__ import annotations
 
@@ -57,7 +63,8 @@ def main() -> None:
     log(f"building a DataFrame of {ROWS} rows x 10 columns ...")
     df = frame()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "data", demo_claims=1000)
+        # The official connector's PUT needs the platform's local stages.
+        server = Server(Path(tmp) / "data", demo_claims=1000, extra_args=("--local-stage-transfers",))
         try:
             sp = server.service_principal()
             os.environ["KOMODO_API_URL"] = server.url
@@ -76,6 +83,24 @@ def main() -> None:
             ours = timed(komodo_load)
             assert conn.cursor().execute("select count(*) from LOADED").fetchone() == (ROWS,)
             conn.close()
+
+            from snowflake.connector.pandas_tools import write_pandas as connector_write_pandas
+
+            from komodo.snowflake_connector import get_snowflake_connection
+
+            official = get_snowflake_connection(
+                client_id=sp["client_id"], client_secret=sp["client_secret"], account_id=sp["account_id"],
+                database="BENCH", schema="PUBLIC",
+            )
+
+            def connector_load() -> None:
+                official.cursor().execute("drop table if exists LOADED_SF")
+                ok, _, rows, _ = connector_write_pandas(official, df, "LOADED_SF", auto_create_table=True)
+                assert ok and rows == ROWS
+
+            log("snowflake-connector-python's write_pandas ...")
+            connector = timed(connector_load)
+            official.close()
         finally:
             server.stop()
 
@@ -99,6 +124,10 @@ def main() -> None:
     print(f"| what ({ROWS:,} rows x 10 columns, median of {RUNS}) | seconds | rows/s |")
     print("|---|---:|---:|")
     print(f"| `komodo.write_pandas(..., auto_create_table=True)` | {ours:.2f} | {ROWS / ours:,.0f} |")
+    print(
+        f"| snowflake-connector-python's `write_pandas(..., auto_create_table=True)` (Parquet, PUT to a local stage, "
+        f"COPY) | {connector:.2f} | {ROWS / connector:,.0f} |"
+    )
     print(f"| psycopg `COPY ... FROM STDIN` (DataFrame to CSV, then COPY) | {theirs:.2f} | {ROWS / theirs:,.0f} |")
 
 

@@ -40,13 +40,14 @@ def cold_runs(code: str, env: dict, runs: int, warmup: int = 3) -> list[float]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, demo_claims: int = ROWS) -> None:
+    def __init__(self, data_dir: Path, demo_claims: int = ROWS, extra_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.log = open(data_dir.parent / "server.log", "w+b")
         env = dict(os.environ, KOMODO_SERVER_DEMO_CLAIMS=str(demo_claims))
         self.process = subprocess.Popen(
             [SERVER, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
-             "--statement-timeout", "3600", "--session-memory-mib", "16384", "--server-memory-mib", "16384"],
+             "--statement-timeout", "3600", "--session-memory-mib", "16384", "--server-memory-mib", "16384",
+             *extra_args],
             stdout=subprocess.DEVNULL, stderr=self.log, env=env,
         )
         deadline = time.monotonic() + 600
