@@ -2,9 +2,10 @@
 # Loading a DataFrame, in one table with its baseline measured in the same
 # run: `komodo.write_pandas` of 1M rows x 10 columns (ints, floats,
 # strings, a date, a timestamp, a boolean) into a new table of the
-# account's warehouse, against psycopg's `COPY ... FROM STDIN` of the same
-# DataFrame (as CSV) into local PostgreSQL (127.0.0.1:5432, trust auth,
-# database `test`).
+# account's warehouse, snowflake-connector-python's own `write_pandas`
+# through the gateway (the platform started with --local-stage-transfers),
+# and psycopg's `COPY ... FROM STDIN` of the same DataFrame (as CSV) into
+# local PostgreSQL (127.0.0.1:5432, trust auth, database `test`).
 #
 #   bench/load.sh                            # 1M rows
 #   KOMODO_BENCH_ROWS=200000 bench/load.sh
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 choose_server
-python_venv
+python_venv 'snowflake-connector-python>=3.12,<5'
 
-NO_PROXY=127.0.0.1,localhost KOMODO_SERVER_BIN="$SERVER_BIN" "$VENV/bin/python" bench/load_bench.py
+NO_PROXY=127.0.0.1,localhost SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true KOMODO_SERVER_BIN="$SERVER_BIN" \
+  "$VENV/bin/python" bench/load_bench.py
