@@ -56,25 +56,6 @@ const BATCH_ROWS: usize = 8192;
 /// The commit metadata key listing the files a `COPY` loaded.
 const LOADED_FILES: &str = "komodo.loadedFiles";
 
-/// The file format of a `COPY`: its `FILE_FORMAT = (...)` (a
-/// `FORMAT_NAME` is looked up), else the stage's.
-pub(super) fn file_format_of(
-    s: &SessionEntry,
-    given: &Options,
-    stage: &StageRef,
-    database: &Option<String>,
-    schema: &Option<String>,
-) -> Result<FileFormat, WarehouseError> {
-    let mut options = if given.is_empty() { stages::stage_file_format(s, &stage.stage)? } else { given.clone() };
-    if let Some(name) = options.remove("FORMAT_NAME") {
-        let name = name.text().unwrap_or_default().to_owned();
-        let mut named = stages::file_format_named(s, &name, database, schema)?;
-        named.extend(options);
-        options = named;
-    }
-    FileFormat::from_options(&options)
-}
-
 /// What `ON_ERROR` says to do with a file that has bad rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OnError {
@@ -150,7 +131,7 @@ pub(crate) async fn copy_into(
                 return Err(not_allowed("COPY INTO <table> FROM a query (load from a stage: FROM @stage)"));
             };
             let stage = stages::stage_ref(s, &from.to_string(), &database, &schema)?;
-            let format = file_format_of(s, &given_format, &stage, &database, &schema)?;
+            let format = stages::file_format_of(s, &given_format, &stage, &database, &schema)?;
             let key = table_key(into, &database, &schema)?;
             let mapping = mapping_of(s, &key, into_columns.as_deref(), from_transformations.as_deref(), &format)?;
             let (files, pattern) = (files.clone(), pattern.clone());
@@ -159,7 +140,7 @@ pub(crate) async fn copy_into(
         }
         ast::CopyIntoSnowflakeKind::Location => {
             let stage = stages::stage_ref(s, &into.to_string(), &database, &schema)?;
-            let format = file_format_of(s, &given_format, &stage, &database, &schema)?;
+            let format = stages::file_format_of(s, &given_format, &stage, &database, &schema)?;
             if into_columns.is_some() || from_transformations.is_some() {
                 return Err(not_allowed("COPY INTO @stage with a column list"));
             }

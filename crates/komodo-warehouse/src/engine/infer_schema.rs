@@ -120,7 +120,7 @@ fn infer(
     };
     let stage = stages::stage_ref(s, &location, database, schema)?;
     let options: Options = [("FORMAT_NAME".to_owned(), OptionValue::Text(format_name))].into_iter().collect();
-    let format = super::copy::file_format_of(s, &options, &stage, database, schema)?;
+    let format = stages::file_format_of(s, &options, &stage, database, schema)?;
     if format.kind != Kind::Parquet {
         return Err(super::statements::not_allowed("INFER_SCHEMA of files other than Parquet"));
     }

@@ -409,3 +409,22 @@ pub(crate) fn stage_file_format(s: &SessionEntry, stage: &StageKey) -> Result<Op
         serde_json::from_str(&json).map_err(|e| WarehouseError::Internal(format!("stage {name}: {e}")))?;
     Ok(definition.file_format)
 }
+
+/// The file format of a `COPY`: its `FILE_FORMAT = (...)` (a
+/// `FORMAT_NAME` is looked up), else the stage's.
+pub(crate) fn file_format_of(
+    s: &SessionEntry,
+    given: &Options,
+    stage: &StageRef,
+    database: &Option<String>,
+    schema: &Option<String>,
+) -> Result<FileFormat, WarehouseError> {
+    let mut options = if given.is_empty() { stage_file_format(s, &stage.stage)? } else { given.clone() };
+    if let Some(name) = options.remove("FORMAT_NAME") {
+        let name = name.text().unwrap_or_default().to_owned();
+        let mut named = file_format_named(s, &name, database, schema)?;
+        named.extend(options);
+        options = named;
+    }
+    FileFormat::from_options(&options)
+}

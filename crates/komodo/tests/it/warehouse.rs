@@ -756,9 +756,7 @@ async fn put_and_get_move_files_through_the_gateway() {
     flate2::read::GzDecoder::new(std::fs::File::open(out.join("a.csv.gz")).unwrap()).read_to_string(&mut back).unwrap();
     assert_eq!(back, "1,ann\n2,bo\n");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "no partial files are left");
-    let progress = seen.lock().unwrap();
-    assert_eq!(progress.0, 2);
-    drop(progress);
+    assert_eq!(seen.lock().unwrap().0, 2);
 
     // What cannot be sent says which file, and sends nothing.
     let err = conn.execute(&format!("PUT file://{dir}/missing.csv @~/in/"), &[]).await.map(|_| ()).unwrap_err();
