@@ -23,6 +23,7 @@ mod guard;
 mod infer_schema;
 mod insert_columns;
 mod load;
+mod merge_sources;
 mod plan;
 mod privileges;
 mod result;

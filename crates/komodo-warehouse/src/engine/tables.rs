@@ -13,15 +13,15 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
-use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    self, Assignment, AssignmentTarget, FromTable, Ident, MergeAction, MergeClauseKind, MergeInsertKind, ObjectName,
-    SchemaName, SelectItem, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
+    self, Assignment, AssignmentTarget, FromTable, MergeAction, MergeClauseKind, MergeInsertKind, ObjectName,
+    SchemaName, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
 };
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::protocol::SaveMode;
 
 use super::insert_columns;
+use super::merge_sources::{MergeCounts, delete_clause, ensure_alias, single_source, update_clause};
 use super::plan::{Planned, plan_statement, select_of};
 use super::result::{QueryStream, StatementKind, status_result};
 use super::session::SessionEntry;
@@ -87,34 +87,6 @@ fn projected(plan: &LogicalPlan) -> Result<Vec<Expr>, WarehouseError> {
             },
         }
     }
-}
-
-fn alias_of(factor: &TableFactor) -> Option<String> {
-    match factor {
-        TableFactor::Table { alias, .. } | TableFactor::Derived { alias, .. } => {
-            alias.as_ref().map(|a| a.name.value.clone())
-        }
-        _ => None,
-    }
-}
-
-/// Gives `factor` an alias when it has none (its table name), so that the
-/// planned expressions are qualified by a name the merge knows; returns it.
-fn ensure_alias(factor: &mut TableFactor, fallback: &str) -> String {
-    if let Some(a) = alias_of(factor) {
-        return a;
-    }
-    let name = match factor {
-        TableFactor::Table { name, .. } => object_name_parts(name).pop().unwrap_or_else(|| fallback.to_owned()),
-        _ => fallback.to_owned(),
-    };
-    let alias =
-        Some(TableAlias { explicit: true, name: Ident::with_quote('"', name.clone()), columns: vec![], at: None });
-    match factor {
-        TableFactor::Table { alias: a, .. } | TableFactor::Derived { alias: a, .. } => *a = alias,
-        _ => {}
-    }
-    name
 }
 
 impl OwnTables<'_> {
@@ -475,9 +447,16 @@ impl OwnTables<'_> {
             Some(ast::UpdateTableFromKind::BeforeSet(f) | ast::UpdateTableFromKind::AfterSet(f)) => Some(f.clone()),
             None => None,
         };
+        let on = || u.selection.clone().unwrap_or(ast::Expr::Value(ast::Value::Boolean(true).into()));
         if let Some(temp) = self.s.tables.temp(&key) {
-            if from.is_some() {
-                return Err(not_allowed("UPDATE ... FROM on a temporary table"));
+            if let Some(from) = from {
+                let clauses = vec![update_clause(u.assignments.clone())];
+                let sides = (u.table.relation.clone(), single_source(from)?);
+                let counts = self.merge_temp(&temp, sides, on(), (clauses, false), params).await?;
+                return one_row(&[
+                    ("number of rows updated", counts.updated),
+                    ("number of multi-joined rows updated", 0),
+                ]);
             }
             let assignments: Vec<(String, ast::Expr)> = columns.into_iter().zip(values).collect();
             let updated =
@@ -488,19 +467,8 @@ impl OwnTables<'_> {
         if let Some(from) = from {
             // UPDATE ... FROM: a merge of the joined rows.
             let source = single_source(from)?;
-            let clause = ast::MergeClause {
-                when_token: AttachedToken::empty(),
-                clause_kind: MergeClauseKind::Matched,
-                predicate: None,
-                action: MergeAction::Update(ast::MergeUpdateExpr {
-                    update_token: AttachedToken::empty(),
-                    assignments: u.assignments.clone(),
-                    update_predicate: None,
-                    delete_predicate: None,
-                }),
-            };
-            let on = u.selection.clone().unwrap_or(ast::Expr::Value(ast::Value::Boolean(true).into()));
-            let counts = self.merge_into(u.table.relation.clone(), source, on, vec![clause], params).await?;
+            let clauses = vec![update_clause(u.assignments.clone())];
+            let counts = self.merge_into(u.table.relation.clone(), source, on(), clauses, params).await?;
             return one_row(&[("number of rows updated", counts.updated), ("number of multi-joined rows updated", 0)]);
         }
         let mut exprs = values;
@@ -542,9 +510,13 @@ impl OwnTables<'_> {
             return Err(WarehouseError::Compilation("DELETE names one table; join others in USING".into()));
         }
         let key = self.target(&target.relation)?;
+        let on = || d.selection.clone().unwrap_or(ast::Expr::Value(ast::Value::Boolean(true).into()));
         if let Some(temp) = self.s.tables.temp(&key) {
-            if d.using.is_some() {
-                return Err(not_allowed("DELETE ... USING on a temporary table"));
+            if let Some(using) = &d.using {
+                let source = single_source(using.clone())?;
+                let sides = (target.relation.clone(), source);
+                let counts = self.merge_temp(&temp, sides, on(), (vec![delete_clause()], false), params).await?;
+                return one_row(&[("number of rows deleted", counts.deleted)]);
             }
             let deleted = temp_dml::delete(&self.scope(), &temp, target, d.selection.as_ref(), params).await?;
             return one_row(&[("number of rows deleted", deleted)]);
@@ -552,14 +524,7 @@ impl OwnTables<'_> {
         self.writable_table(&key)?;
         if let Some(using) = &d.using {
             let source = single_source(using.clone())?;
-            let clause = ast::MergeClause {
-                when_token: AttachedToken::empty(),
-                clause_kind: MergeClauseKind::Matched,
-                predicate: None,
-                action: MergeAction::Delete { delete_token: AttachedToken::empty() },
-            };
-            let on = d.selection.clone().unwrap_or(ast::Expr::Value(ast::Value::Boolean(true).into()));
-            let counts = self.merge_into(target.relation.clone(), source, on, vec![clause], params).await?;
+            let counts = self.merge_into(target.relation.clone(), source, on(), vec![delete_clause()], params).await?;
             return one_row(&[("number of rows deleted", counts.deleted)]);
         }
         let table = delta::open(&transaction::write_location(self.s, &key).await?, None).await?;
@@ -579,9 +544,14 @@ impl OwnTables<'_> {
     /// `MERGE INTO t USING s ON ... WHEN ...`.
     pub(crate) async fn merge(&self, m: &ast::Merge, params: Vec<crate::Param>) -> Result<QueryStream, WarehouseError> {
         let key = self.target(&m.table)?;
-        self.writable_table(&key)?;
-        let counts =
-            self.merge_into(m.table.clone(), m.source.clone(), (*m.on).clone(), m.clauses.clone(), params).await?;
+        let (target, source, on, clauses) = (m.table.clone(), m.source.clone(), (*m.on).clone(), m.clauses.clone());
+        let counts = match self.s.tables.temp(&key) {
+            Some(temp) => self.merge_temp(&temp, (target, source), on, (clauses, true), params).await?,
+            None => {
+                self.writable_table(&key)?;
+                self.merge_into(target, source, on, clauses, params).await?
+            }
+        };
         let mut columns = Vec::new();
         let has = |kind: fn(&MergeAction) -> bool| m.clauses.iter().any(|c| kind(&c.action));
         if has(|a| matches!(a, MergeAction::Insert(_))) {
@@ -594,6 +564,23 @@ impl OwnTables<'_> {
             columns.push(("number of rows deleted", counts.deleted));
         }
         one_row(&columns)
+    }
+
+    /// A merge into the session's temporary table `temp`.
+    /// With `strict` (a `MERGE`), a row joining several source rows that
+    /// a clause changes is an error.
+    async fn merge_temp(
+        &self,
+        temp: &crate::catalog::TempTable,
+        (mut target, mut source): (TableFactor, TableFactor),
+        on: ast::Expr,
+        (clauses, strict): (Vec<ast::MergeClause>, bool),
+        params: Vec<crate::Param>,
+    ) -> Result<MergeCounts, WarehouseError> {
+        let (target_alias, source_alias) = (ensure_alias(&mut target, "TARGET"), ensure_alias(&mut source, "SOURCE"));
+        let sides = ((&target, target_alias.as_str()), (&source, source_alias.as_str()));
+        let m = temp_dml::merge(&self.scope(), temp, strict, sides, &on, &clauses, params).await?;
+        Ok(MergeCounts { inserted: m.inserted, updated: m.updated, deleted: m.deleted })
     }
 
     /// Runs a merge of `source` into `target` as one Delta commit.
@@ -768,30 +755,4 @@ enum Shape {
     Update(Vec<String>),
     Delete,
     Insert(Vec<String>),
-}
-
-/// The rows a merge changed.
-struct MergeCounts {
-    inserted: u64,
-    updated: u64,
-    deleted: u64,
-}
-
-/// The one relation of an `UPDATE ... FROM` or `DELETE ... USING` (joins
-/// within it kept, as a subquery).
-fn single_source(from: Vec<TableWithJoins>) -> Result<TableFactor, WarehouseError> {
-    match <[TableWithJoins; 1]>::try_from(from) {
-        Ok([t]) if t.joins.is_empty() => Ok(t.relation),
-        Ok([t]) => {
-            let mut query = select_of(vec![])?;
-            if let SetExpr::Select(select) = query.body.as_mut() {
-                select.projection = vec![SelectItem::Wildcard(Default::default())];
-                select.from = vec![t];
-            }
-            Ok(TableFactor::Derived { lateral: false, subquery: Box::new(query), alias: None, sample: None })
-        }
-        Err(_) => Err(WarehouseError::Compilation(
-            "UPDATE ... FROM and DELETE ... USING take one source here: join the sources in a subquery".into(),
-        )),
-    }
 }
