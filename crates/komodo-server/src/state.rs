@@ -107,7 +107,9 @@ impl AppState {
             let options = komodo_warehouse::demo::DemoOptions { claims: config.demo_claims, ..Default::default() };
             bootstrap::load_demo_into(&engine, &report.account_id, options).await?;
         }
-        let gateway = Arc::new(Gateway::new(engine, config.gateway.clone()));
+        let gateway = Arc::new(Gateway::new(engine.clone(), config.gateway.clone()));
+        let times = crate::queries::history::StatementTimes::new(store.clone(), Arc::downgrade(&gateway));
+        engine.set_statement_times(Arc::new(times));
         let metrics = crate::telemetry::metrics_handle();
         let body_decoders = tokio::sync::Semaphore::new(config.effective_body_decode_threads());
         Ok((

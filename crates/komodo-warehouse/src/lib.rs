@@ -57,7 +57,7 @@ mod timestamp_tz;
 pub use backend::WarehouseEngine;
 pub use engine::{
     Access, Engine, EngineConfig, FrontEndSizes, HeldMemory, LoadFormat, LoadOptions, LoadSummary, QueryResult,
-    QueryStream, SessionId, SessionParams, StageFile, StatementKind, parse_check,
+    QueryStream, SessionId, SessionParams, StageFile, StatementKind, StatementTimes, parse_check,
 };
 pub use error::WarehouseError;
 pub use functions::{Family, SupportedFunction, supported_functions};

@@ -28,6 +28,8 @@ const QUEUE: usize = 4096;
 
 enum Message {
     Record(Box<FinishedGatewayQuery>),
+    /// Write what is queued now, and answer.
+    Flush(oneshot::Sender<()>),
     /// Write what is queued, answer, and stop.
     Close(oneshot::Sender<()>),
 }
@@ -74,6 +76,16 @@ impl History {
         }
     }
 
+    /// Writes the records queued so far (before a lookup that needs them).
+    pub async fn flush(&self) {
+        if let Some(sender) = self.sender.get() {
+            let (done, written) = oneshot::channel();
+            if sender.send(Message::Flush(done)).await.is_ok() {
+                let _ = written.await;
+            }
+        }
+    }
+
     /// Writes every queued record and stops the writer (at shutdown).
     pub async fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -104,16 +116,18 @@ async fn write(store: &Store, group: &[FinishedGatewayQuery]) {
 async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Message>) {
     let mut group: Vec<FinishedGatewayQuery> = Vec::new();
     loop {
-        let mut close = None;
+        let (mut close, mut flushed) = (None, None);
         match rx.recv().await {
             Some(Message::Record(record)) => group.push(*record),
+            Some(Message::Flush(done)) => flushed = Some(done),
             Some(Message::Close(done)) => close = Some(done),
             None => return,
         }
         let deadline = tokio::time::Instant::now() + window;
-        while close.is_none() && group.len() < MAX_GROUP {
+        while close.is_none() && flushed.is_none() && group.len() < MAX_GROUP {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(Message::Record(record))) => group.push(*record),
+                Ok(Some(Message::Flush(done))) => flushed = Some(done),
                 Ok(Some(Message::Close(done))) => close = Some(done),
                 Ok(None) | Err(_) => break,
             }
@@ -121,6 +135,9 @@ async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Mes
         let Some(done) = close else {
             write(&store, &group).await;
             group.clear();
+            if let Some(done) = flushed {
+                let _ = done.send(());
+            }
             continue;
         };
         // Refuse what comes from now on (its senders write it themselves)
@@ -130,7 +147,7 @@ async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Mes
         while let Some(message) = rx.recv().await {
             match message {
                 Message::Record(record) => group.push(*record),
-                Message::Close(done) => also_done.push(done),
+                Message::Flush(done) | Message::Close(done) => also_done.push(done),
             }
         }
         for part in group.chunks(MAX_GROUP) {
@@ -140,5 +157,44 @@ async fn write_groups(store: Store, window: Duration, mut rx: mpsc::Receiver<Mes
             let _ = done.send(());
         }
         return;
+    }
+}
+
+/// When an account's statements ran, from the store's record of its
+/// queries (what `AT`/`BEFORE(STATEMENT => ...)` asks the warehouse): a
+/// statement not found there yet may be waiting in this replica's writer,
+/// which is flushed before a second look.
+#[derive(Debug)]
+pub struct StatementTimes {
+    store: Store,
+    gateway: std::sync::Weak<super::Gateway>,
+}
+
+impl StatementTimes {
+    /// Times from `store`, flushing `gateway`'s writer on a miss.
+    pub fn new(store: Store, gateway: std::sync::Weak<super::Gateway>) -> Self {
+        Self { store, gateway }
+    }
+
+    async fn lookup(&self, account_id: &str, query_id: &str) -> Option<(i64, Option<i64>)> {
+        match self.store.gateway_query(account_id, query_id).await {
+            Ok(row) => row.map(|q| (q.handle.started_at, q.ended_at)),
+            Err(error) => {
+                tracing::warn!(%error, "looking up a statement's times failed");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl komodo_warehouse::StatementTimes for StatementTimes {
+    async fn times(&self, account_id: &str, query_id: &str) -> Option<(i64, Option<i64>)> {
+        if let Some(found) = self.lookup(account_id, query_id).await {
+            return Some(found);
+        }
+        let gateway = self.gateway.upgrade()?;
+        gateway.history().flush().await;
+        self.lookup(account_id, query_id).await
     }
 }

@@ -41,6 +41,10 @@ pub(crate) enum Moment {
     At(Expr),
     /// `BEFORE(TIMESTAMP => <timestamp>)`: the last version before it.
     Before(Expr),
+    /// `AT(STATEMENT => '<query id>')`: the version the statement left.
+    AtStatement(Expr),
+    /// `BEFORE(STATEMENT => '<query id>')`: the version before it started.
+    BeforeStatement(Expr),
 }
 
 /// One time-travel clause of a statement.
@@ -110,11 +114,8 @@ fn moment(version: &TableVersion) -> Result<Moment, WarehouseError> {
         ("AT", "OFFSET") => Ok(Moment::Offset(value.clone())),
         ("AT", "TIMESTAMP") => Ok(Moment::At(value.clone())),
         ("BEFORE", "TIMESTAMP") => Ok(Moment::Before(value.clone())),
-        (_, "STATEMENT") => Err(WarehouseError::NotAllowed(
-            "time travel to a statement (STATEMENT => '<query id>') is not supported: use AT(TIMESTAMP => ...) \
-             or AT(OFFSET => ...)"
-                .into(),
-        )),
+        ("AT", "STATEMENT") => Ok(Moment::AtStatement(value.clone())),
+        ("BEFORE", "STATEMENT") => Ok(Moment::BeforeStatement(value.clone())),
         _ => Err(unsupported()),
     }
 }
@@ -182,9 +183,11 @@ mod tests {
     }
 
     #[test]
-    fn statements_and_other_clauses_are_refused_with_what_works() {
-        let e = time_travels(&parse("SELECT * FROM t BEFORE(STATEMENT => '8e5d0ca9')")).unwrap_err();
-        assert!(e.to_string().contains("AT(TIMESTAMP"), "{e}");
+    fn statements_are_read_and_other_clauses_refused_with_what_works() {
+        let clauses = time_travels(&parse("SELECT * FROM t BEFORE(STATEMENT => '8e5d0ca9')")).unwrap();
+        assert!(matches!(clauses[0].moment, Moment::BeforeStatement(_)));
+        let clauses = time_travels(&parse("SELECT * FROM t AT(STATEMENT => '8e5d0ca9')")).unwrap();
+        assert!(matches!(clauses[0].moment, Moment::AtStatement(_)));
         let e = time_travels(&parse("SELECT * FROM t AT(STREAM => 's')")).unwrap_err();
         assert!(e.to_string().contains("OFFSET"), "{e}");
     }

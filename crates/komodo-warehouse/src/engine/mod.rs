@@ -31,6 +31,7 @@ mod sequences;
 mod session;
 mod show;
 mod stages;
+mod statement_times;
 mod statements;
 mod stop;
 mod tables;
@@ -73,6 +74,7 @@ pub use config::EngineConfig;
 pub use load::{LoadFormat, LoadOptions, LoadSummary};
 pub use result::{QueryResult, QueryStream, SessionId, StatementKind};
 pub use session::{Access, SessionParams};
+pub use statement_times::StatementTimes;
 
 use crate::memory::SessionPool;
 use compile::compile;
@@ -121,6 +123,8 @@ pub struct Engine {
     /// The blocks of sequence values this engine holds (all accounts: a
     /// sequence's id is unique).
     sequence_blocks: Arc<sequences::SequenceBlocks>,
+    /// Where `AT`/`BEFORE(STATEMENT => ...)` finds statements' times.
+    statement_times: Arc<RwLock<Option<Arc<dyn StatementTimes>>>>,
     workers: Workers,
 }
 
@@ -145,8 +149,15 @@ impl Engine {
             slots: Mutex::default(),
             memory,
             sequence_blocks: Arc::default(),
+            statement_times: Arc::default(),
             workers,
         })
+    }
+
+    /// Where `AT(STATEMENT => '<query id>')` and `BEFORE(STATEMENT => ...)`
+    /// learn when a statement ran (the platform's record of its queries).
+    pub fn set_statement_times(&self, times: Arc<dyn StatementTimes>) {
+        *self.statement_times.write() = Some(times);
     }
 
     /// Tasks of statements alive on the engine's threads: planning,
@@ -297,6 +308,7 @@ impl Engine {
             variables: Mutex::default(),
             user: Mutex::new(session::DEFAULT_USER.to_owned()),
             temporaries: Mutex::default(),
+            statement_times: self.statement_times.clone(),
             max_timeout: self.config.statement_timeout,
             task: base.task_ctx(),
             spare: Mutex::new(None),

@@ -163,13 +163,17 @@ async fn resolve_time_travels(
             }
             None => return Err(WarehouseError::ObjectNotFound(key.2)),
         }
-        let (expr, offset, before) = match clause.moment {
-            Moment::Offset(e) => (e, true, false),
-            Moment::At(e) => (e, false, false),
-            Moment::Before(e) => (e, false, true),
+        let (expr, offset, before, statement) = match clause.moment {
+            Moment::Offset(e) => (e, true, false, false),
+            Moment::At(e) => (e, false, false, false),
+            Moment::Before(e) => (e, false, true, false),
+            Moment::AtStatement(e) => (e, false, false, true),
+            Moment::BeforeStatement(e) => (e, false, true, true),
         };
         let value = Box::pin(evaluate(s, vec![expr], database, schema, &stop)).await?.remove(0);
-        let moment = if offset {
+        let moment = if statement {
+            statement_moment(s, &value, before).await?
+        } else if offset {
             let seconds = match value.cast_to(&arrow_schema::DataType::Float64) {
                 Ok(ScalarValue::Float64(Some(n))) if n.is_finite() && n <= 0.0 => n,
                 _ => {
@@ -203,6 +207,42 @@ async fn resolve_time_travels(
     }
     dialect::apply_time_travels(statement, names);
     Ok(())
+}
+
+/// The moment of `AT(STATEMENT => id)` (when the statement ended: its
+/// changes included) or `BEFORE(STATEMENT => id)` (just before it started).
+async fn statement_moment(
+    s: &SessionEntry,
+    value: &ScalarValue,
+    before: bool,
+) -> Result<chrono::DateTime<chrono::Utc>, WarehouseError> {
+    let id = match value {
+        ScalarValue::Utf8(Some(id)) | ScalarValue::LargeUtf8(Some(id)) | ScalarValue::Utf8View(Some(id)) => id.clone(),
+        _ => {
+            return Err(WarehouseError::Compilation(format!(
+                "STATEMENT => {value}: give the statement's query id as a string"
+            )));
+        }
+    };
+    let times = s.statement_times.read().clone();
+    let unknown = || {
+        WarehouseError::Compilation(format!(
+            "Statement {id} not found: time travel to a statement takes the query id of one of this account's \
+             statements (cursor.sfqid)"
+        ))
+    };
+    let Some(times) = times else { return Err(unknown()) };
+    let (started, ended) = times.times(&s.account_id, &id).await.ok_or_else(unknown)?;
+    let ms = if before {
+        started - 1
+    } else {
+        ended.ok_or_else(|| {
+            WarehouseError::Compilation(format!(
+                "Statement {id} has not ended: AT(STATEMENT => ...) needs one that did"
+            ))
+        })?
+    };
+    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(unknown)
 }
 
 /// Rewrites and plans `statement` in session `s`: `IDENTIFIER(...)`, time

@@ -31,6 +31,9 @@ pub(crate) struct SessionEntry {
     /// The temporary stages and file formats the session made, dropped
     /// (a stage with its files) when the session ends.
     pub(crate) temporaries: Mutex<Vec<(crate::storage::DefinitionKind, crate::catalog::TableKey)>>,
+    /// Where `AT`/`BEFORE(STATEMENT => ...)` finds statements' times (the
+    /// engine's).
+    pub(crate) statement_times: Arc<parking_lot::RwLock<Option<Arc<dyn super::StatementTimes>>>>,
     /// The engine's statement time limit, above which a session cannot
     /// set its own.
     pub(crate) max_timeout: Duration,

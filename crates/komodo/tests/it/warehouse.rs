@@ -775,3 +775,37 @@ async fn put_and_get_move_files_through_the_gateway() {
     assert!(matches!(&err, Error::Warehouse(e) if e.code == "002003"), "{err:?}");
     conn.execute("DROP DATABASE transfers", &[]).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_to_a_statement_by_its_query_id() {
+    let f = Fixture::new().await;
+    let conn = f.builder().connect().await.unwrap();
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    for sql in [
+        "CREATE OR REPLACE DATABASE travel",
+        "CREATE TABLE travel.public.t (n INT)",
+        "INSERT INTO travel.public.t VALUES (1), (2)",
+    ] {
+        conn.execute(sql, &[]).await.unwrap();
+    }
+    pause().await;
+    let update = conn.execute("UPDATE travel.public.t SET n = n * 10", &[]).await.unwrap();
+    let id = update.sfqid().expect("a query id").to_string();
+    pause().await;
+    conn.execute("INSERT INTO travel.public.t VALUES (3)", &[]).await.unwrap();
+    let sum = |clause: String| {
+        let conn = conn.clone();
+        async move {
+            let mut cursor = conn.execute(&format!("SELECT SUM(n) FROM travel.public.t {clause}"), &[]).await?;
+            Ok::<_, Error>(cursor.fetchone().await?.unwrap()[0].as_i64().unwrap())
+        }
+    };
+    // Before the UPDATE started; as it left the table; now.
+    assert_eq!(sum(format!("BEFORE(STATEMENT => '{id}')")).await.unwrap(), 3);
+    assert_eq!(sum(format!("AT(STATEMENT => '{id}')")).await.unwrap(), 30);
+    assert_eq!(sum(String::new()).await.unwrap(), 33);
+    // A query id the account never ran is an error that says so.
+    let err = sum("BEFORE(STATEMENT => '01b2c3d4-0000-0000-0000-000000000000')".into()).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    conn.execute("DROP DATABASE travel", &[]).await.unwrap();
+}
