@@ -48,6 +48,8 @@ enum Unparsed {
     CreateSequence(sequences::CreateSequence),
     /// `SHOW SEQUENCES [LIKE ...] [IN ...]` (read as `SHOW TABLES` reads them).
     ShowSequences(Box<ast::ShowStatementOptions>),
+    /// `SHOW STAGES` or `SHOW FILE FORMATS [LIKE ...] [IN ...]`.
+    ShowDefinitions(DefinitionKind, Box<ast::ShowStatementOptions>),
     /// `CREATE [OR REPLACE] [TEMPORARY] FILE FORMAT [IF NOT EXISTS] f <options>`.
     CreateFileFormat {
         name: ObjectName,
@@ -132,18 +134,31 @@ fn unparsed_statement(sql: &str) -> Result<Option<Unparsed>, WarehouseError> {
             let create = sequences::parse_create_sequence(&mut parser_after(at), or_replace)?;
             return Ok(Some(Unparsed::CreateSequence(create)));
         }
-        ("SHOW", "SEQUENCES") => {
+        ("SHOW", "SEQUENCES" | "STAGES" | "FILE") => {
             // The same options as SHOW TABLES.
-            let mut tables = tokens.clone();
-            tables[at] = Token::make_keyword("TABLES");
+            let end = match object.as_str() {
+                "FILE" => match word(words.next()) {
+                    Some((i, o)) if o == "FORMATS" => i,
+                    _ => return Ok(None),
+                },
+                _ => at,
+            };
+            let mut tables = tokens[..at].to_vec();
+            tables.push(Token::make_keyword("TABLES"));
+            tables.extend_from_slice(&tokens[end + 1..]);
             let statement = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
                 .with_tokens(tables)
                 .parse_statement()
                 .map_err(|e| compilation(&e))?;
-            return match statement {
-                Statement::ShowTables { show_options, .. } => Ok(Some(Unparsed::ShowSequences(Box::new(show_options)))),
-                _ => Err(compilation(&"invalid SHOW SEQUENCES")),
+            let Statement::ShowTables { show_options, .. } = statement else {
+                return Err(compilation(&format!("invalid SHOW {object}")));
             };
+            let options = Box::new(show_options);
+            return Ok(Some(match object.as_str() {
+                "SEQUENCES" => Unparsed::ShowSequences(options),
+                "STAGES" => Unparsed::ShowDefinitions(DefinitionKind::Stage, options),
+                _ => Unparsed::ShowDefinitions(DefinitionKind::FileFormat, options),
+            }));
         }
         _ => {}
     }
@@ -369,6 +384,12 @@ pub(crate) async fn compile(
         }
         Some(Unparsed::ShowSequences(options)) => {
             return Show::new(s).sequences(options).map(Compiled::Ready);
+        }
+        Some(Unparsed::ShowDefinitions(DefinitionKind::Stage, options)) => {
+            return Show::new(s).stages(options).map(Compiled::Ready);
+        }
+        Some(Unparsed::ShowDefinitions(_, options)) => {
+            return Show::new(s).file_formats(options).map(Compiled::Ready);
         }
         Some(Unparsed::CreateFileFormat { name, or_replace, temporary, if_not_exists, options }) => {
             if access == super::session::Access::ReadOnly {

@@ -174,6 +174,8 @@ pub(crate) trait Storage: Send + Sync + std::fmt::Debug {
         schema: &str,
         name: &str,
     ) -> Result<Option<String>, WarehouseError>;
+    /// The names of the objects of `kind` in `db.schema`, sorted.
+    fn definitions(&self, kind: DefinitionKind, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError>;
     /// Stores an object's JSON definition: `false` (nothing changed) when
     /// one of that name exists and `replace` is not set.
     fn put_definition(
@@ -593,6 +595,10 @@ impl Storage for LocalStorage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&file)(e)),
         }
+    }
+
+    fn definitions(&self, kind: DefinitionKind, db: &str, schema: &str) -> Result<Vec<String>, WarehouseError> {
+        names_of_files(&self.schema_dir(db, schema).join(kind.dir()), ".json")
     }
 
     fn put_definition(

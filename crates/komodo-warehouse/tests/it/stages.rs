@@ -182,6 +182,64 @@ async fn temporary_stages_and_file_formats_end_with_their_session() {
     assert!(run(&engine, other, "LIST @kept").await.unwrap().is_empty());
 }
 
+/// `SHOW STAGES` and `SHOW FILE FORMATS`: Snowflake's columns, scopes and
+/// `LIKE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_stages_and_file_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(dir.path().join("warehouse"), config()).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in [
+        "CREATE DATABASE shown",
+        "CREATE STAGE exports COMMENT = 'unloads'",
+        "CREATE STAGE landing",
+        "CREATE SCHEMA other",
+        "CREATE STAGE other.elsewhere",
+        "CREATE FILE FORMAT shown.public.pipes TYPE = CSV FIELD_DELIMITER = '|' NULL_IF = ('NA')",
+        "CREATE FILE FORMAT shown.public.pq TYPE = PARQUET",
+    ] {
+        run(&engine, s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let columns = names(&engine, s, "SHOW STAGES").await;
+    assert_eq!(&columns[..5], ["created_on", "name", "database_name", "schema_name", "url"]);
+    assert_eq!(columns[10], "type");
+    let shown = run(&engine, s, "SHOW STAGES IN SCHEMA shown.public").await.unwrap();
+    let rows: Vec<_> =
+        shown.iter().map(|r| (cell(&[r.clone()], 0, 1), cell(&[r.clone()], 0, 8), cell(&[r.clone()], 0, 10))).collect();
+    assert_eq!(
+        rows,
+        [("EXPORTS".into(), "unloads".into(), "INTERNAL".into()), ("LANDING".into(), "".into(), "INTERNAL".into())]
+    );
+    assert_eq!(run(&engine, s, "SHOW STAGES IN DATABASE shown").await.unwrap().len(), 3);
+    let like = run(&engine, s, "SHOW STAGES LIKE 'exp%' IN DATABASE shown").await.unwrap();
+    assert_eq!((like.len(), cell(&like, 0, 1)), (1, "EXPORTS".into()));
+
+    assert_eq!(
+        names(&engine, s, "SHOW FILE FORMATS").await,
+        [
+            "created_on",
+            "name",
+            "database_name",
+            "schema_name",
+            "type",
+            "owner",
+            "comment",
+            "format_options",
+            "owner_role_type"
+        ]
+    );
+    let formats = run(&engine, s, "SHOW FILE FORMATS IN SCHEMA shown.public").await.unwrap();
+    let shown: Vec<_> =
+        (0..formats.len()).map(|i| (cell(&formats, i, 1), cell(&formats, i, 4), cell(&formats, i, 7))).collect();
+    assert_eq!(
+        shown,
+        [
+            ("PIPES".into(), "CSV".into(), r#"{"FIELD_DELIMITER":"|","NULL_IF":["NA"],"TYPE":"CSV"}"#.into()),
+            ("PQ".into(), "PARQUET".into(), r#"{"TYPE":"PARQUET"}"#.into()),
+        ]
+    );
+}
+
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest as _;
     md5::Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -1,4 +1,5 @@
-//! `SHOW DATABASES | SCHEMAS | TABLES | VIEWS | OBJECTS | COLUMNS | SEQUENCES` with
+//! `SHOW DATABASES | SCHEMAS | TABLES | VIEWS | OBJECTS | COLUMNS | SEQUENCES`
+//! (and, in [`definitions`], `STAGES | FILE FORMATS`) with
 //! Snowflake's columns in its order (clients read some by position:
 //! snowflake-sqlalchemy takes `row[1]` as a view's or schema's name), its
 //! scopes (`IN ACCOUNT | DATABASE d | SCHEMA s | TABLE t | VIEW v`, and
@@ -8,6 +9,8 @@
 //!
 //! What the warehouse does not keep (owners, comments, clustering) is NULL
 //! or Snowflake's value for an object without it.
+
+mod definitions;
 
 use std::sync::Arc;
 
