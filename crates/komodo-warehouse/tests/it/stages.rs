@@ -205,7 +205,7 @@ async fn show_stages_and_file_formats() {
     assert_eq!(columns[10], "type");
     let shown = run(&engine, s, "SHOW STAGES IN SCHEMA shown.public").await.unwrap();
     let rows: Vec<_> =
-        shown.iter().map(|r| (cell(&[r.clone()], 0, 1), cell(&[r.clone()], 0, 8), cell(&[r.clone()], 0, 10))).collect();
+        (0..shown.len()).map(|i| (cell(&shown, i, 1), cell(&shown, i, 8), cell(&shown, i, 10))).collect();
     assert_eq!(
         rows,
         [("EXPORTS".into(), "unloads".into(), "INTERNAL".into()), ("LANDING".into(), "".into(), "INTERNAL".into())]
