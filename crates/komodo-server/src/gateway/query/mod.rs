@@ -73,7 +73,15 @@ pub async fn query_request(
     }
 
     // PUT and GET from a Snowflake connector: a local stage's answer.
-    if let Some(transfer) = komodo_protocol::transfer::parse_bound(&body.sql_text, &transfer_values(&body.bindings)) {
+    // (Bindings are read as text only for a PUT or GET, never for the array
+    // bindings of other statements.)
+    let transfer = komodo_protocol::transfer::parse(&body.sql_text).map(|parsed| match &body.bindings {
+        Some(_) => {
+            komodo_protocol::transfer::parse_bound(&body.sql_text, &transfer_values(&body.bindings)).unwrap_or(parsed)
+        }
+        None => parsed,
+    });
+    if let Some(transfer) = transfer {
         return super::stage::connector_transfer(&state, &caller, transfer).await;
     }
     if body.sql_text.trim().is_empty() {
