@@ -26,12 +26,13 @@ fn shown_options(options: &Options) -> String {
 }
 
 impl Show<'_> {
-    /// The `(database, schema, name)` of each object of `kind` the options
+    /// The `(database, schema, name)` of each object of the account's own
+    /// schemas that `list` names (per database and schema) and the options
     /// select, in order.
-    fn definitions(
+    pub(super) fn own_objects(
         &self,
-        kind: DefinitionKind,
         options: &ShowStatementOptions,
+        list: impl Fn(&str, &str) -> Result<Vec<String>, WarehouseError>,
     ) -> Result<Vec<(String, String, String)>, WarehouseError> {
         let scope = self.scope(options)?;
         let filter = super::Filter::of(options)?;
@@ -42,12 +43,20 @@ impl Show<'_> {
                 continue;
             }
             for sc in tables.own.schemas(&db)?.into_iter().filter(|sc| scope.covers_schema(&db, sc)) {
-                for name in tables.own.definitions(kind, &db, &sc)?.into_iter().filter(|n| filter.shows(n)) {
-                    listed.push((db.clone(), sc.clone(), name));
-                }
+                listed.extend(
+                    list(&db, &sc)?.into_iter().filter(|n| filter.shows(n)).map(|n| (db.clone(), sc.clone(), n)),
+                );
             }
         }
         Ok(filter.limited(listed))
+    }
+
+    fn definitions(
+        &self,
+        kind: DefinitionKind,
+        options: &ShowStatementOptions,
+    ) -> Result<Vec<(String, String, String)>, WarehouseError> {
+        self.own_objects(options, |db, sc| self.s.tables.own.definitions(kind, db, sc))
     }
 
     /// `SHOW STAGES [LIKE ...] [IN ...]`.

@@ -513,22 +513,9 @@ impl<'a> Show<'a> {
     /// `SHOW SEQUENCES`: the named sequences of the account's own schemas,
     /// with the value a new claim would start at as `next_value`.
     pub(crate) fn sequences(&self, options: &ShowStatementOptions) -> Result<QueryStream, WarehouseError> {
-        let scope = self.scope(options)?;
-        let filter = Filter::of(options)?;
         let tables = &self.s.tables;
-        let mut listed = Vec::new();
-        for db in tables.database_names().into_iter().filter(|d| scope.covers_database(d)) {
-            if tables.data().tables.contains_key(&db) {
-                continue;
-            }
-            for sc in tables.own.schemas(&db)?.into_iter().filter(|sc| scope.covers_schema(&db, sc)) {
-                for name in tables.own.sequences(&db, &sc)?.into_iter().filter(|n| filter.shows(n)) {
-                    listed.push((db.clone(), sc.clone(), name));
-                }
-            }
-        }
         let mut rows = Vec::new();
-        for (db, sc, name) in filter.limited(listed) {
+        for (db, sc, name) in self.own_objects(options, |db, sc| tables.own.sequences(db, sc))? {
             let Some(d) = tables.own.sequence(&db, &sc, &name)? else { continue };
             let claimed = i64::try_from(tables.own.claimed(&d.id)?).unwrap_or(i64::MAX);
             let next = claimed.checked_mul(d.increment).and_then(|n| n.checked_add(d.start));
