@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::sql::sqlparser::ast::helpers::stmt_data_loading::{StageLoadSelectItem, StageLoadSelectItemKind};
 use datafusion::sql::sqlparser::ast::{self, Statement};
@@ -369,6 +370,9 @@ impl Load<'_> {
         let mut outcomes = Vec::new();
         let mut batches = Vec::new();
         let mut recorded = Vec::new();
+        // The rows wait for the one commit: counted against the session's
+        // and the server's memory limits as each file is read.
+        let mut held = MemoryConsumer::new("COPY INTO rows").register(s.task.memory_pool());
         for file in selected {
             let id = file_id(&self.stage, &file);
             if loaded_before.contains(&id) {
@@ -405,6 +409,8 @@ impl Load<'_> {
             };
             let loaded = if status == "LOAD_FAILED" { 0 } else { rows.loaded };
             if loaded > 0 || status == "LOADED" {
+                held.try_grow(rows.batches.iter().map(RecordBatch::get_array_memory_size).sum())
+                    .map_err(WarehouseError::from_datafusion)?;
                 batches.extend(rows.batches);
                 recorded.push(id);
             }

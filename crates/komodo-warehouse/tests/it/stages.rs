@@ -240,6 +240,32 @@ async fn show_stages_and_file_formats() {
     );
 }
 
+/// The rows a COPY holds until its commit count against the session's
+/// memory limit: past it the COPY fails and the table is as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_is_bounded_by_the_sessions_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = komodo_warehouse::EngineConfig { session_memory_limit: 4 << 20, ..config() };
+    let engine = Engine::new(dir.path().join("warehouse"), config).unwrap();
+    let s = engine.open_session(ACCOUNT, None, None).await.unwrap();
+    for sql in ["CREATE DATABASE big", "CREATE TABLE t (n INT, s VARCHAR)", "CREATE STAGE st"] {
+        run(&engine, s, sql).await.unwrap();
+    }
+    let line = format!(",{}\n", "x".repeat(200));
+    for i in 0..3 {
+        let file = dir.path().join(format!("part{i}.csv"));
+        let text: String = (0..10_000).map(|n| format!("{n}{line}")).collect();
+        std::fs::write(&file, text).unwrap();
+        engine.put_stage_file(ACCOUNT, s, "@st", &format!("part{i}.csv"), &file, false).unwrap();
+    }
+    let err = run(&engine, s, "COPY INTO t FROM @st").await.unwrap_err();
+    assert!(matches!(err, WarehouseError::MemoryLimit(_)), "{err:?}");
+    assert_eq!(cell(&run(&engine, s, "SELECT COUNT(*) FROM t").await.unwrap(), 0, 0), "0");
+    // One file fits.
+    let one = run(&engine, s, "COPY INTO t FROM @st FILES = ('part0.csv')").await.unwrap();
+    assert_eq!(cell(&one, 0, 3), "10000");
+}
+
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest as _;
     md5::Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
