@@ -372,7 +372,7 @@ impl Load<'_> {
         let mut recorded = Vec::new();
         // The rows wait for the one commit: counted against the session's
         // and the server's memory limits as each file is read.
-        let mut held = MemoryConsumer::new("COPY INTO rows").register(s.task.memory_pool());
+        let held = MemoryConsumer::new("COPY INTO rows").register(s.task.memory_pool());
         for file in selected {
             let id = file_id(&self.stage, &file);
             if loaded_before.contains(&id) {
