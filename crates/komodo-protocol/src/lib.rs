@@ -20,3 +20,24 @@ pub mod oauth;
 pub mod result_stream;
 pub mod secret;
 pub mod transfer;
+
+/// An error and its sources on one line (`a: b: c`, a source whose text
+/// is already there left out): how both ends of the protocol describe a
+/// transport failure in a message.
+///
+/// ```
+/// let io = std::io::Error::other("connection reset");
+/// assert_eq!(komodo_protocol::error_text(&io), "connection reset");
+/// ```
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
+}

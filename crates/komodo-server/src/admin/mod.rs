@@ -104,6 +104,15 @@ impl Admin {
         Ok(self.store.create_user(email, name, &hash).await?)
     }
 
+    /// The account `account` names (slug or id).
+    async fn account(&self, account: &str) -> Result<AccountRow, AdminError> {
+        Ok(self
+            .store
+            .account_by_ref(account)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?)
+    }
+
     /// `add-member`.
     pub async fn add_member(
         &self,
@@ -111,11 +120,7 @@ impl Admin {
         email: &str,
         role: Role,
     ) -> Result<(AccountRow, UserRow), AdminError> {
-        let account_row = self
-            .store
-            .account_by_ref(account)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?;
+        let account_row = self.account(account).await?;
         let user =
             self.store.user_by_email(email).await?.ok_or_else(|| StoreError::NotFound(format!("user `{email}`")))?;
         self.store.upsert_membership(&account_row.id, &user.id, role).await?;
@@ -132,11 +137,7 @@ impl Admin {
         if name.trim().is_empty() {
             return Err(AdminError::Invalid("the service principal name must not be empty".into()));
         }
-        let account_row = self
-            .store
-            .account_by_ref(account)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?;
+        let account_row = self.account(account).await?;
         Ok(service_principals::create(&self.store, &self.secrets, &account_row.id, name.trim(), description).await?)
     }
 

@@ -7,7 +7,6 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::{Admin, AdminError};
-use crate::store::StoreError;
 use crate::store::iam::AccountRow;
 use crate::store::warehouses::WarehouseBackendRow;
 use crate::upstream::keypair::SigningKey;
@@ -126,14 +125,6 @@ fn check_host(host: &str) -> Result<String, AdminError> {
 }
 
 impl Admin {
-    async fn account(&self, account: &str) -> Result<AccountRow, AdminError> {
-        Ok(self
-            .store
-            .account_by_ref(account)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account `{account}`")))?)
-    }
-
     /// `set-warehouse --account X snowflake ...`: checks the settings and
     /// the key (RSA, 2048 bits or more, its passphrase), seals the key with
     /// the master key and stores them.

@@ -239,7 +239,7 @@ impl UpstreamClient {
         }
         let unreachable = |e: reqwest::Error| UpstreamError::Unreachable {
             endpoint: endpoint.clone(),
-            reason: error_text(&e.without_url()),
+            reason: komodo_protocol::error_text(&e.without_url()),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -278,19 +278,4 @@ fn typed(envelope: Envelope<serde_json::Value>, endpoint: &str) -> Result<Envelo
         .transpose()
         .map_err(|e| UpstreamError::Protocol { endpoint: endpoint.into(), reason: format!("unexpected data: {e}") })?;
     Ok(Envelope { data, code: envelope.code, message: envelope.message, success: envelope.success })
-}
-
-/// An error and its sources on one line.
-fn error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -41,6 +41,7 @@ pub(super) fn ensure_alias(factor: &mut TableFactor, fallback: &str) -> String {
 }
 
 /// The rows a merge changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct MergeCounts {
     pub(super) inserted: u64,
     pub(super) updated: u64,

@@ -579,8 +579,7 @@ impl OwnTables<'_> {
     ) -> Result<MergeCounts, WarehouseError> {
         let (target_alias, source_alias) = (ensure_alias(&mut target, "TARGET"), ensure_alias(&mut source, "SOURCE"));
         let sides = ((&target, target_alias.as_str()), (&source, source_alias.as_str()));
-        let m = temp_dml::merge(&self.scope(), temp, strict, sides, &on, &clauses, params).await?;
-        Ok(MergeCounts { inserted: m.inserted, updated: m.updated, deleted: m.deleted })
+        temp_dml::merge(&self.scope(), temp, strict, sides, &on, &clauses, params).await
     }
 
     /// Runs a merge of `source` into `target` as one Delta commit.

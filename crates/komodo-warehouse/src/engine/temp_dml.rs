@@ -14,6 +14,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::catalog::TableProvider as _;
 
 use super::guard::guard;
+use super::merge_sources::MergeCounts;
 use super::plan::{Planned, plan_statement, select_of};
 use super::session::SessionEntry;
 use super::stop::Stop;
@@ -182,14 +183,6 @@ pub(crate) async fn delete(
     Ok(deleted)
 }
 
-/// What a merge did: rows inserted, updated and deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Merged {
-    pub(crate) inserted: u64,
-    pub(crate) updated: u64,
-    pub(crate) deleted: u64,
-}
-
 /// What one `WHEN` clause does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -222,7 +215,7 @@ pub(crate) async fn merge(
     on: &Expr,
     clauses: &[ast::MergeClause],
     params: Vec<Param>,
-) -> Result<Merged, WarehouseError> {
+) -> Result<MergeCounts, WarehouseError> {
     let schema = temp.table.schema();
     let (t, s) = (quoted(target_alias), quoted(source_alias));
     let mut actions = Vec::with_capacity(clauses.len());
@@ -350,7 +343,7 @@ pub(crate) async fn merge(
     }
     // A table row's first pair decides what becomes of it; its other pairs
     // are dropped.
-    let mut merged = Merged::default();
+    let mut merged = MergeCounts::default();
     let mut decided = std::collections::HashSet::new();
     let mut rows = Vec::with_capacity(batches.len());
     for batch in batches {

@@ -153,18 +153,7 @@ async fn answer(response: reqwest::Response, endpoint: String) -> Result<Answer,
 }
 
 /// An error and its sources on one line.
-pub(crate) fn error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use komodo_protocol::error_text;
 
 #[cfg(test)]
 mod tests {
