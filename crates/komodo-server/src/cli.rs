@@ -315,6 +315,62 @@ enum AdminCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Set an account's warehouse: the embedded one (the default), or an
+    /// upstream Snowflake account the gateway fronts.
+    SetWarehouse {
+        /// Account slug or id.
+        #[arg(long)]
+        account: String,
+        /// The backend.
+        #[command(subcommand)]
+        backend: WarehouseBackend,
+    },
+    /// Show an account's warehouse (for Snowflake: its settings and the
+    /// key's fingerprint, never the key).
+    ShowWarehouse {
+        /// Account slug or id.
+        #[arg(long)]
+        account: String,
+    },
+}
+
+/// An account's warehouse backend.
+#[derive(Debug, Subcommand)]
+enum WarehouseBackend {
+    /// The embedded warehouse.
+    Embedded,
+    /// An upstream Snowflake account, reached with key-pair authentication
+    /// (register the key's public half with the user: `ALTER USER ... SET
+    /// RSA_PUBLIC_KEY = '...'`).
+    Snowflake {
+        /// The account's URL, `https://<account>.snowflakecomputing.com`.
+        #[arg(long)]
+        host: String,
+        /// The Snowflake account name (`xy12345`, `myorg-myaccount`).
+        #[arg(long)]
+        account_name: String,
+        /// The Snowflake user the gateway logs in as.
+        #[arg(long)]
+        user: String,
+        /// The user's private key (PEM: PKCS#8, encrypted PKCS#8 or PKCS#1).
+        #[arg(long)]
+        private_key_file: PathBuf,
+        /// Read the key's passphrase from standard input.
+        #[arg(long)]
+        private_key_passphrase_stdin: bool,
+        /// The role sessions use (else the user's default role).
+        #[arg(long)]
+        role: Option<String>,
+        /// The virtual warehouse sessions use.
+        #[arg(long)]
+        warehouse: Option<String>,
+        /// The database sessions start in.
+        #[arg(long)]
+        database: Option<String>,
+        /// The schema sessions start in.
+        #[arg(long)]
+        schema: Option<String>,
+    },
 }
 
 /// Runs the command line and returns the exit code.
@@ -537,6 +593,46 @@ async fn admin(args: AdminArgs) -> Result<(), String> {
         AdminCommand::DeleteClient { client_id } => {
             admin.delete_client(&client_id).await.map_err(|e| e.to_string())?;
             json!({"client_id": client_id, "deleted": true})
+        }
+        AdminCommand::SetWarehouse { account, backend } => {
+            let view = match backend {
+                WarehouseBackend::Embedded => admin.set_warehouse_embedded(&account).await,
+                WarehouseBackend::Snowflake {
+                    host,
+                    account_name,
+                    user,
+                    private_key_file,
+                    private_key_passphrase_stdin,
+                    role,
+                    warehouse,
+                    database,
+                    schema,
+                } => {
+                    let pem = std::fs::read_to_string(&private_key_file)
+                        .map_err(|e| format!("cannot read --private-key-file {}: {e}", private_key_file.display()))?;
+                    let passphrase = match private_key_passphrase_stdin {
+                        true => Some(zeroize::Zeroizing::new(read_password()?.expose_secret().to_owned())),
+                        false => None,
+                    };
+                    let backend = crate::admin::SnowflakeBackend {
+                        host,
+                        account_name,
+                        user,
+                        private_key_pem: zeroize::Zeroizing::new(pem),
+                        passphrase,
+                        role,
+                        warehouse,
+                        database,
+                        schema,
+                    };
+                    admin.set_warehouse_snowflake(&account, &backend).await
+                }
+            };
+            serde_json::to_value(view.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+        }
+        AdminCommand::ShowWarehouse { account } => {
+            let view = admin.show_warehouse(&account).await.map_err(|e| e.to_string())?;
+            serde_json::to_value(view).map_err(|e| e.to_string())?
         }
         AdminCommand::RotateKeys => {
             let (kid, active_from) = admin.rotate_keys().await.map_err(|e| e.to_string())?;

@@ -153,6 +153,47 @@ pub struct GatewayConfig {
     pub local_stage_transfers: bool,
 }
 
+/// How the gateway uses accounts' upstream Snowflake warehouses.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamConfig {
+    /// How long an account's backend, read from the store, is trusted
+    /// before it is read again (a change by `set-warehouse` reaches every
+    /// replica within it).
+    pub backend_ttl: Duration,
+    /// Attempts after the first for a call that did not reach the upstream
+    /// (the same request id, a growing `retryCount`).
+    pub retries: u32,
+    /// The first pause between attempts (doubled each time).
+    pub retry_pause: Duration,
+    /// Consecutive failed calls that open an account's circuit breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open before one call is let through.
+    pub breaker_cooldown: Duration,
+    /// How often upstream sessions are checked against their gateway
+    /// sessions (revocation ends them) and idle ones ended.
+    pub sweep_every: Duration,
+    /// How long an upstream session of a bearer-token caller (no gateway
+    /// session) lives unused.
+    pub bearer_idle: Duration,
+    /// How long relayed results' chunks stay fetchable.
+    pub chunk_ttl: Duration,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            backend_ttl: Duration::from_secs(5),
+            retries: 2,
+            retry_pause: Duration::from_millis(250),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            sweep_every: Duration::from_secs(10),
+            bearer_idle: Duration::from_secs(300),
+            chunk_ttl: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
 /// The default of [`GatewayConfig::max_load_bytes`]: 1 GiB.
 pub const DEFAULT_MAX_LOAD_BYTES: u64 = 1 << 30;
 
@@ -262,6 +303,8 @@ pub struct Config {
     pub engine: komodo_warehouse::EngineConfig,
     /// The connector gateway's tuning.
     pub gateway: GatewayConfig,
+    /// How the gateway uses accounts' upstream Snowflake warehouses.
+    pub upstream: UpstreamConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -331,6 +374,7 @@ impl Config {
             demo_claims: DEFAULT_DEMO_CLAIMS,
             engine: komodo_warehouse::EngineConfig::default(),
             gateway: GatewayConfig::default(),
+            upstream: UpstreamConfig::default(),
         }
     }
 

@@ -53,6 +53,7 @@ struct Inner {
     keys: KeyRing,
     metrics: Option<PrometheusHandle>,
     gateway: Arc<Gateway>,
+    upstreams: Arc<crate::upstream::Upstreams>,
     body_decoders: tokio::sync::Semaphore,
 }
 
@@ -110,10 +111,21 @@ impl AppState {
         let gateway = Arc::new(Gateway::new(engine.clone(), config.gateway.clone()));
         let times = crate::queries::history::StatementTimes::new(store.clone(), Arc::downgrade(&gateway));
         engine.set_statement_times(Arc::new(times));
+        let upstreams = Arc::new(crate::upstream::Upstreams::new(store.clone(), secrets.clone(), config.upstream));
         let metrics = crate::telemetry::metrics_handle();
         let body_decoders = tokio::sync::Semaphore::new(config.effective_body_decode_threads());
         Ok((
-            AppState(Arc::new(Inner { config, issuer, store, secrets, keys, metrics, gateway, body_decoders })),
+            AppState(Arc::new(Inner {
+                config,
+                issuer,
+                store,
+                secrets,
+                keys,
+                metrics,
+                gateway,
+                upstreams,
+                body_decoders,
+            })),
             report,
         ))
     }
@@ -142,6 +154,12 @@ impl AppState {
     /// The connector gateway and its warehouse engine.
     pub fn gateway(&self) -> &Gateway {
         &self.0.gateway
+    }
+
+    /// The accounts' upstream Snowflake warehouses and sessions on this
+    /// replica.
+    pub fn upstreams(&self) -> &crate::upstream::Upstreams {
+        &self.0.upstreams
     }
 
     /// The secrets derived from the master key.

@@ -10,6 +10,7 @@ use super::{Admin, AdminError};
 use crate::store::iam::AccountRow;
 use crate::store::warehouses::WarehouseBackendRow;
 use crate::upstream::keypair::SigningKey;
+use crate::upstream::registry::key_aad;
 
 /// What `set-warehouse ... snowflake` takes.
 #[derive(Clone)]
@@ -78,12 +79,6 @@ pub struct SnowflakeView {
     pub database: Option<String>,
     /// The starting schema, if set.
     pub schema: Option<String>,
-}
-
-/// What the sealed key is bound to (a key copied to another account's row
-/// does not open).
-pub(crate) fn key_aad(account_id: &str) -> String {
-    format!("warehouse_backend:{account_id}")
 }
 
 fn check_name(what: &str, value: &str) -> Result<String, AdminError> {

@@ -30,6 +30,7 @@ pub mod load;
 pub mod query;
 pub mod session;
 pub mod stage;
+pub mod upstream;
 pub mod wire;
 
 use std::time::Duration;
@@ -40,13 +41,23 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-/// Removes expired gateway state every minute, in memory and in the store.
+/// Removes expired gateway state every minute, in memory and in the store,
+/// and ends upstream sessions whose gateway sessions have ended or lost
+/// their access (more often: `--upstream` sweep).
 pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweep = tokio::time::interval(state.config().upstream.sweep_every.max(Duration::from_millis(100)));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = sweep.tick() => {
+                    state.upstreams().sweep().await;
+                    continue;
+                }
+            }
             let gateway = state.gateway();
             gateway.purge_memory();
             let history = gateway.config().history_ttl;

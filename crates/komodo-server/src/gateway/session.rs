@@ -142,6 +142,7 @@ pub async fn login(
     let parameters = super::query::request::login_parameters(data.session_parameters.as_ref())?;
 
     let gateway = state.gateway();
+    let upstream = super::upstream::backend(&state, &account_id).await?;
     let session_id = uuid::Uuid::new_v4().to_string();
     // The warehouse session itself opens with the first statement, on
     // whichever replica serves it, from the stored context.
@@ -153,7 +154,21 @@ pub async fn login(
     let config = gateway.config();
     let numeric_id = i64::from_be_bytes(crate::crypto::random_bytes::<8>()) & 0x000f_ffff_ffff_ffff;
     let claims = principal.claims();
-    state
+    let mut parameters_out = session_parameters();
+    let mut session_info =
+        SessionInfo { database_name: database.clone(), schema_name: schema.clone(), warehouse_name: None, role_name: None };
+    if let Some(client) = &upstream {
+        // The upstream session opens with the gateway's: a refusal or an
+        // unreachable upstream fails this login, before anything is stored.
+        let start = (database.clone(), schema.clone());
+        let (upstream_parameters, info) =
+            super::upstream::open_session(&state, client, &session_id, &account_id, &claims.sub, &data, start).await?;
+        parameters_out = merged_parameters(upstream_parameters);
+        if let Some(info) = info {
+            session_info = SessionInfo { role_name: None, ..info };
+        }
+    }
+    let inserted = state
         .store()
         .insert_gateway_session(&NewGatewaySession {
             id: &session_id,
@@ -170,7 +185,11 @@ pub async fn login(
             schema_name: schema.as_deref(),
             client_app: data.client_app_id.as_deref(),
         })
-        .await?;
+        .await;
+    if let Err(error) = inserted {
+        state.upstreams().close(&session_id).await;
+        return Err(error.into());
+    }
     if let Some(parameters) = &parameters {
         state.store().set_gateway_session_parameters(&session_id, Some(parameters)).await?;
     }
@@ -188,14 +207,25 @@ pub async fn login(
         master_validity_in_seconds: config.master_token_ttl.as_secs(),
         session_id: numeric_id,
         server_version: Some(format!("{} komodo", env!("CARGO_PKG_VERSION"))),
-        session_info: Some(SessionInfo {
-            database_name: database,
-            schema_name: schema,
-            warehouse_name: None,
-            role_name: Some(role),
-        }),
-        parameters: session_parameters(),
+        session_info: Some(SessionInfo { role_name: Some(role), ..session_info }),
+        parameters: parameters_out,
     }))
+}
+
+/// The parameters a login on an upstream account answers: the upstream
+/// session's, with the gateway's where the gateway decides (no array
+/// binding through a stage, no telemetry), and the gateway's defaults for
+/// what the upstream did not list.
+fn merged_parameters(upstream: Vec<NameValue>) -> Vec<NameValue> {
+    const GATEWAY_DECIDES: [&str; 2] = ["CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", "CLIENT_TELEMETRY_ENABLED"];
+    let mut merged: Vec<NameValue> =
+        upstream.into_iter().filter(|p| !GATEWAY_DECIDES.iter().any(|n| p.name.eq_ignore_ascii_case(n))).collect();
+    for ours in session_parameters() {
+        if !merged.iter().any(|p| p.name.eq_ignore_ascii_case(&ours.name)) {
+            merged.push(ours);
+        }
+    }
+    merged
 }
 
 /// Whether a login's `LOGIN_NAME` names the principal `sub` stands for:
@@ -216,8 +246,10 @@ fn identifier(name: &str) -> String {
     }
 }
 
-/// `POST /session/heartbeat`: keeps the session alive (and checks it).
-pub async fn heartbeat(_caller: Caller) -> Result<Response, GwError> {
+/// `POST /session/heartbeat`: keeps the session alive (and checks it),
+/// and its upstream session, if it has one.
+pub async fn heartbeat(State(state): State<AppState>, caller: Caller) -> Result<Response, GwError> {
+    super::upstream::heartbeat(&state, &caller).await;
     Ok(ok(serde_json::Value::Null))
 }
 
@@ -291,6 +323,7 @@ pub async fn close(
     if let Some(session) = &caller.session {
         state.store().close_gateway_session(&session.id).await?;
         state.gateway().drop_engine_session(&session.id);
+        state.upstreams().close(&session.id).await;
         tracing::info!(session = %session.id, account = %session.account_id, "gateway session closed");
     }
     Ok(ok(serde_json::Value::Null))

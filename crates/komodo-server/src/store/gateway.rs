@@ -132,6 +132,9 @@ pub struct NewGatewayQuery {
     pub replica: String,
     /// When it started, epoch milliseconds.
     pub started_at: i64,
+    /// The query's id in the account's upstream Snowflake account, when
+    /// the gateway forwarded it there.
+    pub upstream_id: Option<String>,
 }
 
 /// A new session to store.
@@ -168,9 +171,9 @@ pub struct NewGatewaySession<'a> {
 
 /// The columns a query's record is inserted with (14).
 const QUERY_INSERT_COLUMNS: &str = "id, account_id, session_id, subject, request_id, sql_text, status, \
-     result_format, replica, started_at, error_code, error_message, sql_state, ended_at";
+     result_format, replica, started_at, error_code, error_message, sql_state, ended_at, upstream_id";
 
-/// Binds the 14 values of a query's record ([`QUERY_INSERT_COLUMNS`]).
+/// Binds the 15 values of a query's record ([`QUERY_INSERT_COLUMNS`]).
 fn bind_record<'q>(
     insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     q: &'q NewGatewayQuery,
@@ -193,6 +196,7 @@ fn bind_record<'q>(
         .bind(error.map(|e| e.message.as_str()))
         .bind(error.map(|e| e.sql_state.as_str()))
         .bind(ended_at)
+        .bind(q.upstream_id.as_deref())
 }
 
 /// Rows per multi-row `INSERT` (well under SQLite's and PostgreSQL's
@@ -290,7 +294,7 @@ pub struct GatewayQueryRow {
 }
 
 const QUERY_COLUMNS: &str = "id, account_id, session_id, subject, request_id, sql_text, status, result_format, \
-     replica, error_code, error_message, sql_state, started_at, ended_at";
+     replica, error_code, error_message, sql_state, started_at, ended_at, upstream_id";
 
 /// A finished result persisted for every replica.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -463,7 +467,7 @@ impl Store {
     pub async fn insert_gateway_query(&self, q: &NewGatewayQuery) -> Result<(), StoreError> {
         let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO gateway_queries ({QUERY_INSERT_COLUMNS}) VALUES {}",
-            placeholders(1, 14)
+            placeholders(1, 15)
         )));
         bind_record(insert, q, status::RUNNING, None, None).execute(self.pool()).await?;
         Ok(())
@@ -511,7 +515,7 @@ impl Store {
         for group in queries.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO gateway_queries ({QUERY_INSERT_COLUMNS}) VALUES {}",
-                placeholders(group.len(), 14)
+                placeholders(group.len(), 15)
             );
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
             for f in group {
@@ -526,6 +530,31 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Of the gateway sessions `ids`, those still open and allowed (their
+    /// principal still in the account with the credential they were opened
+    /// with, T01/T02/F07).
+    pub async fn live_gateway_sessions(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut live = std::collections::HashSet::new();
+        for group in ids.chunks(100) {
+            let sql = format!(
+                "SELECT s.id FROM gateway_sessions s WHERE s.id IN ({}) AND s.closed_at IS NULL \
+                 AND s.master_expires_at > ${} AND {} = 1",
+                (1..=group.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+                group.len() + 1,
+                session_allowed_sql()
+            );
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for id in group {
+                query = query.bind(id);
+            }
+            live.extend(query.bind(now()).fetch_all(self.pool()).await?);
+        }
+        Ok(live)
     }
 
     /// A query of `account_id` by id (none for another account's query: T05).

@@ -11,9 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use komodo_protocol::gateway::{
-    Envelope, LoginRequest, LoginRequestData, LoginResponseData, QueryRequest, QueryResponseData,
-};
+use komodo_protocol::gateway::{Envelope, LoginRequest, LoginRequestData, NameValue, SessionInfo};
 use komodo_protocol::secret::{AccessToken, SessionToken};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
@@ -68,6 +66,15 @@ pub enum UpstreamError {
         /// What failed (no URL, no header).
         reason: String,
     },
+    /// The upstream answered with an HTTP error status (a 5xx or 429 is
+    /// worth a retry).
+    #[error("the upstream Snowflake account answered {endpoint} with HTTP status {status}")]
+    Status {
+        /// `METHOD /path`.
+        endpoint: String,
+        /// The status.
+        status: u16,
+    },
     /// The upstream answered with something that is not its protocol.
     #[error("the upstream Snowflake account answered {endpoint} with {reason}")]
     Protocol {
@@ -89,6 +96,64 @@ pub enum UpstreamError {
     Key(String),
 }
 
+impl UpstreamError {
+    /// Whether the call may succeed if made again: the upstream was not
+    /// reached, or answered a server error or "too many requests".
+    pub fn is_transient(&self) -> bool {
+        match self {
+            UpstreamError::Unreachable { .. } => true,
+            UpstreamError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// What a login brings to the upstream session besides the account's
+/// settings: where the session starts, its parameters, and the client
+/// whose behaviour the upstream should assume (the connectors' result
+/// formats follow the client's name).
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    /// The database to start in, instead of the account's default.
+    pub database: Option<String>,
+    /// The schema to start in, instead of the account's default.
+    pub schema: Option<String>,
+    /// Session parameters (`QUERY_TAG`, `TIMEZONE`, ...).
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// The client's application name and version (`PythonConnector`,
+    /// `4.0.0`), else the gateway's own.
+    pub client_app: Option<(String, String)>,
+}
+
+/// A call made with an upstream session (see [`UpstreamClient::call`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// `POST /queries/v1/query-request?requestId=...` with this body.
+    Query {
+        /// The request body (`sqlText`, `bindings`, `parameters`, ...).
+        body: &'a serde_json::Value,
+        /// The request id, the same on every retry.
+        request_id: &'a str,
+    },
+    /// `GET /queries/{id}/result`.
+    Result(&'a str),
+    /// `GET /monitoring/queries/{id}`.
+    Monitoring(&'a str),
+    /// `POST /queries/v1/abort-request` for a request id.
+    Abort(&'a str),
+    /// `POST /session/heartbeat`.
+    Heartbeat,
+}
+
+impl Call<'_> {
+    /// Whether a retry of the call is safe: every call the gateway makes
+    /// is, statements because the upstream matches their retries by
+    /// request id.
+    pub fn idempotent(&self) -> bool {
+        true
+    }
+}
+
 /// An upstream session: its tokens, never shown by `Debug`.
 #[derive(Clone)]
 pub struct UpstreamSession {
@@ -100,6 +165,10 @@ pub struct UpstreamSession {
     pub session_id: i64,
     /// Seconds the session token is valid.
     pub validity_in_seconds: u64,
+    /// The session's parameters as the upstream listed them at login.
+    pub parameters: Vec<NameValue>,
+    /// Where the session started (database, schema, warehouse, role).
+    pub session_info: Option<SessionInfo>,
 }
 
 impl fmt::Debug for UpstreamSession {
@@ -126,12 +195,8 @@ impl UpstreamClient {
         &self.account
     }
 
-    /// Logs in with a fresh key-pair JWT; `parameters` are session
-    /// parameters (`QUERY_TAG`, ...).
-    pub async fn login(
-        &self,
-        parameters: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<UpstreamSession, UpstreamError> {
+    /// Logs in with a fresh key-pair JWT, in `context`.
+    pub async fn login(&self, context: &LoginContext) -> Result<UpstreamSession, UpstreamError> {
         let now = crate::clock::now().max(0).unsigned_abs();
         let jwt = self
             .account
@@ -145,9 +210,12 @@ impl UpstreamClient {
                 login_name: Some(self.account.user.clone()),
                 authenticator: Some("SNOWFLAKE_JWT".into()),
                 token: Some(AccessToken::new(jwt)),
-                client_app_id: Some(CLIENT_APP_ID.into()),
-                client_app_version: Some(env!("CARGO_PKG_VERSION").into()),
-                session_parameters: (!parameters.is_empty()).then_some(parameters),
+                client_app_id: Some(context.client_app.as_ref().map_or(CLIENT_APP_ID.into(), |(a, _)| a.clone())),
+                client_app_version: Some(
+                    context.client_app.as_ref().map_or(env!("CARGO_PKG_VERSION").into(), |(_, v)| v.clone()),
+                ),
+                // Always present, if empty (some upstreams require it).
+                session_parameters: Some(context.parameters.clone()),
                 client_environment: None,
             },
         };
@@ -155,11 +223,13 @@ impl UpstreamClient {
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("requestId", &uuid::Uuid::new_v4().to_string());
+            let database = context.database.as_ref().or(self.account.database.as_ref());
+            let schema = context.schema.as_ref().or(self.account.schema.as_ref());
             for (name, value) in [
-                ("databaseName", &self.account.database),
-                ("schemaName", &self.account.schema),
-                ("warehouse", &self.account.warehouse),
-                ("roleName", &self.account.role),
+                ("databaseName", database),
+                ("schemaName", schema),
+                ("warehouse", self.account.warehouse.as_ref()),
+                ("roleName", self.account.role.as_ref()),
             ] {
                 if let Some(value) = value {
                     query.append_pair(name, value);
@@ -168,32 +238,96 @@ impl UpstreamClient {
         }
         let body = serde_json::to_value(&body).map_err(|e| UpstreamError::Key(e.to_string()))?;
         let envelope = self.send(reqwest::Method::POST, url, None, Some(&body)).await?;
-        let data: LoginResponseData = success(envelope, "POST /session/v1/login-request")?;
+        let data: LoggedIn = success(envelope, "POST /session/v1/login-request")?;
         Ok(UpstreamSession {
+            master_token: data.master_token.unwrap_or_else(|| data.token.clone()),
             token: data.token,
-            master_token: data.master_token,
             session_id: data.session_id,
             validity_in_seconds: data.validity_in_seconds,
+            parameters: data.parameters,
+            session_info: data.session_info,
         })
     }
 
-    /// Submits a statement; the upstream's envelope as it answered (its
-    /// `333333`/`333334` included), for the gateway to relay.
-    pub async fn query(
+    /// Renews the session token with the master token
+    /// (`POST /session/token-request`).
+    pub async fn renew(&self, session: &UpstreamSession) -> Result<UpstreamSession, UpstreamError> {
+        let mut url = self.endpoint("session/token-request");
+        url.query_pairs_mut().append_pair("requestId", &uuid::Uuid::new_v4().to_string());
+        let body = serde_json::json!({
+            "oldSessionToken": session.token.expose_secret(),
+            "requestType": "RENEW",
+        });
+        let envelope = self.send(reqwest::Method::POST, url, Some(&session.master_token), Some(&body)).await?;
+        let data: Renewed = success(envelope, "POST /session/token-request")?;
+        Ok(UpstreamSession {
+            token: data.session_token,
+            master_token: data.master_token.unwrap_or_else(|| session.master_token.clone()),
+            session_id: session.session_id,
+            validity_in_seconds: data.validity_in_seconds_s_t,
+            parameters: session.parameters.clone(),
+            session_info: session.session_info.clone(),
+        })
+    }
+
+    /// Makes `call` with `session`; `retry` counts earlier attempts of the
+    /// same call (sent as `retryCount`). The upstream's envelope as it
+    /// answered (its `333333`/`333334` and its errors included), for the
+    /// gateway to relay.
+    pub async fn call(
         &self,
         session: &UpstreamSession,
-        request: &QueryRequest,
-        request_id: &str,
+        call: Call<'_>,
         retry: u32,
-    ) -> Result<Envelope<QueryResponseData>, UpstreamError> {
-        let mut url = self.endpoint("queries/v1/query-request");
-        url.query_pairs_mut().append_pair("requestId", request_id);
+    ) -> Result<Envelope<serde_json::Value>, UpstreamError> {
+        let (method, mut url, body) = match call {
+            Call::Query { body, request_id } => {
+                let mut url = self.endpoint("queries/v1/query-request");
+                url.query_pairs_mut().append_pair("requestId", request_id);
+                (reqwest::Method::POST, url, Some(body.clone()))
+            }
+            Call::Result(id) => (reqwest::Method::GET, self.endpoint(&format!("queries/{id}/result")), None),
+            Call::Monitoring(id) => {
+                (reqwest::Method::GET, self.endpoint(&format!("monitoring/queries/{id}")), None)
+            }
+            Call::Abort(request_id) => {
+                let body = serde_json::json!({ "requestId": request_id });
+                (reqwest::Method::POST, self.endpoint("queries/v1/abort-request"), Some(body))
+            }
+            Call::Heartbeat => (reqwest::Method::POST, self.endpoint("session/heartbeat"), None),
+        };
         if retry > 0 {
             url.query_pairs_mut().append_pair("retryCount", &retry.to_string());
         }
-        let body = serde_json::to_value(request).map_err(|e| UpstreamError::Key(e.to_string()))?;
-        let envelope = self.send(reqwest::Method::POST, url, Some(&session.token), Some(&body)).await?;
-        typed(envelope, "POST /queries/v1/query-request")
+        self.send(method, url, Some(&session.token), body.as_ref()).await
+    }
+
+    /// Fetches a result chunk from where the upstream keeps it, with the
+    /// headers it named (or those its `qrmk` implies); the response, for
+    /// its body to stream on. Only `https` URLs are followed (`http` on a
+    /// loopback address, in tests).
+    pub async fn chunk(
+        &self,
+        url: &url::Url,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let endpoint = "GET <result chunk>".to_owned();
+        if !chunk_url_allowed(url) {
+            return Err(UpstreamError::Protocol { endpoint, reason: "a chunk URL that is not https".into() });
+        }
+        let response = self
+            .http
+            .get(url.clone())
+            .timeout(CALL_TIMEOUT)
+            .headers(headers.clone())
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unreachable { endpoint: endpoint.clone(), reason: reason_of(e) })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(UpstreamError::Status { endpoint, status: status.as_u16() });
+        }
+        Ok(response)
     }
 
     /// Ends the session upstream.
@@ -237,18 +371,19 @@ impl UpstreamClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let unreachable = |e: reqwest::Error| UpstreamError::Unreachable {
-            endpoint: endpoint.clone(),
-            reason: komodo_protocol::error_text(&e.without_url()),
-        };
+        let unreachable = |e: reqwest::Error| UpstreamError::Unreachable { endpoint: endpoint.clone(), reason: reason_of(e) };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        if !status.is_success() {
-            return Err(UpstreamError::Protocol { endpoint, reason: format!("HTTP status {}", status.as_u16()) });
-        }
         let bytes = response.bytes().await.map_err(unreachable)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| UpstreamError::Protocol { endpoint, reason: format!("not Snowflake's envelope: {e}") })
+        match serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes) {
+            Ok(envelope) if status.is_success() => Ok(envelope),
+            // An error status with Snowflake's envelope (a session the
+            // upstream no longer knows, a failed statement): its answer.
+            Ok(envelope) if !envelope.success && envelope.code.is_some() => Ok(envelope),
+            _ if !status.is_success() => Err(UpstreamError::Status { endpoint, status: status.as_u16() }),
+            Err(e) => Err(UpstreamError::Protocol { endpoint, reason: format!("not Snowflake's envelope: {e}") }),
+            Ok(_) => Err(UpstreamError::Protocol { endpoint, reason: "an envelope without a code".into() }),
+        }
     }
 }
 
@@ -271,11 +406,54 @@ fn success<T: serde::de::DeserializeOwned>(
         .map_err(|e| UpstreamError::Protocol { endpoint: endpoint.into(), reason: format!("unexpected data: {e}") })
 }
 
-fn typed(envelope: Envelope<serde_json::Value>, endpoint: &str) -> Result<Envelope<QueryResponseData>, UpstreamError> {
-    let data = envelope
-        .data
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| UpstreamError::Protocol { endpoint: endpoint.into(), reason: format!("unexpected data: {e}") })?;
-    Ok(Envelope { data, code: envelope.code, message: envelope.message, success: envelope.success })
+/// The `data` of a login, as much of it as the gateway reads (upstreams
+/// differ in what they list beyond the session token).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedIn {
+    token: SessionToken,
+    #[serde(default)]
+    master_token: Option<SessionToken>,
+    #[serde(default)]
+    session_id: i64,
+    #[serde(default)]
+    validity_in_seconds: u64,
+    #[serde(default)]
+    parameters: Vec<NameValue>,
+    #[serde(default)]
+    session_info: Option<SessionInfo>,
+}
+
+/// The `data` of a renewal, as much of it as the gateway reads.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Renewed {
+    session_token: SessionToken,
+    #[serde(default)]
+    master_token: Option<SessionToken>,
+    #[serde(default)]
+    validity_in_seconds_s_t: u64,
+}
+
+/// What failed in a call, without its URL (a chunk's URL is a credential).
+fn reason_of(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {} s", CALL_TIMEOUT.as_secs());
+    }
+    komodo_protocol::error_text(&error.without_url())
+}
+
+/// Whether the gateway follows a chunk URL: `https`, or `http` to a
+/// loopback address.
+fn chunk_url_allowed(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        },
+        _ => false,
+    }
 }

@@ -61,6 +61,11 @@ pub(crate) async fn connect(platform: &Platform, access_token: &str, account: &s
 }
 
 impl Conn {
+    /// The same session through another replica (or a restarted one).
+    pub(crate) fn at(&self, base: &str) -> Conn {
+        Conn { base: base.to_owned(), ..self.clone() }
+    }
+
     fn auth(&self) -> String {
         format!("Snowflake Token=\"{}\"", self.token)
     }
@@ -132,7 +137,7 @@ async fn bearer_query(platform: &Platform, token: &str, account: &str, sql: &str
         .unwrap()
 }
 
-async fn all_rows(data: &Value) -> Vec<Vec<Value>> {
+pub(crate) async fn all_rows(data: &Value) -> Vec<Vec<Value>> {
     let mut rows: Vec<Vec<Value>> = serde_json::from_value(data["rowset"].clone()).unwrap();
     for chunk in data["chunks"].as_array().into_iter().flatten() {
         let mut request = http().get(chunk["url"].as_str().unwrap());

@@ -3,6 +3,7 @@
 mod clients;
 mod common;
 mod device;
+mod fake_upstream;
 mod flows;
 mod gateway;
 mod gateway_client;
@@ -19,4 +20,5 @@ mod security;
 mod store;
 mod transport;
 mod upstream;
+mod upstream_gateway;
 mod warehouse_backends;

@@ -203,6 +203,7 @@ async fn gateway_records(store: &Store, account: &str) {
         result_format: "json".into(),
         replica: "replica-1".into(),
         started_at: 1_000 + n as i64,
+        upstream_id: None,
     };
     let result = |n: usize| GatewayResultRow {
         statement_type_id: 4096,

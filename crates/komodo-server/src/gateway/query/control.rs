@@ -22,6 +22,9 @@ pub async fn monitoring(
     caller: Caller,
 ) -> Result<Response, GwError> {
     let query_id = parse_query_id(&query_id)?;
+    if let Some(client) = crate::gateway::upstream::backend(&state, &caller.account_id).await? {
+        return crate::gateway::upstream::monitoring(&state, &caller, &client, &query_id).await;
+    }
     let running = state.gateway().running_of(&caller.account_id, &query_id);
     let entry = match running {
         Some(r) => {
@@ -93,8 +96,16 @@ pub async fn abort_by_request(
     caller: Caller,
     GwJson(body): GwJson<AbortRequest>,
 ) -> Result<Response, GwError> {
+    let upstream = crate::gateway::upstream::backend(&state, &caller.account_id).await?;
     if let Some(query_id) = find_by_request(&state, &caller, &body.request_id).await? {
-        cancel(&state, &caller, &query_id).await?;
+        match &upstream {
+            Some(client) => {
+                crate::gateway::upstream::abort(&state, &caller, client, &query_id).await?;
+            }
+            None => {
+                cancel(&state, &caller, &query_id).await?;
+            }
+        }
     }
     Ok(ok(Value::Null))
 }
@@ -106,6 +117,9 @@ pub async fn abort_by_id(
     caller: Caller,
 ) -> Result<Response, GwError> {
     let query_id = parse_query_id(&query_id)?;
+    if let Some(client) = crate::gateway::upstream::backend(&state, &caller.account_id).await? {
+        return crate::gateway::upstream::abort(&state, &caller, &client, &query_id).await;
+    }
     let running_here = state.gateway().running_of(&caller.account_id, &query_id).is_some();
     if !running_here && state.store().gateway_query(&caller.account_id, &query_id).await?.is_none() {
         return Err(not_found(&query_id));

@@ -64,6 +64,7 @@ pub(super) async fn start(
         result_format: format.as_str().to_owned(),
         replica: gateway.replica().to_owned(),
         started_at: running.started_ms,
+        upstream_id: None,
     };
     // An asynchronous query's handle is in the store before its id is
     // returned, for any replica to answer the polls that follow.
@@ -124,6 +125,15 @@ pub(super) async fn start(
 /// The engine session a statement of `caller` runs in: the gateway
 /// session's, or a transient one for a bearer-token caller.
 pub(crate) async fn statement_session(state: &AppState, caller: &Caller) -> Result<(SessionId, bool), GwError> {
+    if crate::gateway::upstream::backend(state, &caller.account_id).await?.is_some() {
+        // Loads and stage transfers: the embedded warehouse's own.
+        return Err(GwError::new(
+            "003001",
+            "This account's warehouse is an upstream Snowflake account: Komodo's file loads and stage transfers \
+             are not relayed there. Load data with INSERT (bindings) or COPY from an external stage.",
+        )
+        .state("0A000"));
+    }
     let gateway = state.gateway();
     let opened = match &caller.session {
         Some(s) => (gateway.engine_session(s).await?, false),

@@ -38,6 +38,13 @@ pub async fn query_request(
     GwJson(body): GwJson<QueryRequest>,
 ) -> Result<Response, GwError> {
     let gateway = state.gateway();
+    if let Some(client) = super::upstream::backend(&state, &caller.account_id).await? {
+        let prior = match (&request_id, stored) {
+            (Some(rid), None) => state.store().gateway_query_by_request(&caller.session_key(), rid).await?.map(|r| r.handle.id),
+            (_, stored) => stored.flatten(),
+        };
+        return super::upstream::query_request(&state, &caller, &client, request_id, prior, body).await;
+    }
     let format = requested_format(&body.parameters, caller.session.as_ref());
 
     // A retry of a request already submitted attaches to the first one.
@@ -124,6 +131,9 @@ pub async fn result(
     caller: Caller,
 ) -> Result<Response, GwError> {
     let query_id = parse_query_id(&query_id)?;
+    if let Some(client) = super::upstream::backend(&state, &caller.account_id).await? {
+        return super::upstream::result(&state, &caller, &client, &query_id).await;
+    }
     if let Some(r) = state.gateway().results().get(&caller.account_id, &query_id) {
         // The format the query was submitted with: from its entry here, or
         // from the store once the entry has expired.
@@ -149,6 +159,9 @@ pub async fn chunk(
     Path((query_id, n)): Path<(String, usize)>,
     Query(query): Query<ChunkQuery>,
 ) -> Response {
+    if let Some(relayed) = super::upstream::chunk(&state, &headers, &query_id, n).await {
+        return relayed;
+    }
     let presented = headers.get(CHUNK_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some(result) = state.gateway().results().get_for_chunk(&query_id) else {
         return (StatusCode::NOT_FOUND, "no such result chunk (results are kept for a limited time)").into_response();
