@@ -193,7 +193,8 @@ pub enum AuthCommand {
 /// `komodo auth describe`.
 #[derive(Debug, Clone, Args)]
 pub struct DescribeArgs {
-    /// Also ask the platform who the credentials belong to.
+    /// Also ask the platform who the credentials belong to, and where the
+    /// account's statements run (its warehouse backend).
     #[arg(long)]
     pub check: bool,
 }

@@ -288,3 +288,37 @@ mod tests {
         assert!("owner".parse::<Role>().is_err());
     }
 }
+
+/// `GET /internal/warehouse` (with `x-account-id`): where the account's
+/// statements run. Never a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountWarehouse {
+    /// The account's id.
+    pub account_id: String,
+    /// `embedded` (the platform's own warehouse) or `snowflake` (an
+    /// upstream Snowflake account behind the gateway).
+    pub backend: String,
+    /// The upstream, for `snowflake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snowflake: Option<UpstreamWarehouse>,
+}
+
+/// The upstream Snowflake account an account's statements run in, as its
+/// members may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamWarehouse {
+    /// The Snowflake account name.
+    pub account_name: String,
+    /// The virtual warehouse, if set.
+    #[serde(default)]
+    pub warehouse: Option<String>,
+    /// The role, if set.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The starting database, if set.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The starting schema, if set.
+    #[serde(default)]
+    pub schema: Option<String>,
+}

@@ -132,3 +132,124 @@ def write_credentials(home: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o600)
     return path
+
+
+# -- an account whose warehouse is an upstream Snowflake account --------------
+#
+# The upstream is fakesnow's server (Snowflake's REST protocol over DuckDB),
+# started on 127.0.0.1; the account reaches it through the gateway with the
+# test key pair, as `komodo-server admin set-warehouse ... snowflake` sets it
+# up for a real Snowflake account.
+
+UPSTREAM_KEY = REPO / "crates" / "komodo-server" / "src" / "upstream" / "testdata" / "test_key.p8"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FakeSnowflake:
+    """fakesnow's server in a process of its own, seeded with a small
+    DEMO.HEALTHCARE (PATIENTS and CLAIMS) like the embedded demo's."""
+
+    def __init__(self, log_dir: Path) -> None:
+        import socket
+        import sys
+
+        self.port = _free_port()
+        self.log = open(log_dir / "fakesnow.log", "w+b")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("fakesnow did not start")
+        if self.process.poll() is not None:
+            self.log.seek(0)
+            raise RuntimeError(f"fakesnow did not start: {self.log.read().decode(errors='replace')}")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def connect(self, **kwargs):
+        """A direct connection to the upstream (no gateway)."""
+        import snowflake.connector
+
+        os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        os.environ.setdefault("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+        return snowflake.connector.connect(
+            user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=self.port, protocol="http",
+            database="DEMO", schema="HEALTHCARE", network_timeout=30, **kwargs,
+        )
+
+    def seed(self) -> None:
+        states = ["CA", "NY", "TX", "WA", "FL"]
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute("create or replace table PATIENTS (PATIENT_ID int, STATE varchar, BIRTH_DATE date)")
+            patients = ", ".join(
+                f"({i}, '{states[i % len(states)]}', '19{50 + i % 40}-0{1 + i % 9}-1{i % 9}')" for i in range(1, 101)
+            )
+            cur.execute(f"insert into PATIENTS values {patients}")
+            cur.execute(
+                "create or replace table CLAIMS (CLAIM_ID int, SERVICE_DATE date, CLAIM_AMOUNT number(12, 2), "
+                "PAID_AMOUNT number(12, 2), STATUS varchar)"
+            )
+            claims = ", ".join(
+                f"({i}, '2024-0{1 + i % 9}-1{i % 9}', {i % 500}.25, {'NULL' if i % 7 == 0 else f'{i % 300}.50'}, "
+                f"'{['PAID', 'DENIED', 'PENDING'][i % 3]}')"
+                for i in range(1, 3001)
+            )
+            cur.execute(f"insert into CLAIMS values {claims}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def fakesnow(platform):
+    running = FakeSnowflake(platform.data_dir.parent)
+    try:
+        running.seed()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream_account(platform, fakesnow) -> str:
+    """The slug of an account whose warehouse is the fakesnow upstream."""
+    platform.admin("create-org", "--name", "Upstream", "--slug", "upstream-org")
+    platform.admin("create-account", "--org", "upstream-org", "--name", "Upstream", "--slug", "upstream")
+    shown = platform.admin(
+        "set-warehouse", "--account", "upstream", "snowflake", "--host", fakesnow.url,
+        "--account-name", "fakesnow", "--user", "fake", "--private-key-file", str(UPSTREAM_KEY),
+        "--role", "ANALYST", "--warehouse", "COMPUTE_WH", "--database", "DEMO", "--schema", "HEALTHCARE",
+    )
+    assert shown["backend"] == "snowflake" and shown["snowflake"]["key_fingerprint"].startswith("SHA256:")
+    assert "PRIVATE" not in json.dumps(shown)
+    return "upstream"
+
+
+@pytest.fixture(params=["embedded", "snowflake"])
+def backend_sp(request, platform) -> dict:
+    """A service principal of an account on each warehouse backend: the
+    embedded warehouse (the demo account), then the fakesnow upstream."""
+    if request.param == "embedded":
+        return platform.service_principal(f"py-embedded-{request.node.name[:40]}")
+    account = request.getfixturevalue("upstream_account")
+    return platform.service_principal(f"py-upstream-{request.node.name[:40]}", account=account)

@@ -54,7 +54,8 @@ def raw_connect(platform, sp: dict, **kwargs):
     )
 
 
-def test_the_connector_logs_in_with_oauth_and_runs_queries(connector_env, platform, sp):
+def test_the_connector_logs_in_with_oauth_and_runs_queries(connector_env, platform, backend_sp):
+    sp = backend_sp
     with raw_connect(platform, sp, paramstyle="qmark") as conn:
         cur = conn.cursor()
         cur.execute("select 1 as x, 'a' as y")
@@ -98,14 +99,16 @@ def test_qmark_bindings_of_every_type_round_trip(connector_env, platform, sp):
     assert row[8] == b"\x01\xab"
 
 
-def test_client_side_pyformat_binding(connector_env, platform, sp):
+def test_client_side_pyformat_binding(connector_env, platform, backend_sp):
+    sp = backend_sp
     with raw_connect(platform, sp) as conn:
         cur = conn.cursor()
         cur.execute("select %s as s, %s as n", ("it's", 7))
         assert cur.fetchall() == [("it's", 7)]
 
 
-def test_pandas_read_sql(connector_env, platform, sp):
+def test_pandas_read_sql(connector_env, platform, backend_sp):
+    sp = backend_sp
     with raw_connect(platform, sp, paramstyle="qmark") as conn:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # pandas: "only supports SQLAlchemy"
@@ -139,7 +142,8 @@ def test_connector_transactions_and_autocommit(connector_env, platform, sp):
         cur.execute("drop database txn_connector")
 
 
-def test_errors_carry_snowflake_codes(connector_env, platform, sp):
+def test_errors_carry_snowflake_codes(connector_env, platform, backend_sp):
+    sp = backend_sp
     with raw_connect(platform, sp) as conn:
         cur = conn.cursor()
         with pytest.raises(sf_errors.ProgrammingError) as raised:
@@ -151,7 +155,8 @@ def test_errors_carry_snowflake_codes(connector_env, platform, sp):
         assert raised.value.errno == 1003
 
 
-def test_a_bad_token_is_refused_at_login(connector_env, platform, sp):
+def test_a_bad_token_is_refused_at_login(connector_env, platform, backend_sp):
+    sp = backend_sp
     url = urlsplit(platform.url)
     with pytest.raises(sf_errors.DatabaseError) as raised:
         snowflake.connector.connect(
@@ -199,7 +204,8 @@ def test_timeout_and_abort_stop_the_statement_where_it_runs(connector_env, platf
         assert conn.cursor().execute("select 7").fetchone() == (7,)
 
 
-def test_async_query_and_results_by_query_id(connector_env, platform, sp):
+def test_async_query_and_results_by_query_id(connector_env, platform, backend_sp):
+    sp = backend_sp
     with raw_connect(platform, sp) as conn:
         cur = conn.cursor()
         cur.execute_async(f"select count(*) from {PATIENTS}")

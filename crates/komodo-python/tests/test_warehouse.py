@@ -47,6 +47,17 @@ def conn(home, sp):
     connection.close()
 
 
+@pytest.fixture
+def backend_conn(home, backend_sp):
+    """A connection to an account on each warehouse backend (conftest's
+    `backend_sp`: embedded, then an upstream Snowflake account)."""
+    connection = komodo.get_snowflake_connection(
+        client_id=backend_sp["client_id"], client_secret=backend_sp["client_secret"], account_id=backend_sp["account_id"]
+    )
+    yield connection
+    connection.close()
+
+
 def count(connection, sql: str, params=None) -> int:
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -218,7 +229,8 @@ def test_module_globals_and_type_objects():
     assert komodo.connect is komodo.get_snowflake_connection
 
 
-def test_cursor_fetches_describes_and_iterates(conn):
+def test_cursor_fetches_describes_and_iterates(backend_conn):
+    conn = backend_conn
     cur = conn.cursor()
     assert cur.description is None and cur.rowcount == -1 and cur.arraysize == 1
     assert cur.execute(f"select PATIENT_ID, STATE, BIRTH_DATE from {PATIENTS} order by PATIENT_ID limit 10") is cur
@@ -275,7 +287,8 @@ def test_executemany_into_a_temporary_table(conn):
         assert cur.execute("select NAME from PEOPLE order by ID").fetchall() == [("ada",), ("grace",), ("edsger",)]
 
 
-def test_errors_carry_snowflake_code_state_and_query(conn):
+def test_errors_carry_snowflake_code_state_and_query(backend_conn):
+    conn = backend_conn
     cur = conn.cursor()
     with pytest.raises(komodo.ProgrammingError) as raised:
         cur.execute(f"select * from DEMO.HEALTHCARE.NO_SUCH_TABLE")
@@ -330,7 +343,8 @@ def test_rollback_and_commit_end_a_transaction(conn):
     cur.execute("drop database txn_py")
 
 
-def test_async_execution_and_results_by_query_id(conn):
+def test_async_execution_and_results_by_query_id(backend_conn):
+    conn = backend_conn
     cur = conn.cursor()
     qid = cur.execute_async(f"select count(*) from {CLAIMS}")
     assert qid == cur.sfqid
@@ -455,7 +469,8 @@ def test_arrow_results(conn):
         cur.fetch_arrow_all()
 
 
-def test_pandas_results_match_rows(conn):
+def test_pandas_results_match_rows(backend_conn):
+    conn = backend_conn
     sql = f"select CLAIM_ID, SERVICE_DATE, CLAIM_AMOUNT, PAID_AMOUNT, STATUS from {CLAIMS} order by CLAIM_ID limit 2000"
     rows = conn.cursor().execute(sql).fetchall()
     frame = conn.cursor().execute(sql).fetch_pandas_all()
@@ -470,7 +485,8 @@ def test_pandas_results_match_rows(conn):
     assert list(empty.columns) == ["CLAIM_ID", "STATUS"] and len(empty) == 0
 
 
-def test_pandas_read_sql(conn):
+def test_pandas_read_sql(backend_conn):
+    conn = backend_conn
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas: "only supports SQLAlchemy"
         frame = pandas.read_sql(

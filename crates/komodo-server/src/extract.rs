@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use komodo_protocol::iam::ACCOUNT_ID_HEADER;
 
-use crate::identity::access::{AccessError, require_admin};
+use crate::identity::access::{AccessError, account_access, require_admin};
 use crate::identity::{AuthError, Principal, authenticate};
 use crate::state::AppState;
 use crate::web::api::ApiFailure;
@@ -52,6 +52,27 @@ impl FromRequestParts<AppState> for AccountAdmin {
         let account_id = account_header(state, &parts.headers).await?;
         require_admin(state.store(), &principal, &account_id).await.map_err(access_failure)?;
         Ok(AccountAdmin { principal, account_id })
+    }
+}
+
+/// A caller with access to the account named by `x-account-id` (any role,
+/// or a service principal of it).
+#[derive(Debug, Clone)]
+pub struct AccountMember {
+    /// The caller.
+    pub principal: Principal,
+    /// The account's id.
+    pub account_id: String,
+}
+
+impl FromRequestParts<AppState> for AccountMember {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = principal(state, &parts.headers).await?;
+        let account_id = account_header(state, &parts.headers).await?;
+        account_access(state.store(), &principal, &account_id).await.map_err(access_failure)?;
+        Ok(AccountMember { principal, account_id })
     }
 }
 

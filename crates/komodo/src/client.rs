@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use komodo_protocol::iam::{CreatedServicePrincipal, Identity, RotatedSecret, ServicePrincipal, UserMe};
+use komodo_protocol::iam::{AccountWarehouse, CreatedServicePrincipal, Identity, RotatedSecret, ServicePrincipal, UserMe};
 use komodo_protocol::secret::AccessToken;
 use url::Url;
 
@@ -200,6 +200,12 @@ impl Client {
     /// Who the credentials belong to.
     pub async fn identity(&self) -> Result<Identity, Error> {
         self.iam_call(|iam, token| async move { iam.identity(&token).await }).await
+    }
+
+    /// Where the selected account's statements run: the embedded warehouse
+    /// or an upstream Snowflake account.
+    pub async fn warehouse(&self) -> Result<AccountWarehouse, Error> {
+        self.account_call(|iam, token, account| async move { iam.warehouse(&token, &account).await }).await
     }
 
     /// Creates a service principal in the selected account.

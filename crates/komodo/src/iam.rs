@@ -4,6 +4,7 @@
 use std::fmt;
 
 use komodo_protocol::iam::{
+    AccountWarehouse,
     ACCOUNT_ID_HEADER, ApiError, CreateServicePrincipalRequest, CreatedServicePrincipal, Identity, RotatedSecret,
     ServicePrincipal, ServicePrincipalList, ServicePrincipalTokenRequest, ServicePrincipalTokenResponse, UserMe,
 };
@@ -116,6 +117,12 @@ impl IamClient {
         let list: ServicePrincipalList =
             self.call(Method::GET, "internal/service-principals", token, Some(account_id), None::<&()>).await?;
         Ok(list.service_principals)
+    }
+
+    /// Where `account_id`'s statements run: the embedded warehouse or an
+    /// upstream Snowflake account.
+    pub async fn warehouse(&self, token: &AccessToken, account_id: &str) -> Result<AccountWarehouse, IamError> {
+        self.call(Method::GET, "internal/warehouse", token, Some(account_id), None::<&()>).await
     }
 
     /// Deletes a service principal; its tokens stop working at once.

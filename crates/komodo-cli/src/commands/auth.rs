@@ -58,9 +58,26 @@ pub(crate) async fn describe(ctx: &Context, args: DescribeArgs) -> Result<(), Fa
     };
 
     let mut verified = None;
+    let mut warehouse = None;
     if args.check {
         let client = Client::from_resolved(ctx.config.clone(), resolved.clone())?;
         let identity = client.identity().await?;
+        if resolved.account_id.is_some() {
+            let shown = client.warehouse().await?;
+            warehouse = Some(match &shown.snowflake {
+                Some(up) => {
+                    let mut text = format!("snowflake (account {}", up.account_name);
+                    if let Some(wh) = &up.warehouse {
+                        text.push_str(&format!(", warehouse {wh}"));
+                    }
+                    if let Some(role) = &up.role {
+                        text.push_str(&format!(", role {role}"));
+                    }
+                    text + ")"
+                }
+                None => shown.backend.clone(),
+            });
+        }
         verified = Some(match (identity.jwt_type, &identity.user, &identity.service_principal) {
             (JwtType::User, Some(user), _) => format!("user {} ({})", user.email, user.user_id),
             (JwtType::ServicePrincipal, _, Some(sp)) => {
@@ -82,6 +99,7 @@ pub(crate) async fn describe(ctx: &Context, args: DescribeArgs) -> Result<(), Fa
             "expires_at": expires,
             "api_url": api_url.as_str(),
             "verified": verified,
+            "warehouse": warehouse,
         }));
         return Ok(());
     }
@@ -107,6 +125,9 @@ pub(crate) async fn describe(ctx: &Context, args: DescribeArgs) -> Result<(), Fa
     }
     if let Some(verified) = verified {
         rows.push(("verified", verified));
+    }
+    if let Some(warehouse) = warehouse {
+        rows.push(("warehouse", warehouse));
     }
     for (key, value) in rows {
         ctx.ui.data(format!("{key:<11} {value}"));

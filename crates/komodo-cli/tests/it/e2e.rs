@@ -147,6 +147,7 @@ async fn pkce_login_then_accounts_service_principals_and_logout() {
     let checked = home.run(&["whoami", "--profile", "ci", "--check"]);
     checked.success();
     assert!(checked.stdout().contains("verified    service principal ci"), "{}", checked.stdout());
+    assert!(checked.stdout().contains("warehouse   embedded"), "{}", checked.stdout());
 
     let sp_token = home.run(&["jwt", "--profile", "ci"]);
     sp_token.success();

@@ -187,8 +187,36 @@ pub async fn result(
     let row = forwarded(state, caller, query_id).await?;
     let upstream_id = row.handle.upstream_id.as_deref().unwrap_or_default();
     let slot = slot_of(state, caller, client);
-    let envelope =
-        state.upstreams().call(&slot, Call::Result(upstream_id)).await.map_err(|e| failure(e).query(query_id))?;
+    let envelope = match row.status.as_str() {
+        status::RUNNING | status::ABORTING => {
+            state.upstreams().call(&slot, Call::Result(upstream_id)).await.map_err(|e| failure(e).query(query_id))?
+        }
+        // A finished query's result, as the connectors fetch it again: by
+        // RESULT_SCAN of its id (the upstream keeps results for a day).
+        status::SUCCESS => {
+            if !upstream_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(GwError::new("000709", format!("Statement {query_id} not found")).state("02000"));
+            }
+            let tag = policy::query_tag(&caller.subject, query_id, None);
+            let timeout = state.config().engine.statement_timeout.as_secs().max(1);
+            let parameters = policy::statement_parameters(&serde_json::Map::new(), &tag, timeout)
+                .map_err(|r| GwError::new(r.code, r.message).state(r.sql_state))?;
+            let body = json!({
+                "sqlText": format!("select * from table(result_scan('{upstream_id}'))"),
+                "parameters": parameters,
+            });
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let call = Call::Query { body: &body, request_id: &request_id };
+            state.upstreams().call(&slot, call).await.map_err(|e| failure(e).query(query_id))?
+        }
+        // Failed or aborted: the error it ended with.
+        _ => Envelope {
+            success: false,
+            code: Some(row.error_code.clone().unwrap_or_else(|| "000603".into())),
+            message: Some(row.error_message.clone().unwrap_or_else(|| "Query failed".into())),
+            data: Some(json!({ "sqlState": row.sql_state.clone().unwrap_or_else(|| "XX000".into()) })),
+        },
+    };
     if row.status == status::RUNNING && !is_running(&envelope) {
         let (final_status, error) = outcome_of(&envelope);
         state.store().record_gateway_outcome(query_id, &caller.account_id, final_status, error.as_ref(), None).await?;

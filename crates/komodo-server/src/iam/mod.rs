@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod service_principals;
 pub mod subscription;
 pub mod users;
+pub mod warehouse;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -32,5 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/iam/service-principals/token", post(service_principals::token))
         .route("/internal/service-principals", post(service_principals::create).get(service_principals::list))
         .route("/internal/service-principals/{id}", axum::routing::delete(service_principals::delete))
+        .route("/internal/warehouse", get(warehouse::show))
         .route("/internal/service-principals/{id}/rotate-secret", post(service_principals::rotate))
 }
