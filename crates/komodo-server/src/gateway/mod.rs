@@ -43,7 +43,7 @@ use crate::state::AppState;
 
 /// Removes expired gateway state every minute, in memory and in the store,
 /// and ends upstream sessions whose gateway sessions have ended or lost
-/// their access (more often: `--upstream` sweep).
+/// their access (every `UpstreamConfig::sweep_every`).
 pub fn spawn_janitor(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
