@@ -23,6 +23,10 @@ const CLIENT_APP_ID: &str = "KomodoGateway";
 /// How long one call to the upstream may take before it is an error.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The largest answer the gateway reads from the upstream (a result's
+/// first rows included; its chunks are streamed, never held).
+pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
 /// Where and as whom the gateway reaches an upstream account.
 #[derive(Clone)]
 pub struct UpstreamAccount {
@@ -372,9 +376,19 @@ impl UpstreamClient {
             request = request.json(body);
         }
         let unreachable = |e: reqwest::Error| UpstreamError::Unreachable { endpoint: endpoint.clone(), reason: reason_of(e) };
-        let response = request.send().await.map_err(unreachable)?;
+        let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(unreachable)?;
+        // Read under a cap: large results come as chunks, fetched apart.
+        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0).min(1 << 20) as usize);
+        while let Some(piece) = response.chunk().await.map_err(unreachable)? {
+            if bytes.len() + piece.len() > MAX_ANSWER_BYTES {
+                return Err(UpstreamError::Protocol {
+                    endpoint,
+                    reason: format!("an answer larger than {} MiB", MAX_ANSWER_BYTES >> 20),
+                });
+            }
+            bytes.extend_from_slice(&piece);
+        }
         match serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes) {
             Ok(envelope) if status.is_success() => Ok(envelope),
             // An error status with Snowflake's envelope (a session the
