@@ -272,8 +272,11 @@ pub struct Chunk {
     /// Rows in the chunk.
     pub row_count: u64,
     /// Size of the body in bytes.
+    #[serde(default)]
     pub uncompressed_size: u64,
-    /// Size on the wire (the same: chunks are not compressed).
+    /// Size on the wire (the same for the embedded warehouse's chunks;
+    /// Snowflake's are compressed).
+    #[serde(default)]
     pub compressed_size: u64,
 }
 

@@ -301,8 +301,10 @@ async fn query(
         data["total"] = json!(5);
         data["qrmk"] = json!(QRMK);
         data["chunks"] = json!([
-            {"url": format!("{}/chunks/0?{CHUNK_SIGNATURE}", up.url), "rowCount": 2, "uncompressedSize": 12},
-            {"url": format!("{}/chunks/1?{CHUNK_SIGNATURE}", up.url), "rowCount": 2, "uncompressedSize": 12},
+            {"url": format!("{}/chunks/0?{CHUNK_SIGNATURE}", up.url), "rowCount": 2, "uncompressedSize": 12,
+             "compressedSize": 12},
+            {"url": format!("{}/chunks/1?{CHUNK_SIGNATURE}", up.url), "rowCount": 2, "uncompressedSize": 12,
+             "compressedSize": 12},
         ]);
         return envelope(data).into_response();
     }

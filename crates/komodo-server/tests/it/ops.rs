@@ -304,6 +304,32 @@ async fn binary_serves_admin_commands_work_while_it_runs_and_sigterm_shuts_down(
     let (ok, _, err) = admin(d, &["create-org", "--name", "Acme", "--slug", "acme"], None);
     assert!(!ok && err.contains("already exists"), "{err}");
 
+    // An account's warehouse: an upstream Snowflake account with an
+    // encrypted key (its passphrase on stdin), shown without the key, and
+    // back to the embedded one.
+    let key_file = dir.path().join("upstream.p8");
+    std::fs::write(&key_file, include_str!("../../src/upstream/testdata/test_key_encrypted.p8")).unwrap();
+    let set = |stdin: Option<&str>| {
+        let mut args = vec!["set-warehouse", "--account", "analytics", "snowflake", "--host"];
+        args.extend(["https://xy12345.snowflakecomputing.com", "--account-name", "xy12345", "--user", "KOMODO_GW"]);
+        args.extend(["--private-key-file", key_file.to_str().unwrap(), "--warehouse", "COMPUTE_WH"]);
+        if stdin.is_some() {
+            args.push("--private-key-passphrase-stdin");
+        }
+        admin(d, &args, stdin)
+    };
+    let (ok, _, err) = set(None);
+    assert!(!ok && err.contains("passphrase"), "an encrypted key without its passphrase: {err}");
+    let (ok, out, err) = set(Some("komodo test\n"));
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["backend"], "snowflake");
+    assert_eq!(shown["snowflake"]["key_fingerprint"], crate::fake_upstream::FINGERPRINT);
+    let (ok, out, err) = admin(d, &["show-warehouse", "--account", "analytics"], None);
+    assert!(ok && out.contains("COMPUTE_WH") && !out.contains("PRIVATE"), "{out}{err}");
+    let (ok, out, err) = admin(d, &["set-warehouse", "--account", "analytics", "embedded"], None);
+    assert!(ok && out.contains("\"embedded\""), "{out}{err}");
+
     // The running server sees what the admin commands created.
     let response = http()
         .post(format!("{url}/oauth/token"))

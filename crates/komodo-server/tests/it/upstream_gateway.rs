@@ -40,6 +40,7 @@ fn quick(builder: komodo_testkit::PlatformBuilder) -> komodo_testkit::PlatformBu
         c.upstream.retry_pause = Duration::from_millis(10);
         c.upstream.breaker_threshold = 3;
         c.upstream.breaker_cooldown = Duration::from_secs(120);
+        c.gateway.max_binding_rows = 3;
     })
 }
 
@@ -147,6 +148,9 @@ async fn statements_go_upstream_with_the_platforms_policy_tag_and_ids() {
     }
     let tagged = conn.query_with("select 1", json!({"parameters": {"QUERY_TAG": "someone else"}}), "r-tag").await;
     assert_eq!(tagged["code"], "002049", "{tagged}");
+    let four_rows = json!({"bindings": {"1": {"type": "FIXED", "value": ["1", "2", "3", "4"]}}});
+    let too_many = conn.query_with("insert into t values (?)", four_rows, "r-bind").await;
+    assert_eq!(too_many["success"], false, "the binding cap applies: {too_many}");
     assert_eq!(up.seen.lock().unwrap().statements.len(), forwarded, "nothing refused reached the upstream");
     let allowed = conn.query("alter session set timezone = 'UTC'").await;
     assert_eq!(allowed["success"], true, "{allowed}");
@@ -332,4 +336,47 @@ async fn an_upstream_that_refuses_the_key_fails_the_login_and_stores_nothing() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let login = crate::gateway_client::login(&platform, &token, &account).await;
     assert_eq!(login["success"], true, "{login}");
+}
+
+#[tokio::test]
+async fn the_rust_connection_works_the_same_on_an_upstream_account() {
+    use komodo::config::ProviderConfig;
+    use komodo::env::Env;
+    use komodo::warehouse::ConnectionBuilder;
+
+    let (platform, up, account, _) = upstream_platform().await;
+    let sp = platform.create_service_principal("demo", "rust-sdk").await;
+    let home = tempfile::tempdir().unwrap();
+    let env = Env::from_slice(&[("KOMODO_API_URL", platform.url()), ("HOME", home.path().to_str().unwrap())]);
+    let conn = ConnectionBuilder::new(ProviderConfig::new(env))
+        .client_id(sp.client_id.clone())
+        .client_secret(sp.client_secret.expose_secret())
+        .account_id(account.clone())
+        .web_login(None)
+        .connect()
+        .await
+        .unwrap();
+
+    let mut cursor = conn.execute("select 1", &[]).await.unwrap();
+    assert_eq!(cursor.fetchall().await.unwrap().len(), 1);
+    let mut chunked = conn.execute("select chunked", &[]).await.unwrap();
+    assert_eq!(chunked.fetchall().await.unwrap().len(), 5, "chunks through the gateway");
+    let missing = conn.execute("select missing", &[]).await.unwrap_err().to_string();
+    assert!(missing.contains("002003") && missing.contains("42S02"), "{missing}");
+    let refused = conn.execute("use role accountadmin", &[]).await.unwrap_err().to_string();
+    assert!(refused.contains("003001"), "{refused}");
+
+    let mut cursor = conn.cursor();
+    let query_id = cursor.execute_async("select 42", &[]).await.unwrap();
+    let mut other = conn.cursor();
+    other.get_results_from_query_id(&query_id).await.unwrap();
+    assert_eq!(other.fetchall().await.unwrap().len(), 1);
+
+    conn.close().await.unwrap();
+    let seen = up.seen.lock().unwrap();
+    assert_eq!(seen.closed.len(), 1, "closing the connection ends its upstream session");
+    let tags: Vec<Value> =
+        seen.statements.iter().map(|s| serde_json::from_str(s.parameters["QUERY_TAG"].as_str().unwrap()).unwrap()).collect();
+    let principal = format!("sp:{}", sp.service_principal_id);
+    assert!(tags.iter().all(|t| t["komodo_principal"] == principal.as_str()), "{tags:?}");
 }
