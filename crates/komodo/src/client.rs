@@ -4,7 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use komodo_protocol::iam::{AccountWarehouse, CreatedServicePrincipal, Identity, RotatedSecret, ServicePrincipal, UserMe};
+use komodo_protocol::iam::{
+    AccountWarehouse, CreatedServicePrincipal, Identity, RotatedSecret, ServicePrincipal, UserMe,
+};
 use komodo_protocol::secret::AccessToken;
 use url::Url;
 

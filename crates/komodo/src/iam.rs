@@ -4,9 +4,9 @@
 use std::fmt;
 
 use komodo_protocol::iam::{
-    AccountWarehouse,
-    ACCOUNT_ID_HEADER, ApiError, CreateServicePrincipalRequest, CreatedServicePrincipal, Identity, RotatedSecret,
-    ServicePrincipal, ServicePrincipalList, ServicePrincipalTokenRequest, ServicePrincipalTokenResponse, UserMe,
+    ACCOUNT_ID_HEADER, AccountWarehouse, ApiError, CreateServicePrincipalRequest, CreatedServicePrincipal, Identity,
+    RotatedSecret, ServicePrincipal, ServicePrincipalList, ServicePrincipalTokenRequest, ServicePrincipalTokenResponse,
+    UserMe,
 };
 use komodo_protocol::secret::{AccessToken, ClientSecret};
 use reqwest::{Method, StatusCode};

@@ -155,8 +155,12 @@ pub async fn login(
     let numeric_id = i64::from_be_bytes(crate::crypto::random_bytes::<8>()) & 0x000f_ffff_ffff_ffff;
     let claims = principal.claims();
     let mut parameters_out = session_parameters();
-    let mut session_info =
-        SessionInfo { database_name: database.clone(), schema_name: schema.clone(), warehouse_name: None, role_name: None };
+    let mut session_info = SessionInfo {
+        database_name: database.clone(),
+        schema_name: schema.clone(),
+        warehouse_name: None,
+        role_name: None,
+    };
     if let Some(client) = &upstream {
         // The upstream session opens with the gateway's: a refusal or an
         // unreachable upstream fails this login, before anything is stored.

@@ -135,7 +135,7 @@ pub async fn query_request(
         .state("0A000"));
     }
     policy::check_statement(&body.sql_text, caller.read_only).map_err(refuse)?;
-    super::query::binding_rows(body.bindings.clone(), state.gateway().config().max_binding_rows)?;
+    super::query::request::binding_rows(body.bindings.clone(), state.gateway().config().max_binding_rows)?;
     let query_id = uuid::Uuid::new_v4().to_string();
     let tag = policy::query_tag(&caller.subject, &query_id, request_id.as_deref());
     let timeout = state.config().engine.statement_timeout.as_secs().max(1);
@@ -169,7 +169,13 @@ pub async fn query_request(
         state.store().insert_gateway_query(&handle).await?;
     } else {
         let (final_status, error) = outcome_of(&envelope);
-        let record = FinishedGatewayQuery { handle, status: final_status, error, ended_at: crate::clock::now_ms(), result: None };
+        let record = FinishedGatewayQuery {
+            handle,
+            status: final_status,
+            error,
+            ended_at: crate::clock::now_ms(),
+            result: None,
+        };
         state.gateway().history().record(state.store(), record).await;
         note_context(state, caller, &envelope).await?;
     }
@@ -348,13 +354,8 @@ fn outcome_of(envelope: &Envelope<Value>) -> (&'static str, Option<QueryError>) 
         return (status::SUCCESS, None);
     }
     let code = envelope.code.clone().unwrap_or_else(|| "000603".into());
-    let sql_state = envelope
-        .data
-        .as_ref()
-        .and_then(|d| d.get("sqlState"))
-        .and_then(Value::as_str)
-        .unwrap_or("XX000")
-        .to_owned();
+    let sql_state =
+        envelope.data.as_ref().and_then(|d| d.get("sqlState")).and_then(Value::as_str).unwrap_or("XX000").to_owned();
     let final_status = if code == codes::CANCELLED { status::ABORTED } else { status::FAILED };
     let message = envelope.message.clone().unwrap_or_default();
     (final_status, Some(QueryError { code, message, sql_state }))

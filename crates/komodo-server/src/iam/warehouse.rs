@@ -13,10 +13,7 @@ use crate::state::AppState;
 use crate::web::api::ApiFailure;
 
 /// `GET /internal/warehouse`.
-pub async fn show(
-    State(state): State<AppState>,
-    member: AccountMember,
-) -> Result<Json<AccountWarehouse>, ApiFailure> {
+pub async fn show(State(state): State<AppState>, member: AccountMember) -> Result<Json<AccountWarehouse>, ApiFailure> {
     let row = state.store().warehouse_backend(&member.account_id).await?;
     Ok(Json(AccountWarehouse {
         account_id: member.account_id,

@@ -535,10 +535,7 @@ impl Store {
     /// Of the gateway sessions `ids`, those still open and allowed (their
     /// principal still in the account with the credential they were opened
     /// with, T01/T02/F07).
-    pub async fn live_gateway_sessions(
-        &self,
-        ids: &[String],
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
+    pub async fn live_gateway_sessions(&self, ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut live = std::collections::HashSet::new();
         for group in ids.chunks(100) {
             let sql = format!(

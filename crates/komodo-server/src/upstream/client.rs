@@ -291,9 +291,7 @@ impl UpstreamClient {
                 (reqwest::Method::POST, url, Some(body.clone()))
             }
             Call::Result(id) => (reqwest::Method::GET, self.endpoint(&format!("queries/{id}/result")), None),
-            Call::Monitoring(id) => {
-                (reqwest::Method::GET, self.endpoint(&format!("monitoring/queries/{id}")), None)
-            }
+            Call::Monitoring(id) => (reqwest::Method::GET, self.endpoint(&format!("monitoring/queries/{id}")), None),
             Call::Abort(request_id) => {
                 let body = serde_json::json!({ "requestId": request_id });
                 (reqwest::Method::POST, self.endpoint("queries/v1/abort-request"), Some(body))
@@ -375,7 +373,8 @@ impl UpstreamClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let unreachable = |e: reqwest::Error| UpstreamError::Unreachable { endpoint: endpoint.clone(), reason: reason_of(e) };
+        let unreachable =
+            |e: reqwest::Error| UpstreamError::Unreachable { endpoint: endpoint.clone(), reason: reason_of(e) };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         // Read under a cap: large results come as chunks, fetched apart.

@@ -173,7 +173,11 @@ fn check_alter_session(rest: &[Word]) -> Result<(), Refused> {
 /// allow-list (those of the gateway's own dropped), then the platform's
 /// `QUERY_TAG` and statement time limit (the client's own limit kept when
 /// shorter).
-pub fn statement_parameters(client: &Map<String, Value>, tag: &str, timeout_s: u64) -> Result<Map<String, Value>, Refused> {
+pub fn statement_parameters(
+    client: &Map<String, Value>,
+    tag: &str,
+    timeout_s: u64,
+) -> Result<Map<String, Value>, Refused> {
     let mut out = Map::new();
     let mut timeout = timeout_s;
     for (name, value) in client {

@@ -39,9 +39,7 @@ pub enum UpstreamFailure {
     #[error(transparent)]
     Call(#[from] UpstreamError),
     /// The breaker is open: the upstream failed repeatedly just now.
-    #[error(
-        "the account's Snowflake warehouse failed repeatedly just now; the platform tries it again in {0} s"
-    )]
+    #[error("the account's Snowflake warehouse failed repeatedly just now; the platform tries it again in {0} s")]
     CircuitOpen(u64),
     /// The account's settings could not be read or its key opened.
     #[error("the account's Snowflake settings cannot be used: {0}")]
@@ -226,8 +224,10 @@ impl Upstreams {
     pub async fn open(
         &self,
         slot: &Slot,
-    ) -> Result<(Vec<komodo_protocol::gateway::NameValue>, Option<komodo_protocol::gateway::SessionInfo>), UpstreamFailure>
-    {
+    ) -> Result<
+        (Vec<komodo_protocol::gateway::NameValue>, Option<komodo_protocol::gateway::SessionInfo>),
+        UpstreamFailure,
+    > {
         self.admit(&slot.account_id)?;
         let mut guard = slot.session.lock().await;
         if let Some(session) = &*guard {

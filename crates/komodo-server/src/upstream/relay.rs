@@ -9,7 +9,8 @@ use serde_json::Value;
 
 /// Fields of a query response that may carry the upstream's secrets or
 /// locations and that the gateway never relays.
-const WITHHELD: &[&str] = &["qrmk", "chunkHeaders", "stageInfo", "encryptionMaterial", "presignedUrls", "src_locations"];
+const WITHHELD: &[&str] =
+    &["qrmk", "chunkHeaders", "stageInfo", "encryptionMaterial", "presignedUrls", "src_locations"];
 
 /// Where a relayed result's chunks are, upstream, and how to fetch them.
 #[derive(Clone)]

@@ -160,13 +160,13 @@ async fn s03_no_secret_in_logs_at_the_most_verbose_level() {
         assert!(secret.len() >= 8);
         assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {}…", &secret[..6]);
         // JWT pieces (the signature) must not appear either.
-        if let Some(signature) = secret.split('.').nth(2).filter(|_| secret.starts_with("eyJ")) {
-            if let Some(at) = logs.find(signature) {
-                let line = logs[..at].rfind('\n').map_or(0, |n| n + 1);
-                let end = logs[at..].find('\n').map_or(logs.len(), |n| at + n);
-                let context: String = logs[line..end].chars().take(400).collect();
-                panic!("a JWT's signature reached the logs: {}", context.replace(signature, "<signature>"));
-            }
+        if let Some(signature) = secret.split('.').nth(2).filter(|_| secret.starts_with("eyJ"))
+            && let Some(at) = logs.find(signature)
+        {
+            let line = logs[..at].rfind('\n').map_or(0, |n| n + 1);
+            let end = logs[at..].find('\n').map_or(logs.len(), |n| at + n);
+            let context: String = logs[line..end].chars().take(400).collect();
+            panic!("a JWT's signature reached the logs: {}", context.replace(signature, "<signature>"));
         }
     }
 }

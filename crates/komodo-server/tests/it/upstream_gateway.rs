@@ -59,7 +59,8 @@ async fn upstream_platform() -> (Platform, FakeUpstream, String, String) {
 
 /// Nothing the upstream hands the gateway reaches a client.
 fn assert_no_upstream_secret(text: &str, up: &FakeUpstream) {
-    for secret in ["upstream-session-token", "upstream-master-token", QRMK, CHUNK_SIGNATURE, up.url.as_str(), "01b00000"]
+    for secret in
+        ["upstream-session-token", "upstream-master-token", QRMK, CHUNK_SIGNATURE, up.url.as_str(), "01b00000"]
     {
         assert!(!text.contains(secret), "{secret} reached a client: {text}");
     }
@@ -92,7 +93,8 @@ async fn statements_go_upstream_with_the_platforms_policy_tag_and_ids() {
         let seen = up.seen.lock().unwrap();
         assert_eq!(seen.logins.len(), 1, "the upstream session opens with the gateway's");
         assert_eq!(seen.logins[0]["CLIENT_APP_ID"], "PythonConnector");
-        let tag: Value = serde_json::from_str(seen.logins[0]["SESSION_PARAMETERS"]["QUERY_TAG"].as_str().unwrap()).unwrap();
+        let tag: Value =
+            serde_json::from_str(seen.logins[0]["SESSION_PARAMETERS"]["QUERY_TAG"].as_str().unwrap()).unwrap();
         assert!(tag["komodo_principal"].as_str().unwrap().starts_with("sp:"), "{tag}");
     }
 
@@ -140,7 +142,8 @@ async fn statements_go_upstream_with_the_platforms_policy_tag_and_ids() {
 
     // The policy, before anything is forwarded.
     let forwarded = up.seen.lock().unwrap().statements.len();
-    for sql in ["use role accountadmin", "USE WAREHOUSE big", "alter session set query_tag = 'me'", "select 1; use role x"]
+    for sql in
+        ["use role accountadmin", "USE WAREHOUSE big", "alter session set query_tag = 'me'", "select 1; use role x"]
     {
         let refused = conn.query(sql).await;
         assert_eq!(refused["code"], "003001", "{sql}: {refused}");
@@ -375,8 +378,11 @@ async fn the_rust_connection_works_the_same_on_an_upstream_account() {
     conn.close().await.unwrap();
     let seen = up.seen.lock().unwrap();
     assert_eq!(seen.closed.len(), 1, "closing the connection ends its upstream session");
-    let tags: Vec<Value> =
-        seen.statements.iter().map(|s| serde_json::from_str(s.parameters["QUERY_TAG"].as_str().unwrap()).unwrap()).collect();
+    let tags: Vec<Value> = seen
+        .statements
+        .iter()
+        .map(|s| serde_json::from_str(s.parameters["QUERY_TAG"].as_str().unwrap()).unwrap())
+        .collect();
     let principal = format!("sp:{}", sp.service_principal_id);
     assert!(tags.iter().all(|t| t["komodo_principal"] == principal.as_str()), "{tags:?}");
 }

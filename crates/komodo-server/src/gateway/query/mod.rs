@@ -40,7 +40,9 @@ pub async fn query_request(
     let gateway = state.gateway();
     if let Some(client) = super::upstream::backend(&state, &caller.account_id).await? {
         let prior = match (&request_id, stored) {
-            (Some(rid), None) => state.store().gateway_query_by_request(&caller.session_key(), rid).await?.map(|r| r.handle.id),
+            (Some(rid), None) => {
+                state.store().gateway_query_by_request(&caller.session_key(), rid).await?.map(|r| r.handle.id)
+            }
             (_, stored) => stored.flatten(),
         };
         return super::upstream::query_request(&state, &caller, &client, request_id, prior, body).await;
