@@ -209,7 +209,10 @@ impl Upstreams {
             session: tokio::sync::Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
         });
-        sessions.insert(key.to_owned(), slot.clone());
+        // One made with the account's earlier settings ends upstream.
+        if let Some(replaced) = sessions.insert(key.to_owned(), slot.clone()) {
+            tokio::spawn(async move { end(&replaced).await });
+        }
         slot
     }
 
@@ -370,8 +373,20 @@ impl Upstreams {
                 true => slot.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed() > self.settings.bearer_idle,
                 false => !live.contains(&key),
             };
+            // The account moved to another backend, or to other settings.
+            let moved = match self.backend(&slot.account_id).await {
+                Ok(Some(current)) => !Arc::ptr_eq(&current, &slot.client),
+                Ok(None) => true,
+                Err(_) => false,
+            };
+            let ended = ended || moved;
             if ended {
-                self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                {
+                    let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+                    if sessions.get(&key).is_some_and(|held| Arc::ptr_eq(held, &slot)) {
+                        sessions.remove(&key);
+                    }
+                }
                 end(&slot).await;
                 tracing::info!(session = %key, account = %slot.account_id, "upstream session ended");
             }

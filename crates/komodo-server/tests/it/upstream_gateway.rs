@@ -315,6 +315,11 @@ async fn revoking_a_principal_ends_its_upstream_sessions() {
     let seen = up.seen.clone();
     eventually("the deleted principal's upstream session ending", || seen.lock().unwrap().closed.len() == 1).await;
     assert_eq!(up.live_sessions(), 1, "another principal's session stays");
+
+    // The account back on the embedded warehouse: its upstream sessions end.
+    platform.admin().set_warehouse_embedded("demo").await.unwrap();
+    eventually("the moved account's upstream session ending", || seen.lock().unwrap().closed.len() == 2).await;
+    assert_eq!(up.live_sessions(), 0);
 }
 
 #[tokio::test]
