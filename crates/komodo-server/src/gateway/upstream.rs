@@ -122,7 +122,6 @@ pub async fn query_request(
         // A retry: the answer of the first submission.
         return result(state, caller, client, &existing).await;
     }
-    let refuse = |r: policy::Refused| GwError::new(r.code, r.message).state(r.sql_state);
     if body.sql_text.trim().is_empty() {
         return Err(GwError::new(codes::COMPILATION, "SQL compilation error:\nEmpty SQL statement.").state("42000"));
     }
@@ -134,23 +133,18 @@ pub async fn query_request(
         )
         .state("0A000"));
     }
-    policy::check_statement(&body.sql_text, caller.read_only).map_err(refuse)?;
+    policy::check_statement(&body.sql_text, caller.read_only).map_err(refused)?;
     super::query::request::binding_rows(body.bindings.clone(), state.gateway().config().max_binding_rows)?;
     let query_id = uuid::Uuid::new_v4().to_string();
     let tag = policy::query_tag(&caller.subject, &query_id, request_id.as_deref());
-    let timeout = state.config().engine.statement_timeout.as_secs().max(1);
-    body.parameters = policy::statement_parameters(&body.parameters, &tag, timeout).map_err(refuse)?;
+    body.parameters = statement_parameters(state, &body.parameters, &tag)?;
     let sql_text = body.sql_text.clone();
     body.sql_text = upstream_ids_in(state, caller, &body.sql_text).await?;
     let request = serde_json::to_value(&body).map_err(GwError::internal)?;
 
     let slot = slot_of(state, caller, client);
     let started_at = crate::clock::now_ms();
-    let envelope = state
-        .upstreams()
-        .call(&slot, Call::Query { body: &request, request_id: &query_id })
-        .await
-        .map_err(|e| failure(e).query(&query_id))?;
+    let envelope = call(state, &slot, &query_id, Call::Query { body: &request, request_id: &query_id }).await?;
     let handle = NewGatewayQuery {
         id: query_id.clone(),
         account_id: caller.account_id.clone(),
@@ -182,38 +176,29 @@ pub async fn query_request(
     Ok(relay(state, &slot, &query_id, envelope))
 }
 
-/// `GET /queries/{id}/result` for an upstream account's query (`None`: the
-/// query is not one the gateway forwarded, the embedded path answers).
+/// `GET /queries/{id}/result` for an upstream account's query.
 pub async fn result(
     state: &AppState,
     caller: &Caller,
     client: &Arc<UpstreamClient>,
     query_id: &str,
 ) -> Result<Response, GwError> {
-    let row = forwarded(state, caller, query_id).await?;
-    let upstream_id = row.handle.upstream_id.as_deref().unwrap_or_default();
-    let slot = slot_of(state, caller, client);
+    let (row, slot, upstream_id) = forwarded_in(state, caller, client, query_id).await?;
     let envelope = match row.status.as_str() {
-        status::RUNNING | status::ABORTING => {
-            state.upstreams().call(&slot, Call::Result(upstream_id)).await.map_err(|e| failure(e).query(query_id))?
-        }
+        status::RUNNING | status::ABORTING => call(state, &slot, query_id, Call::Result(&upstream_id)).await?,
         // A finished query's result, as the connectors fetch it again: by
         // RESULT_SCAN of its id (the upstream keeps results for a day).
         status::SUCCESS => {
             if !upstream_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(GwError::new("000709", format!("Statement {query_id} not found")).state("02000"));
+                return Err(not_found(query_id));
             }
             let tag = policy::query_tag(&caller.subject, query_id, None);
-            let timeout = state.config().engine.statement_timeout.as_secs().max(1);
-            let parameters = policy::statement_parameters(&serde_json::Map::new(), &tag, timeout)
-                .map_err(|r| GwError::new(r.code, r.message).state(r.sql_state))?;
             let body = json!({
                 "sqlText": format!("select * from table(result_scan('{upstream_id}'))"),
-                "parameters": parameters,
+                "parameters": statement_parameters(state, &serde_json::Map::new(), &tag)?,
             });
             let request_id = uuid::Uuid::new_v4().to_string();
-            let call = Call::Query { body: &body, request_id: &request_id };
-            state.upstreams().call(&slot, call).await.map_err(|e| failure(e).query(query_id))?
+            call(state, &slot, query_id, Call::Query { body: &body, request_id: &request_id }).await?
         }
         // Failed or aborted: the error it ended with.
         _ => Envelope {
@@ -238,11 +223,8 @@ pub async fn monitoring(
     client: &Arc<UpstreamClient>,
     query_id: &str,
 ) -> Result<Response, GwError> {
-    let row = forwarded(state, caller, query_id).await?;
-    let upstream_id = row.handle.upstream_id.as_deref().unwrap_or_default();
-    let slot = slot_of(state, caller, client);
-    let mut envelope =
-        state.upstreams().call(&slot, Call::Monitoring(upstream_id)).await.map_err(|e| failure(e).query(query_id))?;
+    let (_, slot, upstream_id) = forwarded_in(state, caller, client, query_id).await?;
+    let mut envelope = call(state, &slot, query_id, Call::Monitoring(&upstream_id)).await?;
     if let Some(data) = envelope.data.as_mut() {
         rewrite_monitoring_data(data, query_id);
     }
@@ -257,10 +239,8 @@ pub async fn abort(
     client: &Arc<UpstreamClient>,
     query_id: &str,
 ) -> Result<Response, GwError> {
-    forwarded(state, caller, query_id).await?;
-    let slot = slot_of(state, caller, client);
-    let envelope =
-        state.upstreams().call(&slot, Call::Abort(query_id)).await.map_err(|e| failure(e).query(query_id))?;
+    let (_, slot, _) = forwarded_in(state, caller, client, query_id).await?;
+    let envelope = call(state, &slot, query_id, Call::Abort(query_id)).await?;
     if envelope.success {
         state.store().request_gateway_abort(&caller.account_id, query_id).await?;
         tracing::info!(query = %query_id, account = %caller.account_id, "upstream query aborted");
@@ -305,6 +285,45 @@ pub async fn chunk(state: &AppState, headers: &HeaderMap, query_id: &str, n: usi
     Some(response)
 }
 
+/// A call about `query_id` in `slot`'s upstream session; a failure is
+/// Snowflake's error about that query.
+async fn call(state: &AppState, slot: &Slot, query_id: &str, call: Call<'_>) -> Result<Envelope<Value>, GwError> {
+    state.upstreams().call(slot, call).await.map_err(|e| failure(e).query(query_id))
+}
+
+/// A refusal of the policy as Snowflake's error.
+fn refused(r: policy::Refused) -> GwError {
+    GwError::new(r.code, r.message).state(r.sql_state)
+}
+
+/// The parameters a statement goes upstream with ([`policy::statement_parameters`]
+/// with the platform's statement time limit).
+fn statement_parameters(
+    state: &AppState,
+    client: &serde_json::Map<String, Value>,
+    tag: &str,
+) -> Result<serde_json::Map<String, Value>, GwError> {
+    let timeout = state.config().engine.statement_timeout.as_secs().max(1);
+    policy::statement_parameters(client, tag, timeout).map_err(refused)
+}
+
+fn not_found(query_id: &str) -> GwError {
+    GwError::new("000709", format!("Statement {query_id} not found")).state("02000")
+}
+
+/// The forwarded query `query_id` of the caller's account, the caller's
+/// upstream session, and the query's upstream id.
+async fn forwarded_in(
+    state: &AppState,
+    caller: &Caller,
+    client: &Arc<UpstreamClient>,
+    query_id: &str,
+) -> Result<(GatewayQueryRow, Arc<Slot>, String), GwError> {
+    let row = forwarded(state, caller, query_id).await?;
+    let upstream_id = row.handle.upstream_id.clone().unwrap_or_default();
+    Ok((row, slot_of(state, caller, client), upstream_id))
+}
+
 /// The query, forwarded by the gateway, of the caller's account.
 async fn forwarded(state: &AppState, caller: &Caller, query_id: &str) -> Result<GatewayQueryRow, GwError> {
     let mut row = state.store().gateway_query(&caller.account_id, query_id).await?;
@@ -315,7 +334,7 @@ async fn forwarded(state: &AppState, caller: &Caller, query_id: &str) -> Result<
     }
     match row {
         Some(row) if row.handle.upstream_id.is_some() => Ok(row),
-        _ => Err(GwError::new("000709", format!("Statement {query_id} not found")).state("02000")),
+        _ => Err(not_found(query_id)),
     }
 }
 
