@@ -161,7 +161,8 @@ pub struct UpstreamConfig {
     /// replica within it).
     pub backend_ttl: Duration,
     /// Attempts after the first for a call that did not reach the upstream
-    /// (the same request id, a growing `retryCount`).
+    /// (the same request id, a growing `retryCount`), within 10 s of the
+    /// first (a call that timed out is not made again).
     pub retries: u32,
     /// The first pause between attempts (doubled each time).
     pub retry_pause: Duration,

@@ -26,6 +26,9 @@ use crate::crypto::Secrets;
 use crate::store::Store;
 use crate::store::warehouses::WarehouseBackendRow;
 
+/// How long after its first attempt a call may still be made again.
+const RETRY_WITHIN: Duration = Duration::from_secs(10);
+
 /// What the sealed key is bound to (a key copied to another account's row
 /// does not open).
 pub fn key_aad(account_id: &str) -> String {
@@ -248,6 +251,11 @@ impl Upstreams {
         *slot.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let mut attempt = 0u32;
         let mut renewed = false;
+        let started = Instant::now();
+        // Quick failures (refused connections, 5xx, 429) are retried; a
+        // call that already took long is not, so that a slow upstream is
+        // answered within the clients' timeouts.
+        let may_retry = |attempt: u32| attempt < self.settings.retries && started.elapsed() < RETRY_WITHIN;
         loop {
             self.admit(&slot.account_id)?;
             let session = {
@@ -257,7 +265,7 @@ impl Upstreams {
                     None => {
                         let session = match slot.client.login(&slot.context).await {
                             Ok(session) => session,
-                            Err(error) if error.is_transient() && attempt < self.settings.retries => {
+                            Err(error) if error.is_transient() && may_retry(attempt) => {
                                 self.note_failure(&slot.account_id);
                                 drop(guard);
                                 self.pause(attempt).await;
@@ -282,7 +290,7 @@ impl Upstreams {
                     self.note_success(&slot.account_id);
                     return Ok(envelope);
                 }
-                Err(error) if error.is_transient() && call.idempotent() && attempt < self.settings.retries => {
+                Err(error) if error.is_transient() && call.idempotent() && may_retry(attempt) => {
                     self.note_failure(&slot.account_id);
                     self.pause(attempt).await;
                     attempt += 1;
