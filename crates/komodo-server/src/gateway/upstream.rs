@@ -28,7 +28,9 @@ use crate::store::gateway::{FinishedGatewayQuery, GatewayQueryRow, NewGatewayQue
 use crate::upstream::client::{Call, LoginContext, UpstreamClient};
 use crate::upstream::policy;
 use crate::upstream::registry::Slot;
-use crate::upstream::relay::{Rewrite, query_id_mentions, rewrite_monitoring_data, rewrite_query_data};
+use crate::upstream::relay::{
+    Rewrite, child_ids, query_id_mentions, rewrite_monitoring_data, rewrite_query_data, set_child_ids,
+};
 use crate::upstream::{UpstreamFailure, client::UpstreamError};
 
 /// What `replica` says of a query that runs upstream.
@@ -157,6 +159,8 @@ pub async fn query_request(
         started_at,
         upstream_id: upstream_id_of(&envelope),
     };
+    let mut envelope = envelope;
+    record_children(state, &handle, &mut envelope).await;
     if is_running(&envelope) {
         // Its handle is in the store before its id is returned, for any
         // replica to answer the polls that follow.
@@ -174,6 +178,39 @@ pub async fn query_request(
         note_context(state, caller, &envelope).await?;
     }
     Ok(relay(state, &slot, &query_id, envelope))
+}
+
+/// The statements of a multi-statement request (`resultIds`): each gets a
+/// gateway id and a record with its upstream id, and the answer lists the
+/// gateway's ids, so that clients fetch each statement's result from the
+/// gateway as from Snowflake.
+async fn record_children(state: &AppState, parent: &NewGatewayQuery, envelope: &mut Envelope<Value>) {
+    let Some(data) = envelope.data.as_mut() else { return };
+    let children = child_ids(data);
+    if children.is_empty() {
+        return;
+    }
+    let mut ours = Vec::with_capacity(children.len());
+    for (n, upstream_id) in children.into_iter().enumerate() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let handle = NewGatewayQuery {
+            id: id.clone(),
+            sql_text: format!("statement {} of {}", n + 1, parent.id),
+            request_id: None,
+            upstream_id: Some(upstream_id),
+            ..parent.clone()
+        };
+        let record = FinishedGatewayQuery {
+            handle,
+            status: status::SUCCESS,
+            error: None,
+            ended_at: crate::clock::now_ms(),
+            result: None,
+        };
+        state.gateway().history().record(state.store(), record).await;
+        ours.push(id);
+    }
+    set_child_ids(data, &ours);
 }
 
 /// `GET /queries/{id}/result` for an upstream account's query.

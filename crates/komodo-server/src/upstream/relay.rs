@@ -101,6 +101,21 @@ fn chunk_headers(listed: Option<&Value>, qrmk: Option<&Value>) -> HeaderMap {
     headers
 }
 
+/// The upstream ids of a multi-statement request's statements
+/// (`resultIds`, comma-separated), in order.
+pub fn child_ids(data: &Value) -> Vec<String> {
+    let listed = data.get("resultIds").and_then(Value::as_str).unwrap_or_default();
+    listed.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect()
+}
+
+/// Lists the gateway's ids of a multi-statement request's statements in
+/// place of the upstream's.
+pub fn set_child_ids(data: &mut Value, ours: &[String]) {
+    if let Some(map) = data.as_object_mut() {
+        map.insert("resultIds".into(), Value::String(ours.join(",")));
+    }
+}
+
 /// Rewrites the `data` of an upstream monitoring response: each query's
 /// id is the gateway's.
 pub fn rewrite_monitoring_data(data: &mut Value, query_id: &str) {

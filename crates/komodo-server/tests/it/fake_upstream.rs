@@ -13,6 +13,8 @@
 //! - `select chunked`: one row inline and two chunks of two rows each;
 //! - `select slow`: in progress (`333333`) until polled twice;
 //! - `select missing`: `002003` (`42S02`);
+//! - several statements with `MULTI_STATEMENT_COUNT`: `resultIds`, one
+//!   upstream id a statement;
 //! - anything else: one row holding the statement's text.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -295,6 +297,14 @@ async fn query(
         return Json(json!({"success": true, "code": code, "message": "Query execution in progress.",
             "data": {"queryId": query_id, "getResultUrl": format!("/queries/{query_id}/result")}}))
         .into_response();
+    }
+    if body["parameters"].get("MULTI_STATEMENT_COUNT").is_some() && sql.contains(';') {
+        let children: Vec<String> =
+            sql.split(';').map(|_| format!("01b00000-0000-4000-8000-{:012}", up.next())).collect();
+        let mut data = one_row(&query_id, "Multiple statements executed successfully.");
+        data["resultIds"] = json!(children.join(","));
+        data["statementTypeId"] = json!(0x1000);
+        return envelope(data).into_response();
     }
     if lower.starts_with("select chunked") {
         let mut data = one_row(&query_id, "0");

@@ -164,6 +164,22 @@ async fn statements_go_upstream_with_the_platforms_policy_tag_and_ids() {
     let sent = up.seen.lock().unwrap().statements.last().unwrap().sql.clone();
     assert!(sent.contains("01b00000-0000-4000-8000-") && !sent.contains(&query_id), "{sent}");
 
+    // A multi-statement request: each statement's result under a gateway
+    // id, fetched (by RESULT_SCAN) with the upstream's.
+    let multi =
+        conn.query_with("select 10; select 20", json!({"parameters": {"MULTI_STATEMENT_COUNT": 2}}), "r-m").await;
+    assert_eq!(multi["success"], true, "{multi}");
+    let children: Vec<String> = multi["data"]["resultIds"].as_str().unwrap().split(',').map(str::to_owned).collect();
+    assert_eq!(children.len(), 2);
+    for child in &children {
+        assert!(uuid::Uuid::parse_str(child).is_ok() && !child.starts_with("01b00000"), "{child}");
+        let answer = conn.get(&format!("/queries/{child}/result")).await;
+        assert_eq!(answer["data"]["queryId"], child.as_str(), "{answer}");
+        let sent = up.seen.lock().unwrap().statements.last().unwrap().sql.clone();
+        assert!(sent.contains("result_scan('01b00000-"), "{sent}");
+    }
+    answers.push(multi);
+
     // PUT/GET and Komodo's loads are the embedded warehouse's.
     let put = conn.query("PUT file:///tmp/x.csv @~").await;
     assert_eq!(put["success"], false, "{put}");
