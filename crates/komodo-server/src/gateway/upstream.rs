@@ -29,7 +29,8 @@ use crate::upstream::client::{Call, LoginContext, UpstreamClient};
 use crate::upstream::policy;
 use crate::upstream::registry::Slot;
 use crate::upstream::relay::{
-    Rewrite, child_ids, query_id_mentions, rewrite_monitoring_data, rewrite_query_data, set_child_ids,
+    RawData, Rewrite, child_ids, query_id_mentions, raw, raw_data, rewrite_monitoring_data, rewrite_query_data,
+    set_child_ids, text,
 };
 use crate::upstream::{UpstreamFailure, client::UpstreamError};
 
@@ -184,7 +185,7 @@ pub async fn query_request(
 /// gateway id and a record with its upstream id, and the answer lists the
 /// gateway's ids, so that clients fetch each statement's result from the
 /// gateway as from Snowflake.
-async fn record_children(state: &AppState, parent: &NewGatewayQuery, envelope: &mut Envelope<Value>) {
+async fn record_children(state: &AppState, parent: &NewGatewayQuery, envelope: &mut Envelope<RawData>) {
     let Some(data) = envelope.data.as_mut() else { return };
     let children = child_ids(data);
     if children.is_empty() {
@@ -242,7 +243,7 @@ pub async fn result(
             success: false,
             code: Some(row.error_code.clone().unwrap_or_else(|| "000603".into())),
             message: Some(row.error_message.clone().unwrap_or_else(|| "Query failed".into())),
-            data: Some(json!({ "sqlState": row.sql_state.clone().unwrap_or_else(|| "XX000".into()) })),
+            data: Some(raw_data(&json!({ "sqlState": row.sql_state.clone().unwrap_or_else(|| "XX000".into()) }))),
         },
     };
     if row.status == status::RUNNING && !is_running(&envelope) {
@@ -282,7 +283,7 @@ pub async fn abort(
         state.store().request_gateway_abort(&caller.account_id, query_id).await?;
         tracing::info!(query = %query_id, account = %caller.account_id, "upstream query aborted");
     }
-    Ok(envelope_response(Envelope { data: Some(json!({ "cancelled": envelope.success })), ..envelope }))
+    Ok(envelope_response(Envelope { data: Some(raw_data(&json!({ "cancelled": envelope.success }))), ..envelope }))
 }
 
 /// `POST /session/heartbeat`: keeps the upstream session alive too.
@@ -324,7 +325,7 @@ pub async fn chunk(state: &AppState, headers: &HeaderMap, query_id: &str, n: usi
 
 /// A call about `query_id` in `slot`'s upstream session; a failure is
 /// Snowflake's error about that query.
-async fn call(state: &AppState, slot: &Slot, query_id: &str, call: Call<'_>) -> Result<Envelope<Value>, GwError> {
+async fn call(state: &AppState, slot: &Slot, query_id: &str, call: Call<'_>) -> Result<Envelope<RawData>, GwError> {
     state.upstreams().call(slot, call).await.map_err(|e| failure(e).query(query_id))
 }
 
@@ -395,23 +396,22 @@ async fn upstream_ids_in(state: &AppState, caller: &Caller, sql: &str) -> Result
     Ok(out)
 }
 
-fn upstream_id_of(envelope: &Envelope<Value>) -> Option<String> {
-    envelope.data.as_ref().and_then(|d| d.get("queryId")).and_then(Value::as_str).map(str::to_owned)
+fn upstream_id_of(envelope: &Envelope<RawData>) -> Option<String> {
+    envelope.data.as_ref().and_then(|d| text(d, "queryId"))
 }
 
-fn is_running(envelope: &Envelope<Value>) -> bool {
+fn is_running(envelope: &Envelope<RawData>) -> bool {
     envelope.success
         && matches!(envelope.code.as_deref(), Some(codes::QUERY_IN_PROGRESS | codes::QUERY_IN_PROGRESS_ASYNC))
 }
 
 /// The status and error a finished upstream answer records.
-fn outcome_of(envelope: &Envelope<Value>) -> (&'static str, Option<QueryError>) {
+fn outcome_of(envelope: &Envelope<RawData>) -> (&'static str, Option<QueryError>) {
     if envelope.success {
         return (status::SUCCESS, None);
     }
     let code = envelope.code.clone().unwrap_or_else(|| "000603".into());
-    let sql_state =
-        envelope.data.as_ref().and_then(|d| d.get("sqlState")).and_then(Value::as_str).unwrap_or("XX000").to_owned();
+    let sql_state = envelope.data.as_ref().and_then(|d| text(d, "sqlState")).unwrap_or_else(|| "XX000".into());
     let final_status = if code == codes::CANCELLED { status::ABORTED } else { status::FAILED };
     let message = envelope.message.clone().unwrap_or_default();
     (final_status, Some(QueryError { code, message, sql_state }))
@@ -419,10 +419,10 @@ fn outcome_of(envelope: &Envelope<Value>) -> (&'static str, Option<QueryError>) 
 
 /// Records the database and schema a statement left the session in, for
 /// an upstream session opened again elsewhere to start there.
-async fn note_context(state: &AppState, caller: &Caller, envelope: &Envelope<Value>) -> Result<(), GwError> {
+async fn note_context(state: &AppState, caller: &Caller, envelope: &Envelope<RawData>) -> Result<(), GwError> {
     let (Some(session), Some(data)) = (&caller.session, envelope.data.as_ref()) else { return Ok(()) };
-    let text = |name: &str| data.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-    let (database, schema) = (text("finalDatabaseName"), text("finalSchemaName"));
+    let field = |name: &str| text(data, name).filter(|s| !s.is_empty());
+    let (database, schema) = (field("finalDatabaseName"), field("finalSchemaName"));
     if database.is_none() && schema.is_none() {
         return Ok(());
     }
@@ -435,7 +435,7 @@ async fn note_context(state: &AppState, caller: &Caller, envelope: &Envelope<Val
 /// The upstream's answer about `query_id`, made the gateway's: its ids,
 /// its result URL and, when it has chunks, the gateway's chunk URLs and
 /// secret (the chunks' sources kept for their downloads).
-fn relay(state: &AppState, slot: &Slot, query_id: &str, mut envelope: Envelope<Value>) -> Response {
+fn relay(state: &AppState, slot: &Slot, query_id: &str, mut envelope: Envelope<RawData>) -> Response {
     if let Some(data) = envelope.data.as_mut() {
         let token = crate::crypto::random_token::<24>();
         let base_url = state.url("");
@@ -443,14 +443,14 @@ fn relay(state: &AppState, slot: &Slot, query_id: &str, mut envelope: Envelope<V
         if let Some(sources) = rewrite_query_data(data, names) {
             state.upstreams().keep_chunks(query_id, &slot.account_id, token, sources, slot.client().clone());
         }
-        if !envelope.success && data.is_object() {
-            data["queryId"] = Value::String(query_id.to_owned());
+        if !envelope.success {
+            data.insert("queryId".into(), raw(&query_id));
         }
     }
     envelope_response(envelope)
 }
 
-fn envelope_response(envelope: Envelope<Value>) -> Response {
+fn envelope_response(envelope: Envelope<RawData>) -> Response {
     axum::Json(json!({
         "success": envelope.success,
         "code": envelope.code,

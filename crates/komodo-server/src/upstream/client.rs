@@ -16,6 +16,7 @@ use komodo_protocol::secret::{AccessToken, SessionToken};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use super::keypair::SigningKey;
+use super::relay::RawData;
 
 /// The client name the gateway gives the upstream.
 const CLIENT_APP_ID: &str = "KomodoGateway";
@@ -283,7 +284,7 @@ impl UpstreamClient {
         session: &UpstreamSession,
         call: Call<'_>,
         retry: u32,
-    ) -> Result<Envelope<serde_json::Value>, UpstreamError> {
+    ) -> Result<Envelope<RawData>, UpstreamError> {
         let (method, mut url, body) = match call {
             Call::Query { body, request_id } => {
                 let mut url = self.endpoint("queries/v1/query-request");
@@ -336,7 +337,8 @@ impl UpstreamClient {
     pub async fn close(&self, session: &UpstreamSession) -> Result<(), UpstreamError> {
         let mut url = self.endpoint("session");
         url.query_pairs_mut().append_pair("delete", "true");
-        let envelope = self.send(reqwest::Method::POST, url, Some(&session.token), None).await?;
+        let envelope: Envelope<serde_json::Value> =
+            self.send(reqwest::Method::POST, url, Some(&session.token), None).await?;
         match envelope.success {
             true => Ok(()),
             false => Err(refused(&envelope)),
@@ -350,13 +352,13 @@ impl UpstreamClient {
         url
     }
 
-    async fn send(
+    async fn send<T: serde::de::DeserializeOwned>(
         &self,
         method: reqwest::Method,
         url: url::Url,
         token: Option<&SessionToken>,
         body: Option<&serde_json::Value>,
-    ) -> Result<Envelope<serde_json::Value>, UpstreamError> {
+    ) -> Result<Envelope<T>, UpstreamError> {
         let endpoint = format!("{method} {}", url.path());
         let mut request = self
             .http
@@ -388,7 +390,7 @@ impl UpstreamClient {
             }
             bytes.extend_from_slice(&piece);
         }
-        match serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes) {
+        match serde_json::from_slice::<Envelope<T>>(&bytes) {
             Ok(envelope) if status.is_success() => Ok(envelope),
             // An error status with Snowflake's envelope (a session the
             // upstream no longer knows, a failed statement): its answer.
@@ -400,7 +402,7 @@ impl UpstreamClient {
     }
 }
 
-fn refused(envelope: &Envelope<serde_json::Value>) -> UpstreamError {
+fn refused<T>(envelope: &Envelope<T>) -> UpstreamError {
     UpstreamError::Refused {
         code: envelope.code.clone().unwrap_or_else(|| "000000".into()),
         message: envelope.message.clone().unwrap_or_else(|| "the upstream refused without a message".into()),

@@ -15,12 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use komodo_protocol::gateway::Envelope;
-use serde_json::Value;
 
 use super::breaker::{Breaker, BreakerSettings};
 use super::client::{Call, LoginContext, UpstreamAccount, UpstreamClient, UpstreamError, UpstreamSession};
 use super::keypair::SigningKey;
-use super::relay::ChunkSources;
+use super::relay::{ChunkSources, RawData};
 use crate::config::UpstreamConfig;
 use crate::crypto::Secrets;
 use crate::store::Store;
@@ -247,7 +246,7 @@ impl Upstreams {
 
     /// Makes `call` in `slot`'s upstream session (logging it in first when
     /// needed), through the breaker, with retries and one renewal.
-    pub async fn call(&self, slot: &Slot, call: Call<'_>) -> Result<Envelope<Value>, UpstreamFailure> {
+    pub async fn call(&self, slot: &Slot, call: Call<'_>) -> Result<Envelope<RawData>, UpstreamFailure> {
         *slot.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let mut attempt = 0u32;
         let mut renewed = false;

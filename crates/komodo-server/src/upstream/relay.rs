@@ -4,8 +4,36 @@
 //! per-result secret, so that nothing the upstream hands out (presigned
 //! URLs, encryption keys, stage credentials) reaches a client.
 
+use std::collections::BTreeMap;
+
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The `data` of an upstream answer: its fields, each as the upstream
+/// wrote it. A result's rows (`rowset`, `rowsetBase64`) are copied through
+/// as they are, never parsed into values.
+pub type RawData = BTreeMap<String, Box<RawValue>>;
+
+/// A value as raw JSON.
+pub fn raw(value: &impl serde::Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null"))
+}
+
+/// A text field of `data`.
+pub fn text(data: &RawData, key: &str) -> Option<String> {
+    data.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+}
+
+/// A field of `data`, parsed (for the small ones the gateway reads).
+pub fn parsed(data: &RawData, key: &str) -> Option<Value> {
+    data.get(key).and_then(|v| serde_json::from_str(v.get()).ok())
+}
+
+/// `data` of `value`'s fields (an object; anything else is no fields).
+pub fn raw_data(value: &Value) -> RawData {
+    value.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), raw(v))).collect()
+}
 
 /// Fields of a query response that may carry the upstream's secrets or
 /// locations and that the gateway never relays.
@@ -42,24 +70,21 @@ pub struct Rewrite<'a> {
 
 /// Rewrites the `data` of an upstream query response in place; returns the
 /// upstream's chunk sources when the result has chunks.
-pub fn rewrite_query_data(data: &mut Value, names: Rewrite<'_>) -> Option<ChunkSources> {
-    let Value::Object(map) = data else { return None };
-    if map.contains_key("queryId") {
-        map.insert("queryId".into(), Value::String(names.query_id.to_owned()));
+pub fn rewrite_query_data(data: &mut RawData, names: Rewrite<'_>) -> Option<ChunkSources> {
+    if data.contains_key("queryId") {
+        data.insert("queryId".into(), raw(&names.query_id));
     }
-    if map.contains_key("getResultUrl") {
-        map.insert("getResultUrl".into(), Value::String(format!("/queries/{}/result", names.query_id)));
+    if data.contains_key("getResultUrl") {
+        data.insert("getResultUrl".into(), raw(&format!("/queries/{}/result", names.query_id)));
     }
-    let headers = chunk_headers(map.get("chunkHeaders"), map.get("qrmk"));
+    let headers = chunk_headers(parsed(data, "chunkHeaders").as_ref(), parsed(data, "qrmk").as_ref());
     for field in WITHHELD {
-        map.remove(*field);
+        data.remove(*field);
     }
-    let chunks = map.get_mut("chunks").and_then(Value::as_array_mut)?;
-    if chunks.is_empty() {
-        return None;
-    }
-    let mut urls = Vec::with_capacity(chunks.len());
-    for (n, chunk) in chunks.iter_mut().enumerate() {
+    let mut chunks = parsed(data, "chunks")?;
+    let listed = chunks.as_array_mut().filter(|c| !c.is_empty())?;
+    let mut urls = Vec::with_capacity(listed.len());
+    for (n, chunk) in listed.iter_mut().enumerate() {
         let Value::Object(chunk) = chunk else { continue };
         let upstream = chunk.get("url").and_then(Value::as_str).and_then(|u| url::Url::parse(u).ok());
         let Some(upstream) = upstream else { continue };
@@ -67,9 +92,10 @@ pub fn rewrite_query_data(data: &mut Value, names: Rewrite<'_>) -> Option<ChunkS
         let ours = format!("{}/gateway/chunks/{}/{n}", names.base_url.trim_end_matches('/'), names.query_id);
         chunk.insert("url".into(), Value::String(ours));
     }
+    data.insert("chunks".into(), raw(&chunks));
     let mut ours = serde_json::Map::new();
     ours.insert(names.chunk_header.to_owned(), Value::String(names.chunk_token.to_owned()));
-    map.insert("chunkHeaders".into(), Value::Object(ours));
+    data.insert("chunkHeaders".into(), raw(&ours));
     Some(ChunkSources { urls, headers })
 }
 
@@ -103,29 +129,27 @@ fn chunk_headers(listed: Option<&Value>, qrmk: Option<&Value>) -> HeaderMap {
 
 /// The upstream ids of a multi-statement request's statements
 /// (`resultIds`, comma-separated), in order.
-pub fn child_ids(data: &Value) -> Vec<String> {
-    let listed = data.get("resultIds").and_then(Value::as_str).unwrap_or_default();
+pub fn child_ids(data: &RawData) -> Vec<String> {
+    let listed = text(data, "resultIds").unwrap_or_default();
     listed.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect()
 }
 
 /// Lists the gateway's ids of a multi-statement request's statements in
 /// place of the upstream's.
-pub fn set_child_ids(data: &mut Value, ours: &[String]) {
-    if let Some(map) = data.as_object_mut() {
-        map.insert("resultIds".into(), Value::String(ours.join(",")));
-    }
+pub fn set_child_ids(data: &mut RawData, ours: &[String]) {
+    data.insert("resultIds".into(), raw(&ours.join(",")));
 }
 
 /// Rewrites the `data` of an upstream monitoring response: each query's
 /// id is the gateway's.
-pub fn rewrite_monitoring_data(data: &mut Value, query_id: &str) {
-    if let Some(queries) = data.get_mut("queries").and_then(Value::as_array_mut) {
-        for query in queries {
-            if let Some(q) = query.as_object_mut() {
-                q.insert("id".into(), Value::String(query_id.to_owned()));
-            }
+pub fn rewrite_monitoring_data(data: &mut RawData, query_id: &str) {
+    let Some(mut queries) = parsed(data, "queries") else { return };
+    for query in queries.as_array_mut().into_iter().flatten() {
+        if let Some(q) = query.as_object_mut() {
+            q.insert("id".into(), Value::String(query_id.to_owned()));
         }
     }
+    data.insert("queries".into(), raw(&queries));
 }
 
 /// The UUID-shaped words of a statement (query ids in `RESULT_SCAN('...')`,
@@ -161,7 +185,7 @@ mod tests {
 
     #[test]
     fn chunk_locations_and_keys_are_replaced_by_the_gateways() {
-        let mut data = json!({
+        let mut data = raw_data(&json!({
             "queryId": "01b2-upstream",
             "getResultUrl": "/queries/01b2-upstream/result",
             "rowset": [["1"]],
@@ -170,7 +194,7 @@ mod tests {
                 {"url": "https://bucket.s3.amazonaws.com/a?X-Amz-Signature=abc", "rowCount": 10},
                 {"url": "https://bucket.s3.amazonaws.com/b?X-Amz-Signature=def", "rowCount": 5}
             ],
-        });
+        }));
         let names = Rewrite {
             query_id: "6f0c2a1e-0000-4000-8000-000000000001",
             base_url: "http://127.0.0.1:8080/",
@@ -180,18 +204,23 @@ mod tests {
         let sources = rewrite_query_data(&mut data, names).unwrap();
         assert_eq!(sources.urls.len(), 2);
         assert_eq!(sources.headers["x-amz-server-side-encryption-customer-key"], "secret-key");
-        let text = data.to_string();
-        assert!(!text.contains("amazonaws") && !text.contains("secret-key") && !text.contains("01b2"), "{text}");
+        let written = serde_json::to_string(&data).unwrap();
+        assert!(
+            !written.contains("amazonaws") && !written.contains("secret-key") && !written.contains("01b2"),
+            "{written}"
+        );
+        let data: Value = serde_json::from_str(&written).unwrap();
         assert_eq!(data["queryId"], names.query_id);
+        assert_eq!(data["rowset"], json!([["1"]]), "the rows as they were");
         assert_eq!(data["chunks"][1]["url"], format!("http://127.0.0.1:8080/gateway/chunks/{}/1", names.query_id));
         assert_eq!(data["chunks"][1]["rowCount"], 5);
         assert_eq!(data["chunkHeaders"]["x-komodo-chunk-token"], "tok");
         assert!(!format!("{sources:?}").contains("amazonaws"));
 
-        let mut listed = json!({"chunks": [{"url": "https://x/1"}], "chunkHeaders": {"x-amz-a": "b"}});
+        let mut listed = raw_data(&json!({"chunks": [{"url": "https://x/1"}], "chunkHeaders": {"x-amz-a": "b"}}));
         let sources = rewrite_query_data(&mut listed, names).unwrap();
         assert_eq!(sources.headers["x-amz-a"], "b");
-        assert_eq!(listed["chunkHeaders"].as_object().unwrap().len(), 1);
+        assert_eq!(parsed(&listed, "chunkHeaders").unwrap().as_object().unwrap().len(), 1);
     }
 
     #[test]
