@@ -162,7 +162,10 @@ pub fn query_id_mentions(sql: &str) -> Vec<(std::ops::Range<usize>, &str)> {
         let candidate = &sql[i..];
         let word = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'$');
         let boundary_before = i == 0 || !word(&bytes[i - 1]);
+        // The hyphens where a UUID has them, before anything is parsed.
+        let hyphens = [8, 13, 18, 23].iter().all(|&at| bytes[i + at] == b'-');
         if boundary_before
+            && hyphens
             && candidate.len() >= 36
             && candidate.is_char_boundary(36)
             && uuid::Uuid::try_parse(&candidate[..36]).is_ok()
