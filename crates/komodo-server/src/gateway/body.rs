@@ -20,6 +20,15 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// larger ones, and every compressed one, on a blocking thread.
 const PARSE_INLINE: usize = 256 * 1024;
 
+/// Compressed bodies up to this size on the wire are inflated where the
+/// request is served, when they inflate to at most [`INFLATE_INLINE`]
+/// bytes (the few hundred bytes of a statement: no thread hand-off).
+const GZIP_INLINE: usize = 4 * 1024;
+
+/// The most a body is inflated to where the request is served (a few tens
+/// of microseconds of work).
+const INFLATE_INLINE: usize = 64 * 1024;
+
 /// Plain bodies up to this size (by `Content-Length`) are read before the
 /// request's credential is checked (the handler checks it); larger ones,
 /// chunked ones and compressed ones after.
@@ -44,7 +53,8 @@ pub const BODIES_DECODING: &str = "komodo_gateway_bodies_decoding";
 /// - decompression is incremental and stops at the size cap
 ///   ([`MAX_BODY`], `--login-body-max-kib` for a login) without ever
 ///   holding more than the cap;
-/// - decompression and parsing of anything but a small plain body run on a
+/// - decompression and parsing of anything but a small body (plain, or
+///   compressed to at most 4 KiB and inflating to at most 64 KiB) run on a
 ///   blocking thread, `--body-decode-threads` at once (half the cores by
 ///   default), never on the threads that serve other requests.
 pub struct GwJson<T>(pub T);
@@ -85,6 +95,15 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for GwJson<T> {
         }
         if !gzip && bytes.len() <= PARSE_INLINE {
             return parse_body_capped(&bytes, false, cap).map(GwJson);
+        }
+        // A small compressed body (a statement, a poll) is inflated here,
+        // at most INFLATE_INLINE bytes of it: one that inflates to more is
+        // left, whole, to a blocking thread.
+        if gzip
+            && bytes.len() <= GZIP_INLINE
+            && let Ok(inflated) = decode_body(&bytes, true, INFLATE_INLINE.min(cap))
+        {
+            return parse_body_capped(&inflated, false, cap).map(GwJson);
         }
         let permit = state.body_decoders().acquire().await.map_err(GwError::internal)?;
         let parsed = tokio::task::spawn_blocking(move || {
