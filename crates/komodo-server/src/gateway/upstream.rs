@@ -147,6 +147,8 @@ pub async fn query_request(
 
     let slot = slot_of(state, caller, client);
     let started_at = crate::clock::now_ms();
+    let in_flight =
+        request_id.as_deref().map(|rid| state.upstreams().start_in_flight(&caller.session_key(), rid, &query_id));
     let envelope = call(state, &slot, &query_id, Call::Query { body: &request, request_id: &query_id }).await?;
     let handle = NewGatewayQuery {
         id: query_id.clone(),
@@ -178,6 +180,7 @@ pub async fn query_request(
         state.gateway().history().record(state.store(), record).await;
         note_context(state, caller, &envelope).await?;
     }
+    drop(in_flight);
     Ok(relay(state, &slot, &query_id, envelope))
 }
 
@@ -267,6 +270,28 @@ pub async fn monitoring(
         rewrite_monitoring_data(data, query_id);
     }
     Ok(envelope_response(envelope))
+}
+
+/// Aborts the statement the caller sent with the client's `request_id`:
+/// one still on its way upstream (the client gave up waiting), else a
+/// recorded one.
+pub async fn abort_by_request(
+    state: &AppState,
+    caller: &Caller,
+    client: &Arc<UpstreamClient>,
+    request_id: &str,
+    recorded: Option<String>,
+) -> Result<(), GwError> {
+    if let Some(query_id) = state.upstreams().in_flight(&caller.session_key(), request_id) {
+        let slot = slot_of(state, caller, client);
+        call(state, &slot, &query_id, Call::Abort(&query_id)).await?;
+        tracing::info!(query = %query_id, account = %caller.account_id, "upstream query aborted");
+        return Ok(());
+    }
+    if let Some(query_id) = recorded {
+        abort(state, caller, client, &query_id).await?;
+    }
+    Ok(())
 }
 
 /// Aborts an upstream account's query (by the gateway's query id, which

@@ -102,6 +102,21 @@ pub struct Upstreams {
     sessions: Mutex<HashMap<String, Arc<Slot>>>,
     breakers: Mutex<HashMap<String, Breaker>>,
     chunks: Mutex<HashMap<String, Arc<RelayedChunks>>>,
+    in_flight: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+/// A statement on its way upstream, findable by its client's request id
+/// until it is answered (and recorded): a client that gives up waiting
+/// aborts it by that id ([`Upstreams::in_flight`]).
+pub struct InFlight {
+    key: (String, String),
+    map: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+    }
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -127,7 +142,23 @@ impl Upstreams {
             sessions: Mutex::default(),
             breakers: Mutex::default(),
             chunks: Mutex::default(),
+            in_flight: Arc::default(),
         }
+    }
+
+    /// Notes that gateway session `session` sent the statement `query_id`
+    /// upstream under its client's `request_id`, until the guard drops.
+    pub fn start_in_flight(&self, session: &str, request_id: &str, query_id: &str) -> InFlight {
+        let key = (session.to_owned(), request_id.to_owned());
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), query_id.to_owned());
+        InFlight { key, map: self.in_flight.clone() }
+    }
+
+    /// The gateway query id of a statement of `session` still on its way
+    /// upstream under the client's `request_id`.
+    pub fn in_flight(&self, session: &str, request_id: &str) -> Option<String> {
+        let key = (session.to_owned(), request_id.to_owned());
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
     }
 
     /// The settings in force.

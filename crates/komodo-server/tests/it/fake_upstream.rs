@@ -12,6 +12,7 @@
 //! - `select 1 ...`: one row, `1`;
 //! - `select chunked`: one row inline and two chunks of two rows each;
 //! - `select slow`: in progress (`333333`) until polled twice;
+//! - `select sleep`: answered after 3 s, or as cancelled once aborted;
 //! - `select missing`: `002003` (`42S02`);
 //! - several statements with `MULTI_STATEMENT_COUNT`: `resultIds`, one
 //!   upstream id a statement;
@@ -285,6 +286,19 @@ async fn query(
     }
     let query_id = format!("01b00000-0000-4000-8000-{:012}", up.next());
     let lower = sql.to_ascii_lowercase();
+    if lower.starts_with("select sleep") {
+        // Answers after 3 s, or at once when its request is aborted.
+        let request_id = param("requestId").unwrap_or_default();
+        for _ in 0..30 {
+            if up.seen.lock().unwrap().aborts.contains(&request_id) {
+                return Json(json!({"success": false, "code": "000604", "message": "SQL execution canceled",
+                    "data": {"queryId": query_id, "sqlState": "57014"}}))
+                .into_response();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        return envelope(one_row(&query_id, "slept")).into_response();
+    }
     if lower.starts_with("select missing") {
         return Json(json!({"success": false, "code": "002003",
             "message": "SQL compilation error:\nObject 'MISSING' does not exist or not authorized.",

@@ -232,6 +232,18 @@ async fn asynchronous_queries_are_polled_monitored_and_aborted_upstream() {
     conn.post("/queries/v1/abort-request", &json!({"requestId": "r-slow"})).await;
     assert_eq!(up.seen.lock().unwrap().aborts, vec![slow_id.clone(), slow_id]);
 
+    // A client that gives up waiting aborts the statement still on its way
+    // upstream by its own request id.
+    let waiting = {
+        let conn = conn.clone();
+        tokio::spawn(async move { conn.query_with("select sleep", json!({}), "r-sleep").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn.post("/queries/v1/abort-request", &json!({"requestId": "r-sleep"})).await;
+    let cancelled = waiting.await.unwrap();
+    assert_eq!(cancelled["code"], "000604", "{cancelled}");
+    assert_eq!(up.seen.lock().unwrap().aborts.len(), 3, "the in-flight statement aborted upstream");
+
     // Another account's query id is not found (T05).
     platform.admin().create_org("Other", "other").await.unwrap();
     let other = platform.admin().create_account("other", "Other", "other-acct").await.unwrap();

@@ -97,12 +97,13 @@ pub async fn abort_by_request(
     GwJson(body): GwJson<AbortRequest>,
 ) -> Result<Response, GwError> {
     let upstream = crate::gateway::upstream::backend(&state, &caller.account_id).await?;
-    if let Some(query_id) = find_by_request(&state, &caller, &body.request_id).await? {
-        match &upstream {
-            Some(client) => {
-                crate::gateway::upstream::abort(&state, &caller, client, &query_id).await?;
-            }
-            None => {
+    let recorded = find_by_request(&state, &caller, &body.request_id).await?;
+    match &upstream {
+        Some(client) => {
+            crate::gateway::upstream::abort_by_request(&state, &caller, client, &body.request_id, recorded).await?;
+        }
+        None => {
+            if let Some(query_id) = recorded {
                 cancel(&state, &caller, &query_id).await?;
             }
         }
