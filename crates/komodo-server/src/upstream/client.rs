@@ -131,6 +131,9 @@ pub struct LoginContext {
 }
 
 /// A call made with an upstream session (see [`UpstreamClient::call`]).
+/// Each is safe to make again: the reads and the heartbeat change nothing,
+/// an abort of an aborted request is a no-op, and the upstream matches a
+/// statement's retries by its request id.
 #[derive(Debug, Clone, Copy)]
 pub enum Call<'a> {
     /// `POST /queries/v1/query-request?requestId=...` with this body.
@@ -148,15 +151,6 @@ pub enum Call<'a> {
     Abort(&'a str),
     /// `POST /session/heartbeat`.
     Heartbeat,
-}
-
-impl Call<'_> {
-    /// Whether a retry of the call is safe: every call the gateway makes
-    /// is, statements because the upstream matches their retries by
-    /// request id.
-    pub fn idempotent(&self) -> bool {
-        true
-    }
 }
 
 /// An upstream session: its tokens, never shown by `Debug`.

@@ -320,7 +320,7 @@ impl Upstreams {
                     self.note_success(&slot.account_id);
                     return Ok(envelope);
                 }
-                Err(error) if error.is_transient() && call.idempotent() && may_retry(attempt) => {
+                Err(error) if error.is_transient() && may_retry(attempt) => {
                     self.note_failure(&slot.account_id);
                     self.pause(attempt).await;
                     attempt += 1;
