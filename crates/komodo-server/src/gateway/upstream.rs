@@ -170,14 +170,7 @@ pub async fn query_request(
         state.store().insert_gateway_query(&handle).await?;
     } else {
         let (final_status, error) = outcome_of(&envelope);
-        let record = FinishedGatewayQuery {
-            handle,
-            status: final_status,
-            error,
-            ended_at: crate::clock::now_ms(),
-            result: None,
-        };
-        state.gateway().history().record(state.store(), record).await;
+        state.gateway().history().record(state.store(), finished(handle, final_status, error)).await;
         note_context(state, caller, &envelope).await?;
     }
     drop(in_flight);
@@ -204,14 +197,7 @@ async fn record_children(state: &AppState, parent: &NewGatewayQuery, envelope: &
             upstream_id: Some(upstream_id),
             ..parent.clone()
         };
-        let record = FinishedGatewayQuery {
-            handle,
-            status: status::SUCCESS,
-            error: None,
-            ended_at: crate::clock::now_ms(),
-            result: None,
-        };
-        state.gateway().history().record(state.store(), record).await;
+        state.gateway().history().record(state.store(), finished(handle, status::SUCCESS, None)).await;
         ours.push(id);
     }
     set_child_ids(data, &ours);
@@ -430,6 +416,11 @@ fn is_running(envelope: &Envelope<RawData>) -> bool {
         && matches!(envelope.code.as_deref(), Some(codes::QUERY_IN_PROGRESS | codes::QUERY_IN_PROGRESS_ASYNC))
 }
 
+/// The record of a statement that ended upstream (its result stays there).
+fn finished(handle: NewGatewayQuery, status: &'static str, error: Option<QueryError>) -> FinishedGatewayQuery {
+    FinishedGatewayQuery { handle, status, error, ended_at: crate::clock::now_ms(), result: None }
+}
+
 /// The status and error a finished upstream answer records.
 fn outcome_of(envelope: &Envelope<RawData>) -> (&'static str, Option<QueryError>) {
     if envelope.success {
@@ -462,7 +453,8 @@ async fn note_context(state: &AppState, caller: &Caller, envelope: &Envelope<Raw
 /// secret (the chunks' sources kept for their downloads).
 fn relay(state: &AppState, slot: &Slot, query_id: &str, mut envelope: Envelope<RawData>) -> Response {
     if let Some(data) = envelope.data.as_mut() {
-        let token = crate::crypto::random_token::<24>();
+        // A chunk secret only for a result with chunks.
+        let token = if data.contains_key("chunks") { crate::crypto::random_token::<24>() } else { String::new() };
         let base_url = state.url("");
         let names = Rewrite { query_id, base_url: &base_url, chunk_header: CHUNK_TOKEN_HEADER, chunk_token: &token };
         if let Some(sources) = rewrite_query_data(data, names) {
@@ -475,12 +467,7 @@ fn relay(state: &AppState, slot: &Slot, query_id: &str, mut envelope: Envelope<R
     envelope_response(envelope)
 }
 
+/// The envelope as the answer, its raw fields written as they are.
 fn envelope_response(envelope: Envelope<RawData>) -> Response {
-    axum::Json(json!({
-        "success": envelope.success,
-        "code": envelope.code,
-        "message": envelope.message,
-        "data": envelope.data,
-    }))
-    .into_response()
+    axum::Json(envelope).into_response()
 }

@@ -265,14 +265,9 @@ impl Upstreams {
         UpstreamFailure,
     > {
         self.admit(&slot.account_id)?;
-        let mut guard = slot.session.lock().await;
-        if let Some(session) = &*guard {
-            return Ok((session.parameters.clone(), session.session_info.clone()));
-        }
-        let session = self.outcome(&slot.account_id, slot.client.login(&slot.context).await)?;
-        let opened = (session.parameters.clone(), session.session_info.clone());
-        *guard = Some(session);
-        Ok(opened)
+        let session = self.logged_in(slot).await.map_err(|e| self.failed(&slot.account_id, e))?;
+        self.note_success(&slot.account_id);
+        Ok((session.parameters, session.session_info))
     }
 
     /// Makes `call` in `slot`'s upstream session (logging it in first when
@@ -288,35 +283,17 @@ impl Upstreams {
         let may_retry = |attempt: u32| attempt < self.settings.retries && started.elapsed() < RETRY_WITHIN;
         loop {
             self.admit(&slot.account_id)?;
-            let session = {
-                let mut guard = slot.session.lock().await;
-                match &*guard {
-                    Some(session) => session.clone(),
-                    None => {
-                        let session = match slot.client.login(&slot.context).await {
-                            Ok(session) => session,
-                            Err(error) if error.is_transient() && may_retry(attempt) => {
-                                self.note_failure(&slot.account_id);
-                                drop(guard);
-                                self.pause(attempt).await;
-                                attempt += 1;
-                                continue;
-                            }
-                            Err(error) => return Err(self.outcome::<()>(&slot.account_id, Err(error)).unwrap_err()),
-                        };
-                        self.note_success(&slot.account_id);
-                        *guard = Some(session.clone());
-                        session
-                    }
-                }
+            let answered = match self.logged_in(slot).await {
+                Ok(session) => slot.client.call(&session, call, attempt).await.map(|envelope| (session, envelope)),
+                Err(error) => Err(error),
             };
-            match slot.client.call(&session, call, attempt).await {
-                Ok(envelope) if !envelope.success && !renewed && session_ended(envelope.code.as_deref()) => {
+            match answered {
+                Ok((session, envelope)) if !envelope.success && !renewed && session_ended(envelope.code.as_deref()) => {
                     self.note_success(&slot.account_id);
                     renewed = true;
                     self.renew(slot, &session, envelope.code.as_deref()).await;
                 }
-                Ok(envelope) => {
+                Ok((_, envelope)) => {
                     self.note_success(&slot.account_id);
                     return Ok(envelope);
                 }
@@ -325,9 +302,20 @@ impl Upstreams {
                     self.pause(attempt).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(self.outcome::<()>(&slot.account_id, Err(error)).unwrap_err()),
+                Err(error) => return Err(self.failed(&slot.account_id, error)),
             }
         }
+    }
+
+    /// The slot's upstream session, logged in first when it has none.
+    async fn logged_in(&self, slot: &Slot) -> Result<UpstreamSession, UpstreamError> {
+        let mut guard = slot.session.lock().await;
+        if let Some(session) = &*guard {
+            return Ok(session.clone());
+        }
+        let session = slot.client.login(&slot.context).await?;
+        *guard = Some(session.clone());
+        Ok(session)
     }
 
     /// After the upstream said the session token expired: renew it with
@@ -451,13 +439,14 @@ impl Upstreams {
         }
     }
 
-    /// Counts a call's outcome for the breaker.
-    fn outcome<T>(&self, account_id: &str, result: Result<T, UpstreamError>) -> Result<T, UpstreamFailure> {
-        match &result {
-            Err(error) if error.is_transient() => self.note_failure(account_id),
-            _ => self.note_success(account_id),
+    /// A failed call, counted for the breaker: a failure to reach the
+    /// upstream counts against it, a refusal means it answered.
+    fn failed(&self, account_id: &str, error: UpstreamError) -> UpstreamFailure {
+        match error.is_transient() {
+            true => self.note_failure(account_id),
+            false => self.note_success(account_id),
         }
-        result.map_err(UpstreamFailure::Call)
+        UpstreamFailure::Call(error)
     }
 
     async fn pause(&self, attempt: u32) {

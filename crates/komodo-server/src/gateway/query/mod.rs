@@ -38,17 +38,6 @@ pub async fn query_request(
     GwJson(body): GwJson<QueryRequest>,
 ) -> Result<Response, GwError> {
     let gateway = state.gateway();
-    if let Some(client) = super::upstream::backend(&state, &caller.account_id).await? {
-        let prior = match (&request_id, stored) {
-            (Some(rid), None) => {
-                state.store().gateway_query_by_request(&caller.session_key(), rid).await?.map(|r| r.handle.id)
-            }
-            (_, stored) => stored.flatten(),
-        };
-        return super::upstream::query_request(&state, &caller, &client, request_id, prior, body).await;
-    }
-    let format = requested_format(&body.parameters, caller.session.as_ref());
-
     // A retry of a request already submitted attaches to the first one.
     let prior = match (&request_id, stored) {
         (None, _) => None,
@@ -60,6 +49,10 @@ pub async fn query_request(
             },
         },
     };
+    if let Some(client) = super::upstream::backend(&state, &caller.account_id).await? {
+        return super::upstream::query_request(&state, &caller, &client, request_id, prior, body).await;
+    }
+    let format = requested_format(&body.parameters, caller.session.as_ref());
     if let Some(existing) = prior {
         return answer(&state, &caller, &existing, body.async_exec, gateway.config().sync_wait).await;
     }
