@@ -10,7 +10,7 @@ use super::{Admin, AdminError};
 use crate::store::iam::AccountRow;
 use crate::store::warehouses::WarehouseBackendRow;
 use crate::upstream::keypair::SigningKey;
-use crate::upstream::registry::key_aad;
+use crate::upstream::registry::{key_aad, open_key};
 
 /// What `set-warehouse ... snowflake` takes.
 #[derive(Clone)]
@@ -180,11 +180,9 @@ impl Admin {
     /// The signing key of an account's upstream, opened from the store.
     pub async fn warehouse_key(&self, account_id: &str) -> Result<Option<SigningKey>, AdminError> {
         let Some(row) = self.store.warehouse_backend(account_id).await? else { return Ok(None) };
-        let der = self
-            .secrets
-            .open(&row.private_key, &key_aad(account_id))
-            .map_err(|e| AdminError::Invalid(format!("cannot open the upstream's private key: {e}")))?;
-        SigningKey::from_pkcs8_der(&der).map(Some).map_err(|e| AdminError::Invalid(e.to_string()))
+        open_key(&self.secrets, &row)
+            .map(Some)
+            .map_err(|e| AdminError::Invalid(format!("cannot open the upstream's private key: {e}")))
     }
 }
 

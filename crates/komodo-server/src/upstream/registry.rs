@@ -25,6 +25,15 @@ use crate::crypto::Secrets;
 use crate::store::Store;
 use crate::store::warehouses::WarehouseBackendRow;
 
+/// The signing key of an account's upstream, opened from its row with the
+/// master key (a key copied to another account's row does not open).
+pub fn open_key(secrets: &Secrets, row: &WarehouseBackendRow) -> Result<SigningKey, String> {
+    let der = secrets
+        .open(&row.private_key, &key_aad(&row.account_id))
+        .map_err(|_| "the private key does not open with this master key".to_owned())?;
+    SigningKey::from_pkcs8_der(&der).map_err(|e| e.to_string())
+}
+
 /// How long after its first attempt a call may still be made again.
 const RETRY_WITHIN: Duration = Duration::from_secs(10);
 
@@ -203,11 +212,7 @@ impl Upstreams {
     }
 
     fn client_of(&self, row: &WarehouseBackendRow) -> Result<UpstreamClient, UpstreamFailure> {
-        let der = self
-            .secrets
-            .open(&row.private_key, &key_aad(&row.account_id))
-            .map_err(|_| UpstreamFailure::Settings("the private key does not open with this master key".into()))?;
-        let key = SigningKey::from_pkcs8_der(&der).map_err(|e| UpstreamFailure::Settings(e.to_string()))?;
+        let key = open_key(&self.secrets, row).map_err(UpstreamFailure::Settings)?;
         let host = url::Url::parse(&row.host).map_err(|e| UpstreamFailure::Settings(format!("the host: {e}")))?;
         Ok(UpstreamClient::new(
             self.http.clone(),
